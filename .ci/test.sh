@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every check and test: formatting, lints, unit and API tests (against a private PostgreSQL),
+# the compose file, and the end-to-end tests in headless Chromium against the debug build and
+# then the release build (only the release build runs wasm-opt, which can break hydration).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${CARGO_TARGET_DIR:=$HOME/.cache/portal-target}"
+export CARGO_TARGET_DIR
+export PATH="$HOME/.cargo/bin:$PWD/tests/e2e/node_modules/.bin:$PATH"
+
+step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+started=$SECONDS
+
+step "formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
+step "lints (cargo clippy -D warnings)"
+cargo clippy --all-targets -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "compose file (docker compose config)"
+if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi
+
+step "unit and API tests"
+cargo test -p app -p server
+
+e2e() {
+  local profile=$1
+  step "end-to-end tests against the $profile build"
+  (cd tests/e2e && PORTAL_BIN="$CARGO_TARGET_DIR/$profile/portal" PORTAL_SITE_ROOT="$CARGO_TARGET_DIR/site" \
+     E2E_SCREENSHOTS="$CARGO_TARGET_DIR/e2e-screenshots/$profile" node --test --test-concurrency=1)
+}
+
+step "debug build (cargo leptos build)"
+cargo leptos build
+e2e debug
+
+step "release build (cargo leptos build --release)"
+cargo leptos build --release
+e2e release
+
+step "all tests passed in $((SECONDS - started))s"

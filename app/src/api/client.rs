@@ -1,0 +1,57 @@
+//! The browser's typed client for the portal's HTTP API. During server-side rendering no data is
+//! fetched: pages load it once hydrated, so the same public endpoints serve people and scripts.
+
+use super::ErrorBody;
+use serde::de::DeserializeOwned;
+use std::fmt;
+
+/// Why a call to the API did not give the expected body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientError {
+    /// The API answered with its error body.
+    Api { status: u16, body: ErrorBody },
+    /// The request never got a usable answer.
+    Transport(String),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Api { status, body } => match &body.error.field {
+                Some(field) => write!(f, "{field}: {} ({status})", body.error.message),
+                None => write!(f, "{} ({status})", body.error.message),
+            },
+            Self::Transport(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Fetches `path` from the portal and decodes the JSON body.
+#[cfg(feature = "hydrate")]
+pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
+    use gloo_net::http::Request;
+    let response = Request::get(path)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| ClientError::Transport(format!("request to {path} failed: {e}")))?;
+    let status = response.status();
+    if (200..300).contains(&status) {
+        return response
+            .json::<T>()
+            .await
+            .map_err(|e| ClientError::Transport(format!("unexpected answer from {path}: {e}")));
+    }
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(ClientError::Api { status, body }),
+        Err(_) => Err(ClientError::Transport(format!("{path} answered {status}"))),
+    }
+}
+
+/// On the server pages do not fetch through HTTP; resources that call this run in the browser.
+#[cfg(not(feature = "hydrate"))]
+pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
+    Err(ClientError::Transport(format!(
+        "{path} is fetched in the browser"
+    )))
+}

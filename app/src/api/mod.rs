@@ -1,0 +1,26 @@
+//! The public HTTP API's request and response types, shared by the server's handlers and the
+//! browser, and the browser's typed client for them.
+
+mod client;
+mod status;
+
+pub use client::{get_json, ClientError};
+pub use status::{DatabaseMode, DatabaseStatus, PortalStatus};
+
+use serde::{Deserialize, Serialize};
+
+/// The body of every error the API returns: `{"error": {"kind", "message", "field"?}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable machine-readable `kind`, a message for people, and the request
+/// field at fault when one is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub kind: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}

@@ -1,0 +1,9 @@
+//! Building blocks shared by the pages: the frame with navigation, the page header, the time
+//! range and refresh pickers, the theme switch, and URL state helpers.
+
+pub mod layout;
+pub mod page_header;
+pub mod refresh_picker;
+pub mod theme;
+pub mod time_picker;
+pub mod url_state;

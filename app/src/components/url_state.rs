@@ -1,0 +1,140 @@
+//! View state that lives in the URL (ARCHITECTURE decision 6): reading the time range and the
+//! refresh interval from the query string, and changing query parameters by navigation so that
+//! back/forward and copied links reproduce the view.
+
+use crate::time::{Refresh, TimeRange};
+use chrono::Utc;
+use leptos::prelude::*;
+use leptos_router::{
+    hooks::{use_location, use_navigate, use_query_map},
+    params::ParamsMap,
+    NavigateOptions,
+};
+
+/// The query parameters that follow a person from page to page.
+pub const SHARED_PARAMS: &[&str] = &["from", "to", "refresh"];
+
+/// Returns the time range the URL names (the last hour when it names none or a broken one).
+pub fn use_time_range() -> Memo<TimeRange> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query.with(|q| TimeRange::from_query(q.get_str("from"), q.get_str("to"), Utc::now()))
+    })
+}
+
+/// Returns the refresh interval the URL names (`Off` when absent or broken).
+pub fn use_refresh() -> Memo<Refresh> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query.with(|q| {
+            q.get_str("refresh")
+                .and_then(|r| Refresh::parse(r).ok())
+                .unwrap_or_default()
+        })
+    })
+}
+
+/// Returns a function that sets (`Some`) or removes (`None`) query parameters of the current
+/// page, keeping the others, as a new history entry.
+pub fn use_query_updater(
+) -> impl Fn(Vec<(&'static str, Option<String>)>) + Clone + Send + Sync + 'static {
+    let navigate = use_navigate();
+    let location = use_location();
+    move |changes: Vec<(&'static str, Option<String>)>| {
+        let mut query = location.query.get_untracked();
+        for (key, value) in changes {
+            match value {
+                Some(value) => query.replace(key, value),
+                None => {
+                    query.remove(key);
+                }
+            }
+        }
+        let path = location.pathname.get_untracked();
+        navigate(
+            &format!("{path}{}", query_string(&query)),
+            NavigateOptions {
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    }
+}
+
+/// Returns `path` with the shared parameters of the current URL appended, so moving between
+/// pages keeps the time range and the refresh interval.
+pub fn use_link_with_shared_params(path: &'static str) -> Signal<String> {
+    let query = use_query_map();
+    Signal::derive(move || {
+        query.with(|q| {
+            let kept: ParamsMap = SHARED_PARAMS
+                .iter()
+                .filter_map(|key| q.get(key).map(|value| (*key, value)))
+                .collect();
+            format!("{path}{}", query_string(&kept))
+        })
+    })
+}
+
+/// Writes `?key=value&…`, escaping only what a query value must escape, so that links stay
+/// readable (`from=now-6h`, `to=now/d`) when people copy them.
+pub fn query_string(params: &ParamsMap) -> String {
+    let pairs: Vec<String> = params
+        .latest_values()
+        .map(|(key, value)| format!("{}={}", escape_query_part(key), escape_query_part(value)))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+fn escape_query_part(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'/'
+            | b':'
+            | b'@'
+            | b','
+            | b'$'
+            | b'!'
+            | b'*'
+            | b'('
+            | b')'
+            | b'\''
+            | b';' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_stay_readable_and_escape_what_they_must() {
+        let params: ParamsMap = [
+            ("from", "now-6h"),
+            ("to", "now/d"),
+            ("q", "rate(x{a=\"b c\"}[5m]) + 1 & 2#"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            query_string(&params),
+            "?from=now-6h&to=now/d&q=rate(x%7Ba%3D%22b%20c%22%7D%5B5m%5D)%20%2B%201%20%26%202%23"
+        );
+        assert_eq!(query_string(&ParamsMap::new()), "");
+    }
+}

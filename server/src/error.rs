@@ -1,0 +1,206 @@
+//! The one error type that crosses HTTP: each variant maps to a status and to the JSON body
+//! `{"error": {"kind", "message", "field"?}}`. Internal details go to the log, never to clients.
+
+use app::api::{ErrorBody, ErrorDetail};
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    /// Bad input: names the field and why (422 for well-formed but invalid, 400 for unreadable).
+    #[error("{field}: {message}")]
+    Invalid {
+        field: String,
+        message: String,
+        status: StatusCode,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// Overload or a dependency that is down: 429 or 503, with Retry-After.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        status: StatusCode,
+        retry_after_secs: u64,
+    },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 422 naming the field at fault.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+
+    /// A 400 for a request that cannot be read at all (bad JSON, bad encoding).
+    pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound(message.into())
+    }
+
+    /// A 503 with Retry-After.
+    pub fn unavailable(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::Unavailable {
+            message: message.into(),
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after_secs,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Invalid { status, .. } | Self::Unavailable { status, .. } => *status,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "not_found",
+            Self::Invalid { status, .. } if *status == StatusCode::BAD_REQUEST => "bad_request",
+            Self::Invalid { .. } => "invalid",
+            Self::Conflict(_) => "conflict",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::TooLarge { .. } => "too_large",
+            Self::Unavailable { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
+                "rate_limited"
+            }
+            Self::Unavailable { .. } => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The body clients see.
+    pub fn body(&self) -> ErrorBody {
+        let message = match self {
+            Self::Internal(_) => "internal error; the server log has the details".to_string(),
+            Self::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        let field = match self {
+            Self::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                kind: self.kind().into(),
+                message,
+                field,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(e) = &self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Self::Unavailable {
+            retry_after_secs, ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Self::NotFound("not found".into()),
+            sqlx::Error::PoolTimedOut => {
+                Self::unavailable("the database is busy; try again shortly", 1)
+            }
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                Some("23505") => Self::Conflict(format!(
+                    "already exists ({})",
+                    db.constraint().unwrap_or("unique")
+                )),
+                Some("23503") | Some("23514") => {
+                    Self::invalid(db.constraint().unwrap_or("body"), db.message().to_string())
+                }
+                _ => Self::Internal(e.into()),
+            },
+            _ => Self::Internal(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_their_status_and_kind() {
+        let cases = [
+            (ApiError::not_found("no such dashboard"), 404, "not_found"),
+            (
+                ApiError::invalid("ends_at", "must be after starts_at"),
+                422,
+                "invalid",
+            ),
+            (
+                ApiError::bad_request("body", "not JSON"),
+                400,
+                "bad_request",
+            ),
+            (ApiError::Conflict("taken".into()), 409, "conflict"),
+            (ApiError::TooLarge { limit: 10 }, 413, "too_large"),
+            (ApiError::unavailable("busy", 1), 503, "unavailable"),
+            (
+                ApiError::Internal(anyhow::anyhow!("secret detail")),
+                500,
+                "internal",
+            ),
+        ];
+        for (error, status, kind) in cases {
+            assert_eq!(error.status().as_u16(), status);
+            assert_eq!(error.body().error.kind, kind);
+        }
+    }
+
+    #[test]
+    fn invalid_input_names_the_field_and_internal_errors_hide_details() {
+        let body = ApiError::invalid("ends_at", "must be after starts_at").body();
+        assert_eq!(body.error.field.as_deref(), Some("ends_at"));
+        assert_eq!(body.error.message, "must be after starts_at");
+        let body = ApiError::Internal(anyhow::anyhow!("password=hunter2")).body();
+        assert!(!body.error.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn unavailable_answers_carry_retry_after() {
+        let response = ApiError::unavailable("busy", 7).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+    }
+}

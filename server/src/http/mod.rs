@@ -1,0 +1,124 @@
+//! The one router: the health and metrics endpoints, the JSON API, and the server-rendered UI,
+//! behind the shared layers (request observation, compression, body limit, timeout, JSON error
+//! bodies, panic recovery).
+
+mod health;
+mod metrics;
+mod status;
+
+use crate::{error::ApiError, startup::AppState, telemetry};
+use axum::{
+    extract::{Request, State},
+    http::{header, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::any,
+    Router,
+};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::any::Any;
+use tower_http::{
+    catch_panic::CatchPanicLayer, compression::CompressionLayer, limit::RequestBodyLimitLayer,
+    timeout::TimeoutLayer,
+};
+
+/// Builds the whole application router.
+pub fn router(state: AppState) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let routes = generate_route_list(app::App);
+    let body_limit = usize::try_from(state.info.body_limit).unwrap_or(usize::MAX);
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(status::router())
+        .route("/api/{*rest}", any(api_not_found))
+        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        // Layers run outside-in from the last one added.
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.info.request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.info.body_limit,
+            json_error_bodies,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            telemetry::observe,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+async fn api_not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!("no API endpoint at {}", request.uri().path()))
+}
+
+/// Gives the error answers of the layers and of axum itself (413, 405, 503 on timeout, plain
+/// 404) the JSON body every API error has. HTML pages and JSON answers pass untouched.
+async fn json_error_bodies(
+    State(body_limit): State<u64>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/json") || content_type.starts_with("text/html") {
+        return response;
+    }
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge { limit: body_limit },
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::MethodNotAllowed("method not allowed for this endpoint".into())
+        }
+        StatusCode::NOT_FOUND => ApiError::not_found("not found"),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            ApiError::unavailable("the request took too long; try again", 1)
+        }
+        other => {
+            let mut response = (
+                other,
+                axum::Json(
+                    ApiError::bad_request(
+                        "request",
+                        other.canonical_reason().unwrap_or("bad request"),
+                    )
+                    .body(),
+                ),
+            )
+                .into_response();
+            if let Some(value) = retry_after {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+    };
+    let mut response = error.into_response();
+    if let Some(value) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
+}

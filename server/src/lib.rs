@@ -1,0 +1,12 @@
+//! The portal server: configuration, the embedded database, the HTTP API and UI, and the
+//! portal's own telemetry. `main.rs` only reads settings and runs an [`startup::Application`].
+#![recursion_limit = "512"]
+
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

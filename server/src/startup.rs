@@ -1,0 +1,219 @@
+//! Builds the application from settings: the database (embedded or external), migrations, the
+//! router and the listener; then serves until a stop signal and shuts down in order: stop
+//! accepting, let in-flight requests finish, close the pool, stop the embedded database.
+
+use crate::{
+    config::Settings,
+    embedded::{EmbeddedOptions, EmbeddedPostgres},
+    http,
+    metrics::Metrics,
+    store::{self, instance::Instance},
+};
+use anyhow::Context;
+use app::api::DatabaseMode;
+use axum::extract::FromRef;
+use chrono::{DateTime, Utc};
+use leptos::prelude::LeptosOptions;
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgPool,
+};
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    sync::Arc,
+    time::Duration,
+};
+use tokio::net::TcpListener;
+use tracing::info;
+
+/// The database the embedded cluster holds the portal's data in.
+pub const EMBEDDED_DATABASE: &str = "portal";
+
+/// What handlers share.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+    pub metrics: Metrics,
+    pub info: Arc<RuntimeInfo>,
+}
+
+/// Facts fixed at start-up that the status endpoint reports.
+#[derive(Debug)]
+pub struct RuntimeInfo {
+    pub started_at: DateTime<Utc>,
+    pub instance: Instance,
+    pub listen_address: String,
+    pub body_limit: u64,
+    pub request_timeout: Duration,
+    pub database_mode: DatabaseMode,
+    pub data_directory: Option<String>,
+}
+
+/// A built portal, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    state: AppState,
+    embedded: Option<EmbeddedPostgres>,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Connects to (or starts) the database, applies migrations and binds the listener.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let (embedded, connect_options, database_mode) = match &settings.database_url {
+            Some(url) => {
+                let options: PgConnectOptions = url
+                    .parse()
+                    .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+                (None, options, DatabaseMode::External)
+            }
+            None => {
+                let options = EmbeddedOptions {
+                    data_dir: settings.data_dir.clone(),
+                    bin_dir: settings.postgres_bin.clone(),
+                    user: settings.postgres_user.clone(),
+                };
+                let pg = EmbeddedPostgres::start(&options, EMBEDDED_DATABASE).await?;
+                let connect = pg.connect_options(EMBEDDED_DATABASE);
+                (Some(pg), connect, DatabaseMode::Embedded)
+            }
+        };
+        let data_directory = embedded
+            .as_ref()
+            .map(|pg| pg.data_dir().display().to_string());
+        let built =
+            Self::build_with(settings, connect_options, database_mode, data_directory).await;
+        match (built, embedded) {
+            (Ok(mut app), embedded) => {
+                app.embedded = embedded;
+                Ok(app)
+            }
+            (Err(e), Some(pg)) => {
+                pg.stop().await.ok();
+                Err(e)
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    async fn build_with(
+        settings: &Settings,
+        connect_options: PgConnectOptions,
+        database_mode: DatabaseMode,
+        data_directory: Option<String>,
+    ) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.db_max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(connect_options)
+            .await
+            .context("failed to connect to PostgreSQL")?;
+        store::MIGRATOR
+            .run(&pool)
+            .await
+            .context("failed to apply database migrations")?;
+        let instance = store::instance::upsert_instance(&pool)
+            .await
+            .context("failed to read the portal instance")?;
+
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", settings.listen))?;
+        let address = listener.local_addr()?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name(app::OUTPUT_NAME)
+            .site_root(settings.site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(address)
+            .build();
+        let state = AppState {
+            leptos_options,
+            pool,
+            metrics: Metrics::new(),
+            info: Arc::new(RuntimeInfo {
+                started_at: Utc::now(),
+                instance,
+                listen_address: address.to_string(),
+                body_limit: settings.body_limit,
+                request_timeout: settings.request_timeout,
+                database_mode,
+                data_directory,
+            }),
+        };
+        Ok(Self {
+            listener,
+            address,
+            state,
+            embedded: None,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
+    }
+
+    /// The bound address (tests bind port 0 and read the real port here).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.state.pool
+    }
+
+    /// Serves until `shutdown` completes, then drains and stops everything it started.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            embedded,
+            shutdown_timeout,
+            ..
+        } = self;
+        let pool = state.pool.clone();
+        let router = http::router(state);
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let server =
+            axum::serve(listener, router.into_make_service()).with_graceful_shutdown(async move {
+                shutdown.await;
+                info!("stop requested, finishing in-flight requests");
+                let _ = signalled_tx.send(());
+            });
+        let mut server = std::pin::pin!(server.into_future());
+        let served = tokio::select! {
+            result = &mut server => result,
+            _ = async {
+                let _ = signalled_rx.await;
+                tokio::time::sleep(shutdown_timeout).await;
+            } => {
+                tracing::warn!(timeout = ?shutdown_timeout, "requests still running after the shutdown timeout; stopping anyway");
+                Ok(())
+            }
+        };
+        pool.close().await;
+        if let Some(pg) = embedded {
+            pg.stop().await?;
+        }
+        info!("portal stopped");
+        served.context("server error")
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

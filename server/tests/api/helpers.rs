@@ -1,0 +1,212 @@
+//! The test harness: one PostgreSQL per test run (the server named by `DATABASE_URL`, or an
+//! embedded cluster in a temporary directory), a fresh database per test cloned from a migrated
+//! template, and `spawn_app` to serve the portal on port 0 against it.
+
+use server::{
+    config::{Settings, SettingsInput},
+    embedded::{EmbeddedOptions, EmbeddedPostgres},
+    startup::Application,
+    store,
+};
+use sqlx::{postgres::PgConnectOptions, Connection, PgConnection, PgPool};
+use std::{path::PathBuf, str::FromStr};
+use tokio::sync::{oneshot, OnceCell};
+
+/// The server tests create their databases on.
+struct TestServer {
+    admin: PgConnectOptions,
+    template: String,
+    /// Kept alive for the whole run; the kernel stops it when the test process exits.
+    _embedded: Option<EmbeddedPostgres>,
+}
+
+static SERVER: OnceCell<TestServer> = OnceCell::const_new();
+
+/// Where embedded clusters of test runs live; old ones are removed at the start of a run.
+fn scratch_root() -> PathBuf {
+    std::env::temp_dir().join("portal-api-tests")
+}
+
+async fn test_server() -> &'static TestServer {
+    SERVER
+        .get_or_init(|| async {
+            let (admin, embedded) =
+                match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+                    Some(url) => (
+                        PgConnectOptions::from_str(&url).expect("DATABASE_URL is a PostgreSQL URL"),
+                        None,
+                    ),
+                    None => {
+                        let root = scratch_root();
+                        remove_stale_clusters(&root);
+                        let options = EmbeddedOptions {
+                            data_dir: root.join(std::process::id().to_string()),
+                            bin_dir: None,
+                            user: "postgres".into(),
+                        };
+                        let pg = EmbeddedPostgres::start(&options, "postgres")
+                            .await
+                            .expect("embedded PostgreSQL starts");
+                        (pg.connect_options("postgres"), Some(pg))
+                    }
+                };
+            let template = format!("portal_test_template_{}", std::process::id());
+            let mut conn = PgConnection::connect_with(&admin)
+                .await
+                .expect("connect to the test server");
+            sqlx::query(&format!("drop database if exists {template}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(&format!("create database {template}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.ok();
+            let pool = PgPool::connect_with(admin.clone().database(&template))
+                .await
+                .unwrap();
+            store::MIGRATOR
+                .run(&pool)
+                .await
+                .expect("migrations apply to an empty database");
+            pool.close().await;
+            TestServer {
+                admin,
+                template,
+                _embedded: embedded,
+            }
+        })
+        .await
+}
+
+/// Removes the clusters of earlier runs whose process is gone.
+fn remove_stale_clusters(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let alive = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
+            // SAFETY: kill with signal 0 only checks whether the process exists.
+            .is_some_and(|pid| unsafe { libc::kill(pid, 0) } == 0);
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Creates an empty, migrated database for one test and returns its connect options.
+pub async fn fresh_database() -> PgConnectOptions {
+    let server = test_server().await;
+    let name = format!("portal_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect_with(&server.admin).await.unwrap();
+    sqlx::query(&format!(
+        "create database {name} template {}",
+        server.template
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.ok();
+    server.admin.clone().database(&name)
+}
+
+/// Writes connect options as the URL `DATABASE_URL` takes.
+fn url_of(options: &PgConnectOptions) -> String {
+    let host = options
+        .get_socket()
+        .map(|s| s.display().to_string())
+        .unwrap_or_else(|| options.get_host().to_string());
+    let user = options.get_username();
+    let db = options.get_database().unwrap_or("postgres");
+    let port = options.get_port();
+    if options.get_socket().is_some() {
+        format!("postgres://{user}@localhost:{port}/{db}?host={host}")
+    } else {
+        let password = std::env::var("DATABASE_URL")
+            .ok()
+            .and_then(|u| url_password(&u))
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        format!("postgres://{user}{password}@{host}:{port}/{db}")
+    }
+}
+
+fn url_password(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.split_once('@')?.0;
+    userinfo.split_once(':').map(|(_, p)| p.to_string())
+}
+
+/// A portal serving on a free port.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// A pool on the app's database, for arranging and asserting on stored data.
+    pub db: PgPool,
+    /// The app's own pool: closing it makes the database unreachable to the app.
+    pub app_pool: PgPool,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request is answered")
+    }
+
+    /// Stops the app as a stop signal would and waits until it has shut down.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server shut down cleanly");
+        }
+    }
+}
+
+/// Starts the portal on port 0 against a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(fresh_database().await, SettingsInput::default()).await
+}
+
+/// Starts the portal on port 0 against `database` with some settings changed.
+pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) -> TestApp {
+    input.listen = Some("127.0.0.1:0".parse().unwrap());
+    input.database_url = Some(url_of(&database));
+    let settings = Settings::merge(input, SettingsInput::default()).unwrap();
+    let app = Application::build(&settings)
+        .await
+        .expect("the portal builds");
+    let address = format!("http://{}", app.address());
+    let app_pool = app.pool().clone();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stop_rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        db: PgPool::connect_with(database).await.unwrap(),
+        app_pool,
+        stop: Some(stop_tx),
+        task: Some(task),
+    }
+}

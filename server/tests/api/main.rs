@@ -1,0 +1,9 @@
+//! API tests: the real router on a real port, each test with a database of its own.
+
+mod embedded;
+mod errors;
+mod health;
+mod helpers;
+mod metrics;
+mod pages;
+mod status;
