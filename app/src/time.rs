@@ -29,24 +29,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
             i += 1;
         }
-        let unit_ms: i64 =
-            match &text[unit_start..i] {
-                "ms" => 1,
-                "s" => 1_000,
-                "m" => 60_000,
-                "h" => 3_600_000,
-                "d" => 86_400_000,
-                "w" => 7 * 86_400_000,
-                "y" => 365 * 86_400_000,
-                "" => {
-                    return Err(format!(
-                        "missing unit in duration \"{text}\" (use ms, s, m, h, d, w or y)"
-                    ))
-                }
-                other => return Err(format!(
+        let unit_ms: i64 = match &text[unit_start..i] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            "" => {
+                return Err(format!(
+                    "missing unit in duration \"{text}\" (use ms, s, m, h, d, w or y)"
+                ))
+            }
+            other => {
+                return Err(format!(
                     "unknown unit \"{other}\" in duration \"{text}\" (use ms, s, m, h, d, w or y)"
-                )),
-            };
+                ))
+            }
+        };
         total_ms = number
             .checked_mul(unit_ms)
             .and_then(|ms| total_ms.checked_add(ms))
