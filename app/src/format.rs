@@ -1,6 +1,6 @@
 //! Numbers written for people: durations and byte sizes.
 
-/// Writes seconds as the two largest units: `3d 4h`, `5m 12s`, `42s`.
+/// Writes seconds as at most the two largest non-zero units: `3d 4h`, `5m 12s`, `1h`, `42s`.
 pub fn human_duration(seconds: i64) -> String {
     let seconds = seconds.max(0);
     let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
@@ -44,7 +44,8 @@ mod tests {
             (0, "0s"),
             (42, "42s"),
             (312, "5m 12s"),
-            (3_600, "1h 0m"),
+            (3_600, "1h"),
+            (3_630, "1h 30s"),
             (273_600, "3d 4h"),
             (-5, "0s"),
         ] {

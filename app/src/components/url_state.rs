@@ -7,7 +7,6 @@ use chrono::Utc;
 use leptos::prelude::*;
 use leptos_router::{
     hooks::{use_location, use_navigate, use_query_map},
-    params::ParamsMap,
     NavigateOptions,
 };
 
@@ -52,7 +51,10 @@ pub fn use_query_updater(
         }
         let path = location.pathname.get_untracked();
         navigate(
-            &format!("{path}{}", query_string(&query)),
+            &format!(
+                "{path}{}",
+                query_string(query.latest_values().map(|(k, v)| (k.as_ref(), v)))
+            ),
             NavigateOptions {
                 scroll: false,
                 ..Default::default()
@@ -67,20 +69,19 @@ pub fn use_link_with_shared_params(path: &'static str) -> Signal<String> {
     let query = use_query_map();
     Signal::derive(move || {
         query.with(|q| {
-            let kept: ParamsMap = SHARED_PARAMS
+            let kept = SHARED_PARAMS
                 .iter()
-                .filter_map(|key| q.get(key).map(|value| (*key, value)))
-                .collect();
-            format!("{path}{}", query_string(&kept))
+                .filter_map(|key| q.get_str(key).map(|value| (*key, value)));
+            format!("{path}{}", query_string(kept))
         })
     })
 }
 
 /// Writes `?key=value&…`, escaping only what a query value must escape, so that links stay
 /// readable (`from=now-6h`, `to=now/d`) when people copy them.
-pub fn query_string(params: &ParamsMap) -> String {
+pub fn query_string<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let pairs: Vec<String> = params
-        .latest_values()
+        .into_iter()
         .map(|(key, value)| format!("{}={}", escape_query_part(key), escape_query_part(value)))
         .collect();
     if pairs.is_empty() {
@@ -124,17 +125,15 @@ mod tests {
 
     #[test]
     fn query_strings_stay_readable_and_escape_what_they_must() {
-        let params: ParamsMap = [
+        let params = [
             ("from", "now-6h"),
             ("to", "now/d"),
             ("q", "rate(x{a=\"b c\"}[5m]) + 1 & 2#"),
-        ]
-        .into_iter()
-        .collect();
+        ];
         assert_eq!(
-            query_string(&params),
+            query_string(params),
             "?from=now-6h&to=now/d&q=rate(x%7Ba%3D%22b%20c%22%7D%5B5m%5D)%20%2B%201%20%26%202%23"
         );
-        assert_eq!(query_string(&ParamsMap::new()), "");
+        assert_eq!(query_string([]), "");
     }
 }
