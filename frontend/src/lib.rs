@@ -1,4 +1,5 @@
 //! Hydrates the server-rendered portal UI in the browser.
+#![recursion_limit = "512"]
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

@@ -78,8 +78,15 @@ export async function startPortal({ dataDir, port, env = {} }) {
     async stop() {
       if (child.exitCode !== null) return exited;
       child.kill('SIGINT');
-      const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('portal did not stop in 60s')), 60_000));
-      return Promise.race([exited, timeout]);
+      let timer;
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('portal did not stop in 60s')), 60_000);
+      });
+      try {
+        return await Promise.race([exited, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
