@@ -58,6 +58,10 @@ pub struct SettingsInput {
     #[arg(long, env = "PORTAL_DB_MAX_CONNECTIONS", value_name = "N")]
     pub db_max_connections: Option<u32>,
 
+    /// Most series one metric name may have; new series beyond it are refused [default: 50000]
+    #[arg(long, env = "PORTAL_MAX_SERIES_PER_METRIC", value_name = "N")]
+    pub max_series_per_metric: Option<i64>,
+
     /// Largest request body accepted, e.g. 16MiB; larger ones get 413 [default: 16MiB]
     #[arg(long, env = "PORTAL_BODY_LIMIT", value_name = "SIZE")]
     pub body_limit: Option<ByteSize>,
@@ -102,6 +106,7 @@ pub struct Settings {
     pub postgres_user: String,
     pub db_max_connections: u32,
     pub body_limit: u64,
+    pub max_series_per_metric: i64,
     pub request_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
@@ -136,7 +141,15 @@ impl Settings {
         if body_limit < 1024 {
             bail!("body_limit: must be at least 1KiB, got {body_limit} bytes");
         }
+        let max_series_per_metric = first
+            .max_series_per_metric
+            .or(second.max_series_per_metric)
+            .unwrap_or(50_000);
+        if max_series_per_metric < 1 {
+            bail!("max_series_per_metric: must be at least 1");
+        }
         Ok(Self {
+            max_series_per_metric,
             listen: first
                 .listen
                 .or(second.listen)

@@ -23,6 +23,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// Refused by a limit that retrying cannot lift (series per metric, time window).
+    #[error("{0}")]
+    Limited(String),
     #[error("request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     /// Overload or a dependency that is down: 429 or 503, with Retry-After.
@@ -72,6 +75,7 @@ impl ApiError {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Invalid { status, .. } | Self::Unavailable { status, .. } => *status,
+            Self::Limited(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -85,6 +89,7 @@ impl ApiError {
             Self::Invalid { status, .. } if *status == StatusCode::BAD_REQUEST => "bad_request",
             Self::Invalid { .. } => "invalid",
             Self::Conflict(_) => "conflict",
+            Self::Limited(_) => "limit",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::TooLarge { .. } => "too_large",
             Self::Unavailable { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
@@ -134,6 +139,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::ingest::IngestError> for ApiError {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        match e {
+            crate::ingest::IngestError::Busy => {
+                Self::unavailable("too many writes in progress; retry shortly", 1)
+            }
+            crate::ingest::IngestError::Database(e) => e.into(),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
@@ -176,6 +192,7 @@ mod tests {
             ),
             (ApiError::Conflict("taken".into()), 409, "conflict"),
             (ApiError::TooLarge { limit: 10 }, 413, "too_large"),
+            (ApiError::Limited("series limit".into()), 400, "limit"),
             (ApiError::unavailable("busy", 1), 503, "unavailable"),
             (
                 ApiError::Internal(anyhow::anyhow!("secret detail")),

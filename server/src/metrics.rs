@@ -20,6 +20,11 @@ pub struct Metrics {
     http_in_flight: IntGauge,
     db_connections: IntGaugeVec,
     db_max_connections: IntGauge,
+    ingest_samples: IntCounterVec,
+    ingest_samples_refused: IntCounterVec,
+    ingest_series_created: IntCounterVec,
+    ingest_series_refused: IntCounterVec,
+    ingest_exemplars_dropped: IntCounterVec,
 }
 
 impl Metrics {
@@ -72,6 +77,45 @@ impl Metrics {
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
 
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+        };
+        let ingest_samples = counter(
+            "portal_ingest_samples_total",
+            "Samples stored, by protocol",
+            &["protocol"],
+        );
+        let ingest_samples_refused = counter(
+            "portal_ingest_samples_refused_total",
+            "Samples refused, by protocol and reason (series_limit, out_of_bounds)",
+            &["protocol", "reason"],
+        );
+        let ingest_series_created = counter(
+            "portal_ingest_series_created_total",
+            "New series added to the dictionary, by protocol",
+            &["protocol"],
+        );
+        let ingest_series_refused = counter(
+            "portal_ingest_series_refused_total",
+            "New series refused because their metric reached the series limit, by protocol",
+            &["protocol"],
+        );
+        let ingest_exemplars_dropped = counter(
+            "portal_ingest_exemplars_dropped_total",
+            "Exemplars received and not stored (the portal keeps no exemplars yet), by protocol",
+            &["protocol"],
+        );
+        for collector in [
+            Box::new(ingest_samples.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(ingest_samples_refused.clone()),
+            Box::new(ingest_series_created.clone()),
+            Box::new(ingest_series_refused.clone()),
+            Box::new(ingest_exemplars_dropped.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -92,6 +136,11 @@ impl Metrics {
             http_in_flight,
             db_connections,
             db_max_connections,
+            ingest_samples,
+            ingest_samples_refused,
+            ingest_series_created,
+            ingest_series_refused,
+            ingest_exemplars_dropped,
         }
     }
 
@@ -104,6 +153,32 @@ impl Metrics {
         self.http_duration
             .with_label_values(&[method, route])
             .observe(seconds);
+    }
+
+    /// Counts what one write stored and refused.
+    pub fn observe_ingest(&self, protocol: &str, outcome: &crate::ingest::WriteOutcome) {
+        self.ingest_samples
+            .with_label_values(&[protocol])
+            .inc_by(outcome.samples_written);
+        self.ingest_series_created
+            .with_label_values(&[protocol])
+            .inc_by(outcome.series_created);
+        let refused_series: u64 = outcome.series_refused.values().sum();
+        self.ingest_series_refused
+            .with_label_values(&[protocol])
+            .inc_by(refused_series);
+        self.ingest_samples_refused
+            .with_label_values(&[protocol, "out_of_bounds"])
+            .inc_by(outcome.samples_out_of_bounds);
+        self.ingest_samples_refused
+            .with_label_values(&[protocol, "series_limit"])
+            .inc_by(outcome.samples_refused_by_limit);
+    }
+
+    pub fn observe_exemplars_dropped(&self, protocol: &str, count: u64) {
+        self.ingest_exemplars_dropped
+            .with_label_values(&[protocol])
+            .inc_by(count);
     }
 
     pub fn in_flight(&self) -> &IntGauge {

@@ -6,6 +6,7 @@ use crate::{
     config::Settings,
     embedded::{EmbeddedOptions, EmbeddedPostgres},
     http,
+    ingest::{IngestLimits, Ingester},
     metrics::Metrics,
     store::{self, instance::Instance},
 };
@@ -36,6 +37,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
     pub metrics: Metrics,
+    pub ingester: Arc<Ingester>,
     pub info: Arc<RuntimeInfo>,
 }
 
@@ -129,10 +131,16 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(address)
             .build();
+        let metrics = Metrics::new();
+        let limits = IngestLimits {
+            max_series_per_metric: settings.max_series_per_metric,
+            ..IngestLimits::default()
+        };
         let state = AppState {
             leptos_options,
+            ingester: Arc::new(Ingester::new(pool.clone(), limits, metrics.clone())),
             pool,
-            metrics: Metrics::new(),
+            metrics,
             info: Arc::new(RuntimeInfo {
                 started_at: Utc::now(),
                 instance,

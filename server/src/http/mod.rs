@@ -4,11 +4,13 @@
 
 mod health;
 mod metrics;
+mod prometheus;
 mod status;
+mod write;
 
 use crate::{error::ApiError, startup::AppState, telemetry};
 use axum::{
-    extract::{Request, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::{header, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -31,6 +33,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(status::router())
+        .merge(write::router())
+        .merge(prometheus::router())
         .route("/api/{*rest}", any(api_not_found))
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
@@ -38,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         ))
         // Layers run outside-in from the last one added.
         .layer(RequestBodyLimitLayer::new(body_limit))
+        // The limit above applies to every route; axum's own 2 MB default would undercut it.
+        .layer(DefaultBodyLimit::disable())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             state.info.request_timeout,

@@ -2,6 +2,9 @@
 //! `impl PgExecutor<'_>` so callers pass the pool or a transaction they own.
 
 pub mod instance;
+pub mod metadata;
+pub mod samples;
+pub mod series;
 
 use sqlx::{migrate::Migrator, PgExecutor};
 

@@ -6,4 +6,6 @@ mod health;
 mod helpers;
 mod metrics;
 mod pages;
+mod prometheus_api;
+mod remote_write;
 mod status;

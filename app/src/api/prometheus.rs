@@ -1,0 +1,55 @@
+//! The Prometheus HTTP API's envelope and the shapes of its metadata endpoints
+//! (`/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`, `/api/v1/metadata`,
+//! `/api/v1/status/buildinfo`), as Prometheus and Grafana expect them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `{"status": "success", "data": …}` or `{"status": "error", "errorType": …, "error": …}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum PromResponse<T> {
+    Success {
+        data: T,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+    },
+    Error {
+        #[serde(rename = "errorType")]
+        error_type: String,
+        error: String,
+    },
+}
+
+impl<T> PromResponse<T> {
+    pub fn success(data: T) -> Self {
+        Self::Success {
+            data,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// One series: every label, `__name__` included.
+pub type SeriesLabels = BTreeMap<String, String>;
+
+/// What `/api/v1/metadata` says of one metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricMetadata {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub help: String,
+    pub unit: String,
+}
+
+/// `/api/v1/status/buildinfo`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildInfo {
+    pub version: String,
+    pub revision: String,
+    pub branch: String,
+    pub build_user: String,
+    pub build_date: String,
+    pub go_version: String,
+}

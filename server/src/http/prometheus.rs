@@ -1,0 +1,273 @@
+//! The metadata half of the Prometheus HTTP API, with Prometheus' JSON envelope and error
+//! shape so Grafana's Prometheus data source and `promtool` can browse the portal's series:
+//! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`, `/api/v1/metadata`,
+//! `/api/v1/status/buildinfo`. Parameters come from the query string or a form body (POST).
+
+use crate::{
+    error::ApiError,
+    labels::is_valid_label_name,
+    query::series::{find_series, Selector},
+    startup::AppState,
+    store,
+    store::series::SeriesRow,
+};
+use app::api::prometheus::{BuildInfo, MetricMetadata, PromResponse, SeriesLabels};
+use axum::{
+    body::Bytes,
+    extract::{Path, RawQuery, State},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/series", get(list_series).post(list_series))
+        .route("/api/v1/labels", get(list_labels).post(list_labels))
+        .route("/api/v1/label/{name}/values", get(list_label_values))
+        .route("/api/v1/metadata", get(list_metadata))
+        .route("/api/v1/status/buildinfo", get(get_buildinfo))
+}
+
+/// An [`ApiError`] written the way Prometheus writes errors.
+pub struct PromError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for PromError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for PromError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let body = self.0.body();
+        if let ApiError::Internal(e) = &self.0 {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let error_type = match body.error.kind.as_str() {
+            "invalid" | "bad_request" | "limit" | "too_large" => "bad_data",
+            "not_found" => "not_found",
+            "unavailable" | "rate_limited" => "unavailable",
+            _ => "internal",
+        };
+        let message = match body.error.field {
+            Some(field) => format!("{field}: {}", body.error.message),
+            None => body.error.message,
+        };
+        (
+            status,
+            Json(PromResponse::<()>::Error {
+                error_type: error_type.into(),
+                error: message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+type PromResult<T> = Result<Json<PromResponse<T>>, PromError>;
+
+/// The request's parameters, from the query string and a form-encoded body together.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn new(query: Option<String>, body: &[u8]) -> Self {
+        let mut pairs: Vec<(String, String)> =
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        pairs.extend(form_urlencoded::parse(body).into_owned());
+        Self(pairs)
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every `match[]` selector, parsed.
+    fn selectors(&self) -> Result<Vec<Selector>, ApiError> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == "match[]")
+            .map(|(_, v)| Selector::parse(v).map_err(|e| ApiError::bad_request("match[]", e)))
+            .collect()
+    }
+
+    /// The series the selectors pick between the request's `start` and `end`.
+    async fn find_series(
+        &self,
+        pool: &sqlx::PgPool,
+        selectors: &[Selector],
+    ) -> Result<Vec<SeriesRow>, ApiError> {
+        Ok(find_series(pool, selectors, self.time("start")?, self.time("end")?).await?)
+    }
+
+    fn time(&self, key: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
+        self.get(key)
+            .map(|v| parse_time(v).map_err(|e| ApiError::bad_request(key, e)))
+            .transpose()
+    }
+}
+
+/// Parses a Prometheus API time: Unix seconds (fractions allowed) or RFC 3339.
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        if seconds.is_finite() {
+            if let Some(t) = DateTime::from_timestamp_millis((seconds * 1000.0).round() as i64) {
+                return Ok(t);
+            }
+        }
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("cannot parse \"{text}\" to a valid timestamp"))
+}
+
+async fn list_series(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> PromResult<Vec<SeriesLabels>> {
+    let params = Params::new(query, &body);
+    let selectors = params.selectors()?;
+    if selectors.is_empty() {
+        return Err(ApiError::bad_request("match[]", "no match[] parameter provided").into());
+    }
+    let rows = params.find_series(&state.pool, &selectors).await?;
+    let data = rows
+        .into_iter()
+        .map(|row| {
+            let mut labels: SeriesLabels = row
+                .labels
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
+                .collect();
+            labels.insert("__name__".into(), row.metric_name);
+            labels
+        })
+        .collect();
+    Ok(Json(PromResponse::success(data)))
+}
+
+async fn list_labels(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> PromResult<Vec<String>> {
+    let params = Params::new(query, &body);
+    let selectors = params.selectors()?;
+    let mut names: BTreeSet<String> = BTreeSet::from(["__name__".to_string()]);
+    if selectors.is_empty() {
+        names.extend(store::series::select_label_names(&state.pool).await?);
+    } else {
+        for row in params.find_series(&state.pool, &selectors).await? {
+            names.extend(row.labels.into_iter().map(|(k, _)| k));
+        }
+    }
+    Ok(Json(PromResponse::success(names.into_iter().collect())))
+}
+
+async fn list_label_values(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> PromResult<Vec<String>> {
+    if name != "__name__" && !is_valid_label_name(&name) {
+        return Err(
+            ApiError::bad_request("name", format!("invalid label name: \"{name}\"")).into(),
+        );
+    }
+    let params = Params::new(query, &[]);
+    let selectors = params.selectors()?;
+    let values: Vec<String> = if selectors.is_empty() {
+        if name == "__name__" {
+            store::series::select_metric_names(&state.pool).await?
+        } else {
+            store::series::select_label_values(&state.pool, &name).await?
+        }
+    } else {
+        let rows = params.find_series(&state.pool, &selectors).await?;
+        let set: BTreeSet<String> = rows
+            .into_iter()
+            .filter_map(|row| {
+                if name == "__name__" {
+                    Some(row.metric_name)
+                } else {
+                    row.labels
+                        .get(&name)
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                }
+            })
+            .collect();
+        set.into_iter().collect()
+    };
+    Ok(Json(PromResponse::success(values)))
+}
+
+async fn list_metadata(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> PromResult<BTreeMap<String, Vec<MetricMetadata>>> {
+    let params = Params::new(query, &[]);
+    let limit = match params.get("limit") {
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+            ApiError::bad_request("limit", format!("\"{text}\" is not a whole number"))
+        })?)
+        .filter(|n| *n > 0),
+        None => None,
+    };
+    let rows = store::metadata::select_metadata(&state.pool, params.get("metric"), limit).await?;
+    let data = rows
+        .into_iter()
+        .map(|(metric, kind, help, unit)| (metric, vec![MetricMetadata { kind, help, unit }]))
+        .collect();
+    Ok(Json(PromResponse::success(data)))
+}
+
+async fn get_buildinfo() -> Json<PromResponse<BuildInfo>> {
+    Json(PromResponse::success(BuildInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        revision: String::new(),
+        branch: String::new(),
+        build_user: String::new(),
+        build_date: String::new(),
+        go_version: String::new(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_times_are_unix_seconds_or_rfc3339() {
+        let expected = DateTime::parse_from_rfc3339("2026-01-31T12:00:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(parse_time("1769860800.5").unwrap(), expected);
+        assert_eq!(parse_time("2026-01-31T12:00:00.5Z").unwrap(), expected);
+        assert!(parse_time("yesterday")
+            .unwrap_err()
+            .contains("cannot parse"));
+        assert!(parse_time("NaN").is_err());
+    }
+
+    #[test]
+    fn parameters_come_from_the_query_and_the_form_body() {
+        let params = Params::new(Some("match[]=up&start=1".into()), b"match[]=down&start=2");
+        assert_eq!(params.selectors().unwrap().len(), 2);
+        assert_eq!(
+            params.get("start"),
+            Some("2"),
+            "the body wins, as it comes last"
+        );
+    }
+}

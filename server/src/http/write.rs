@@ -1,0 +1,60 @@
+//! `POST /api/v1/write`: Prometheus remote-write 1.0, so a stock Prometheus can send its
+//! samples with `remote_write: [{url: http://portal/api/v1/write}]`.
+//! Answers as Prometheus' own receiver does: 204 when stored; 400 for a request that retrying
+//! cannot fix (malformed, or refused by a limit: the rest of it is stored); 413 when too large;
+//! 503 with Retry-After when busy, which senders retry.
+
+use crate::{error::ApiError, ingest::remote_write, startup::AppState, store};
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{header, HeaderMap, StatusCode},
+    routing::post,
+    Router,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/write", post(create_remote_write))
+}
+
+/// Most bytes a request may expand to once decompressed.
+const MAX_DECODED_FACTOR: usize = 8;
+
+async fn create_remote_write(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        if !encoding.as_bytes().eq_ignore_ascii_case(b"snappy") {
+            return Err(ApiError::Invalid {
+                field: "content-encoding".into(),
+                message: format!("remote write bodies are snappy-compressed; got {encoding:?}"),
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            });
+        }
+    }
+    let limit = usize::try_from(state.info.body_limit).unwrap_or(usize::MAX);
+    let decoded =
+        remote_write::decode(&body, limit.saturating_mul(MAX_DECODED_FACTOR)).map_err(|e| {
+            if e.too_large {
+                ApiError::TooLarge {
+                    limit: state
+                        .info
+                        .body_limit
+                        .saturating_mul(MAX_DECODED_FACTOR as u64),
+                }
+            } else {
+                ApiError::bad_request(e.field, e.message)
+            }
+        })?;
+    store::metadata::upsert_metadata(&state.pool, &decoded.metadata).await?;
+    state
+        .metrics
+        .observe_exemplars_dropped("remote_write", decoded.exemplars_dropped);
+    let outcome = state.ingester.write("remote_write", decoded.series).await?;
+    match outcome.refusal_message(state.ingester.limits()) {
+        Some(message) => Err(ApiError::Limited(message)),
+        None => Ok(StatusCode::NO_CONTENT),
+    }
+}

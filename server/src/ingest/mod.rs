@@ -1,0 +1,303 @@
+//! The ingest path shared by every protocol: decoded series → series ids (a cached dictionary
+//! with a per-metric cardinality limit) → samples checked against the accepted time window →
+//! day partitions made on demand → one binary COPY. A write is acknowledged only after its
+//! COPY has committed, so acknowledged samples are never lost.
+
+pub mod prompb;
+pub mod remote_write;
+
+use crate::{labels::SeriesKey, metrics::Metrics, store};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sqlx::PgPool;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Mutex,
+};
+use tokio::sync::Semaphore;
+
+/// One series and its samples as a protocol decoded them: (milliseconds since epoch, value).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncomingSeries {
+    pub key: SeriesKey,
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// Limits that protect the store; each refusal is counted and explained.
+#[derive(Clone, Debug)]
+pub struct IngestLimits {
+    /// Most series one metric name may have.
+    pub max_series_per_metric: i64,
+    /// Samples older than this are refused (they would land in dropped partitions).
+    pub max_sample_age: Duration,
+    /// Samples further in the future than this are refused (clock skew).
+    pub max_future_skew: Duration,
+    /// Most writes committing at once; more wait, and give up with 503 after `queue_timeout`.
+    pub max_concurrent_writes: usize,
+    pub queue_timeout: std::time::Duration,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        Self {
+            max_series_per_metric: 50_000,
+            max_sample_age: Duration::days(30),
+            max_future_skew: Duration::minutes(10),
+            max_concurrent_writes: 8,
+            queue_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a write did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WriteOutcome {
+    pub samples_written: u64,
+    pub series_created: u64,
+    /// New series refused by the cardinality limit, by metric name.
+    pub series_refused: HashMap<String, u64>,
+    /// Samples of the refused series.
+    pub samples_refused_by_limit: u64,
+    /// Samples refused because they fall outside the accepted time window.
+    pub samples_out_of_bounds: u64,
+}
+
+impl WriteOutcome {
+    /// A sentence for the sender when something was refused, else `None`.
+    pub fn refusal_message(&self, limits: &IngestLimits) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.series_refused.is_empty() {
+            let mut metrics: Vec<_> = self.series_refused.iter().collect();
+            metrics.sort();
+            let list: Vec<String> = metrics
+                .iter()
+                .map(|(m, n)| format!("{m} ({n} new series)"))
+                .collect();
+            parts.push(format!(
+                "series limit of {} per metric reached for {}; their samples were not stored",
+                limits.max_series_per_metric,
+                list.join(", ")
+            ));
+        }
+        if self.samples_out_of_bounds > 0 {
+            parts.push(format!(
+                "{} samples were outside the accepted window (older than {}h or more than {}m ahead) and were not stored",
+                self.samples_out_of_bounds,
+                limits.max_sample_age.num_hours(),
+                limits.max_future_skew.num_minutes()
+            ));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{} samples stored; {}",
+                self.samples_written,
+                parts.join("; ")
+            )
+        })
+    }
+}
+
+/// Why a write did not happen at all.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("too many writes in progress")]
+    Busy,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// The shared ingest state: series dictionary cache, per-metric series counts, known partitions.
+pub struct Ingester {
+    pool: PgPool,
+    limits: IngestLimits,
+    metrics: Metrics,
+    series_ids: Mutex<HashMap<[u8; 16], i64>>,
+    series_per_metric: Mutex<HashMap<String, i64>>,
+    partitions: tokio::sync::Mutex<HashSet<NaiveDate>>,
+    /// The span of days each series is known to have samples on (as stored in the dictionary).
+    series_days: Mutex<HashMap<i64, (NaiveDate, NaiveDate)>>,
+    permits: Semaphore,
+}
+
+impl Ingester {
+    pub fn new(pool: PgPool, limits: IngestLimits, metrics: Metrics) -> Self {
+        let permits = Semaphore::new(limits.max_concurrent_writes.max(1));
+        Self {
+            pool,
+            limits,
+            metrics,
+            series_ids: Mutex::default(),
+            series_per_metric: Mutex::default(),
+            partitions: tokio::sync::Mutex::default(),
+            series_days: Mutex::default(),
+            permits,
+        }
+    }
+
+    pub fn limits(&self) -> &IngestLimits {
+        &self.limits
+    }
+
+    /// Stores the series' samples; `protocol` labels the portal's own ingest metrics.
+    pub async fn write(
+        &self,
+        protocol: &str,
+        batch: Vec<IncomingSeries>,
+    ) -> Result<WriteOutcome, IngestError> {
+        let _permit = tokio::time::timeout(self.limits.queue_timeout, self.permits.acquire())
+            .await
+            .map_err(|_| IngestError::Busy)?
+            .map_err(|_| IngestError::Busy)?;
+        let mut outcome = WriteOutcome::default();
+        let ids = self.resolve_series(&batch, &mut outcome).await?;
+
+        let now = Utc::now();
+        let oldest = (now - self.limits.max_sample_age).timestamp_millis();
+        let newest = (now + self.limits.max_future_skew).timestamp_millis();
+        let mut rows = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
+        let mut days = HashSet::new();
+        let mut spans: HashMap<i64, (NaiveDate, NaiveDate)> = HashMap::new();
+        for (series, id) in batch.iter().zip(&ids) {
+            let Some(id) = id else {
+                outcome.samples_refused_by_limit += series.samples.len() as u64;
+                continue;
+            };
+            for &(ts, value) in &series.samples {
+                if ts < oldest || ts > newest {
+                    outcome.samples_out_of_bounds += 1;
+                    continue;
+                }
+                if let Some(t) = DateTime::from_timestamp_millis(ts) {
+                    let day = t.date_naive();
+                    days.insert(day);
+                    let span = spans.entry(*id).or_insert((day, day));
+                    *span = (span.0.min(day), span.1.max(day));
+                }
+                rows.push((*id, ts, value));
+            }
+        }
+        self.ensure_partitions(days).await?;
+        store::samples::copy_samples(&self.pool, &rows).await?;
+        self.extend_series_days(spans).await?;
+        outcome.samples_written = rows.len() as u64;
+        self.metrics.observe_ingest(protocol, &outcome);
+        Ok(outcome)
+    }
+
+    /// Returns the id of each series in `batch` (None when refused by the limit), creating new
+    /// series in the dictionary.
+    async fn resolve_series(
+        &self,
+        batch: &[IncomingSeries],
+        outcome: &mut WriteOutcome,
+    ) -> Result<Vec<Option<i64>>, sqlx::Error> {
+        let fingerprints: Vec<[u8; 16]> = batch.iter().map(|s| s.key.fingerprint()).collect();
+        let mut ids: Vec<Option<i64>> = {
+            let cache = self.series_ids.lock().unwrap_or_else(|e| e.into_inner());
+            fingerprints.iter().map(|f| cache.get(f).copied()).collect()
+        };
+        let missing: Vec<usize> = (0..batch.len()).filter(|&i| ids[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(ids);
+        }
+
+        // Series another replica (or an earlier run) already made.
+        let lookup: Vec<[u8; 16]> = missing.iter().map(|&i| fingerprints[i]).collect();
+        let mut known: HashMap<[u8; 16], i64> =
+            store::series::select_series_ids(&self.pool, &lookup)
+                .await?
+                .into_iter()
+                .collect();
+
+        // New series, within each metric's limit.
+        let mut to_create: Vec<usize> = Vec::new();
+        let mut planned: HashSet<[u8; 16]> = HashSet::new();
+        for &i in &missing {
+            let f = fingerprints[i];
+            if known.contains_key(&f) || planned.contains(&f) {
+                continue;
+            }
+            let metric = &batch[i].key.metric;
+            let count = self.series_count(metric).await?;
+            if count >= self.limits.max_series_per_metric {
+                *outcome.series_refused.entry(metric.clone()).or_default() += 1;
+                continue;
+            }
+            self.series_per_metric
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(metric.clone(), count + 1);
+            planned.insert(f);
+            to_create.push(i);
+        }
+        if !to_create.is_empty() {
+            let keys: Vec<&SeriesKey> = to_create.iter().map(|&i| &batch[i].key).collect();
+            let created = store::series::insert_series(&self.pool, &keys).await?;
+            outcome.series_created += created.created;
+            known.extend(created.ids);
+        }
+
+        let mut cache = self.series_ids.lock().unwrap_or_else(|e| e.into_inner());
+        for &i in &missing {
+            if let Some(&id) = known.get(&fingerprints[i]) {
+                cache.insert(fingerprints[i], id);
+                ids[i] = Some(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The number of series `metric` has, read from the database once and then kept current.
+    async fn series_count(&self, metric: &str) -> Result<i64, sqlx::Error> {
+        if let Some(&n) = self
+            .series_per_metric
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(metric)
+        {
+            return Ok(n);
+        }
+        let n = store::series::count_series_of_metric(&self.pool, metric).await?;
+        Ok(*self
+            .series_per_metric
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(metric.to_string())
+            .or_insert(n))
+    }
+
+    /// Records new days with samples in the dictionary, once per series and day.
+    async fn extend_series_days(
+        &self,
+        spans: HashMap<i64, (NaiveDate, NaiveDate)>,
+    ) -> Result<(), sqlx::Error> {
+        let wider: Vec<(i64, NaiveDate, NaiveDate)> = {
+            let known = self.series_days.lock().unwrap_or_else(|e| e.into_inner());
+            spans
+                .into_iter()
+                .filter(|(id, (first, last))| {
+                    known.get(id).is_none_or(|(f, l)| first < f || last > l)
+                })
+                .map(|(id, (first, last))| (id, first, last))
+                .collect()
+        };
+        store::series::extend_series_days(&self.pool, &wider).await?;
+        let mut known = self.series_days.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, first, last) in wider {
+            let span = known.entry(id).or_insert((first, last));
+            *span = (span.0.min(first), span.1.max(last));
+        }
+        Ok(())
+    }
+
+    async fn ensure_partitions(&self, days: HashSet<NaiveDate>) -> Result<(), sqlx::Error> {
+        let mut known = self.partitions.lock().await;
+        for day in days {
+            if known.contains(&day) {
+                continue;
+            }
+            store::samples::create_day_partition(&self.pool, day).await?;
+            known.insert(day);
+        }
+        Ok(())
+    }
+}
