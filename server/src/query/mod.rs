@@ -1,4 +1,4 @@
-//! Reading metrics back: series selection by PromQL selectors (the PromQL engine will live
-//! beside it).
+//! Reading metrics back: the PromQL engine, and series selection by PromQL selectors.
 
+pub mod promql;
 pub mod series;
