@@ -53,3 +53,28 @@ pub struct BuildInfo {
     pub build_date: String,
     pub go_version: String,
 }
+
+/// A timestamp in seconds and a value written as Prometheus writes floats: `[1700000000.5, "1"]`.
+pub type SamplePair = (f64, String);
+
+/// `data` of `/api/v1/query` and `/api/v1/query_range`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+pub enum QueryData {
+    Vector(Vec<InstantSample>),
+    Matrix(Vec<RangeSeries>),
+    Scalar(SamplePair),
+    String(SamplePair),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstantSample {
+    pub metric: SeriesLabels,
+    pub value: SamplePair,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RangeSeries {
+    pub metric: SeriesLabels,
+    pub values: Vec<SamplePair>,
+}

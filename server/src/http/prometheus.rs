@@ -3,6 +3,10 @@
 //! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`, `/api/v1/metadata`,
 //! `/api/v1/status/buildinfo`. Parameters come from the query string or a form body (POST).
 
+use crate::query::{
+    fetch::fetch_for,
+    promql::{self, format_value, Value},
+};
 use crate::{
     error::ApiError,
     labels::is_valid_label_name,
@@ -11,7 +15,10 @@ use crate::{
     store,
     store::series::SeriesRow,
 };
-use app::api::prometheus::{BuildInfo, MetricMetadata, PromResponse, SeriesLabels};
+use app::api::prometheus::{
+    BuildInfo, InstantSample, MetricMetadata, PromResponse, QueryData, RangeSeries, SamplePair,
+    SeriesLabels,
+};
 use axum::{
     body::Bytes,
     extract::{Path, RawQuery, State},
@@ -24,6 +31,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/query", get(get_query).post(get_query))
+        .route(
+            "/api/v1/query_range",
+            get(get_query_range).post(get_query_range),
+        )
         .route("/api/v1/series", get(list_series).post(list_series))
         .route("/api/v1/labels", get(list_labels).post(list_labels))
         .route("/api/v1/label/{name}/values", get(list_label_values))
@@ -128,6 +140,143 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| format!("cannot parse \"{text}\" to a valid timestamp"))
+}
+
+/// Most points one series of a range query may have, as in Prometheus.
+const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+fn pair(t_ms: i64, v: f64) -> SamplePair {
+    (t_ms as f64 / 1000.0, format_value(v))
+}
+
+fn series_labels(labels: promql::Labels) -> SeriesLabels {
+    labels.into_iter().collect()
+}
+
+/// Parses the `query` parameter.
+fn parse_query(params: &Params) -> Result<promql_parser::parser::Expr, ApiError> {
+    let text = params
+        .get("query")
+        .ok_or_else(|| ApiError::bad_request("query", "no query parameter provided"))?;
+    promql_parser::parser::parse(text).map_err(|e| ApiError::bad_request("query", e))
+}
+
+/// Parses a step: a duration (`15s`) or seconds (`15`, `0.5`).
+fn parse_step(text: &str) -> Result<i64, String> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        if seconds.is_finite() {
+            return Ok((seconds * 1000.0).round() as i64);
+        }
+    }
+    app::time::parse_duration(text)
+        .map(|d| d.num_milliseconds())
+        .map_err(|_| format!("cannot parse \"{text}\" to a valid duration"))
+}
+
+fn range_series(s: promql::Series) -> RangeSeries {
+    RangeSeries {
+        metric: series_labels(s.labels),
+        values: s.points.into_iter().map(|(t, v)| pair(t, v)).collect(),
+    }
+}
+
+fn execution_error(e: promql::EvalError) -> ApiError {
+    ApiError::invalid("query", e.0)
+}
+
+/// `/api/v1/query`: evaluates an expression at one instant (`time`, default now).
+async fn get_query(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> PromResult<QueryData> {
+    let params = Params::new(query, &body);
+    let expr = parse_query(&params)?;
+    let at = params
+        .time("time")?
+        .unwrap_or_else(Utc::now)
+        .timestamp_millis();
+    let source = fetch_for(&state.pool, &expr, at, at).await?;
+    let value = tokio::task::spawn_blocking(move || promql::evaluate_instant(&source, &expr, at))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(execution_error)?;
+    let data = match value {
+        Value::Scalar(v) => QueryData::Scalar(pair(at, v)),
+        Value::String(s) => QueryData::String((at as f64 / 1000.0, s)),
+        Value::Vector(samples) => QueryData::Vector(
+            samples
+                .into_iter()
+                .map(|s| InstantSample {
+                    metric: series_labels(s.labels),
+                    value: pair(at, s.value),
+                })
+                .collect(),
+        ),
+        Value::Matrix(series) => QueryData::Matrix(series.into_iter().map(range_series).collect()),
+    };
+    Ok(Json(PromResponse::success(data)))
+}
+
+/// `/api/v1/query_range`: evaluates an expression at every step from `start` to `end`.
+async fn get_query_range(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> PromResult<QueryData> {
+    let params = Params::new(query, &body);
+    let expr = parse_query(&params)?;
+    let start = params
+        .time("start")?
+        .ok_or_else(|| ApiError::bad_request("start", "no start parameter provided"))?
+        .timestamp_millis();
+    let end = params
+        .time("end")?
+        .ok_or_else(|| ApiError::bad_request("end", "no end parameter provided"))?
+        .timestamp_millis();
+    let step_text = params
+        .get("step")
+        .ok_or_else(|| ApiError::bad_request("step", "no step parameter provided"))?;
+    let step = parse_step(step_text).map_err(|e| ApiError::bad_request("step", e))?;
+    if end < start {
+        return Err(
+            ApiError::bad_request("end", "end timestamp must not be before start time").into(),
+        );
+    }
+    if step <= 0 {
+        return Err(ApiError::bad_request("step", "zero or negative query resolution step widths are not accepted. Try a positive integer").into());
+    }
+    if (end - start) / step > MAX_POINTS_PER_SERIES {
+        return Err(ApiError::bad_request(
+            "step",
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        )
+        .into());
+    }
+    if !matches!(
+        expr.value_type(),
+        promql_parser::parser::value::ValueType::Vector
+            | promql_parser::parser::value::ValueType::Scalar
+    ) {
+        return Err(ApiError::bad_request(
+            "query",
+            format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                expr.value_type()
+            ),
+        )
+        .into());
+    }
+    let source = fetch_for(&state.pool, &expr, start, end).await?;
+    let series = tokio::task::spawn_blocking(move || {
+        promql::evaluate_range(&source, &expr, start, end, step)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?
+    .map_err(execution_error)?;
+    Ok(Json(PromResponse::success(QueryData::Matrix(
+        series.into_iter().map(range_series).collect(),
+    ))))
 }
 
 async fn list_series(

@@ -1,4 +1,6 @@
-//! Reading metrics back: the PromQL engine, and series selection by PromQL selectors.
+//! Reading metrics back: the PromQL engine, series selection by PromQL selectors, and the
+//! loading of what a query needs from PostgreSQL.
 
+pub mod fetch;
 pub mod promql;
 pub mod series;

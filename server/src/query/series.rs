@@ -3,11 +3,12 @@
 //! series has samples on), then every matcher is applied exactly, with Prometheus' semantics
 //! (`label=""` matches a missing label; regular expressions are anchored, RE2 syntax).
 
+use super::promql::selector_matchers;
 use crate::store::series::{select_series_candidates, SeriesFilter, SeriesRow};
 use chrono::{DateTime, Utc};
 use promql_parser::{
     label::{MatchOp, Matcher},
-    parser::{self, Expr},
+    parser::{self, Expr, VectorSelector},
 };
 use sqlx::PgExecutor;
 
@@ -34,18 +35,20 @@ impl Selector {
                 "\"{text}\": \"or\" inside a selector is not supported"
             ));
         }
-        let mut matchers = vs.matchers.matchers.clone();
-        if let Some(name) = &vs.name {
-            if !matchers.iter().any(|m| m.name == "__name__") {
-                matchers.push(Matcher::new(MatchOp::Equal, "__name__", name));
-            }
-        }
+        let matchers = selector_matchers(&vs);
         if matchers.iter().all(|m| m.is_match("")) {
             return Err(format!(
                 "\"{text}\": at least one matcher must not match the empty string"
             ));
         }
         Ok(Self { matchers })
+    }
+
+    /// The selector of a parsed query (the parser has already checked it).
+    pub fn from_vector_selector(vs: &VectorSelector) -> Self {
+        Self {
+            matchers: selector_matchers(vs),
+        }
     }
 
     /// Returns whether a series with this name and these labels is selected.

@@ -63,6 +63,39 @@ pub async fn copy_samples(pool: &PgPool, rows: &[(i64, i64, f64)]) -> sqlx::Resu
     Ok(())
 }
 
+/// Returns the samples of the given series from `from` to `to` (milliseconds, inclusive), in time
+/// order per series; when a sender wrote one timestamp twice (a retry), the later row wins.
+pub async fn select_samples(
+    pool: &PgPool,
+    series_ids: &[i64],
+    from: i64,
+    to: i64,
+) -> sqlx::Result<std::collections::HashMap<i64, Vec<(i64, f64)>>> {
+    let mut out: std::collections::HashMap<i64, Vec<(i64, f64)>> = std::collections::HashMap::new();
+    if series_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(i64, i64, f64)> = sqlx::query_as(
+        "select series_id, (extract(epoch from sample_time) * 1000)::bigint, value
+         from metric_sample
+         where series_id = any($1) and sample_time between to_timestamp($2 / 1000.0) and to_timestamp($3 / 1000.0)
+         order by series_id, sample_time",
+    )
+    .bind(series_ids)
+    .bind(from as f64)
+    .bind(to as f64)
+    .fetch_all(pool)
+    .await?;
+    for (id, t, v) in rows {
+        let points = out.entry(id).or_default();
+        match points.last_mut() {
+            Some(last) if last.0 == t => last.1 = v,
+            _ => points.push((t, v)),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

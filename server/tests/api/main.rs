@@ -7,5 +7,6 @@ mod helpers;
 mod metrics;
 mod pages;
 mod prometheus_api;
+mod query;
 mod remote_write;
 mod status;

@@ -84,11 +84,11 @@ pub fn evaluate_range(
         .collect())
 }
 
-fn duration_ms(d: &Duration) -> i64 {
+pub fn duration_ms(d: &Duration) -> i64 {
     d.as_millis() as i64
 }
 
-fn offset_ms(offset: &Option<Offset>) -> i64 {
+pub fn offset_ms(offset: &Option<Offset>) -> i64 {
     match offset {
         Some(Offset::Pos(d)) => duration_ms(d),
         Some(Offset::Neg(d)) => -duration_ms(d),
@@ -96,7 +96,7 @@ fn offset_ms(offset: &Option<Offset>) -> i64 {
     }
 }
 
-fn system_time_ms(t: &SystemTime) -> i64 {
+pub fn system_time_ms(t: &SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => d.as_millis() as i64,
         Err(e) => -(e.duration().as_millis() as i64),
@@ -664,7 +664,7 @@ fn vector_scalar(
 }
 
 /// Formats a value as Prometheus' strconv.FormatFloat(v, 'f', -1, 64) does for label values.
-pub(super) fn format_value(v: f64) -> String {
+pub fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {

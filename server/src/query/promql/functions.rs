@@ -280,28 +280,18 @@ fn range_fn(
 
 /// The window length and its end for a range argument.
 fn range_window(expr: &Expr, t: i64) -> (i64, i64) {
-    use promql_parser::parser::{AtModifier, Offset};
+    use promql_parser::parser::AtModifier;
     let (range, offset, at) = match expr {
         Expr::Paren(p) => return range_window(&p.expr, t),
         Expr::MatrixSelector(ms) => (ms.range, &ms.vs.offset, &ms.vs.at),
         Expr::Subquery(sq) => (sq.range, &sq.offset, &sq.at),
         _ => return (0, t),
     };
-    let offset_ms = match offset {
-        Some(Offset::Pos(d)) => d.as_millis() as i64,
-        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
-        None => 0,
-    };
     let base = match at {
-        Some(AtModifier::At(time)) => {
-            match time.duration_since(std::time::SystemTime::UNIX_EPOCH) {
-                Ok(d) => d.as_millis() as i64,
-                Err(e) => -(e.duration().as_millis() as i64),
-            }
-        }
+        Some(AtModifier::At(time)) => super::system_time_ms(time),
         _ => t,
     };
-    (range.as_millis() as i64, base - offset_ms)
+    (super::duration_ms(&range), base - super::offset_ms(offset))
 }
 
 fn over_time(
@@ -470,19 +460,10 @@ fn timestamp(engine: &Engine<'_>, args: &Args, t: i64) -> EvalResult<Value> {
     }
     if let Expr::VectorSelector(vs) = expr {
         let base = match &vs.at {
-            Some(promql_parser::parser::AtModifier::At(time)) => {
-                match time.duration_since(std::time::SystemTime::UNIX_EPOCH) {
-                    Ok(d) => d.as_millis() as i64,
-                    Err(e) => -(e.duration().as_millis() as i64),
-                }
-            }
+            Some(promql_parser::parser::AtModifier::At(time)) => super::system_time_ms(time),
             _ => t,
         };
-        let offset = match &vs.offset {
-            Some(promql_parser::parser::Offset::Pos(d)) => d.as_millis() as i64,
-            Some(promql_parser::parser::Offset::Neg(d)) => -(d.as_millis() as i64),
-            None => 0,
-        };
+        let offset = super::offset_ms(&vs.offset);
         let window = Expr::MatrixSelector(promql_parser::parser::MatrixSelector {
             vs: promql_parser::parser::VectorSelector {
                 offset: None,

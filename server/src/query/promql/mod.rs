@@ -8,7 +8,10 @@ mod functions;
 #[cfg(test)]
 mod testfile;
 
-pub use eval::{evaluate_instant, evaluate_range, Engine};
+pub use eval::{
+    duration_ms, evaluate_instant, evaluate_range, format_value, offset_ms, selector_matchers,
+    system_time_ms, Engine, DEFAULT_LOOKBACK_MS,
+};
 
 use promql_parser::label::Matcher;
 use std::fmt;

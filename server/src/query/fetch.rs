@@ -1,0 +1,129 @@
+//! Loads what a PromQL expression needs from PostgreSQL into an in-memory source: for every
+//! selector, the series it selects and their samples over the widest window any evaluation step
+//! can look at (lookback or range, offsets, `@`, enclosing subqueries).
+
+use super::{
+    promql::{duration_ms, offset_ms, system_time_ms, MemorySource, Series, DEFAULT_LOOKBACK_MS},
+    series::{find_series, Selector},
+};
+use crate::store::samples::select_samples;
+use chrono::DateTime;
+use promql_parser::parser::{AtModifier, Expr, VectorSelector};
+use sqlx::PgPool;
+
+/// A selector and the time window its data is needed for (milliseconds, inclusive).
+struct Need<'a> {
+    selector: &'a VectorSelector,
+    from: i64,
+    to: i64,
+}
+
+fn fixed_at(at: &Option<AtModifier>, start: i64, end: i64) -> Option<i64> {
+    match at {
+        Some(AtModifier::Start) => Some(start),
+        Some(AtModifier::End) => Some(end),
+        Some(AtModifier::At(t)) => Some(system_time_ms(t)),
+        None => None,
+    }
+}
+
+/// Walks the expression; `from`/`to` is the span of evaluation times reaching this node.
+fn collect<'a>(expr: &'a Expr, from: i64, to: i64, q: (i64, i64), needs: &mut Vec<Need<'a>>) {
+    let (start, end) = q;
+    match expr {
+        Expr::VectorSelector(vs) => {
+            let (f, t) = fixed_at(&vs.at, start, end).map_or((from, to), |a| (a, a));
+            let off = offset_ms(&vs.offset);
+            needs.push(Need {
+                selector: vs,
+                from: f - off - DEFAULT_LOOKBACK_MS,
+                to: t - off,
+            });
+        }
+        Expr::MatrixSelector(m) => {
+            let (f, t) = fixed_at(&m.vs.at, start, end).map_or((from, to), |a| (a, a));
+            let off = offset_ms(&m.vs.offset);
+            needs.push(Need {
+                selector: &m.vs,
+                from: f - off - duration_ms(&m.range),
+                to: t - off,
+            });
+        }
+        Expr::Subquery(sq) => {
+            let (f, t) = fixed_at(&sq.at, start, end).map_or((from, to), |a| (a, a));
+            let off = offset_ms(&sq.offset);
+            collect(
+                &sq.expr,
+                f - off - duration_ms(&sq.range),
+                t - off,
+                q,
+                needs,
+            );
+        }
+        Expr::Aggregate(a) => {
+            collect(&a.expr, from, to, q, needs);
+            if let Some(p) = &a.param {
+                collect(p, from, to, q, needs);
+            }
+        }
+        Expr::Unary(u) => collect(&u.expr, from, to, q, needs),
+        Expr::Binary(b) => {
+            collect(&b.lhs, from, to, q, needs);
+            collect(&b.rhs, from, to, q, needs);
+        }
+        Expr::Paren(p) => collect(&p.expr, from, to, q, needs),
+        Expr::Call(c) => {
+            for arg in &c.args.args {
+                collect(arg, from, to, q, needs);
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+/// Loads the data `expr` needs when evaluated at times from `start` to `end` (milliseconds).
+pub async fn fetch_for(
+    pool: &PgPool,
+    expr: &Expr,
+    start: i64,
+    end: i64,
+) -> Result<MemorySource, sqlx::Error> {
+    let mut needs = Vec::new();
+    collect(expr, start, end, (start, end), &mut needs);
+    let mut source = MemorySource::default();
+    let mut loaded: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for need in needs {
+        let selector = Selector::from_vector_selector(need.selector);
+        let from = DateTime::from_timestamp_millis(need.from);
+        let to = DateTime::from_timestamp_millis(need.to);
+        let rows = find_series(pool, std::slice::from_ref(&selector), from, to).await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.series_id).collect();
+        let mut points = select_samples(pool, &ids, need.from, need.to).await?;
+        for row in rows {
+            let mut labels: Vec<(String, String)> = row
+                .labels
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
+                .collect();
+            labels.push(("__name__".into(), row.metric_name));
+            labels.sort();
+            let new_points = points.remove(&row.series_id).unwrap_or_default();
+            match loaded.get(&row.series_id) {
+                Some(&i) => {
+                    let series = &mut source.series[i];
+                    series.points.extend(new_points);
+                    series.points.sort_by_key(|p| p.0);
+                    series.points.dedup_by_key(|p| p.0);
+                }
+                None => {
+                    loaded.insert(row.series_id, source.series.len());
+                    source.series.push(Series {
+                        labels,
+                        points: new_points,
+                    });
+                }
+            }
+        }
+    }
+    Ok(source)
+}
