@@ -43,12 +43,15 @@ command -v promtool >/dev/null 2>&1 || apt_missing+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || apt_missing+=(docker-compose)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${apt_missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
-  # The prometheus package starts a service on install; the tests start their own.
-  if command -v systemctl >/dev/null 2>&1; then systemctl stop prometheus prometheus-node-exporter 2>/dev/null || true; fi
-  pkill -x prometheus 2>/dev/null || true
-  pkill -x prometheus-node-exporter 2>/dev/null || true
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+  # The prometheus package starts its service on install; the tests start their own on loopback,
+  # so the one just installed is stopped (never one that was there before).
+  if [[ " ${apt_missing[*]} " == *" prometheus "* ]]; then
+    if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop prometheus 2>/dev/null || true; fi
+    $sudo pkill -x prometheus 2>/dev/null || true
+  fi
 fi
 log "tools ready"
