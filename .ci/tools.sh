@@ -40,6 +40,8 @@ command -v /usr/bin/chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_missing+=(fonts-dejavu-core)
 command -v promtool >/dev/null 2>&1 || apt_missing+=(prometheus)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_missing+=(postgresql-15)
+command -v psql >/dev/null 2>&1 || apt_missing+=(postgresql-client-15)
+command -v pgrep >/dev/null 2>&1 || apt_missing+=(procps)
 command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || apt_missing+=(docker-compose)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${apt_missing[*]}"
