@@ -86,34 +86,25 @@ async fn json_error_bodies(
         return response;
     }
     let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
-    let error = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge { limit: body_limit },
+    let mut response = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge { limit: body_limit }.into_response(),
         StatusCode::METHOD_NOT_ALLOWED => {
             ApiError::MethodNotAllowed("method not allowed for this endpoint".into())
+                .into_response()
         }
-        StatusCode::NOT_FOUND => ApiError::not_found("not found"),
+        StatusCode::NOT_FOUND => ApiError::not_found("not found").into_response(),
         StatusCode::SERVICE_UNAVAILABLE => {
-            ApiError::unavailable("the request took too long; try again", 1)
+            ApiError::unavailable("the request took too long; try again", 1).into_response()
         }
         other => {
-            let mut response = (
+            let reason = other.canonical_reason().unwrap_or("bad request");
+            (
                 other,
-                axum::Json(
-                    ApiError::bad_request(
-                        "request",
-                        other.canonical_reason().unwrap_or("bad request"),
-                    )
-                    .body(),
-                ),
+                axum::Json(ApiError::bad_request("request", reason).body()),
             )
-                .into_response();
-            if let Some(value) = retry_after {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return response;
+                .into_response()
         }
     };
-    let mut response = error.into_response();
     if let Some(value) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }

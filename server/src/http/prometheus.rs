@@ -5,7 +5,7 @@
 
 use crate::query::{
     fetch::fetch_for,
-    promql::{self, format_value, Value},
+    promql::{self, format_value, MemorySource, Value},
 };
 use crate::{
     error::ApiError,
@@ -180,8 +180,22 @@ fn range_series(s: promql::Series) -> RangeSeries {
     }
 }
 
-fn execution_error(e: promql::EvalError) -> ApiError {
-    ApiError::invalid("query", e.0)
+/// Loads what `expr` reaches when evaluated from `start` to `end`, then runs `evaluate` on it
+/// off the async threads; evaluation errors name the query.
+async fn evaluate<T: Send + 'static>(
+    state: &AppState,
+    expr: promql_parser::parser::Expr,
+    start: i64,
+    end: i64,
+    evaluate: impl FnOnce(&MemorySource, &promql_parser::parser::Expr) -> promql::EvalResult<T>
+        + Send
+        + 'static,
+) -> Result<T, ApiError> {
+    let source = fetch_for(&state.pool, &expr, start, end).await?;
+    tokio::task::spawn_blocking(move || evaluate(&source, &expr))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::invalid("query", e.0))
 }
 
 /// `/api/v1/query`: evaluates an expression at one instant (`time`, default now).
@@ -196,11 +210,10 @@ async fn get_query(
         .time("time")?
         .unwrap_or_else(Utc::now)
         .timestamp_millis();
-    let source = fetch_for(&state.pool, &expr, at, at).await?;
-    let value = tokio::task::spawn_blocking(move || promql::evaluate_instant(&source, &expr, at))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(execution_error)?;
+    let value = evaluate(&state, expr, at, at, move |source, expr| {
+        promql::evaluate_instant(source, expr, at)
+    })
+    .await?;
     let data = match value {
         Value::Scalar(v) => QueryData::Scalar(pair(at, v)),
         Value::String(s) => QueryData::String((at as f64 / 1000.0, s)),
@@ -267,13 +280,10 @@ async fn get_query_range(
         )
         .into());
     }
-    let source = fetch_for(&state.pool, &expr, start, end).await?;
-    let series = tokio::task::spawn_blocking(move || {
-        promql::evaluate_range(&source, &expr, start, end, step)
+    let series = evaluate(&state, expr, start, end, move |source, expr| {
+        promql::evaluate_range(source, expr, start, end, step)
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?
-    .map_err(execution_error)?;
+    .await?;
     Ok(Json(PromResponse::success(QueryData::Matrix(
         series.into_iter().map(range_series).collect(),
     ))))
@@ -292,15 +302,7 @@ async fn list_series(
     let rows = params.find_series(&state.pool, &selectors).await?;
     let data = rows
         .into_iter()
-        .map(|row| {
-            let mut labels: SeriesLabels = row
-                .labels
-                .into_iter()
-                .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
-                .collect();
-            labels.insert("__name__".into(), row.metric_name);
-            labels
-        })
+        .map(|row| series_labels(row.into_labels()))
         .collect();
     Ok(Json(PromResponse::success(data)))
 }

@@ -100,15 +100,9 @@ pub async fn fetch_for(
         let ids: Vec<i64> = rows.iter().map(|r| r.series_id).collect();
         let mut points = select_samples(pool, &ids, need.from, need.to).await?;
         for row in rows {
-            let mut labels: Vec<(String, String)> = row
-                .labels
-                .into_iter()
-                .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
-                .collect();
-            labels.push(("__name__".into(), row.metric_name));
-            labels.sort();
-            let new_points = points.remove(&row.series_id).unwrap_or_default();
-            match loaded.get(&row.series_id) {
+            let series_id = row.series_id;
+            let new_points = points.remove(&series_id).unwrap_or_default();
+            match loaded.get(&series_id) {
                 Some(&i) => {
                     let series = &mut source.series[i];
                     series.points.extend(new_points);
@@ -116,9 +110,9 @@ pub async fn fetch_for(
                     series.points.dedup_by_key(|p| p.0);
                 }
                 None => {
-                    loaded.insert(row.series_id, source.series.len());
+                    loaded.insert(series_id, source.series.len());
                     source.series.push(Series {
-                        labels,
+                        labels: row.into_labels(),
                         points: new_points,
                     });
                 }

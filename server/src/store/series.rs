@@ -15,10 +15,14 @@ pub async fn select_series_ids(
     .bind(&hashes)
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
+    Ok(fingerprinted(rows))
+}
+
+/// Turns (labels_hash, series_id) rows into fingerprint pairs.
+fn fingerprinted(rows: Vec<(Vec<u8>, i64)>) -> Vec<([u8; 16], i64)> {
+    rows.into_iter()
         .filter_map(|(hash, id)| Some((<[u8; 16]>::try_from(hash.as_slice()).ok()?, id)))
-        .collect())
+        .collect()
 }
 
 /// The result of [`insert_series`].
@@ -48,10 +52,7 @@ pub async fn insert_series(db: &sqlx::PgPool, keys: &[&SeriesKey]) -> sqlx::Resu
     .await?;
     let created = inserted.len() as u64;
     let ids = if inserted.len() == keys.len() {
-        inserted
-            .into_iter()
-            .filter_map(|(hash, id)| Some((<[u8; 16]>::try_from(hash.as_slice()).ok()?, id)))
-            .collect()
+        fingerprinted(inserted)
     } else {
         select_series_ids(db, &fingerprints).await?
     };
@@ -73,6 +74,20 @@ pub struct SeriesRow {
     pub metric_name: String,
     #[sqlx(json)]
     pub labels: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SeriesRow {
+    /// Every label of the series, `__name__` included, sorted by name.
+    pub fn into_labels(self) -> Vec<(String, String)> {
+        let mut labels: Vec<(String, String)> = self
+            .labels
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
+            .collect();
+        labels.push(("__name__".into(), self.metric_name));
+        labels.sort();
+        labels
+    }
 }
 
 /// What an index can narrow a series search by.
