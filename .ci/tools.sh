@@ -56,4 +56,18 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
     $sudo pkill -x prometheus 2>/dev/null || true
   fi
 fi
+# The OpenTelemetry Python SDK, a real OTLP sender for the tests, in a venv outside the clone.
+otel_venv="${PORTAL_OTEL_VENV:-$HOME/.cache/portal-tools/otel}"
+if ! cmp -s "$here/tests/otel/requirements.txt" "$otel_venv/requirements.txt" 2>/dev/null; then
+  python3 -c 'import venv, ensurepip' 2>/dev/null || {
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  }
+  log "installing the OpenTelemetry Python SDK into $otel_venv"
+  rm -rf "$otel_venv"
+  python3 -m venv "$otel_venv"
+  "$otel_venv/bin/pip" install -q --disable-pip-version-check -r "$here/tests/otel/requirements.txt"
+  cp "$here/tests/otel/requirements.txt" "$otel_venv/requirements.txt"
+fi
 log "tools ready"

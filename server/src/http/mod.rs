@@ -4,6 +4,7 @@
 
 mod health;
 mod metrics;
+mod otlp;
 mod prometheus;
 mod status;
 mod write;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(status::router())
         .merge(write::router())
+        .merge(otlp::router())
         .merge(prometheus::router())
         .route("/api/{*rest}", any(api_not_found))
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))

@@ -3,6 +3,7 @@
 //! day partitions made on demand → one binary COPY. A write is acknowledged only after its
 //! COPY has committed, so acknowledged samples are never lost.
 
+pub mod otlp;
 pub mod prompb;
 pub mod remote_write;
 
@@ -116,6 +117,7 @@ pub struct Ingester {
     /// The span of days each series is known to have samples on (as stored in the dictionary).
     series_days: Mutex<HashMap<i64, (NaiveDate, NaiveDate)>>,
     permits: Semaphore,
+    delta_totals: otlp::DeltaTotals,
 }
 
 impl Ingester {
@@ -130,11 +132,17 @@ impl Ingester {
             partitions: tokio::sync::Mutex::default(),
             series_days: Mutex::default(),
             permits,
+            delta_totals: otlp::DeltaTotals::default(),
         }
     }
 
     pub fn limits(&self) -> &IngestLimits {
         &self.limits
+    }
+
+    /// The running totals that turn OTLP delta series into cumulative ones.
+    pub fn delta_totals(&self) -> &otlp::DeltaTotals {
+        &self.delta_totals
     }
 
     /// Stores the series' samples; `protocol` labels the portal's own ingest metrics.

@@ -5,6 +5,7 @@ mod errors;
 mod health;
 mod helpers;
 mod metrics;
+mod otlp;
 mod pages;
 mod prometheus_api;
 mod query;
