@@ -85,6 +85,94 @@ pub struct SettingsInput {
     /// Directory with the built UI (pkg/ with the WASM, JS and CSS) [default: the one the build wrote]
     #[arg(long, env = "PORTAL_SITE_ROOT", value_name = "DIR")]
     pub site_root: Option<PathBuf>,
+
+    /// Scrape the portal's own /metrics (job "portal") [default: true]
+    #[arg(long, env = "PORTAL_SCRAPE_SELF", value_name = "BOOL")]
+    pub scrape_self: Option<bool>,
+
+    /// How often targets are scraped unless their job says otherwise [default: 15s]
+    #[arg(long, env = "PORTAL_SCRAPE_INTERVAL", value_name = "DURATION")]
+    pub scrape_interval: Option<HumanDuration>,
+
+    /// Prometheus targets to scrape; only in the file, as `[[scrape]]` tables
+    #[arg(skip)]
+    #[serde(default)]
+    pub scrape: Vec<ScrapeInput>,
+}
+
+/// A `[[scrape]]` table: a job and the `host:port` targets it scrapes.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeInput {
+    pub job: String,
+    pub targets: Vec<String>,
+    /// Defaults to the global scrape interval.
+    pub interval: Option<HumanDuration>,
+    /// Defaults to the interval, at most 10s.
+    pub timeout: Option<HumanDuration>,
+    /// Defaults to `/metrics`.
+    pub path: Option<String>,
+    /// Labels added to every series of the job's targets.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// A scrape job with its defaults filled in and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeJob {
+    pub job: String,
+    pub targets: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub path: String,
+    pub labels: Vec<(String, String)>,
+}
+
+impl ScrapeInput {
+    fn resolve(self, n: usize, default_interval: Duration) -> anyhow::Result<ScrapeJob> {
+        let at = format!("scrape[{n}]");
+        if self.job.trim().is_empty() {
+            bail!("{at}.job: must not be empty");
+        }
+        if self.targets.is_empty() {
+            bail!("{at}.targets: list at least one host:port");
+        }
+        for (i, target) in self.targets.iter().enumerate() {
+            let ok = target
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok || target.contains('/') {
+                bail!("{at}.targets[{i}]: \"{target}\" is not host:port");
+            }
+        }
+        let interval = self.interval.map_or(default_interval, |d| d.0);
+        if interval < Duration::from_secs(1) {
+            bail!("{at}.interval: must be at least 1s");
+        }
+        let timeout = self
+            .timeout
+            .map_or(interval.min(Duration::from_secs(10)), |d| d.0);
+        if timeout.is_zero() || timeout > interval {
+            bail!("{at}.timeout: must be more than 0 and at most the interval ({interval:?})");
+        }
+        let path = self.path.unwrap_or_else(|| "/metrics".into());
+        if !path.starts_with('/') {
+            bail!("{at}.path: must start with /");
+        }
+        for name in self.labels.keys() {
+            if !crate::labels::is_valid_label_name(name) || name == "job" || name == "instance" {
+                bail!("{at}.labels: \"{name}\" is not a label name a job may set");
+            }
+        }
+        Ok(ScrapeJob {
+            job: self.job,
+            targets: self.targets,
+            interval,
+            timeout,
+            path,
+            labels: self.labels.into_iter().collect(),
+        })
+    }
 }
 
 #[derive(ValueEnum, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +200,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log: String,
     pub site_root: PathBuf,
+    pub scrape_self: bool,
+    pub scrape_interval: Duration,
+    pub scrape: Vec<ScrapeJob>,
 }
 
 impl Settings {
@@ -148,7 +239,27 @@ impl Settings {
         if max_series_per_metric < 1 {
             bail!("max_series_per_metric: must be at least 1");
         }
+        let scrape_interval = first
+            .scrape_interval
+            .or(second.scrape_interval)
+            .map_or(Duration::from_secs(15), |d| d.0);
+        if scrape_interval < Duration::from_secs(1) {
+            bail!("scrape_interval: must be at least 1s");
+        }
+        let scrape_inputs = if first.scrape.is_empty() {
+            second.scrape
+        } else {
+            first.scrape
+        };
+        let scrape = scrape_inputs
+            .into_iter()
+            .enumerate()
+            .map(|(n, job)| job.resolve(n, scrape_interval))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
+            scrape_self: first.scrape_self.or(second.scrape_self).unwrap_or(true),
+            scrape_interval,
+            scrape,
             max_series_per_metric,
             listen: first
                 .listen
@@ -335,6 +446,57 @@ mod tests {
         assert_eq!(settings.log_format, LogFormat::Text);
         assert_eq!(settings.db_max_connections, 16);
         assert_eq!(settings.database_url, None);
+    }
+
+    #[test]
+    fn scrape_jobs_come_from_the_file_with_defaults_filled_in() {
+        let file: SettingsInput = toml::from_str(
+            r#"
+scrape_interval = "30s"
+[[scrape]]
+job = "agents"
+targets = ["127.0.0.1:9100", "worker:9100"]
+labels = { env = "prod" }
+[[scrape]]
+job = "fast"
+targets = ["127.0.0.1:9200"]
+interval = "5s"
+path = "/custom"
+"#,
+        )
+        .unwrap();
+        let s = Settings::merge(SettingsInput::default(), file).unwrap();
+        assert_eq!(s.scrape[0].interval, Duration::from_secs(30));
+        assert_eq!(s.scrape[0].timeout, Duration::from_secs(10));
+        assert_eq!(s.scrape[0].labels, vec![("env".into(), "prod".into())]);
+        assert_eq!(
+            (s.scrape[1].interval, s.scrape[1].timeout),
+            (Duration::from_secs(5), Duration::from_secs(5))
+        );
+        assert_eq!(s.scrape[1].path, "/custom");
+        assert!(s.scrape_self);
+    }
+
+    #[test]
+    fn bad_scrape_jobs_are_refused_by_field() {
+        let refuse = |text: &str| {
+            let file: SettingsInput = toml::from_str(text).unwrap();
+            Settings::merge(SettingsInput::default(), file)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            refuse("[[scrape]]\njob = \"a\"\ntargets = [\"http://x:1/metrics\"]")
+                .starts_with("scrape[0].targets[0]")
+        );
+        assert!(refuse(
+            "[[scrape]]\njob = \"a\"\ntargets = [\"x:1\"]\ninterval = \"5s\"\ntimeout = \"10s\""
+        )
+        .starts_with("scrape[0].timeout"));
+        assert!(
+            refuse("[[scrape]]\njob = \"a\"\ntargets = [\"x:1\"]\nlabels = { job = \"b\" }")
+                .starts_with("scrape[0].labels")
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod labels;
 pub mod metrics;
 pub mod query;
+pub mod scrape;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

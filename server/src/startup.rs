@@ -8,6 +8,7 @@ use crate::{
     http,
     ingest::{IngestLimits, Ingester},
     metrics::Metrics,
+    scrape,
     store::{self, instance::Instance},
 };
 use anyhow::Context;
@@ -60,6 +61,7 @@ pub struct Application {
     state: AppState,
     embedded: Option<EmbeddedPostgres>,
     shutdown_timeout: Duration,
+    scrape_targets: Vec<scrape::Target>,
 }
 
 impl Application {
@@ -151,12 +153,16 @@ impl Application {
                 data_directory,
             }),
         };
+        let own = settings
+            .scrape_self
+            .then_some((address, settings.scrape_interval));
         Ok(Self {
             listener,
             address,
             state,
             embedded: None,
             shutdown_timeout: settings.shutdown_timeout,
+            scrape_targets: scrape::targets(&settings.scrape, own),
         })
     }
 
@@ -179,9 +185,18 @@ impl Application {
             state,
             embedded,
             shutdown_timeout,
+            scrape_targets,
             ..
         } = self;
         let pool = state.pool.clone();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let workers = scrape::spawn(
+            scrape_targets,
+            state.ingester.clone(),
+            pool.clone(),
+            state.info.body_limit,
+            stop_rx,
+        );
         let router = http::router(state);
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
         let server =
@@ -201,6 +216,16 @@ impl Application {
                 Ok(())
             }
         };
+        // Background work ends before the pool closes, so its last writes land.
+        let _ = stop_tx.send(true);
+        for worker in workers {
+            if tokio::time::timeout(Duration::from_secs(5), worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a background task did not stop within 5s");
+            }
+        }
         pool.close().await;
         if let Some(pg) = embedded {
             pg.stop().await?;

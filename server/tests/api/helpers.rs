@@ -158,6 +158,22 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// The result of a PromQL instant query at the current time (which must succeed).
+    pub async fn instant(&self, query: &str) -> Vec<serde_json::Value> {
+        let body: serde_json::Value = self
+            .client
+            .post(self.url("/api/v1/query"))
+            .form(&[("query", query)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["status"], "success", "{body}");
+        body["data"]["result"].as_array().unwrap().clone()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
@@ -188,6 +204,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) -> TestApp {
     input.listen = Some("127.0.0.1:0".parse().unwrap());
     input.database_url = Some(url_of(&database));
+    // Tests count what they store; the portal's own scrapes would add to it unasked.
+    input.scrape_self = input.scrape_self.or(Some(false));
     let settings = Settings::merge(input, SettingsInput::default()).unwrap();
     let app = Application::build(&settings)
         .await

@@ -10,4 +10,5 @@ mod pages;
 mod prometheus_api;
 mod query;
 mod remote_write;
+mod scrape;
 mod status;

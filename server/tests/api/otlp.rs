@@ -52,17 +52,6 @@ async fn post(
     request.send().await.unwrap()
 }
 
-async fn instant(app: &TestApp, query: &str) -> serde_json::Value {
-    let url = format!("/api/v1/query?query={}", urlencode(query));
-    let body: serde_json::Value = app.get(&url).await.json().await.unwrap();
-    assert_eq!(body["status"], "success", "{body}");
-    body["data"]["result"].clone()
-}
-
-fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 #[tokio::test]
 async fn gzip_protobuf_metrics_are_stored_under_prometheus_names() {
     let app = spawn_app().await;
@@ -89,12 +78,14 @@ async fn gzip_protobuf_metrics_are_stored_under_prometheus_names() {
     let answer = ExportMetricsServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
     assert!(answer.partial_success.is_none(), "{answer:?}");
 
-    let result = instant(&app, "agent_task_success_total").await;
+    let result = app.instant("agent_task_success_total").await;
     assert_eq!(result[0]["metric"]["job"], "planner");
     assert_eq!(result[0]["metric"]["instance"], "p-1");
     assert_eq!(result[0]["metric"]["agent_id"], "a1");
     assert_eq!(result[0]["value"][1], "5");
-    let buckets = instant(&app, r#"agent_task_duration_seconds_bucket{le="2.5"}"#).await;
+    let buckets = app
+        .instant(r#"agent_task_duration_seconds_bucket{le="2.5"}"#)
+        .await;
     assert_eq!(buckets[0]["value"][1], "3");
     let metadata: serde_json::Value = app
         .get("/api/v1/metadata?metric=agent_task_duration_seconds")
@@ -134,7 +125,7 @@ async fn json_metrics_are_accepted_and_answered_in_json() {
         answer.get("partialSuccess").is_none_or(|p| p.is_null()),
         "{answer}"
     );
-    let result = instant(&app, r#"agent_queue_depth{job="router"}"#).await;
+    let result = app.instant(r#"agent_queue_depth{job="router"}"#).await;
     assert_eq!(result[0]["metric"]["queue_name"], "triage");
     assert_eq!(result[0]["value"][1], "12");
 }
@@ -212,12 +203,5 @@ async fn series_over_the_limit_come_back_as_partial_success() {
         "{}",
         partial.error_message
     );
-    assert_eq!(
-        instant(&app, "agent_task_success_total")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.instant("agent_task_success_total").await.len(), 1);
 }
