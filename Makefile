@@ -8,7 +8,7 @@ SHELL := bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/portal-target
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/tests/e2e/node_modules/.bin:$(PATH)
 
-.PHONY: run test tools build
+.PHONY: run demo test tools build
 
 tools:
 	@.ci/tools.sh
@@ -18,6 +18,10 @@ build: tools
 
 run: build
 	@PORTAL_SITE_ROOT="$(CARGO_TARGET_DIR)/site" exec "$(CARGO_TARGET_DIR)/release/portal"
+
+# `make run` with a simulated fleet of LLM agents feeding it (6 h of history, then live data).
+demo: build
+	@PORTAL_DEMO=true PORTAL_SITE_ROOT="$(CARGO_TARGET_DIR)/site" exec "$(CARGO_TARGET_DIR)/release/portal"
 
 test: tools
 	@.ci/test.sh

@@ -94,6 +94,10 @@ pub struct SettingsInput {
     #[arg(long, env = "PORTAL_SCRAPE_INTERVAL", value_name = "DURATION")]
     pub scrape_interval: Option<HumanDuration>,
 
+    /// Feed the portal demo telemetry of a fleet of LLM agents [default: false]
+    #[arg(long, env = "PORTAL_DEMO", value_name = "BOOL")]
+    pub demo: Option<bool>,
+
     /// Prometheus targets to scrape; only in the file, as `[[scrape]]` tables
     #[arg(skip)]
     #[serde(default)]
@@ -203,6 +207,7 @@ pub struct Settings {
     pub scrape_self: bool,
     pub scrape_interval: Duration,
     pub scrape: Vec<ScrapeJob>,
+    pub demo: bool,
 }
 
 impl Settings {
@@ -260,6 +265,7 @@ impl Settings {
             scrape_self: first.scrape_self.or(second.scrape_self).unwrap_or(true),
             scrape_interval,
             scrape,
+            demo: first.demo.or(second.demo).unwrap_or(false),
             max_series_per_metric,
             listen: first
                 .listen

@@ -3,6 +3,7 @@
 #![recursion_limit = "512"]
 
 pub mod config;
+pub mod demo;
 pub mod embedded;
 pub mod error;
 pub mod http;

@@ -62,6 +62,7 @@ pub struct Application {
     embedded: Option<EmbeddedPostgres>,
     shutdown_timeout: Duration,
     scrape_targets: Vec<scrape::Target>,
+    demo: bool,
 }
 
 impl Application {
@@ -163,6 +164,7 @@ impl Application {
             embedded: None,
             shutdown_timeout: settings.shutdown_timeout,
             scrape_targets: scrape::targets(&settings.scrape, own),
+            demo: settings.demo,
         })
     }
 
@@ -186,17 +188,28 @@ impl Application {
             embedded,
             shutdown_timeout,
             scrape_targets,
-            ..
+            demo,
+            address,
         } = self;
         let pool = state.pool.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let workers = scrape::spawn(
+        let mut workers = scrape::spawn(
             scrape_targets,
             state.ingester.clone(),
             pool.clone(),
             state.info.body_limit,
-            stop_rx,
+            stop_rx.clone(),
         );
+        if demo {
+            let mut own = address;
+            if own.ip().is_unspecified() {
+                own.set_ip([127, 0, 0, 1].into());
+            }
+            workers.push(tokio::spawn(crate::demo::run(
+                format!("http://{own}"),
+                stop_rx,
+            )));
+        }
         let router = http::router(state);
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
         let server =

@@ -1,0 +1,554 @@
+//! The demo generator: a small fleet of LLM agents whose telemetry reaches the portal through
+//! the same protocols real senders use: Prometheus remote-write for task counters, durations
+//! and queues, OTLP/HTTP for per-agent memory, tool calls, LLM tokens and cost. Traffic follows
+//! a daily curve with bursts; now and then an agent degrades and fails with one error type for
+//! a while. On first start it back-fills the last hours so charts have history at once.
+
+use crate::{
+    ingest::{
+        remote_write::{self, MetadataEntry},
+        IncomingSeries,
+    },
+    labels::SeriesKey,
+};
+use opentelemetry_proto::tonic::{
+    collector::metrics::v1::ExportMetricsServiceRequest,
+    common::v1::{any_value, AnyValue, KeyValue},
+    metrics::v1::{
+        metric::Data, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint,
+        ResourceMetrics, ScopeMetrics, Sum,
+    },
+    resource::v1::Resource,
+};
+use prost::Message;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::{collections::BTreeMap, time::Duration};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// How often the fleet reports, as a scraper would.
+pub const STEP: Duration = Duration::from_secs(15);
+/// How much history a first start writes.
+pub const BACKFILL: chrono::Duration = chrono::Duration::hours(6);
+
+const AGENTS: [(&str, &str); 8] = [
+    ("planner-1", "planner"),
+    ("planner-2", "planner"),
+    ("researcher-1", "researcher"),
+    ("researcher-2", "researcher"),
+    ("researcher-3", "researcher"),
+    ("coder-1", "coder"),
+    ("coder-2", "coder"),
+    ("reviewer-1", "reviewer"),
+];
+const QUEUES: [&str; 4] = ["planning", "research", "coding", "review"];
+const ERROR_TYPES: [&str; 4] = ["timeout", "rate_limited", "tool_error", "llm_error"];
+const TOOLS: [&str; 4] = ["web_search", "code_exec", "file_read", "vector_db"];
+const BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// One agent's running totals.
+#[derive(Default)]
+struct Agent {
+    successes: f64,
+    failures: BTreeMap<&'static str, f64>,
+    /// Per status: cumulative bucket counts, sum, count.
+    durations: BTreeMap<&'static str, ([f64; BUCKETS.len()], f64, f64)>,
+    memory: f64,
+    tool_calls: BTreeMap<&'static str, f64>,
+    prompt_tokens: f64,
+    completion_tokens: f64,
+    cost: f64,
+    /// Until when (ms) the agent is degraded, and with which error.
+    degraded: Option<(i64, &'static str)>,
+}
+
+/// The simulated fleet.
+pub struct Fleet {
+    rng: StdRng,
+    agents: Vec<Agent>,
+    queues: [f64; QUEUES.len()],
+    /// Until when (ms) a traffic burst lasts.
+    burst_until: i64,
+}
+
+/// What one step produced, ready for the two protocols.
+pub struct Step {
+    pub remote_write: Vec<IncomingSeries>,
+    pub otlp: ExportMetricsServiceRequest,
+}
+
+impl Fleet {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+            agents: AGENTS
+                .iter()
+                .map(|_| Agent {
+                    memory: 400e6,
+                    ..Default::default()
+                })
+                .collect(),
+            queues: [5.0; QUEUES.len()],
+            burst_until: 0,
+        }
+    }
+
+    /// Advances the fleet by one step ending at `t` (ms) and reports its state.
+    pub fn step(&mut self, t: i64) -> Step {
+        let hour = (t / 3_600_000 % 24) as f64;
+        // Busier in the (UTC) afternoon, quiet at night.
+        let daily = 1.0 + 0.6 * ((hour - 9.0) / 24.0 * std::f64::consts::TAU).sin();
+        if self.burst_until < t && self.rng.random_bool(0.004) {
+            self.burst_until = t + self.rng.random_range(3..12) * 60_000;
+        }
+        let burst = if self.burst_until >= t { 3.5 } else { 1.0 };
+        let mut series = Vec::new();
+        let mut memory_points = Vec::new();
+        let mut token_points = Vec::new();
+        let mut cost_points = Vec::new();
+        for (i, &(id, kind)) in AGENTS.iter().enumerate() {
+            let agent = &mut self.agents[i];
+            if agent.degraded.is_none_or(|(until, _)| until < t) {
+                agent.degraded = None;
+                if self.rng.random_bool(0.002) {
+                    let error = ERROR_TYPES[self.rng.random_range(0..ERROR_TYPES.len())];
+                    agent.degraded = Some((t + self.rng.random_range(5..20) * 60_000, error));
+                }
+            }
+            let base = match kind {
+                "planner" => 1.2,
+                "researcher" => 0.8,
+                "coder" => 0.5,
+                _ => 0.7,
+            };
+            let tasks = poisson(&mut self.rng, base * daily * burst);
+            let failure_rate = if agent.degraded.is_some() { 0.45 } else { 0.04 };
+            for _ in 0..tasks {
+                let failed = self.rng.random_bool(failure_rate);
+                let median: f64 = match kind {
+                    "coder" => 12.0,
+                    "researcher" => 6.0,
+                    "planner" => 1.5,
+                    _ => 3.0,
+                };
+                let spread: f64 = self.rng.random_range(-1.0..1.0);
+                let mut seconds = median * (spread * 0.9).exp() * burst.sqrt();
+                let status = if failed {
+                    let error = match agent.degraded {
+                        Some((_, e)) if self.rng.random_bool(0.8) => e,
+                        _ => ERROR_TYPES[self.rng.random_range(0..ERROR_TYPES.len())],
+                    };
+                    if error == "timeout" {
+                        seconds = 60.0 + self.rng.random_range(0.0..30.0);
+                    }
+                    *agent.failures.entry(error).or_default() += 1.0;
+                    "failure"
+                } else {
+                    agent.successes += 1.0;
+                    "success"
+                };
+                let (buckets, sum, count) = agent.durations.entry(status).or_default();
+                for (b, bound) in buckets.iter_mut().zip(BUCKETS) {
+                    if seconds <= bound {
+                        *b += 1.0;
+                    }
+                }
+                *sum += seconds;
+                *count += 1.0;
+                let calls = self.rng.random_range(1..6);
+                for _ in 0..calls {
+                    let tool = TOOLS[self.rng.random_range(0..TOOLS.len())];
+                    *agent.tool_calls.entry(tool).or_default() += 1.0;
+                }
+                let prompt = self.rng.random_range(800.0..6000.0_f64).round();
+                let completion = self.rng.random_range(100.0..1500.0_f64).round();
+                agent.prompt_tokens += prompt;
+                agent.completion_tokens += completion;
+                agent.cost += prompt * 3e-6 + completion * 15e-6;
+            }
+            // Memory creeps up with work and drops when the agent's context is trimmed.
+            agent.memory += f64::from(tasks) * 2e6 + self.rng.random_range(-1e6..1.5e6);
+            if agent.memory > 1.2e9 || self.rng.random_bool(0.003) {
+                agent.memory = 350e6 + self.rng.random_range(0.0..50e6);
+            }
+
+            series.push(sample(
+                "agent_task_success_total",
+                &agent_labels(id, kind, &[]),
+                t,
+                agent.successes,
+            ));
+            for error in ERROR_TYPES {
+                let n = agent.failures.get(error).copied().unwrap_or(0.0);
+                series.push(sample(
+                    "agent_task_failure_total",
+                    &agent_labels(id, kind, &[("error_type", error)]),
+                    t,
+                    n,
+                ));
+            }
+            for status in ["success", "failure"] {
+                let (buckets, sum, count) =
+                    agent.durations.get(status).copied().unwrap_or_default();
+                for (bound, n) in BUCKETS.iter().zip(buckets) {
+                    let le = bound.to_string();
+                    let l = agent_labels(id, kind, &[("status", status), ("le", &le)]);
+                    series.push(sample("agent_task_duration_seconds_bucket", &l, t, n));
+                }
+                let l = agent_labels(id, kind, &[("status", status), ("le", "+Inf")]);
+                series.push(sample("agent_task_duration_seconds_bucket", &l, t, count));
+                let l = agent_labels(id, kind, &[("status", status)]);
+                series.push(sample("agent_task_duration_seconds_sum", &l, t, sum));
+                series.push(sample("agent_task_duration_seconds_count", &l, t, count));
+            }
+            for tool in TOOLS {
+                let n = agent.tool_calls.get(tool).copied().unwrap_or(0.0);
+                series.push(sample(
+                    "agent_tool_calls_total",
+                    &agent_labels(id, kind, &[("tool", tool)]),
+                    t,
+                    n,
+                ));
+            }
+            let attrs = vec![kv("agent.id", id), kv("agent.type", kind)];
+            let model = if kind == "coder" { "large" } else { "small" };
+            memory_points.push(point(t, agent.memory, attrs.clone()));
+            for (direction, n) in [
+                ("prompt", agent.prompt_tokens),
+                ("completion", agent.completion_tokens),
+            ] {
+                let mut a = attrs.clone();
+                a.extend([kv("model", model), kv("direction", direction)]);
+                token_points.push(point(t, n, a));
+            }
+            let mut a = attrs;
+            a.push(kv("model", model));
+            cost_points.push(point(t, agent.cost, a));
+        }
+        for (q, name) in QUEUES.iter().enumerate() {
+            let drift: f64 = self.rng.random_range(-3.0..3.2) + (burst - 1.0) * 4.0;
+            self.queues[q] = (self.queues[q] + drift).clamp(0.0, 400.0);
+            if burst == 1.0 {
+                self.queues[q] *= 0.97;
+            }
+            series.push(sample(
+                "agent_queue_depth",
+                &[("queue_name", name)],
+                t,
+                self.queues[q].round(),
+            ));
+        }
+        Step {
+            remote_write: series,
+            otlp: otlp_request(memory_points, token_points, cost_points),
+        }
+    }
+}
+
+/// What the remote-written metrics are, sent with the first request.
+pub fn metadata() -> Vec<MetadataEntry> {
+    let entry = |metric: &str, kind, help: &str| MetadataEntry {
+        metric: metric.into(),
+        kind,
+        help: help.into(),
+        unit: String::new(),
+    };
+    vec![
+        entry(
+            "agent_task_success_total",
+            "counter",
+            "Tasks an agent finished successfully",
+        ),
+        entry(
+            "agent_task_failure_total",
+            "counter",
+            "Tasks an agent failed, by error type",
+        ),
+        entry(
+            "agent_task_duration_seconds",
+            "histogram",
+            "How long agent tasks take, by outcome",
+        ),
+        entry(
+            "agent_tool_calls_total",
+            "counter",
+            "Tool calls agents made, by tool",
+        ),
+        entry("agent_queue_depth", "gauge", "Tasks waiting in each queue"),
+    ]
+}
+
+fn agent_labels<'a>(
+    id: &'a str,
+    kind: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut l = vec![("agent_id", id), ("agent_type", kind)];
+    l.extend_from_slice(extra);
+    l
+}
+
+fn sample(metric: &str, labels: &[(&str, &str)], t: i64, value: f64) -> IncomingSeries {
+    let mut l: Vec<(String, String)> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    l.push(("instance".into(), "demo".into()));
+    l.push(("job".into(), "agents".into()));
+    l.sort();
+    IncomingSeries {
+        key: SeriesKey {
+            metric: metric.into(),
+            labels: l,
+        },
+        samples: vec![(t, value)],
+    }
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn point(t: i64, value: f64, attributes: Vec<KeyValue>) -> NumberDataPoint {
+    NumberDataPoint {
+        attributes,
+        time_unix_nano: t as u64 * 1_000_000,
+        value: Some(number_data_point::Value::AsDouble(value)),
+        ..Default::default()
+    }
+}
+
+fn otlp_request(
+    memory: Vec<NumberDataPoint>,
+    tokens: Vec<NumberDataPoint>,
+    cost: Vec<NumberDataPoint>,
+) -> ExportMetricsServiceRequest {
+    let counter = |name: &str, unit: &str, description: &str, data_points| Metric {
+        name: name.into(),
+        unit: unit.into(),
+        description: description.into(),
+        data: Some(Data::Sum(Sum {
+            data_points,
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            is_monotonic: true,
+        })),
+        ..Default::default()
+    };
+    let metrics = vec![
+        Metric {
+            name: "agent.memory.usage".into(),
+            unit: "By".into(),
+            description: "Resident memory of each agent".into(),
+            data: Some(Data::Gauge(Gauge {
+                data_points: memory,
+            })),
+            ..Default::default()
+        },
+        counter(
+            "llm.tokens",
+            "{token}",
+            "LLM tokens used, by direction",
+            tokens,
+        ),
+        counter("llm.cost", "usd", "LLM spend in US dollars", cost),
+    ];
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv("service.name", "agents"),
+                    kv("service.instance.id", "demo"),
+                ],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// A Poisson-distributed count with mean `lambda` (Knuth's method; small means only).
+fn poisson(rng: &mut StdRng, lambda: f64) -> u32 {
+    let limit = (-lambda).exp();
+    let mut product: f64 = rng.random();
+    let mut n = 0;
+    while product > limit && n < 1000 {
+        product *= rng.random::<f64>();
+        n += 1;
+    }
+    n
+}
+
+/// Sends a step's data to the portal at `base` (e.g. `http://127.0.0.1:3000`).
+async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    steps: &[Step],
+    first: bool,
+) -> Result<(), String> {
+    let mut merged: BTreeMap<SeriesKey, Vec<(i64, f64)>> = BTreeMap::new();
+    for step in steps {
+        for s in &step.remote_write {
+            merged.entry(s.key.clone()).or_default().extend(&s.samples);
+        }
+    }
+    let series: Vec<IncomingSeries> = merged
+        .into_iter()
+        .map(|(key, samples)| IncomingSeries { key, samples })
+        .collect();
+    let metadata = if first { metadata() } else { Vec::new() };
+    let response = client
+        .post(format!("{base}/api/v1/write"))
+        .header("content-encoding", "snappy")
+        .header("content-type", "application/x-protobuf")
+        .header("x-prometheus-remote-write-version", "0.1.0")
+        .body(remote_write::encode(&series, &metadata))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "remote write answered {}: {}",
+            response.status(),
+            response.text().await.unwrap_or_default()
+        ));
+    }
+    let mut otlp = ExportMetricsServiceRequest::default();
+    for step in steps {
+        otlp.resource_metrics
+            .extend(step.otlp.resource_metrics.iter().cloned());
+    }
+    let response = client
+        .post(format!("{base}/v1/metrics"))
+        .header("content-type", "application/x-protobuf")
+        .body(otlp.encode_to_vec())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "OTLP answered {}: {}",
+            response.status(),
+            response.text().await.unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the portal already holds demo data (so a restart does not back-fill twice).
+async fn has_history(client: &reqwest::Client, base: &str) -> bool {
+    let url = format!(
+        "{base}/api/v1/query?query=count(agent_task_success_total%7Bjob%3D%22agents%22%7D)"
+    );
+    match client.get(url).send().await {
+        Ok(r) => r.json::<serde_json::Value>().await.is_ok_and(|b| {
+            b["data"]["result"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        }),
+        Err(_) => false,
+    }
+}
+
+/// Feeds the portal at `base` until `stop` turns true: history first, then a step every 15 s.
+pub async fn run(base: String, mut stop: watch::Receiver<bool>) {
+    let client = reqwest::Client::new();
+    let mut fleet = Fleet::new(rand::random());
+    let step_ms = STEP.as_millis() as i64;
+    let now = chrono::Utc::now().timestamp_millis() / step_ms * step_ms;
+    let mut first = true;
+    if !has_history(&client, &base).await {
+        let start = now - BACKFILL.num_milliseconds();
+        let mut steps = Vec::new();
+        let mut t = start;
+        while t < now {
+            steps.push(fleet.step(t));
+            t += step_ms;
+            // Half an hour per request keeps each request well under the body limit.
+            if steps.len() == 120 || t >= now {
+                if let Err(e) = send(&client, &base, &steps, first).await {
+                    warn!(error = %e, "demo back-fill failed");
+                    break;
+                }
+                first = false;
+                steps.clear();
+            }
+        }
+        info!(hours = BACKFILL.num_hours(), "demo history written");
+    }
+    let mut ticker = tokio::time::interval(STEP);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => break,
+        }
+        let t = chrono::Utc::now().timestamp_millis();
+        let step = fleet.step(t);
+        if let Err(e) = send(&client, &base, &[step], first).await {
+            warn!(error = %e, "demo data not sent");
+        } else {
+            first = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_only_grow_and_buckets_are_cumulative() {
+        let mut fleet = Fleet::new(7);
+        let mut last: BTreeMap<String, f64> = BTreeMap::new();
+        for i in 0..400 {
+            let step = fleet.step(1_700_000_000_000 + i * 15_000);
+            for s in &step.remote_write {
+                let name = s.key.to_string();
+                let v = s.samples[0].1;
+                if s.key.metric.ends_with("_total") || s.key.metric.ends_with("_bucket") {
+                    assert!(
+                        v >= last.get(&name).copied().unwrap_or(0.0),
+                        "{name} went down"
+                    );
+                }
+                last.insert(name, v);
+            }
+        }
+        let total: f64 = last
+            .iter()
+            .filter(|(k, _)| k.starts_with("agent_task_success_total"))
+            .map(|(_, v)| v)
+            .sum();
+        let failures: f64 = last
+            .iter()
+            .filter(|(k, _)| k.starts_with("agent_task_failure_total"))
+            .map(|(_, v)| v)
+            .sum();
+        assert!(
+            total > 1000.0 && failures > 10.0,
+            "{total} successes, {failures} failures"
+        );
+        let inf = last
+            .iter()
+            .find(|(k, _)| {
+                k.contains("planner-1") && k.contains("le=\"+Inf\"") && k.contains("success")
+            })
+            .unwrap();
+        let le_120 = last
+            .iter()
+            .find(|(k, _)| {
+                k.contains("planner-1") && k.contains("le=\"120\"") && k.contains("success")
+            })
+            .unwrap();
+        assert!(inf.1 >= le_120.1);
+    }
+}
