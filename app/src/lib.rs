@@ -3,9 +3,11 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod chart;
 pub mod components;
 pub mod format;
 pub mod pages;
+pub mod promql_complete;
 pub mod time;
 
 use components::layout::Layout;

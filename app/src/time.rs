@@ -490,6 +490,30 @@ pub fn describe(expr: &TimeExpr) -> String {
     }
 }
 
+/// Round intervals people read easily, in milliseconds: query steps and axis ticks use them.
+#[rustfmt::skip]
+pub const NICE_STEPS_MS: &[i64] = &[
+    1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
+    1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
+    172_800_000, 604_800_000, 1_209_600_000, 2_592_000_000,
+];
+
+/// The smallest round interval of at least `ms` (whole days beyond the list).
+pub fn nice_step_at_least(ms: i64) -> i64 {
+    NICE_STEPS_MS
+        .iter()
+        .copied()
+        .find(|&s| s >= ms)
+        .unwrap_or_else(|| (ms + 86_399_999) / 86_400_000 * 86_400_000)
+}
+
+/// The step for a range of `span_ms` drawn `width_px` wide: about one point per three pixels,
+/// rounded up to a nice step, and never more than Prometheus' 11,000 points.
+pub fn auto_step_ms(span_ms: i64, width_px: u32) -> i64 {
+    let points = i64::from(width_px / 3).clamp(50, 11_000);
+    nice_step_at_least((span_ms / points).max(span_ms / 11_000).max(1))
+}
+
 /// How often a view reloads its data; `Off` when absent from the URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Refresh {
@@ -531,6 +555,16 @@ impl Refresh {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_adapt_to_the_range_and_stay_round() {
+        let hour = 3_600_000;
+        assert_eq!(auto_step_ms(5 * 60_000, 1000), 1_000);
+        assert_eq!(auto_step_ms(hour, 1000), 15_000);
+        assert_eq!(auto_step_ms(6 * hour, 1000), 120_000);
+        assert_eq!(auto_step_ms(30 * 24 * hour, 1000), 3 * hour);
+        assert!(30 * 24 * hour / auto_step_ms(30 * 24 * hour, 100_000) <= 11_000);
+    }
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)

@@ -3,30 +3,16 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { makeDataDir, startPortal } from './lib/portal.mjs';
-import { launchBrowser, openPage } from './lib/browser.mjs';
+import { openPage } from './lib/browser.mjs';
+import { usePortalAndBrowser } from './lib/session.mjs';
 
 const SHOTS = process.env.E2E_SCREENSHOTS ?? 'test-results';
 mkdirSync(SHOTS, { recursive: true });
 
-let portal;
-let browser;
-let data;
-
-test.before(async () => {
-  data = makeDataDir();
-  portal = await startPortal({ dataDir: data.dir });
-  browser = await launchBrowser();
-});
-
-test.after(async () => {
-  await browser?.close();
-  if (portal) assert.equal((await portal.stop()).code, 0);
-  data?.cleanup();
-});
+const session = usePortalAndBrowser();
 
 test('the start page hydrates and the theme switch flips and remembers the theme', async () => {
-  const { page, errors } = await openPage(browser.context, `${portal.url}/`);
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/`);
   const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
   const initial = await theme();
   await page.locator('.sidebar .theme-toggle').click();
@@ -41,7 +27,7 @@ test('the start page hydrates and the theme switch flips and remembers the theme
 });
 
 test('the time range lives in the URL and follows navigation', async () => {
-  const { page, errors } = await openPage(browser.context, `${portal.url}/explore/metrics`);
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/explore/metrics`);
   const label = page.locator('.time-picker-label');
   assert.equal(await label.textContent(), 'Last 1 hour');
 
@@ -73,7 +59,7 @@ test('the time range lives in the URL and follows navigation', async () => {
 
   // A copied link opens the same view in a fresh tab.
   const copied = page.url();
-  const other = await browser.context.newPage();
+  const other = await session.browser.context.newPage();
   await other.goto(copied);
   await other.waitForSelector('body[data-hydrated="true"]');
   assert.equal(await other.locator('.time-picker-label').textContent(), 'now-2d to now-1d');
@@ -87,11 +73,11 @@ test('the time range lives in the URL and follows navigation', async () => {
 });
 
 test('the settings page shows the live status of the portal and its database', async () => {
-  const { page, errors } = await openPage(browser.context, `${portal.url}/settings`);
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/settings`);
   await page.getByText('Embedded PostgreSQL (no DATABASE_URL set)').waitFor();
   const details = await page.locator('.status-list').textContent();
   assert.match(details, /Database reachableyes/);
-  assert.match(details, new RegExp(data.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  assert.match(details, new RegExp(session.data.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   await page.getByRole('radio', { name: 'Dark', exact: true }).check();
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
   await page.screenshot({ path: `${SHOTS}/settings-dark.png`, fullPage: true });
@@ -99,7 +85,7 @@ test('the settings page shows the live status of the portal and its database', a
 });
 
 test('on a narrow screen the navigation opens from the menu button', async () => {
-  const { page, errors } = await openPage(browser.context, `${portal.url}/alerting/silences`);
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/alerting/silences`);
   await page.setViewportSize({ width: 390, height: 800 });
   const sidebar = page.locator('.sidebar');
   // The sidebar slides off-screen; the menu button is the way in.
@@ -116,9 +102,9 @@ test('on a narrow screen the navigation opens from the menu button', async () =>
 });
 
 test('an unknown address shows the not-found page inside the frame', async () => {
-  const response = await fetch(`${portal.url}/nowhere`);
+  const response = await fetch(`${session.portal.url}/nowhere`);
   assert.equal(response.status, 404);
-  const { page } = await openPage(browser.context, `${portal.url}/nowhere`);
+  const { page } = await openPage(session.browser.context, `${session.portal.url}/nowhere`);
   await page.getByRole('heading', { name: 'Page not found' }).waitFor();
   assert.ok(await page.locator('.sidebar').isVisible());
 });

@@ -55,3 +55,37 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError>
         "{path} is fetched in the browser"
     )))
 }
+
+/// Fetches a Prometheus-API `path` and returns its `data`, or the API's error message (which
+/// for a bad query says where and why), whatever the status code.
+#[cfg(feature = "hydrate")]
+pub async fn get_prom<T: DeserializeOwned>(path: &str) -> Result<T, String> {
+    use super::prometheus::PromResponse;
+    use gloo_net::http::Request;
+    let response = Request::get(path)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| format!("request to {path} failed: {e}"))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("reading the answer from {path} failed: {e}"))?;
+    if let Ok(answer) = serde_json::from_str::<PromResponse<T>>(&text) {
+        return match answer {
+            PromResponse::Success { data, .. } => Ok(data),
+            PromResponse::Error { error, .. } => Err(error),
+        };
+    }
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => Err(body.error.message),
+        Err(_) => Err(format!("{path} answered {status}")),
+    }
+}
+
+/// On the server pages do not fetch through HTTP; resources that call this run in the browser.
+#[cfg(not(feature = "hydrate"))]
+pub async fn get_prom<T: DeserializeOwned>(path: &str) -> Result<T, String> {
+    Err(format!("{path} is fetched in the browser"))
+}

@@ -5,7 +5,7 @@ mod client;
 pub mod prometheus;
 mod status;
 
-pub use client::{get_json, ClientError};
+pub use client::{get_json, get_prom, ClientError};
 pub use status::{DatabaseMode, DatabaseStatus, PortalStatus};
 
 use serde::{Deserialize, Serialize};

@@ -33,6 +33,21 @@ impl<T> PromResponse<T> {
 /// One series: every label, `__name__` included.
 pub type SeriesLabels = BTreeMap<String, String>;
 
+/// Writes a series as PromQL does: `name{a="1", b="2"}`; `{}` for a series with no labels.
+pub fn series_name(labels: &SeriesLabels) -> String {
+    let name = labels.get("__name__").map(String::as_str).unwrap_or("");
+    let rest: Vec<String> = labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__name__")
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    if rest.is_empty() && !name.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}{{{}}}", rest.join(", "))
+    }
+}
+
 /// What `/api/v1/metadata` says of one metric.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricMetadata {

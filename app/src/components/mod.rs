@@ -3,7 +3,9 @@
 
 pub mod layout;
 pub mod page_header;
+pub mod promql_editor;
 pub mod refresh_picker;
 pub mod theme;
 pub mod time_picker;
+pub mod time_series_chart;
 pub mod url_state;

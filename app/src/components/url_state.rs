@@ -33,6 +33,32 @@ pub fn use_refresh() -> Memo<Refresh> {
     })
 }
 
+/// A counter that goes up at every tick of the URL's refresh interval, for resources to track
+/// so they reload; it never moves during server rendering or while refresh is off.
+pub fn use_refresh_tick() -> ReadSignal<u64> {
+    let refresh = use_refresh();
+    let (tick, set_tick) = signal(0u64);
+    #[cfg(feature = "hydrate")]
+    Effect::new(
+        move |previous: Option<Option<leptos::leptos_dom::helpers::IntervalHandle>>| {
+            if let Some(Some(handle)) = previous {
+                handle.clear();
+            }
+            match refresh.get() {
+                Refresh::Off => None,
+                Refresh::Every(seconds) => leptos::leptos_dom::helpers::set_interval_with_handle(
+                    move || set_tick.update(|t| *t += 1),
+                    std::time::Duration::from_secs(seconds.max(1) as u64),
+                )
+                .ok(),
+            }
+        },
+    );
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (refresh, set_tick);
+    tick
+}
+
 /// Returns a function that sets (`Some`) or removes (`None`) query parameters of the current
 /// page, keeping the others, as a new history entry.
 pub fn use_query_updater(
@@ -91,7 +117,8 @@ pub fn query_string<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) ->
     }
 }
 
-fn escape_query_part(text: &str) -> String {
+/// Escapes `text` for use as one query-string value.
+pub fn escape_query_part(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
