@@ -94,6 +94,10 @@ pub struct SettingsInput {
     #[arg(long, env = "PORTAL_SCRAPE_INTERVAL", value_name = "DURATION")]
     pub scrape_interval: Option<HumanDuration>,
 
+    /// How long samples are kept; older ones are dropped a partition at a time [default: 30d]
+    #[arg(long, env = "PORTAL_RETENTION", value_name = "DURATION")]
+    pub retention: Option<HumanDuration>,
+
     /// Feed the portal demo telemetry of a fleet of LLM agents [default: false]
     #[arg(long, env = "PORTAL_DEMO", value_name = "BOOL")]
     pub demo: Option<bool>,
@@ -208,6 +212,7 @@ pub struct Settings {
     pub scrape_interval: Duration,
     pub scrape: Vec<ScrapeJob>,
     pub demo: bool,
+    pub retention: Duration,
 }
 
 impl Settings {
@@ -244,6 +249,13 @@ impl Settings {
         if max_series_per_metric < 1 {
             bail!("max_series_per_metric: must be at least 1");
         }
+        let retention = first
+            .retention
+            .or(second.retention)
+            .map_or(Duration::from_secs(30 * 86_400), |d| d.0);
+        if retention < Duration::from_secs(86_400) {
+            bail!("retention: must be at least 1d");
+        }
         let scrape_interval = first
             .scrape_interval
             .or(second.scrape_interval)
@@ -266,6 +278,7 @@ impl Settings {
             scrape_interval,
             scrape,
             demo: first.demo.or(second.demo).unwrap_or(false),
+            retention,
             max_series_per_metric,
             listen: first
                 .listen

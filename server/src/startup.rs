@@ -3,6 +3,7 @@
 //! accepting, let in-flight requests finish, close the pool, stop the embedded database.
 
 use crate::{
+    compact::CompactSettings,
     config::Settings,
     embedded::{EmbeddedOptions, EmbeddedPostgres},
     http,
@@ -63,6 +64,7 @@ pub struct Application {
     shutdown_timeout: Duration,
     scrape_targets: Vec<scrape::Target>,
     demo: bool,
+    compaction: CompactSettings,
 }
 
 impl Application {
@@ -137,6 +139,8 @@ impl Application {
         let metrics = Metrics::new();
         let limits = IngestLimits {
             max_series_per_metric: settings.max_series_per_metric,
+            max_sample_age: chrono::Duration::from_std(settings.retention)
+                .unwrap_or(chrono::Duration::days(30)),
             ..IngestLimits::default()
         };
         let state = AppState {
@@ -165,6 +169,11 @@ impl Application {
             shutdown_timeout: settings.shutdown_timeout,
             scrape_targets: scrape::targets(&settings.scrape, own),
             demo: settings.demo,
+            compaction: CompactSettings {
+                retention: settings.retention,
+                grace: Duration::from_secs(10 * 60),
+                interval: Duration::from_secs(60),
+            },
         })
     }
 
@@ -190,6 +199,7 @@ impl Application {
             scrape_targets,
             demo,
             address,
+            compaction,
         } = self;
         let pool = state.pool.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -200,6 +210,12 @@ impl Application {
             state.info.body_limit,
             stop_rx.clone(),
         );
+        workers.push(crate::compact::spawn(
+            pool.clone(),
+            state.ingester.clone(),
+            compaction,
+            stop_rx.clone(),
+        ));
         if demo {
             let mut own = address;
             if own.ip().is_unspecified() {

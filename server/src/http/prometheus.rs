@@ -7,6 +7,7 @@ use crate::query::{
     fetch::fetch_for,
     promql::{self, format_value, MemorySource, Value},
 };
+use crate::store::samples::Resolution;
 use crate::{
     error::ApiError,
     labels::is_valid_label_name,
@@ -153,6 +154,9 @@ fn series_labels(labels: promql::Labels) -> SeriesLabels {
     labels.into_iter().collect()
 }
 
+/// The smallest range-query step that reads downsampled data.
+pub const DOWNSAMPLED_MIN_STEP_MS: i64 = 20 * 60_000;
+
 /// Parses the `query` parameter.
 fn parse_query(params: &Params) -> Result<promql_parser::parser::Expr, ApiError> {
     let text = params
@@ -187,11 +191,12 @@ async fn evaluate<T: Send + 'static>(
     expr: promql_parser::parser::Expr,
     start: i64,
     end: i64,
+    resolution: Resolution,
     evaluate: impl FnOnce(&MemorySource, &promql_parser::parser::Expr) -> promql::EvalResult<T>
         + Send
         + 'static,
 ) -> Result<T, ApiError> {
-    let source = fetch_for(&state.pool, &expr, start, end).await?;
+    let source = fetch_for(&state.pool, &expr, start, end, resolution).await?;
     tokio::task::spawn_blocking(move || evaluate(&source, &expr))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
@@ -210,9 +215,14 @@ async fn get_query(
         .time("time")?
         .unwrap_or_else(Utc::now)
         .timestamp_millis();
-    let value = evaluate(&state, expr, at, at, move |source, expr| {
-        promql::evaluate_instant(source, expr, at)
-    })
+    let value = evaluate(
+        &state,
+        expr,
+        at,
+        at,
+        Resolution::Raw,
+        move |source, expr| promql::evaluate_instant(source, expr, at),
+    )
     .await?;
     let data = match value {
         Value::Scalar(v) => QueryData::Scalar(pair(at, v)),
@@ -280,7 +290,14 @@ async fn get_query_range(
         )
         .into());
     }
-    let series = evaluate(&state, expr, start, end, move |source, expr| {
+    // At steps of 20 minutes and more, compacted days are read from the five-minute
+    // downsampled stream: a 30-day graph then reads a tenth of the samples.
+    let resolution = if step >= DOWNSAMPLED_MIN_STEP_MS {
+        Resolution::Downsampled
+    } else {
+        Resolution::Raw
+    };
+    let series = evaluate(&state, expr, start, end, resolution, move |source, expr| {
         promql::evaluate_range(source, expr, start, end, step)
     })
     .await?;

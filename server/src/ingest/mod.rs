@@ -113,7 +113,8 @@ pub struct Ingester {
     metrics: Metrics,
     series_ids: Mutex<HashMap<[u8; 16], i64>>,
     series_per_metric: Mutex<HashMap<String, i64>>,
-    partitions: tokio::sync::Mutex<HashSet<NaiveDate>>,
+    /// Starts (ms) of the raw block partitions known to exist.
+    partitions: tokio::sync::Mutex<HashSet<i64>>,
     /// The span of days each series is known to have samples on (as stored in the dictionary).
     series_days: Mutex<HashMap<i64, (NaiveDate, NaiveDate)>>,
     permits: Semaphore,
@@ -162,7 +163,7 @@ impl Ingester {
         let oldest = (now - self.limits.max_sample_age).timestamp_millis();
         let newest = (now + self.limits.max_future_skew).timestamp_millis();
         let mut rows = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
-        let mut days = HashSet::new();
+        let mut blocks = HashSet::new();
         let mut spans: HashMap<i64, (NaiveDate, NaiveDate)> = HashMap::new();
         for (series, id) in batch.iter().zip(&ids) {
             let Some(id) = id else {
@@ -174,17 +175,27 @@ impl Ingester {
                     outcome.samples_out_of_bounds += 1;
                     continue;
                 }
+                blocks.insert(store::samples::block_start(ts));
                 if let Some(t) = DateTime::from_timestamp_millis(ts) {
                     let day = t.date_naive();
-                    days.insert(day);
                     let span = spans.entry(*id).or_insert((day, day));
                     *span = (span.0.min(day), span.1.max(day));
                 }
                 rows.push((*id, ts, value));
             }
         }
-        self.ensure_partitions(days).await?;
-        store::samples::copy_samples(&self.pool, &rows).await?;
+        self.ensure_partitions(&blocks).await?;
+        if let Err(e) = store::samples::copy_samples(&self.pool, &rows).await {
+            // A late sample for a block the compactor has just dropped: make its partition
+            // again and write once more (the compactor merges it into the block's chunks).
+            let missing_partition = matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23514") || d.code().as_deref() == Some("42P01"));
+            if !missing_partition {
+                return Err(e.into());
+            }
+            self.partitions.lock().await.clear();
+            self.ensure_partitions(&blocks).await?;
+            store::samples::copy_samples(&self.pool, &rows).await?;
+        }
         self.extend_series_days(spans).await?;
         outcome.samples_written = rows.len() as u64;
         self.metrics.observe_ingest(protocol, &outcome);
@@ -297,15 +308,21 @@ impl Ingester {
         Ok(())
     }
 
-    async fn ensure_partitions(&self, days: HashSet<NaiveDate>) -> Result<(), sqlx::Error> {
+    async fn ensure_partitions(&self, blocks: &HashSet<i64>) -> Result<(), sqlx::Error> {
         let mut known = self.partitions.lock().await;
-        for day in days {
-            if known.contains(&day) {
+        for &block in blocks {
+            if known.contains(&block) {
                 continue;
             }
-            store::samples::create_day_partition(&self.pool, day).await?;
-            known.insert(day);
+            store::samples::create_block_partition(&self.pool, block).await?;
+            known.insert(block);
         }
         Ok(())
+    }
+
+    /// Forgets that the partition of the block starting at `start` exists (the compactor
+    /// dropped it), so the next sample for it makes it again.
+    pub async fn forget_partition(&self, start: i64) {
+        self.partitions.lock().await.remove(&start);
     }
 }

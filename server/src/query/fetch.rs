@@ -6,7 +6,7 @@ use super::{
     promql::{duration_ms, offset_ms, system_time_ms, MemorySource, Series, DEFAULT_LOOKBACK_MS},
     series::{find_series, Selector},
 };
-use crate::store::samples::select_samples;
+use crate::store::samples::{select_samples, Resolution};
 use chrono::DateTime;
 use promql_parser::parser::{AtModifier, Expr, VectorSelector};
 use sqlx::PgPool;
@@ -81,12 +81,14 @@ fn collect<'a>(expr: &'a Expr, from: i64, to: i64, q: (i64, i64), needs: &mut Ve
     }
 }
 
-/// Loads the data `expr` needs when evaluated at times from `start` to `end` (milliseconds).
+/// Loads the data `expr` needs when evaluated at times from `start` to `end` (milliseconds), at
+/// `resolution`.
 pub async fn fetch_for(
     pool: &PgPool,
     expr: &Expr,
     start: i64,
     end: i64,
+    resolution: Resolution,
 ) -> Result<MemorySource, sqlx::Error> {
     let mut needs = Vec::new();
     collect(expr, start, end, (start, end), &mut needs);
@@ -98,7 +100,7 @@ pub async fn fetch_for(
         let to = DateTime::from_timestamp_millis(need.to);
         let rows = find_series(pool, std::slice::from_ref(&selector), from, to).await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.series_id).collect();
-        let mut points = select_samples(pool, &ids, need.from, need.to).await?;
+        let mut points = select_samples(pool, &ids, need.from, need.to, resolution).await?;
         for row in rows {
             let series_id = row.series_id;
             let new_points = points.remove(&series_id).unwrap_or_default();

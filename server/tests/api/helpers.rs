@@ -158,12 +158,13 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    /// The result of a PromQL instant query at the current time (which must succeed).
-    pub async fn instant(&self, query: &str) -> Vec<serde_json::Value> {
+    /// Posts a form to a Prometheus API endpoint and returns `data.result` (the call must
+    /// succeed).
+    async fn prom_result(&self, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
         let body: serde_json::Value = self
             .client
-            .post(self.url("/api/v1/query"))
-            .form(&[("query", query)])
+            .post(self.url(path))
+            .form(form)
             .send()
             .await
             .unwrap()
@@ -171,7 +172,28 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(body["status"], "success", "{body}");
-        body["data"]["result"].as_array().unwrap().clone()
+        body["data"]["result"].clone()
+    }
+
+    /// The result of a PromQL instant query at the current time.
+    pub async fn instant(&self, query: &str) -> Vec<serde_json::Value> {
+        let result = self.prom_result("/api/v1/query", &[("query", query)]).await;
+        result.as_array().unwrap().clone()
+    }
+
+    /// The result of a PromQL range query (`start`, `end` in milliseconds).
+    pub async fn range(&self, query: &str, start: i64, end: i64, step: &str) -> serde_json::Value {
+        let (start, end) = (
+            (start as f64 / 1000.0).to_string(),
+            (end as f64 / 1000.0).to_string(),
+        );
+        let form = [
+            ("query", query),
+            ("start", &start),
+            ("end", &end),
+            ("step", step),
+        ];
+        self.prom_result("/api/v1/query_range", &form).await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -1,5 +1,6 @@
 //! API tests: the real router on a real port, each test with a database of its own.
 
+mod compaction;
 mod embedded;
 mod errors;
 mod health;

@@ -1,0 +1,167 @@
+//! The `metric_chunk` table: compressed samples by series and block, in day partitions, and the
+//! catalogue queries the compactor plans its work with.
+
+use super::samples::{utc, DAY_MS, PG_EPOCH_OFFSET_US};
+use sqlx::{PgConnection, PgExecutor};
+use std::collections::HashMap;
+
+/// One compressed run of one series' samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chunk {
+    pub series_id: i64,
+    pub resolution_ms: i32,
+    /// The start of the block (ms); the partition key.
+    pub start: i64,
+    /// The last sample's time (ms).
+    pub end: i64,
+    pub count: i32,
+    pub data: Vec<u8>,
+}
+
+/// The partition of `metric_chunk` for the day starting at `day` (ms).
+pub fn chunk_partition_name(day: i64) -> String {
+    format!("metric_chunk_p{}", utc(day).format("%Y%m%d"))
+}
+
+/// The span (ms) of a chunk partition named by [`chunk_partition_name`].
+pub fn chunk_partition_span(name: &str) -> Option<(i64, i64)> {
+    let date = name.strip_prefix("metric_chunk_p")?;
+    let start = chrono::NaiveDate::parse_from_str(date, "%Y%m%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)?
+        .and_utc()
+        .timestamp_millis();
+    Some((start, start + DAY_MS))
+}
+
+/// Creates the chunk partition of the day starting at `day` (ms) if it does not exist.
+pub async fn create_chunk_partition(db: impl PgExecutor<'_>, day: i64) -> sqlx::Result<()> {
+    let sql = format!(
+        "create table if not exists {} partition of metric_chunk for values from ('{}') to ('{}')",
+        chunk_partition_name(day),
+        utc(day).to_rfc3339(),
+        utc(day + DAY_MS).to_rfc3339()
+    );
+    match sqlx::query(&sql).execute(db).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P07" | "23505")) => {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The names of the partitions of `parent`.
+pub async fn select_partitions(db: impl PgExecutor<'_>, parent: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select c.relname::text from pg_inherits i
+         join pg_class c on c.oid = i.inhrelid
+         join pg_class p on p.oid = i.inhparent
+         where p.relname = $1 order by 1",
+    )
+    .bind(parent)
+    .fetch_all(db)
+    .await
+}
+
+/// Drops a partition by name (names come from [`select_partitions`]).
+pub async fn drop_partition(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<()> {
+    sqlx::query(&format!("drop table if exists {name}"))
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// The chunks of `resolution_ms` whose blocks start in `from..to` (ms), by (series, start).
+pub async fn select_chunks(
+    db: impl PgExecutor<'_>,
+    resolution_ms: i32,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<HashMap<(i64, i64), Vec<u8>>> {
+    let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+        "select series_id, (extract(epoch from start_time) * 1000)::bigint, data from metric_chunk
+         where resolution_ms = $1 and start_time >= $2 and start_time < $3",
+    )
+    .bind(resolution_ms)
+    .bind(utc(from))
+    .bind(utc(to))
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(s, t, d)| ((s, t), d)).collect())
+}
+
+/// Deletes the chunks of `resolution_ms` of the given series whose blocks start in `from..to`.
+pub async fn delete_chunks(
+    db: impl PgExecutor<'_>,
+    resolution_ms: i32,
+    series_ids: &[i64],
+    from: i64,
+    to: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "delete from metric_chunk
+         where resolution_ms = $1 and series_id = any($2) and start_time >= $3 and start_time < $4",
+    )
+    .bind(resolution_ms)
+    .bind(series_ids)
+    .bind(utc(from))
+    .bind(utc(to))
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Encodes chunks in PostgreSQL's binary COPY format.
+pub fn encode_copy_binary(chunks: &[Chunk]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(21 + chunks.iter().map(|c| 62 + c.data.len()).sum::<usize>());
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    for c in chunks {
+        buf.extend_from_slice(&6i16.to_be_bytes());
+        buf.extend_from_slice(&8i32.to_be_bytes());
+        buf.extend_from_slice(&c.series_id.to_be_bytes());
+        buf.extend_from_slice(&4i32.to_be_bytes());
+        buf.extend_from_slice(&c.resolution_ms.to_be_bytes());
+        for ms in [c.start, c.end] {
+            buf.extend_from_slice(&8i32.to_be_bytes());
+            buf.extend_from_slice(&(ms * 1000 - PG_EPOCH_OFFSET_US).to_be_bytes());
+        }
+        buf.extend_from_slice(&4i32.to_be_bytes());
+        buf.extend_from_slice(&c.count.to_be_bytes());
+        buf.extend_from_slice(&(c.data.len() as i32).to_be_bytes());
+        buf.extend_from_slice(&c.data);
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    buf
+}
+
+/// Writes chunks in one COPY on `conn` (a transaction the caller commits).
+pub async fn copy_chunks(conn: &mut PgConnection, chunks: &[Chunk]) -> sqlx::Result<()> {
+    if chunks.is_empty() {
+        return Ok(());
+    }
+    super::samples::copy_binary(
+        conn,
+        "copy metric_chunk (series_id, resolution_ms, start_time, end_time, sample_count, data) from stdin with (format binary)",
+        encode_copy_binary(chunks),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_partitions_are_named_by_day() {
+        let day = 1_767_916_800_000; // 2026-01-09
+        assert_eq!(chunk_partition_name(day), "metric_chunk_p20260109");
+        assert_eq!(
+            chunk_partition_span("metric_chunk_p20260109"),
+            Some((day, day + DAY_MS))
+        );
+        assert_eq!(chunk_partition_span("metric_chunk"), None);
+    }
+}
