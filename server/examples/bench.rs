@@ -1,0 +1,259 @@
+//! Benchmarks against a running portal or Prometheus on loopback (see `bench/compare.sh`).
+//!
+//! ```text
+//! bench ingest  URL SERIES SAMPLES_PER_REQUEST SENDERS SECONDS   remote-write throughput
+//! bench load    URL SERIES HOURS [DAYS_BACK]                      write HOURS of 15 s data
+//! bench query   URL QUERY RANGE STEP RUNS                          query_range latency
+//! ```
+//! `ingest` counts only acknowledged samples (2xx); each sender owns its own series and
+//! sends them in time order, so an in-order receiver such as Prometheus accepts every one.
+//! `load` writes `agent_task_success_total{agent_id, instance, job="query"}` for SERIES series
+//! (100 agents × SERIES/100 instances) ending DAYS_BACK days ago (default 0 = now).
+//! `query` reports the median and 90th percentile of RUNS range queries ending now.
+
+use server::{
+    ingest::{remote_write::encode, IncomingSeries},
+    labels::SeriesKey,
+};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+fn loopback(url: &str) {
+    assert!(
+        url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost"),
+        "the benchmark only targets loopback"
+    );
+}
+
+async fn post(client: &reqwest::Client, url: &str, series: &[IncomingSeries]) -> Result<(), String> {
+    let response = client
+        .post(url)
+        .header("content-encoding", "snappy")
+        .header("content-type", "application/x-protobuf")
+        .header("x-prometheus-remote-write-version", "0.1.0")
+        .body(encode(series, &[]))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}",
+            response.status(),
+            response.text().await.unwrap_or_default()
+        ))
+    }
+}
+
+async fn ingest(args: &[String]) {
+    let url = args[0].clone();
+    loopback(&url);
+    let series: usize = args[1].parse().expect("SERIES");
+    let per_request: usize = args[2].parse().expect("SAMPLES_PER_REQUEST");
+    let senders: usize = args[3].parse().expect("SENDERS");
+    let seconds: u64 = args[4].parse().expect("SECONDS");
+    let samples = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    // Timestamps start an hour back and advance 10 ms a sample, so a run stays in the window
+    // both receivers accept.
+    let start_ms = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..senders)
+        .map(|sender| {
+            let keys: Vec<SeriesKey> = (0..series)
+                .filter(|i| i % senders == sender)
+                .map(|i| {
+                    let agent = format!("agent-{i:05}");
+                    SeriesKey::from_pairs([
+                        ("__name__", "bench_ingest_total"),
+                        ("agent_id", agent.as_str()),
+                        ("job", "ingest"),
+                    ])
+                    .unwrap()
+                })
+                .collect();
+            let per_series = (per_request / keys.len().max(1)).max(1);
+            let (samples, failures, first_error, client, url) = (
+                samples.clone(),
+                failures.clone(),
+                first_error.clone(),
+                client.clone(),
+                url.clone(),
+            );
+            tokio::spawn(async move {
+                let mut tick = 0i64;
+                while Instant::now() < deadline {
+                    let batch: Vec<IncomingSeries> = keys
+                        .iter()
+                        .map(|key| IncomingSeries {
+                            key: key.clone(),
+                            samples: (0..per_series as i64)
+                                .map(|k| (start_ms + (tick + k) * 10, (tick + k) as f64))
+                                .collect(),
+                        })
+                        .collect();
+                    tick += per_series as i64;
+                    match post(&client, &url, &batch).await {
+                        Ok(()) => {
+                            samples.fetch_add((keys.len() * per_series) as u64, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                            first_error.lock().unwrap().get_or_insert(e);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("sender task");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = samples.load(Ordering::Relaxed);
+    let first = first_error.lock().unwrap().clone();
+    println!(
+        "ingest {url}: {:.0} samples/s ({total} samples in {elapsed:.1}s; {series} series, ~{per_request} samples a request, {senders} senders; {} failed requests{})",
+        total as f64 / elapsed,
+        failures.load(Ordering::Relaxed),
+        first.map(|e| format!(", first: {e}")).unwrap_or_default(),
+    );
+}
+
+async fn load(args: &[String]) {
+    let url = args[0].clone();
+    loopback(&url);
+    let series: usize = args[1].parse().expect("SERIES");
+    let hours: i64 = args[2].parse().expect("HOURS");
+    let days_back: i64 = args.get(3).map_or(0, |d| d.parse().expect("DAYS_BACK"));
+    let step = 15_000i64;
+    let end = (chrono::Utc::now().timestamp_millis() - days_back * 86_400_000) / step * step;
+    let start = end - hours * 3_600_000;
+    let keys: Vec<SeriesKey> = (0..series)
+        .map(|i| {
+            let agent = format!("agent-{:03}", i % 100);
+            let instance = format!("worker-{}", i / 100);
+            SeriesKey::from_pairs([
+                ("__name__", "agent_task_success_total"),
+                ("agent_id", agent.as_str()),
+                ("instance", instance.as_str()),
+                ("job", "query"),
+            ])
+            .unwrap()
+        })
+        .collect();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    // An hour of 250 series per request, oldest first; two requests in flight.
+    let mut total = 0u64;
+    let mut hour_start = start;
+    let mut inflight = Vec::new();
+    while hour_start < end {
+        let hour_end = (hour_start + 3_600_000).min(end);
+        for (c, chunk) in keys.chunks(250).enumerate() {
+            let batch: Vec<IncomingSeries> = chunk
+                .iter()
+                .enumerate()
+                .map(|(n, key)| {
+                    let n = (c * 250 + n) as i64;
+                    IncomingSeries {
+                        key: key.clone(),
+                        samples: (hour_start..hour_end)
+                            .step_by(step as usize)
+                            // A counter that grows by 1–3 a scrape, different for each series.
+                            .map(|t| {
+                                let k = (t - start) / step;
+                                (t, (k * 2 + (k * 7 + n) % 3) as f64)
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+            total += batch.iter().map(|s| s.samples.len() as u64).sum::<u64>();
+            let (client, url) = (client.clone(), url.clone());
+            inflight.push(tokio::spawn(async move { post(&client, &url, &batch).await }));
+            if inflight.len() >= 2 {
+                inflight.remove(0).await.unwrap().expect("load request");
+            }
+        }
+        hour_start = hour_end;
+    }
+    for task in inflight {
+        task.await.unwrap().expect("load request");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "load {url}: {total} samples ({series} series, {hours} h ending {days_back} d ago) in {elapsed:.1}s, {:.0} samples/s",
+        total as f64 / elapsed
+    );
+}
+
+async fn query(args: &[String]) {
+    let base = args[0].trim_end_matches('/').to_string();
+    loopback(&base);
+    let promql = args[1].clone();
+    let range_s: i64 = app::time::parse_duration(&args[2])
+        .expect("RANGE")
+        .num_seconds();
+    let step = args[3].clone();
+    let runs: usize = args[4].parse().expect("RUNS");
+    let client = reqwest::Client::new();
+    let mut times = Vec::with_capacity(runs);
+    let mut series = 0;
+    let mut points = 0;
+    for _ in 0..runs {
+        let end = chrono::Utc::now().timestamp();
+        let form = [
+            ("query", promql.clone()),
+            ("start", (end - range_s).to_string()),
+            ("end", end.to_string()),
+            ("step", step.clone()),
+        ];
+        let started = Instant::now();
+        let response = client
+            .post(format!("{base}/api/v1/query_range"))
+            .form(&form)
+            .send()
+            .await
+            .expect("query");
+        let body: serde_json::Value = response.json().await.expect("JSON answer");
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(body["status"], "success", "{body}");
+        let result = body["data"]["result"].as_array().expect("a matrix");
+        series = result.len();
+        points = result
+            .iter()
+            .map(|s| s["values"].as_array().map_or(0, Vec::len))
+            .sum();
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "query {base}: median {:.1} ms, p90 {:.1} ms, min {:.1} ms over {runs} runs ({series} series, {points} points): {promql} over {} at step {step}",
+        pct(0.5),
+        pct(0.9),
+        times[0],
+        args[2],
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("ingest") if args.len() == 6 => ingest(&args[1..]).await,
+        Some("load") if args.len() >= 4 => load(&args[1..]).await,
+        Some("query") if args.len() == 6 => query(&args[1..]).await,
+        _ => {
+            eprintln!("usage: bench ingest URL SERIES SAMPLES_PER_REQUEST SENDERS SECONDS | load URL SERIES HOURS [DAYS_BACK] | query URL QUERY RANGE STEP RUNS");
+            std::process::exit(2);
+        }
+    }
+}
