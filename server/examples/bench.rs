@@ -28,7 +28,11 @@ fn loopback(url: &str) {
     );
 }
 
-async fn post(client: &reqwest::Client, url: &str, series: &[IncomingSeries]) -> Result<(), String> {
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    series: &[IncomingSeries],
+) -> Result<(), String> {
     let response = client
         .post(url)
         .header("content-encoding", "snappy")
@@ -178,7 +182,9 @@ async fn load(args: &[String]) {
                 .collect();
             total += batch.iter().map(|s| s.samples.len() as u64).sum::<u64>();
             let (client, url) = (client.clone(), url.clone());
-            inflight.push(tokio::spawn(async move { post(&client, &url, &batch).await }));
+            inflight.push(tokio::spawn(
+                async move { post(&client, &url, &batch).await },
+            ));
             if inflight.len() >= 2 {
                 inflight.remove(0).await.unwrap().expect("load request");
             }

@@ -8,12 +8,12 @@
 use crate::{
     ingest::Ingester,
     store::{
+        batch,
         chunks::{self, Chunk},
         codec,
         samples::{self, BLOCK_MS, DAY_MS, ROLLUP_MS},
     },
 };
-use futures_util::TryStreamExt;
 use sqlx::PgPool;
 use std::{
     collections::{BTreeMap, HashMap},
@@ -90,19 +90,33 @@ pub async fn run_once(
             report.partitions_dropped += 1;
         }
     }
+    let mut raw: Vec<(String, Source, i64, i64)> = Vec::new();
+    for name in chunks::select_partitions(pool, "metric_batch").await? {
+        if let Some((start, end)) = batch::batch_partition_span(&name) {
+            raw.push((name, Source::Batches, start, end));
+        }
+    }
     for name in chunks::select_partitions(pool, "metric_sample").await? {
-        let Some((start, end)) = samples::raw_partition_span(&name) else {
-            continue;
-        };
+        if let Some((start, end)) = samples::raw_partition_span(&name) {
+            raw.push((name, Source::Rows, start, end));
+        }
+    }
+    for (name, source, start, end) in raw {
         if end <= horizon {
             chunks::drop_partition(pool, &name).await?;
             report.partitions_dropped += 1;
+            if let Some(ingester) = ingester {
+                ingester.head().remove_before(end);
+            }
         } else if end <= ripe {
-            let (samples, written) = compact_partition(pool, &name, start, end).await?;
+            let compacted = compact_partition(pool, &name, source, start, end).await?;
             report.blocks_compacted += 1;
-            report.samples_compacted += samples;
-            report.chunks_written += written;
+            report.samples_compacted += compacted.samples;
+            report.chunks_written += compacted.chunks;
             report.partitions_dropped += 1;
+            if let Some(ingester) = ingester {
+                ingester.head().remove(&compacted.times);
+            }
         } else {
             continue;
         }
@@ -117,14 +131,31 @@ pub async fn run_once(
     Ok(report)
 }
 
-/// Compacts the raw partition `name` covering `start..end` (ms) and drops it; returns the
-/// samples compacted and the chunks written.
+/// How a raw partition holds its samples.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// `metric_batch`: a row per write request.
+    Batches,
+    /// `metric_sample`: a row per sample (earlier versions).
+    Rows,
+}
+
+/// What compacting one partition did.
+struct Compacted {
+    samples: u64,
+    chunks: u64,
+    /// The timestamps moved into chunks, by series, in order: the head drops exactly these.
+    times: HashMap<i64, Vec<i64>>,
+}
+
+/// Compacts the raw partition `name` covering `start..end` (ms) and drops it.
 async fn compact_partition(
     pool: &PgPool,
     name: &str,
+    source: Source,
     start: i64,
     end: i64,
-) -> sqlx::Result<(u64, u64)> {
+) -> sqlx::Result<Compacted> {
     let mut tx = pool.begin().await?;
     sqlx::query(&format!("lock table {name} in access exclusive mode"))
         .execute(&mut *tx)
@@ -134,36 +165,29 @@ async fn compact_partition(
     let existing = chunks::select_chunks(&mut *tx, 0, start, end).await?;
     let existing_rollups =
         chunks::select_chunks(&mut *tx, ROLLUP_MS as i32, first_day, end).await?;
-
+    let parts = match source {
+        Source::Batches => batch::select_partition(&mut *tx, name).await?,
+        Source::Rows => samples::select_partition(&mut *tx, name).await?,
+    };
+    // Batches come in the order they were written; a timestamp written twice keeps the later.
+    let mut by_series: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
+    for (id, points) in parts {
+        by_series.entry(id).or_default().extend(points);
+    }
     let mut out: Vec<Chunk> = Vec::new();
     let mut rollups: HashMap<(i64, i64), Vec<(i64, f64)>> = HashMap::new();
-    let mut series_ids: Vec<i64> = Vec::new();
+    let mut times: HashMap<i64, Vec<i64>> = HashMap::new();
     let mut samples_read = 0u64;
-    {
-        let sql = format!(
-            "select series_id, (extract(epoch from sample_time) * 1000)::bigint, value
-             from {name} order by series_id, sample_time"
-        );
-        let mut rows = sqlx::query_as::<_, (i64, i64, f64)>(&sql).fetch(&mut *tx);
-        let mut current: Option<(i64, Vec<(i64, f64)>)> = None;
-        while let Some((id, t, v)) = rows.try_next().await? {
-            samples_read += 1;
-            match &mut current {
-                Some((cid, points)) if *cid == id => push_sample(points, t, v),
-                _ => {
-                    if let Some((cid, points)) = current.take() {
-                        finish_series(cid, points, &existing, &mut out, &mut rollups);
-                        series_ids.push(cid);
-                    }
-                    current = Some((id, vec![(t, v)]));
-                }
-            }
-        }
-        if let Some((cid, points)) = current.take() {
-            finish_series(cid, points, &existing, &mut out, &mut rollups);
-            series_ids.push(cid);
-        }
+    for (id, mut points) in by_series {
+        // Reversed, a stable sort and dedup keep the last-written sample of a timestamp.
+        points.reverse();
+        points.sort_by_key(|p| p.0);
+        points.dedup_by_key(|p| p.0);
+        samples_read += points.len() as u64;
+        times.insert(id, points.iter().map(|p| p.0).collect());
+        finish_series(id, points, &existing, &mut out, &mut rollups);
     }
+    let series_ids: Vec<i64> = times.keys().copied().collect();
     // The downsampled day streams: what was there, outside this range, plus the new buckets.
     for ((id, day), new) in rollups {
         let mut stream: Vec<(i64, f64)> = existing_rollups
@@ -188,15 +212,11 @@ async fn compact_partition(
     chunks::copy_chunks(&mut tx, &out).await?;
     chunks::drop_partition(&mut *tx, name).await?;
     tx.commit().await?;
-    Ok((samples_read, out.len() as u64))
-}
-
-/// Appends a sample; a repeated timestamp (a retried write) keeps the later row.
-fn push_sample(points: &mut Vec<(i64, f64)>, t: i64, v: f64) {
-    match points.last_mut() {
-        Some(last) if last.0 == t => last.1 = v,
-        _ => points.push((t, v)),
-    }
+    Ok(Compacted {
+        samples: samples_read,
+        chunks: out.len() as u64,
+        times,
+    })
 }
 
 fn chunk(series_id: i64, resolution_ms: i32, start: i64, samples: &[(i64, f64)]) -> Chunk {

@@ -143,9 +143,17 @@ impl Application {
                 .unwrap_or(chrono::Duration::days(30)),
             ..IngestLimits::default()
         };
+        let ingester = Arc::new(Ingester::new(pool.clone(), limits, metrics.clone()));
+        // Queries read recent samples from memory: load what the raw partitions hold first.
+        let loaded = ingester
+            .head()
+            .load(&pool)
+            .await
+            .context("failed to load recent samples")?;
+        info!(samples = loaded, "recent samples loaded");
         let state = AppState {
             leptos_options,
-            ingester: Arc::new(Ingester::new(pool.clone(), limits, metrics.clone())),
+            ingester,
             pool,
             metrics,
             info: Arc::new(RuntimeInfo {
@@ -184,6 +192,11 @@ impl Application {
 
     pub fn pool(&self) -> &PgPool {
         &self.state.pool
+    }
+
+    /// The ingest state (its head and partition cache), for tests that drive the compactor.
+    pub fn ingester(&self) -> Arc<Ingester> {
+        self.state.ingester.clone()
     }
 
     /// Serves until `shutdown` completes, then drains and stops everything it started.

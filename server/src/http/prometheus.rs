@@ -196,7 +196,15 @@ async fn evaluate<T: Send + 'static>(
         + Send
         + 'static,
 ) -> Result<T, ApiError> {
-    let source = fetch_for(&state.pool, &expr, start, end, resolution).await?;
+    let source = fetch_for(
+        &state.pool,
+        state.ingester.head(),
+        &expr,
+        start,
+        end,
+        resolution,
+    )
+    .await?;
     tokio::task::spawn_blocking(move || evaluate(&source, &expr))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?

@@ -1,8 +1,10 @@
 //! The ingest path shared by every protocol: decoded series → series ids (a cached dictionary
 //! with a per-metric cardinality limit) → samples checked against the accepted time window →
-//! day partitions made on demand → one binary COPY. A write is acknowledged only after its
-//! COPY has committed, so acknowledged samples are never lost.
+//! one batch row per two-hour block (partitions made on demand), inserted in one statement →
+//! the in-memory head. A write is acknowledged only after its rows have committed, so
+//! acknowledged samples are never lost.
 
+pub mod head;
 pub mod otlp;
 pub mod prompb;
 pub mod remote_write;
@@ -11,7 +13,7 @@ use crate::{labels::SeriesKey, metrics::Metrics, store};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Mutex,
 };
 use tokio::sync::Semaphore;
@@ -119,6 +121,7 @@ pub struct Ingester {
     series_days: Mutex<HashMap<i64, (NaiveDate, NaiveDate)>>,
     permits: Semaphore,
     delta_totals: otlp::DeltaTotals,
+    head: head::Head,
 }
 
 impl Ingester {
@@ -134,11 +137,17 @@ impl Ingester {
             series_days: Mutex::default(),
             permits,
             delta_totals: otlp::DeltaTotals::default(),
+            head: head::Head::default(),
         }
     }
 
     pub fn limits(&self) -> &IngestLimits {
         &self.limits
+    }
+
+    /// The samples not compacted yet.
+    pub fn head(&self) -> &head::Head {
+        &self.head
     }
 
     /// The running totals that turn OTLP delta series into cumulative ones.
@@ -162,11 +171,12 @@ impl Ingester {
         let now = Utc::now();
         let oldest = (now - self.limits.max_sample_age).timestamp_millis();
         let newest = (now + self.limits.max_future_skew).timestamp_millis();
-        let mut rows = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
-        let mut blocks = HashSet::new();
+        // Per block, per series: the samples to store.
+        let mut blocks: BTreeMap<i64, Vec<(i64, Vec<(i64, f64)>)>> = BTreeMap::new();
+        let mut written = 0u64;
         let mut spans: HashMap<i64, (NaiveDate, NaiveDate)> = HashMap::new();
         for (series, id) in batch.iter().zip(&ids) {
-            let Some(id) = id else {
+            let Some(id) = *id else {
                 outcome.samples_refused_by_limit += series.samples.len() as u64;
                 continue;
             };
@@ -175,17 +185,30 @@ impl Ingester {
                     outcome.samples_out_of_bounds += 1;
                     continue;
                 }
-                blocks.insert(store::samples::block_start(ts));
+                let block = blocks.entry(store::samples::block_start(ts)).or_default();
+                match block.last_mut() {
+                    Some((last, points)) if *last == id => points.push((ts, value)),
+                    _ => block.push((id, vec![(ts, value)])),
+                }
+                written += 1;
                 if let Some(t) = DateTime::from_timestamp_millis(ts) {
                     let day = t.date_naive();
-                    let span = spans.entry(*id).or_insert((day, day));
+                    let span = spans.entry(id).or_insert((day, day));
                     *span = (span.0.min(day), span.1.max(day));
                 }
-                rows.push((*id, ts, value));
             }
         }
-        self.ensure_partitions(&blocks).await?;
-        if let Err(e) = store::samples::copy_samples(&self.pool, &rows).await {
+        let rows: Vec<(i64, Vec<u8>)> = blocks
+            .iter()
+            .map(|(&block, series)| {
+                let encoded =
+                    store::batch::encode(series.iter().map(|(id, p)| (*id, p.as_slice())));
+                (block, encoded)
+            })
+            .collect();
+        let block_starts: HashSet<i64> = blocks.keys().copied().collect();
+        self.ensure_partitions(&block_starts).await?;
+        if let Err(e) = store::batch::insert_batches(&self.pool, &rows).await {
             // A late sample for a block the compactor has just dropped: make its partition
             // again and write once more (the compactor merges it into the block's chunks).
             let missing_partition = matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23514") || d.code().as_deref() == Some("42P01"));
@@ -193,11 +216,16 @@ impl Ingester {
                 return Err(e.into());
             }
             self.partitions.lock().await.clear();
-            self.ensure_partitions(&blocks).await?;
-            store::samples::copy_samples(&self.pool, &rows).await?;
+            self.ensure_partitions(&block_starts).await?;
+            store::batch::insert_batches(&self.pool, &rows).await?;
+        }
+        for series in blocks.values() {
+            for (id, points) in series {
+                self.head.append(*id, points);
+            }
         }
         self.extend_series_days(spans).await?;
-        outcome.samples_written = rows.len() as u64;
+        outcome.samples_written = written;
         self.metrics.observe_ingest(protocol, &outcome);
         Ok(outcome)
     }
@@ -314,7 +342,7 @@ impl Ingester {
             if known.contains(&block) {
                 continue;
             }
-            store::samples::create_block_partition(&self.pool, block).await?;
+            store::batch::create_batch_partition(&self.pool, block).await?;
             known.insert(block);
         }
         Ok(())

@@ -6,6 +6,7 @@ use super::{
     promql::{duration_ms, offset_ms, system_time_ms, MemorySource, Series, DEFAULT_LOOKBACK_MS},
     series::{find_series, Selector},
 };
+use crate::ingest::head::Head;
 use crate::store::samples::{select_samples, Resolution};
 use chrono::DateTime;
 use promql_parser::parser::{AtModifier, Expr, VectorSelector};
@@ -85,6 +86,7 @@ fn collect<'a>(expr: &'a Expr, from: i64, to: i64, q: (i64, i64), needs: &mut Ve
 /// `resolution`.
 pub async fn fetch_for(
     pool: &PgPool,
+    head: &Head,
     expr: &Expr,
     start: i64,
     end: i64,
@@ -100,7 +102,7 @@ pub async fn fetch_for(
         let to = DateTime::from_timestamp_millis(need.to);
         let rows = find_series(pool, std::slice::from_ref(&selector), from, to).await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.series_id).collect();
-        let mut points = select_samples(pool, &ids, need.from, need.to, resolution).await?;
+        let mut points = select_samples(pool, head, &ids, need.from, need.to, resolution).await?;
         for row in rows {
             let series_id = row.series_id;
             let new_points = points.remove(&series_id).unwrap_or_default();

@@ -1,5 +1,5 @@
-//! The `metric_chunk` table: compressed samples by series and block, in day partitions, and the
-//! catalogue queries the compactor plans its work with.
+//! The `metric_chunk` table: compressed samples by series and block, in day partitions; and the
+//! partition catalogue queries every partitioned table shares.
 
 use super::samples::{utc, DAY_MS, PG_EPOCH_OFFSET_US};
 use sqlx::{PgConnection, PgExecutor};
@@ -36,14 +36,33 @@ pub fn chunk_partition_span(name: &str) -> Option<(i64, i64)> {
 
 /// Creates the chunk partition of the day starting at `day` (ms) if it does not exist.
 pub async fn create_chunk_partition(db: impl PgExecutor<'_>, day: i64) -> sqlx::Result<()> {
+    create_partition(
+        db,
+        "metric_chunk",
+        &chunk_partition_name(day),
+        day,
+        day + DAY_MS,
+    )
+    .await
+}
+
+/// Creates partition `name` of `parent` for `from..to` (ms) if it does not exist; safe to race
+/// with other creators.
+pub async fn create_partition(
+    db: impl PgExecutor<'_>,
+    parent: &str,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<()> {
     let sql = format!(
-        "create table if not exists {} partition of metric_chunk for values from ('{}') to ('{}')",
-        chunk_partition_name(day),
-        utc(day).to_rfc3339(),
-        utc(day + DAY_MS).to_rfc3339()
+        "create table if not exists {name} partition of {parent} for values from ('{}') to ('{}')",
+        utc(from).to_rfc3339(),
+        utc(to).to_rfc3339()
     );
     match sqlx::query(&sql).execute(db).await {
         Ok(_) => Ok(()),
+        // A concurrent creator won the race: the partition exists, which is all we need.
         Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P07" | "23505")) => {
             Ok(())
         }
@@ -153,6 +172,30 @@ pub async fn copy_chunks(conn: &mut PgConnection, chunks: &[Chunk]) -> sqlx::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_copy_encoding_has_header_rows_and_trailer() {
+        let chunk = Chunk {
+            series_id: 7,
+            resolution_ms: 0,
+            start: 946_684_800_000,
+            end: 946_684_800_000,
+            count: 1,
+            data: vec![1, 2, 3],
+        };
+        let buf = encode_copy_binary(&[chunk]);
+        assert_eq!(&buf[..11], b"PGCOPY\n\xff\r\n\0");
+        // 6 fields: count, then (length, bytes) each; 2000-01-01 is PostgreSQL's zero time.
+        assert_eq!(
+            buf.len(),
+            19 + 2 + (4 + 8) + (4 + 4) + 2 * (4 + 8) + (4 + 4) + (4 + 3) + 2
+        );
+        assert_eq!(
+            &buf[19 + 2 + 12 + 8 + 4..19 + 2 + 12 + 8 + 12],
+            &0i64.to_be_bytes()
+        );
+        assert_eq!(&buf[buf.len() - 2..], &(-1i16).to_be_bytes());
+    }
 
     #[test]
     fn chunk_partitions_are_named_by_day() {

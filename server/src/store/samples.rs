@@ -1,8 +1,11 @@
-//! Samples: raw ones as they arrive, in partitions of two hours filled by binary COPY, and the
-//! compressed chunks the compactor makes of complete blocks (see `crate::compact`). Reads
-//! merge both, so a block reads the same before, during and after its compaction.
+//! Reading samples: the in-memory head for what is not compacted yet, compressed chunks for the
+//! rest (see `crate::compact`), merged so a block reads the same before, during and after its
+//! compaction. Also the block arithmetic every part of the store shares, and the
+//! row-per-sample `metric_sample` partitions earlier versions wrote, which the compactor still
+//! turns into chunks.
 
 use super::codec;
+use crate::ingest::head::Head;
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 use std::collections::HashMap;
@@ -27,11 +30,6 @@ pub(crate) fn utc(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// The raw partition that holds the samples of the block starting at `start` (ms).
-pub fn block_partition_name(start: i64) -> String {
-    format!("metric_sample_p{}", utc(start).format("%Y%m%d_%H"))
-}
-
 /// The span (ms) of a raw partition named by [`block_partition_name`] (or by day, as earlier
 /// versions named them).
 pub fn raw_partition_span(name: &str) -> Option<(i64, i64)> {
@@ -49,61 +47,6 @@ pub fn raw_partition_span(name: &str) -> Option<(i64, i64)> {
         }
         None => parse(stamp, 0).map(|start| (start, start + DAY_MS)),
     }
-}
-
-/// Creates the partition for the block starting at `start` if it does not exist; safe to race
-/// with other writers.
-pub async fn create_block_partition(db: impl PgExecutor<'_>, start: i64) -> sqlx::Result<()> {
-    let sql = format!(
-        "create table if not exists {} partition of metric_sample for values from ('{}') to ('{}')",
-        block_partition_name(start),
-        utc(start).to_rfc3339(),
-        utc(start + BLOCK_MS).to_rfc3339()
-    );
-    match sqlx::query(&sql).execute(db).await {
-        Ok(_) => Ok(()),
-        // A concurrent creator won the race (42P07, 23505), or a day partition of an earlier
-        // version covers the block (42P17): either way the rows have a home.
-        Err(sqlx::Error::Database(e))
-            if matches!(e.code().as_deref(), Some("42P07" | "23505" | "42P17")) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Encodes rows in PostgreSQL's binary COPY format: (bigint, timestamptz, double precision).
-pub fn encode_copy_binary(rows: &[(i64, i64, f64)]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(19 + rows.len() * 38 + 2);
-    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
-    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
-    for &(series_id, ts_ms, value) in rows {
-        buf.extend_from_slice(&3i16.to_be_bytes());
-        buf.extend_from_slice(&8i32.to_be_bytes());
-        buf.extend_from_slice(&series_id.to_be_bytes());
-        buf.extend_from_slice(&8i32.to_be_bytes());
-        buf.extend_from_slice(&(ts_ms * 1000 - PG_EPOCH_OFFSET_US).to_be_bytes());
-        buf.extend_from_slice(&8i32.to_be_bytes());
-        buf.extend_from_slice(&value.to_bits().to_be_bytes());
-    }
-    buf.extend_from_slice(&(-1i16).to_be_bytes());
-    buf
-}
-
-/// Writes (series id, milliseconds since epoch, value) rows in one COPY; returns once committed.
-pub async fn copy_samples(pool: &PgPool, rows: &[(i64, i64, f64)]) -> sqlx::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut conn = pool.acquire().await?;
-    copy_binary(
-        &mut conn,
-        "copy metric_sample (series_id, sample_time, value) from stdin with (format binary)",
-        encode_copy_binary(rows),
-    )
-    .await
 }
 
 /// Runs a binary `COPY … FROM STDIN` statement with `data` on `conn`.
@@ -128,38 +71,20 @@ pub enum Resolution {
 }
 
 /// Returns the samples of the given series from `from` to `to` (milliseconds, inclusive), in time
-/// order per series; when a sender wrote one timestamp twice (a retry), the later row wins.
-/// Raw rows are read before chunks: a block compacted in between is then read twice (and
-/// merged), never missed.
+/// order per series, from the head and the chunks. The head is read first and wins a timestamp
+/// both have: a block compacted in between is then read twice (and merged), never missed.
 pub async fn select_samples(
     pool: &PgPool,
+    head: &Head,
     series_ids: &[i64],
     from: i64,
     to: i64,
     resolution: Resolution,
 ) -> sqlx::Result<HashMap<i64, Vec<(i64, f64)>>> {
-    let mut out: HashMap<i64, Vec<(i64, f64)>> = HashMap::new();
     if series_ids.is_empty() || to < from {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, i64, f64)> = sqlx::query_as(
-        "select series_id, (extract(epoch from sample_time) * 1000)::bigint, value
-         from metric_sample
-         where series_id = any($1) and sample_time between $2 and $3
-         order by series_id, sample_time",
-    )
-    .bind(series_ids)
-    .bind(utc(from))
-    .bind(utc(to))
-    .fetch_all(pool)
-    .await?;
-    for (id, t, v) in rows {
-        let points = out.entry(id).or_default();
-        match points.last_mut() {
-            Some(last) if last.0 == t => last.1 = v,
-            _ => points.push((t, v)),
-        }
-    }
+    let mut out = head.select(series_ids, from, to);
     let (resolution_ms, span) = match resolution {
         Resolution::Raw => (0, BLOCK_MS),
         Resolution::Downsampled => (ROLLUP_MS as i32, DAY_MS),
@@ -188,10 +113,31 @@ pub async fn select_samples(
     }
     for id in touched {
         if let Some(points) = out.get_mut(&id) {
-            // The sort is stable: raw rows, read first, stay before chunk samples of the same
-            // time, and the dedup keeps them.
+            // The sort is stable: head samples, read first, stay before chunk samples of the
+            // same time, and the dedup keeps them.
             points.sort_by_key(|p| p.0);
             points.dedup_by_key(|p| p.0);
+        }
+    }
+    Ok(out)
+}
+
+/// Every sample of a row-per-sample partition (`metric_sample_p…`, from the catalogue), by series.
+pub async fn select_partition(
+    db: impl PgExecutor<'_>,
+    name: &str,
+) -> sqlx::Result<Vec<(i64, Vec<(i64, f64)>)>> {
+    let rows: Vec<(i64, i64, f64)> = sqlx::query_as(&format!(
+        "select series_id, (extract(epoch from sample_time) * 1000)::bigint, value
+         from {name} order by series_id, sample_time"
+    ))
+    .fetch_all(db)
+    .await?;
+    let mut out: Vec<(i64, Vec<(i64, f64)>)> = Vec::new();
+    for (id, t, v) in rows {
+        match out.last_mut() {
+            Some((last, points)) if *last == id => points.push((t, v)),
+            _ => out.push((id, vec![(t, v)])),
         }
     }
     Ok(out)
@@ -202,7 +148,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partitions_are_named_by_block_and_read_back() {
+    fn blocks_and_earlier_partition_names_map_to_times() {
         let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 9)
             .unwrap()
             .and_hms_opt(14, 0, 0)
@@ -210,7 +156,6 @@ mod tests {
             .and_utc()
             .timestamp_millis();
         assert_eq!(block_start(start + 5_000), start);
-        assert_eq!(block_partition_name(start), "metric_sample_p20260109_14");
         assert_eq!(
             raw_partition_span("metric_sample_p20260109_14"),
             Some((start, start + BLOCK_MS))
@@ -221,18 +166,5 @@ mod tests {
             Some((day, day + DAY_MS))
         );
         assert_eq!(raw_partition_span("metric_sample"), None);
-    }
-
-    #[test]
-    fn the_copy_encoding_has_header_rows_and_trailer() {
-        let buf = encode_copy_binary(&[(7, 946_684_800_000, 1.5)]);
-        assert_eq!(&buf[..11], b"PGCOPY\n\xff\r\n\0");
-        assert_eq!(buf.len(), 19 + 38 + 2);
-        // The timestamp 2000-01-01T00:00:00Z is PostgreSQL's zero.
-        assert_eq!(
-            &buf[19 + 2 + 4 + 8 + 4..19 + 2 + 4 + 8 + 4 + 8],
-            &0i64.to_be_bytes()
-        );
-        assert_eq!(&buf[buf.len() - 2..], &(-1i16).to_be_bytes());
     }
 }

@@ -1,4 +1,4 @@
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{fresh_database, spawn_app, spawn_app_on, TestApp};
 use server::{
     compact::{run_once, CompactSettings},
     ingest::{remote_write::encode, IncomingSeries},
@@ -41,11 +41,15 @@ async fn write_counter(app: &TestApp, agents: &[&str], from: i64, to: i64) {
     assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
 }
 
+async fn raw_samples(app: &TestApp) -> i64 {
+    server::store::batch::count_samples(&app.db).await.unwrap() as i64
+}
+
 async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&app.db).await.unwrap()
 }
 
-const RAW_PARTITIONS: &str = "select count(*) from pg_inherits i join pg_class p on p.oid = i.inhparent where p.relname = 'metric_sample'";
+const RAW_PARTITIONS: &str = "select count(*) from pg_inherits i join pg_class p on p.oid = i.inhparent where p.relname = 'metric_batch'";
 
 #[tokio::test]
 async fn complete_blocks_become_chunks_and_read_the_same() {
@@ -53,14 +57,14 @@ async fn complete_blocks_become_chunks_and_read_the_same() {
     let now = chrono::Utc::now().timestamp_millis() / MINUTE * MINUTE;
     let from = now - 7 * 60 * MINUTE;
     write_counter(&app, &["a1", "a2"], from, now).await;
-    let raw_samples = count(&app, "select count(*) from metric_sample").await;
+    let written = raw_samples(&app).await;
     let start = from + 10 * MINUTE;
     let before = app.range("tasks_total", start, now, "1m").await;
     let rate_before = app
         .range("sum(rate(tasks_total[5m]))", start, now, "1m")
         .await;
 
-    let report = run_once(&app.app_pool, None, now, &settings(30))
+    let report = run_once(&app.app_pool, Some(&app.ingester), now, &settings(30))
         .await
         .unwrap();
     assert!(report.blocks_compacted >= 3, "{report:?}");
@@ -70,8 +74,8 @@ async fn complete_blocks_become_chunks_and_read_the_same() {
         "select coalesce(sum(sample_count), 0) from metric_chunk where resolution_ms = 0",
     )
     .await;
-    let still_raw = count(&app, "select count(*) from metric_sample").await;
-    assert_eq!(in_chunks + still_raw, raw_samples);
+    let still_raw = raw_samples(&app).await;
+    assert_eq!(in_chunks + still_raw, written);
     assert_eq!(report.samples_compacted as i64, in_chunks);
     assert!(count(&app, RAW_PARTITIONS).await <= 2);
     let bytes = count(
@@ -134,7 +138,7 @@ async fn a_late_sample_for_a_compacted_block_is_kept_and_merged() {
     run_once(&app.app_pool, None, now, &settings(30))
         .await
         .unwrap();
-    assert_eq!(count(&app, "select count(*) from metric_sample").await, 0);
+    assert_eq!(raw_samples(&app).await, 0);
 
     // The ingester still believes the partition exists: the write must make it again.
     write_counter(&app, &["a1"], old + 20 * MINUTE, old + 20 * MINUTE).await;
@@ -147,10 +151,10 @@ async fn a_late_sample_for_a_compacted_block_is_kept_and_merged() {
         .any(|v| v[0].as_f64() == Some(late_at) && v[1] == "0");
     assert!(has_late, "{result}");
 
-    run_once(&app.app_pool, None, now, &settings(30))
+    run_once(&app.app_pool, Some(&app.ingester), now, &settings(30))
         .await
         .unwrap();
-    assert_eq!(count(&app, "select count(*) from metric_sample").await, 0);
+    assert_eq!(raw_samples(&app).await, 0);
     assert_eq!(
         count(
             &app,
@@ -184,7 +188,7 @@ async fn retention_drops_whole_partitions() {
         now - 5 * 60 * MINUTE + 30 * MINUTE,
     )
     .await;
-    let report = run_once(&app.app_pool, None, now, &settings(2))
+    let report = run_once(&app.app_pool, Some(&app.ingester), now, &settings(2))
         .await
         .unwrap();
     // The old block is dropped as it is; only the recent one is compacted.
@@ -197,5 +201,23 @@ async fn retention_drops_whole_partitions() {
         .iter()
         .all(|v| v[0].as_f64().unwrap() * 1000.0 > (now - 2 * 86_400_000) as f64));
     assert!(!values.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn recent_samples_are_read_back_into_memory_after_a_restart() {
+    let database = fresh_database().await;
+    let app = spawn_app_on(database.clone(), Default::default()).await;
+    let now = chrono::Utc::now().timestamp_millis() / MINUTE * MINUTE;
+    write_counter(&app, &["a1", "a2"], now - 30 * MINUTE, now).await;
+    let before = app.range("tasks_total", now - 30 * MINUTE, now, "1m").await;
+    app.stop().await;
+
+    let app = spawn_app_on(database, Default::default()).await;
+    assert_eq!(app.ingester.head().len(), 2 * 121);
+    assert_eq!(
+        app.range("tasks_total", now - 30 * MINUTE, now, "1m").await,
+        before
+    );
     app.stop().await;
 }

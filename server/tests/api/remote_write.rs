@@ -32,10 +32,7 @@ async fn post_write(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
 }
 
 async fn stored_samples(app: &TestApp) -> i64 {
-    sqlx::query_scalar("select count(*) from metric_sample")
-        .fetch_one(&app.db)
-        .await
-        .unwrap()
+    server::store::batch::count_samples(&app.db).await.unwrap() as i64
 }
 
 #[tokio::test]
@@ -60,14 +57,18 @@ async fn remote_write_stores_series_and_samples_and_answers_204() {
 
     assert_eq!(response.status(), 204);
     assert_eq!(stored_samples(&app).await, 4);
-    let (labels, values): (serde_json::Value, Vec<f64>) = sqlx::query_as(
-        "select s.labels, array_agg(m.value order by m.sample_time)
-         from metric_series s join metric_sample m using (series_id)
-         where s.metric_name = 'agent_task_success_total' group by s.labels",
+    let (id, labels): (i64, serde_json::Value) = sqlx::query_as(
+        "select series_id, labels from metric_series where metric_name = 'agent_task_success_total'",
     )
     .fetch_one(&app.db)
     .await
     .unwrap();
+    let stored = server::store::batch::select_all(&app.db).await.unwrap();
+    let values: Vec<f64> = stored
+        .iter()
+        .filter(|(series, _)| *series == id)
+        .flat_map(|(_, samples)| samples.iter().map(|s| s.1))
+        .collect();
     assert_eq!(labels, serde_json::json!({"agent_id": "a1"}));
     assert_eq!(values, vec![1.0, 2.0, 3.0]);
     app.stop().await;

@@ -1,0 +1,148 @@
+//! The head: every sample not yet compacted, in memory by series, as Prometheus keeps its head
+//! block. It holds exactly what the raw partitions hold: loaded from them at start-up, added to
+//! after each write commits, and trimmed of what each compaction moved into chunks. Queries
+//! read recent data here (a hash look-up and a binary search per series) and older data from
+//! the chunks' index, so no query ever scans raw rows.
+
+use crate::store::{batch, chunks, samples};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const SHARDS: usize = 16;
+
+/// Recent samples by series id, in time order.
+pub struct Head {
+    shards: Vec<Mutex<HashMap<i64, Vec<(i64, f64)>>>>,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+}
+
+impl Head {
+    fn shard(&self, series_id: i64) -> std::sync::MutexGuard<'_, HashMap<i64, Vec<(i64, f64)>>> {
+        self.shards[series_id.rem_euclid(SHARDS as i64) as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds samples of one series; a timestamp it already has takes the new value.
+    pub fn append(&self, series_id: i64, new: &[(i64, f64)]) {
+        let mut shard = self.shard(series_id);
+        let points = shard.entry(series_id).or_default();
+        for &(t, v) in new {
+            match points.last() {
+                Some(&(last, _)) if last < t => points.push((t, v)),
+                None => points.push((t, v)),
+                _ => match points.binary_search_by_key(&t, |p| p.0) {
+                    Ok(i) => points[i].1 = v,
+                    Err(i) => points.insert(i, (t, v)),
+                },
+            }
+        }
+    }
+
+    /// The samples of `series_ids` from `from` to `to` (ms, inclusive).
+    pub fn select(&self, series_ids: &[i64], from: i64, to: i64) -> HashMap<i64, Vec<(i64, f64)>> {
+        let mut out = HashMap::new();
+        for &id in series_ids {
+            let shard = self.shard(id);
+            if let Some(points) = shard.get(&id) {
+                let lo = points.partition_point(|p| p.0 < from);
+                let hi = points.partition_point(|p| p.0 <= to);
+                if lo < hi {
+                    out.insert(id, points[lo..hi].to_vec());
+                }
+            }
+        }
+        out
+    }
+
+    /// Removes the samples a compaction moved into chunks: for each series, the timestamps
+    /// given (in time order). A sample written again since keeps its place only if its time
+    /// differs; one with the same time is in the next compaction's raw data anyway.
+    pub fn remove(&self, compacted: &HashMap<i64, Vec<i64>>) {
+        for (&id, times) in compacted {
+            let mut shard = self.shard(id);
+            if let Some(points) = shard.get_mut(&id) {
+                points.retain(|p| times.binary_search(&p.0).is_err());
+                if points.is_empty() {
+                    shard.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Removes every sample older than `end` (ms), for partitions dropped by retention.
+    pub fn remove_before(&self, end: i64) {
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.retain(|_, points| {
+                points.retain(|p| p.0 >= end);
+                !points.is_empty()
+            });
+        }
+    }
+
+    /// How many samples the head holds.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .map(Vec::len)
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Loads every raw partition (the batch ones and any row-per-sample ones an earlier version
+    /// left) into the head; returns how many samples it read.
+    pub async fn load(&self, pool: &PgPool) -> sqlx::Result<usize> {
+        let mut loaded = 0;
+        for name in chunks::select_partitions(pool, "metric_batch").await? {
+            for (id, points) in batch::select_partition(pool, &name).await? {
+                loaded += points.len();
+                self.append(id, &points);
+            }
+        }
+        for name in chunks::select_partitions(pool, "metric_sample").await? {
+            for (id, points) in samples::select_partition(pool, &name).await? {
+                loaded += points.len();
+                self.append(id, &points);
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_in_any_order_and_selects_ranges() {
+        let head = Head::default();
+        head.append(1, &[(10, 1.0), (30, 3.0)]);
+        head.append(1, &[(20, 2.0), (30, 3.5), (40, 4.0)]);
+        head.append(2, &[(5, 9.0)]);
+        let got = head.select(&[1, 2, 3], 15, 35);
+        assert_eq!(got[&1], vec![(20, 2.0), (30, 3.5)]);
+        assert!(!got.contains_key(&2) && !got.contains_key(&3));
+        assert_eq!(head.len(), 5);
+        head.remove(&HashMap::from([(1, vec![10, 20]), (2, vec![5])]));
+        assert_eq!(head.select(&[1, 2], 0, 100)[&1], vec![(30, 3.5), (40, 4.0)]);
+        assert_eq!(head.len(), 2);
+    }
+}
