@@ -61,7 +61,7 @@ if [ "$DAYS" -gt 1 ]; then
 fi
 echo "waiting for the compactor (a pass a minute, blocks older than 2 h 10 min)"
 start=$(date +%s)
-while [ "$(psql_portal "select count(*) from pg_inherits i join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent where p.relname = 'metric_sample' and c.relname < 'metric_sample_p$(date -u -d '-3 hours' +%Y%m%d_%H)'")" != 0 ]; do
+while [ "$(psql_portal "select count(*) from pg_inherits i join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent where p.relname = 'metric_batch' and c.relname < 'metric_batch_p$(date -u -d '-3 hours' +%Y%m%d_%H)'")" != 0 ]; do
   sleep 5
 done
 echo "compaction done $(( $(date +%s) - start )) s after the load"

@@ -2,6 +2,11 @@
 
 use server::{config::Settings, startup, telemetry};
 
+// Query evaluation allocates many small label sets; mimalloc serves them about twice as fast
+// as glibc's allocator (measured in docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let settings = match Settings::load() {

@@ -196,6 +196,7 @@ async fn evaluate<T: Send + 'static>(
         + Send
         + 'static,
 ) -> Result<T, ApiError> {
+    let clock = std::time::Instant::now();
     let source = fetch_for(
         &state.pool,
         state.ingester.head(),
@@ -205,8 +206,18 @@ async fn evaluate<T: Send + 'static>(
         resolution,
     )
     .await?;
-    tokio::task::spawn_blocking(move || evaluate(&source, &expr))
-        .await
+    let fetched = clock.elapsed();
+    let series = source.series.len();
+    let samples: usize = source.series.iter().map(|s| s.points.len()).sum();
+    let result = tokio::task::spawn_blocking(move || evaluate(&source, &expr)).await;
+    tracing::debug!(
+        series,
+        samples,
+        fetch_ms = fetched.as_secs_f64() * 1000.0,
+        eval_ms = (clock.elapsed() - fetched).as_secs_f64() * 1000.0,
+        "query evaluated"
+    );
+    result
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(|e| ApiError::invalid("query", e.0))
 }
@@ -327,7 +338,7 @@ async fn list_series(
     let rows = params.find_series(&state.pool, &selectors).await?;
     let data = rows
         .into_iter()
-        .map(|row| series_labels(row.into_labels()))
+        .map(|row| series_labels(row.into_labels().into()))
         .collect();
     Ok(Json(PromResponse::success(data)))
 }

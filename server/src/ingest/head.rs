@@ -11,9 +11,12 @@ use std::sync::Mutex;
 
 const SHARDS: usize = 16;
 
+/// One shard: series id → samples in time order.
+type Shard = HashMap<i64, Vec<(i64, f64)>>;
+
 /// Recent samples by series id, in time order.
 pub struct Head {
-    shards: Vec<Mutex<HashMap<i64, Vec<(i64, f64)>>>>,
+    shards: Vec<Mutex<Shard>>,
 }
 
 impl Default for Head {
@@ -25,7 +28,7 @@ impl Default for Head {
 }
 
 impl Head {
-    fn shard(&self, series_id: i64) -> std::sync::MutexGuard<'_, HashMap<i64, Vec<(i64, f64)>>> {
+    fn shard(&self, series_id: i64) -> std::sync::MutexGuard<'_, Shard> {
         self.shards[series_id.rem_euclid(SHARDS as i64) as usize]
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -172,7 +172,7 @@ impl Ingester {
         let oldest = (now - self.limits.max_sample_age).timestamp_millis();
         let newest = (now + self.limits.max_future_skew).timestamp_millis();
         // Per block, per series: the samples to store.
-        let mut blocks: BTreeMap<i64, Vec<(i64, Vec<(i64, f64)>)>> = BTreeMap::new();
+        let mut blocks: BTreeMap<i64, Vec<store::batch::SeriesSamples>> = BTreeMap::new();
         let mut written = 0u64;
         let mut spans: HashMap<i64, (NaiveDate, NaiveDate)> = HashMap::new();
         for (series, id) in batch.iter().zip(&ids) {

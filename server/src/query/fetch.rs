@@ -116,7 +116,7 @@ pub async fn fetch_for(
                 None => {
                     loaded.insert(series_id, source.series.len());
                     source.series.push(Series {
-                        labels: row.into_labels(),
+                        labels: row.into_labels().into(),
                         points: new_points,
                     });
                 }

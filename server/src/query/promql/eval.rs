@@ -32,6 +32,7 @@ pub struct Engine<'a> {
 
 /// Evaluates `expr` at `t` (milliseconds).
 pub fn evaluate_instant(source: &dyn Source, expr: &Expr, t: i64) -> EvalResult<Value> {
+    super::forget_derived();
     Engine {
         source,
         lookback: DEFAULT_LOOKBACK_MS,
@@ -42,7 +43,7 @@ pub fn evaluate_instant(source: &dyn Source, expr: &Expr, t: i64) -> EvalResult<
 }
 
 /// Evaluates `expr` at every step from `start` to `end` and returns a matrix (series ordered by
-/// labels).
+/// labels). Steps are independent, so long ranges are split across the machine's cores.
 pub fn evaluate_range(
     source: &dyn Source,
     expr: &Expr,
@@ -53,17 +54,69 @@ pub fn evaluate_range(
     if step <= 0 {
         return eval_error("step must be positive");
     }
+    let steps = (end - start).div_euclid(step) + 1;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4)
+        .min((steps / MIN_STEPS_PER_THREAD).max(1) as usize) as i64;
+    let per_thread = (steps + threads - 1) / threads.max(1);
+    let parts: Vec<EvalResult<StepSeries>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                let first = start + k * per_thread * step;
+                let last = (first + (per_thread - 1) * step).min(end);
+                scope.spawn(move || evaluate_steps(source, expr, (start, end), first, last, step))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| eval_error("query evaluation panicked"))
+            })
+            .collect()
+    });
+    let mut out: super::FastMap<Labels, Vec<(i64, f64)>> = super::FastMap::default();
+    for part in parts {
+        // Parts are in step order, so each series' points stay in time order.
+        for (labels, points) in part? {
+            out.entry(labels).or_default().extend(points);
+        }
+    }
+    let mut series: Vec<Series> = out
+        .into_iter()
+        .map(|(labels, points)| Series { labels, points })
+        .collect();
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(series)
+}
+
+/// Fewer steps than this per thread are not worth a thread.
+const MIN_STEPS_PER_THREAD: i64 = 60;
+
+type StepSeries = super::FastMap<Labels, Vec<(i64, f64)>>;
+
+/// Evaluates the steps from `first` to `last` of a range query over `query` (its start, end).
+fn evaluate_steps(
+    source: &dyn Source,
+    expr: &Expr,
+    query: (i64, i64),
+    first: i64,
+    last: i64,
+    step: i64,
+) -> EvalResult<StepSeries> {
+    super::forget_derived();
     let engine = Engine {
         source,
         lookback: DEFAULT_LOOKBACK_MS,
-        start,
-        end,
+        start: query.0,
+        end: query.1,
     };
-    let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-    let mut t = start;
-    while t <= end {
+    let mut out = StepSeries::default();
+    let mut t = first;
+    while t <= last {
         match engine.eval(expr, t)? {
-            Value::Scalar(v) => out.entry(Vec::new()).or_default().push((t, v)),
+            Value::Scalar(v) => out.entry(Labels::new()).or_default().push((t, v)),
             Value::Vector(samples) => {
                 for s in samples {
                     out.entry(s.labels).or_default().push((t, s.value));
@@ -78,10 +131,8 @@ pub fn evaluate_range(
         }
         t += step;
     }
-    Ok(out
-        .into_iter()
-        .map(|(labels, points)| Series { labels, points })
-        .collect())
+    super::forget_derived();
+    Ok(out)
 }
 
 pub fn duration_ms(d: &Duration) -> i64 {
@@ -207,20 +258,56 @@ impl Engine<'_> {
     fn eval_vector_selector(&self, vs: &VectorSelector, t: i64) -> Vec<Sample> {
         let base = self.at_time(&vs.at, t) - offset_ms(&vs.offset);
         let matchers = selector_matchers(vs);
-        self.source
-            .select(&matchers, base - self.lookback, base)
-            .into_iter()
-            .filter_map(|s| {
-                let &(_, value) = s.points.last()?;
-                (!is_stale_marker(value)).then_some(Sample {
-                    labels: s.labels,
-                    value,
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.source.for_each(
+            &matchers,
+            base - self.lookback,
+            base,
+            &mut |labels, points| {
+                if let Some(&(_, value)) = points.last() {
+                    if !is_stale_marker(value) {
+                        out.push(Sample {
+                            labels: labels.clone(),
+                            value,
+                        });
+                    }
+                }
+            },
+        );
+        out
     }
 
     /// Returns the points of each selected series in `[from, to]`, staleness markers removed.
+    /// Calls `f` with each series' points in the window of matrix selector `ms` at `t`, without
+    /// staleness markers, skipping series with none; the points are lent, not copied.
+    pub(super) fn for_each_window(
+        &self,
+        ms: &promql_parser::parser::MatrixSelector,
+        t: i64,
+        f: &mut super::Visit<'_>,
+    ) {
+        let base = self.at_time(&ms.vs.at, t) - offset_ms(&ms.vs.offset);
+        let range = duration_ms(&ms.range);
+        let mut filtered = Vec::new();
+        self.source.for_each(
+            &selector_matchers(&ms.vs),
+            base - range,
+            base,
+            &mut |labels, points| {
+                let points = if points.iter().any(|p| is_stale_marker(p.1)) {
+                    filtered.clear();
+                    filtered.extend(points.iter().filter(|p| !is_stale_marker(p.1)));
+                    filtered.as_slice()
+                } else {
+                    points
+                };
+                if !points.is_empty() {
+                    f(labels, points);
+                }
+            },
+        );
+    }
+
     fn select_range(&self, vs: &VectorSelector, from: i64, to: i64) -> Vec<Series> {
         self.source
             .select(&selector_matchers(vs), from, to)
@@ -262,7 +349,7 @@ impl Engine<'_> {
                         out.entry(s.labels).or_default().push((at, s.value));
                     }
                 }
-                Value::Scalar(v) => out.entry(Vec::new()).or_default().push((at, v)),
+                Value::Scalar(v) => out.entry(Labels::new()).or_default().push((at, v)),
                 other => {
                     return eval_error(format!(
                         "subquery needs an instant vector, got {}",
@@ -335,13 +422,25 @@ impl Engine<'_> {
                     .filter(|(n, _)| n != "__name__" && !without.labels.contains(n))
                     .cloned()
                     .collect(),
-                None => Vec::new(),
+                None => Labels::new(),
             }
         };
-        let mut groups: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+        // The grouping of a shared label set is the same at every step: made once. Groups
+        // are found by hash and then ordered by their labels.
+        let kind = agg as *const AggregateExpr as usize;
+        let mut index: super::FastMap<Labels, usize> = super::FastMap::default();
+        let mut groups: Vec<(Labels, Vec<Sample>)> = Vec::new();
         for s in samples {
-            groups.entry(group_labels(&s.labels)).or_default().push(s);
+            let group = super::derived(kind, &s.labels, group_labels);
+            match index.get(&group) {
+                Some(&i) => groups[i].1.push(s),
+                None => {
+                    index.insert(group.clone(), groups.len());
+                    groups.push((group, vec![s]));
+                }
+            }
         }
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
         let param = agg.param.as_deref();
         let out: Vec<Sample> = match op.as_str() {
             "topk" | "bottomk" => {
@@ -590,7 +689,10 @@ impl Engine<'_> {
 /// Refuses a vector in which two samples have the same labels (after a function or an operator
 /// dropped the metric name), as Prometheus does.
 fn unique(samples: Vec<Sample>) -> EvalResult<Value> {
-    let mut seen = HashSet::with_capacity(samples.len());
+    let mut seen: std::collections::HashSet<
+        &Labels,
+        std::hash::BuildHasherDefault<super::FastHasher>,
+    > = std::collections::HashSet::with_capacity_and_hasher(samples.len(), Default::default());
     for s in &samples {
         if !seen.insert(&s.labels) {
             return eval_error("vector cannot contain metrics with the same labelset");

@@ -196,7 +196,7 @@ pub(super) fn call(engine: &Engine<'_>, name: &str, args: &Args, t: i64) -> Eval
         "vector" => {
             let v = engine.eval_scalar(arg(args, 0, name)?, t, "the argument of vector")?;
             Ok(Value::Vector(vec![Sample {
-                labels: Vec::new(),
+                labels: Labels::new(),
                 value: v,
             }]))
         }
@@ -264,6 +264,23 @@ fn range_fn(
 ) -> EvalResult<Value> {
     let expr = arg(args, 0, name)?;
     let (range_ms, at) = range_window(expr, t);
+    // A plain selector's windows are read in place; anything else is evaluated to a matrix.
+    let mut inner = expr;
+    while let Expr::Paren(p) = inner {
+        inner = &p.expr;
+    }
+    if let Expr::MatrixSelector(ms) = inner {
+        let mut out = Vec::new();
+        engine.for_each_window(ms, t, &mut |labels, points| {
+            if let Some(value) = f(points, range_ms, at) {
+                out.push(Sample {
+                    labels: drop_metric_name(labels),
+                    value,
+                });
+            }
+        });
+        return Ok(Value::Vector(out));
+    }
     let matrix = engine.eval_matrix(expr, t, &format!("the argument of {name}"))?;
     Ok(Value::Vector(
         matrix
@@ -503,9 +520,9 @@ fn absent_labels(expr: &Expr) -> Labels {
     let vs = match expr {
         Expr::VectorSelector(vs) => vs,
         Expr::MatrixSelector(ms) => &ms.vs,
-        _ => return Vec::new(),
+        _ => return Labels::new(),
     };
-    let mut labels: Labels = Vec::new();
+    let mut labels = Labels::new();
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for m in &vs.matchers.matchers {
         *seen.entry(m.name.as_str()).or_default() += 1;
@@ -671,7 +688,7 @@ fn date_fn(engine: &Engine<'_>, name: &str, args: &Args, t: i64) -> EvalResult<V
     let samples = match args.first() {
         Some(a) => engine.eval_vector(a, t, &format!("the argument of {name}"))?,
         None => vec![Sample {
-            labels: Vec::new(),
+            labels: Labels::new(),
             value: t as f64 / 1000.0,
         }],
     };

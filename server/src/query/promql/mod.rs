@@ -16,8 +16,114 @@ pub use eval::{
 use promql_parser::label::Matcher;
 use std::fmt;
 
-/// Labels of a series or sample, sorted by name, `__name__` included.
-pub type Labels = Vec<(String, String)>;
+/// Labels of a series or sample, sorted by name, `__name__` included. Shared: a clone is a
+/// reference count, so the same series seen at every step of a range query costs no copies;
+/// changing a shared set copies it first. Its hash is computed once and kept.
+#[derive(Clone, Debug, Default)]
+pub struct Labels(std::sync::Arc<LabelSet>);
+
+#[derive(Clone, Debug, Default)]
+pub struct LabelSet {
+    items: Vec<(String, String)>,
+    hash: std::sync::OnceLock<u64>,
+}
+
+impl Labels {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The address of the shared set: equal for clones of one set.
+    pub fn ptr_id(&self) -> usize {
+        std::sync::Arc::as_ptr(&self.0) as usize
+    }
+
+    fn hash_value(&self) -> u64 {
+        *self.0.hash.get_or_init(|| {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for (n, v) in &self.0.items {
+                h.update(n.as_bytes());
+                h.update(&[0xff]);
+                h.update(v.as_bytes());
+                h.update(&[0xfe]);
+            }
+            h.digest()
+        })
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+            || (self.hash_value() == other.hash_value() && self.0.items == other.0.items)
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash_value());
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.items.cmp(&other.0.items)
+    }
+}
+
+impl std::ops::Deref for Labels {
+    type Target = Vec<(String, String)>;
+    fn deref(&self) -> &Self::Target {
+        &self.0.items
+    }
+}
+
+impl std::ops::DerefMut for Labels {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        let set = std::sync::Arc::make_mut(&mut self.0);
+        set.hash = std::sync::OnceLock::new();
+        &mut set.items
+    }
+}
+
+impl From<Vec<(String, String)>> for Labels {
+    fn from(items: Vec<(String, String)>) -> Self {
+        Self(std::sync::Arc::new(LabelSet {
+            items,
+            hash: std::sync::OnceLock::new(),
+        }))
+    }
+}
+
+impl FromIterator<(String, String)> for Labels {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        Self::from(iter.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl IntoIterator for Labels {
+    type Item = (String, String);
+    type IntoIter = std::vec::IntoIter<(String, String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        std::sync::Arc::unwrap_or_clone(self.0).items.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = &'a (String, String);
+    type IntoIter = std::slice::Iter<'a, (String, String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.items.iter()
+    }
+}
 
 /// The value Prometheus writes to mark a series as stale.
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
@@ -80,8 +186,21 @@ pub fn eval_error<T>(message: impl Into<String>) -> EvalResult<T> {
 
 /// Where series come from: every series matching all `matchers`, with the points that fall in
 /// `[start, end]` (milliseconds).
-pub trait Source {
+/// Called with a series' labels and points.
+pub type Visit<'a> = dyn FnMut(&Labels, &[(i64, f64)]) + 'a;
+
+/// Where an evaluation reads series from; shared by the threads of a range query.
+pub trait Source: Sync {
     fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Vec<Series>;
+
+    /// Calls `f` with the labels and the points (staleness markers included) from `start` to
+    /// `end` of each series `matchers` select; a source that holds its data can lend it
+    /// without copying.
+    fn for_each(&self, matchers: &[Matcher], start: i64, end: i64, f: &mut Visit<'_>) {
+        for s in self.select(matchers, start, end) {
+            f(&s.labels, &s.points);
+        }
+    }
 }
 
 /// Orders values ascending (or descending), with NaN last either way, as sort() and topk do.
@@ -105,13 +224,76 @@ pub fn label_value<'a>(labels: &'a Labels, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// A hasher for keys that are already well spread (addresses, cached label hashes): one
+/// multiply per word instead of SipHash's rounds, which dominate per-step look-ups otherwise.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// A hash map keyed by addresses or label sets.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+thread_local! {
+    /// Label sets derived from others during one evaluation, by (kind, source set): a range
+    /// query derives the same sets at every step, so each is made once.
+    static DERIVED: std::cell::RefCell<FastMap<(usize, usize), (Labels, Labels)>> =
+        std::cell::RefCell::default();
+}
+
+/// Returns `make(labels)`, made once per evaluation for each shared label set and `kind`.
+pub(crate) fn derived(
+    kind: usize,
+    labels: &Labels,
+    make: impl FnOnce(&Labels) -> Labels,
+) -> Labels {
+    let key = (kind, labels.ptr_id());
+    if let Some(found) = DERIVED.with(|m| m.borrow().get(&key).map(|(_, d)| d.clone())) {
+        return found;
+    }
+    let made = make(labels);
+    // The source set is kept with its result so its address cannot be reused meanwhile.
+    DERIVED.with(|m| m.borrow_mut().insert(key, (labels.clone(), made.clone())));
+    made
+}
+
+/// Forgets the derived label sets; every evaluation starts with this.
+pub(crate) fn forget_derived() {
+    DERIVED.with(|m| m.borrow_mut().clear());
+}
+
 /// Returns the labels without `__name__`.
 pub fn drop_metric_name(labels: &Labels) -> Labels {
-    labels
-        .iter()
-        .filter(|(n, _)| n != "__name__")
-        .cloned()
-        .collect()
+    if !labels.iter().any(|(n, _)| n == "__name__") {
+        return labels.clone();
+    }
+    derived(0, labels, |labels| {
+        labels
+            .iter()
+            .filter(|(n, _)| n != "__name__")
+            .cloned()
+            .collect()
+    })
 }
 
 /// Sets (or, with an empty value, removes) a label, keeping the order.
@@ -133,28 +315,116 @@ pub fn format_labels(labels: &Labels) -> String {
 }
 
 /// An in-memory source: what the test runner loads, and what a query's prefetched data becomes.
-#[derive(Clone, Debug, Default)]
+/// Which series a selector matches is worked out once and remembered, since a range query asks
+/// the same question at every step.
+#[derive(Debug, Default)]
 pub struct MemorySource {
     pub series: Vec<Series>,
+    matches: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Vec<usize>>>>,
+}
+
+impl Clone for MemorySource {
+    fn clone(&self) -> Self {
+        Self::new(self.series.clone())
+    }
+}
+
+impl MemorySource {
+    pub fn new(series: Vec<Series>) -> Self {
+        Self {
+            series,
+            matches: Default::default(),
+        }
+    }
+
+    /// The indices of the series `matchers` select. Series are only ever added (labels never
+    /// change), so the count of series is part of the key.
+    fn matching(&self, matchers: &[Matcher]) -> std::sync::Arc<Vec<usize>> {
+        let mut key = self.series.len().to_string();
+        for m in matchers {
+            key.push(',');
+            key.push_str(&m.to_string());
+        }
+        let mut cache = self.matches.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(key)
+            .or_insert_with(|| {
+                std::sync::Arc::new(
+                    self.series
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| {
+                            matchers
+                                .iter()
+                                .all(|m| m.is_match(label_value(&s.labels, &m.name)))
+                        })
+                        .map(|(i, _)| i)
+                        .collect(),
+                )
+            })
+            .clone()
+    }
+}
+
+/// The index range of `points` (in time order) from `start` to `end` inclusive. The end is
+/// found by galloping from the start, as windows are short next to whole series.
+fn window(points: &[(i64, f64)], start: i64, end: i64) -> std::ops::Range<usize> {
+    let from = points.partition_point(|(t, _)| *t < start);
+    let rest = &points[from..];
+    let mut bound = 1;
+    while bound < rest.len() && rest[bound].0 <= end {
+        bound *= 2;
+    }
+    let lo = bound / 2;
+    let hi = bound.min(rest.len());
+    let to = lo + rest[lo..hi].partition_point(|(t, _)| *t <= end);
+    from..from + to
 }
 
 impl Source for MemorySource {
+    fn for_each(&self, matchers: &[Matcher], start: i64, end: i64, f: &mut Visit<'_>) {
+        for &i in self.matching(matchers).iter() {
+            let s = &self.series[i];
+            f(&s.labels, &s.points[window(&s.points, start, end)]);
+        }
+    }
+
     fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Vec<Series> {
-        self.series
+        self.matching(matchers)
             .iter()
-            .filter(|s| {
-                matchers
-                    .iter()
-                    .all(|m| m.is_match(label_value(&s.labels, &m.name)))
-            })
-            .map(|s| {
-                let from = s.points.partition_point(|(t, _)| *t < start);
-                let to = s.points.partition_point(|(t, _)| *t <= end);
+            .map(|&i| {
+                let s = &self.series[i];
                 Series {
                     labels: s.labels.clone(),
-                    points: s.points[from..to].to_vec(),
+                    points: s.points[window(&s.points, start, end)].to_vec(),
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn windows_match_a_plain_search() {
+        let points: Vec<(i64, f64)> = (0..300).map(|i| (i * 10, 0.0)).collect();
+        for (start, end) in [
+            (0, 0),
+            (5, 95),
+            (-50, 20),
+            (2990, 5000),
+            (100, 99),
+            (0, 10_000),
+            (1234, 1236),
+        ] {
+            let from = points.partition_point(|p| p.0 < start);
+            let to = points.partition_point(|p| p.0 <= end).max(from);
+            assert_eq!(
+                super::window(&points, start, end),
+                from..to,
+                "{start}..{end}"
+            );
+        }
+        assert_eq!(super::window(&[], 0, 10), 0..0);
     }
 }

@@ -163,12 +163,12 @@ fn check(actual: Result<Value, String>, expected: &Expected, ordered: bool) -> R
             let mut used = vec![false; samples.len()];
             for (i, (labels, value)) in want.iter().enumerate() {
                 let found = if ordered {
-                    (samples[i].labels == *labels && almost_equal(samples[i].value, *value))
+                    (*samples[i].labels == *labels && almost_equal(samples[i].value, *value))
                         .then_some(i)
                 } else {
                     (0..samples.len()).find(|&j| {
                         !used[j]
-                            && samples[j].labels == *labels
+                            && *samples[j].labels == *labels
                             && almost_equal(samples[j].value, *value)
                     })
                 };
@@ -222,12 +222,15 @@ fn run_file(text: &str) -> (usize, usize, Vec<String>) {
                     .enumerate()
                     .filter_map(|(k, v)| v.map(|v| (k as i64 * step, v)))
                     .collect();
-                match source.series.iter_mut().find(|s| s.labels == labels) {
+                match source.series.iter_mut().find(|s| *s.labels == labels) {
                     Some(existing) => {
                         existing.points.extend(points);
                         existing.points.sort_by_key(|p| p.0);
                     }
-                    None => source.series.push(Series { labels, points }),
+                    None => source.series.push(Series {
+                        labels: labels.into(),
+                        points,
+                    }),
                 }
             }
             continue;
