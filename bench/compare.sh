@@ -27,7 +27,7 @@ trap cleanup EXIT
 
 PORTAL=http://127.0.0.1:3910
 PROM=http://127.0.0.1:9910
-PORTAL_DATA_DIR="$work/portal" PORTAL_LISTEN=127.0.0.1:3910 PORTAL_SCRAPE_SELF=false PORTAL_LOG=warn \
+PORTAL_DATA_DIR="$work/portal" PORTAL_LISTEN=127.0.0.1:3910 PORTAL_SCRAPE_SELF=false PORTAL_LOG=warn PORTAL_RETENTION=$(( DAYS + 5 ))d \
   PORTAL_SITE_ROOT="$CARGO_TARGET_DIR/site" "$BIN/portal" >"$work/portal.log" 2>&1 &
 pids+=($!)
 printf 'global:\n  scrape_interval: 1h\n' >"$work/prometheus.yml"

@@ -189,8 +189,7 @@ fn range_series(s: promql::Series) -> RangeSeries {
 async fn evaluate<T: Send + 'static>(
     state: &AppState,
     expr: promql_parser::parser::Expr,
-    start: i64,
-    end: i64,
+    (start, end, step): (i64, i64, i64),
     resolution: Resolution,
     evaluate: impl FnOnce(&MemorySource, &promql_parser::parser::Expr) -> promql::EvalResult<T>
         + Send
@@ -201,8 +200,7 @@ async fn evaluate<T: Send + 'static>(
         &state.pool,
         state.ingester.head(),
         &expr,
-        start,
-        end,
+        (start, end, step),
         resolution,
     )
     .await?;
@@ -237,8 +235,7 @@ async fn get_query(
     let value = evaluate(
         &state,
         expr,
-        at,
-        at,
+        (at, at, 0),
         Resolution::Raw,
         move |source, expr| promql::evaluate_instant(source, expr, at),
     )
@@ -316,9 +313,13 @@ async fn get_query_range(
     } else {
         Resolution::Raw
     };
-    let series = evaluate(&state, expr, start, end, resolution, move |source, expr| {
-        promql::evaluate_range(source, expr, start, end, step)
-    })
+    let series = evaluate(
+        &state,
+        expr,
+        (start, end, step),
+        resolution,
+        move |source, expr| promql::evaluate_range(source, expr, start, end, step),
+    )
     .await?;
     Ok(Json(PromResponse::success(QueryData::Matrix(
         series.into_iter().map(range_series).collect(),

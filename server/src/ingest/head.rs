@@ -6,13 +6,14 @@
 
 use crate::store::{batch, chunks, samples};
 use sqlx::PgPool;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 const SHARDS: usize = 16;
 
-/// One shard: series id → samples in time order.
-type Shard = HashMap<i64, Vec<(i64, f64)>>;
+/// One shard: series id → samples in time order. A deque, because compaction removes the
+/// oldest samples and writes add the newest.
+type Shard = HashMap<i64, VecDeque<(i64, f64)>>;
 
 /// Recent samples by series id, in time order.
 pub struct Head {
@@ -39,9 +40,9 @@ impl Head {
         let mut shard = self.shard(series_id);
         let points = shard.entry(series_id).or_default();
         for &(t, v) in new {
-            match points.last() {
-                Some(&(last, _)) if last < t => points.push((t, v)),
-                None => points.push((t, v)),
+            match points.back() {
+                Some(&(last, _)) if last < t => points.push_back((t, v)),
+                None => points.push_back((t, v)),
                 _ => match points.binary_search_by_key(&t, |p| p.0) {
                     Ok(i) => points[i].1 = v,
                     Err(i) => points.insert(i, (t, v)),
@@ -59,7 +60,7 @@ impl Head {
                 let lo = points.partition_point(|p| p.0 < from);
                 let hi = points.partition_point(|p| p.0 <= to);
                 if lo < hi {
-                    out.insert(id, points[lo..hi].to_vec());
+                    out.insert(id, points.range(lo..hi).copied().collect());
                 }
             }
         }
@@ -68,15 +69,37 @@ impl Head {
 
     /// Removes the samples a compaction moved into chunks: for each series, the timestamps
     /// given (in time order). A sample written again since keeps its place only if its time
-    /// differs; one with the same time is in the next compaction's raw data anyway.
+    /// differs; one with the same time is in the next compaction's raw data anyway. Only the
+    /// span the timestamps cover is visited, and a span at the front (the usual case: the
+    /// oldest block) is dropped without moving the rest.
     pub fn remove(&self, compacted: &HashMap<i64, Vec<i64>>) {
         for (&id, times) in compacted {
+            let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+                continue;
+            };
             let mut shard = self.shard(id);
-            if let Some(points) = shard.get_mut(&id) {
-                points.retain(|p| times.binary_search(&p.0).is_err());
-                if points.is_empty() {
-                    shard.remove(&id);
+            let Some(points) = shard.get_mut(&id) else {
+                continue;
+            };
+            let lo = points.partition_point(|p| p.0 < first);
+            let hi = points.partition_point(|p| p.0 <= last);
+            let kept: Vec<(i64, f64)> = points
+                .range(lo..hi)
+                .filter(|p| times.binary_search(&p.0).is_err())
+                .copied()
+                .collect();
+            if lo == 0 {
+                points.drain(..hi);
+                for p in kept.into_iter().rev() {
+                    points.push_front(p);
                 }
+            } else {
+                let tail: Vec<(i64, f64)> = points.drain(lo..).skip(hi - lo).collect();
+                points.extend(kept);
+                points.extend(tail);
+            }
+            if points.is_empty() {
+                shard.remove(&id);
             }
         }
     }
@@ -86,7 +109,8 @@ impl Head {
         for shard in &self.shards {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             shard.retain(|_, points| {
-                points.retain(|p| p.0 >= end);
+                let old = points.partition_point(|p| p.0 < end);
+                points.drain(..old);
                 !points.is_empty()
             });
         }
@@ -100,7 +124,7 @@ impl Head {
                 s.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .values()
-                    .map(Vec::len)
+                    .map(VecDeque::len)
                     .sum::<usize>()
             })
             .sum()
@@ -147,5 +171,14 @@ mod tests {
         head.remove(&HashMap::from([(1, vec![10, 20]), (2, vec![5])]));
         assert_eq!(head.select(&[1, 2], 0, 100)[&1], vec![(30, 3.5), (40, 4.0)]);
         assert_eq!(head.len(), 2);
+        // A span in the middle, with a sample written since (35) that stays.
+        head.append(1, &[(35, 9.0), (50, 5.0), (60, 6.0)]);
+        head.remove(&HashMap::from([(1, vec![40, 50])]));
+        assert_eq!(
+            head.select(&[1], 0, 100)[&1],
+            vec![(30, 3.5), (35, 9.0), (60, 6.0)]
+        );
+        head.remove_before(40);
+        assert_eq!(head.select(&[1], 0, 100)[&1], vec![(60, 6.0)]);
     }
 }

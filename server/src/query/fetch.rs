@@ -7,16 +7,18 @@ use super::{
     series::{find_series, Selector},
 };
 use crate::ingest::head::Head;
-use crate::store::samples::{select_samples, Resolution};
+use crate::store::samples::{select_samples, Resolution, Windows};
 use chrono::DateTime;
 use promql_parser::parser::{AtModifier, Expr, VectorSelector};
 use sqlx::PgPool;
 
-/// A selector and the time window its data is needed for (milliseconds, inclusive).
+/// A selector and the time window its data is needed for (milliseconds, inclusive), and, when
+/// it is evaluated only at the steps of a range query, the windows of those steps.
 struct Need<'a> {
     selector: &'a VectorSelector,
     from: i64,
     to: i64,
+    windows: Option<Windows>,
 }
 
 fn fixed_at(at: &Option<AtModifier>, start: i64, end: i64) -> Option<i64> {
@@ -28,9 +30,28 @@ fn fixed_at(at: &Option<AtModifier>, start: i64, end: i64) -> Option<i64> {
     }
 }
 
-/// Walks the expression; `from`/`to` is the span of evaluation times reaching this node.
-fn collect<'a>(expr: &'a Expr, from: i64, to: i64, q: (i64, i64), needs: &mut Vec<Need<'a>>) {
+/// Walks the expression; `from`/`to` is the span of evaluation times reaching this node, `step`
+/// the range query's step while the node is evaluated at the query's own steps (not inside a
+/// subquery).
+fn collect<'a>(
+    expr: &'a Expr,
+    from: i64,
+    to: i64,
+    q: (i64, i64),
+    step: Option<i64>,
+    needs: &mut Vec<Need<'a>>,
+) {
     let (start, end) = q;
+    // The windows of the query's steps, shifted by an offset, each `span` long.
+    let windows = |at: &Option<AtModifier>, off: i64, span: i64| {
+        let step = step.filter(|_| at.is_none())?;
+        Some(Windows {
+            first: start - off,
+            step,
+            steps: (end - start) / step,
+            span,
+        })
+    };
     match expr {
         Expr::VectorSelector(vs) => {
             let (f, t) = fixed_at(&vs.at, start, end).map_or((from, to), |a| (a, a));
@@ -39,6 +60,7 @@ fn collect<'a>(expr: &'a Expr, from: i64, to: i64, q: (i64, i64), needs: &mut Ve
                 selector: vs,
                 from: f - off - DEFAULT_LOOKBACK_MS,
                 to: t - off,
+                windows: windows(&vs.at, off, DEFAULT_LOOKBACK_MS),
             });
         }
         Expr::MatrixSelector(m) => {
@@ -48,6 +70,7 @@ fn collect<'a>(expr: &'a Expr, from: i64, to: i64, q: (i64, i64), needs: &mut Ve
                 selector: &m.vs,
                 from: f - off - duration_ms(&m.range),
                 to: t - off,
+                windows: windows(&m.vs.at, off, duration_ms(&m.range)),
             });
         }
         Expr::Subquery(sq) => {
@@ -58,42 +81,50 @@ fn collect<'a>(expr: &'a Expr, from: i64, to: i64, q: (i64, i64), needs: &mut Ve
                 f - off - duration_ms(&sq.range),
                 t - off,
                 q,
+                None,
                 needs,
             );
         }
         Expr::Aggregate(a) => {
-            collect(&a.expr, from, to, q, needs);
+            collect(&a.expr, from, to, q, step, needs);
             if let Some(p) = &a.param {
-                collect(p, from, to, q, needs);
+                collect(p, from, to, q, step, needs);
             }
         }
-        Expr::Unary(u) => collect(&u.expr, from, to, q, needs),
+        Expr::Unary(u) => collect(&u.expr, from, to, q, step, needs),
         Expr::Binary(b) => {
-            collect(&b.lhs, from, to, q, needs);
-            collect(&b.rhs, from, to, q, needs);
+            collect(&b.lhs, from, to, q, step, needs);
+            collect(&b.rhs, from, to, q, step, needs);
         }
-        Expr::Paren(p) => collect(&p.expr, from, to, q, needs),
+        Expr::Paren(p) => collect(&p.expr, from, to, q, step, needs),
         Expr::Call(c) => {
             for arg in &c.args.args {
-                collect(arg, from, to, q, needs);
+                collect(arg, from, to, q, step, needs);
             }
         }
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
 }
 
-/// Loads the data `expr` needs when evaluated at times from `start` to `end` (milliseconds), at
-/// `resolution`.
+/// Loads the data `expr` needs when evaluated at times from `start` to `end` (milliseconds) every
+/// `step` (0 for one instant), at `resolution`. Of a range query's selectors only the samples in
+/// some step's window are kept: a 30-day graph at a 1-hour step reads 5-minute windows.
 pub async fn fetch_for(
     pool: &PgPool,
     head: &Head,
     expr: &Expr,
-    start: i64,
-    end: i64,
+    (start, end, step): (i64, i64, i64),
     resolution: Resolution,
 ) -> Result<MemorySource, sqlx::Error> {
     let mut needs = Vec::new();
-    collect(expr, start, end, (start, end), &mut needs);
+    collect(
+        expr,
+        start,
+        end,
+        (start, end),
+        (step > 0).then_some(step),
+        &mut needs,
+    );
     let mut source = MemorySource::default();
     let mut loaded: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
     for need in needs {
@@ -102,7 +133,9 @@ pub async fn fetch_for(
         let to = DateTime::from_timestamp_millis(need.to);
         let rows = find_series(pool, std::slice::from_ref(&selector), from, to).await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.series_id).collect();
-        let mut points = select_samples(pool, head, &ids, need.from, need.to, resolution).await?;
+        let window = (need.from, need.to);
+        let mut points =
+            select_samples(pool, head, &ids, window, need.windows.as_ref(), resolution).await?;
         for row in rows {
             let series_id = row.series_id;
             let new_points = points.remove(&series_id).unwrap_or_default();

@@ -38,18 +38,29 @@ struct BitReader<'a> {
 
 impl BitReader<'_> {
     fn bit(&mut self) -> Option<bool> {
-        let byte = *self.bytes.get(self.pos / 8)?;
-        let bit = byte & (0x80 >> (self.pos % 8)) != 0;
-        self.pos += 1;
-        Some(bit)
+        self.bits(1).map(|b| b == 1)
     }
 
+    /// Reads `n` bits (at most 64) as one number, a word at a time.
     fn bits(&mut self, n: u32) -> Option<u64> {
-        let mut out = 0u64;
-        for _ in 0..n {
-            out = (out << 1) | u64::from(self.bit()?);
+        if n == 0 {
+            return Some(0);
         }
-        Some(out)
+        if n > 56 {
+            let high = self.bits(n - 32)?;
+            let low = self.bits(32)?;
+            return Some((high << 32) | low);
+        }
+        if self.pos + n as usize > self.bytes.len() * 8 {
+            return None;
+        }
+        let byte = self.pos / 8;
+        let mut word = [0u8; 8];
+        let available = (self.bytes.len() - byte).min(8);
+        word[..available].copy_from_slice(&self.bytes[byte..byte + available]);
+        let shift = (self.pos % 8) as u32;
+        self.pos += n as usize;
+        Some((u64::from_be_bytes(word) << shift) >> (64 - n))
     }
 }
 
