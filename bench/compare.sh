@@ -42,8 +42,12 @@ done
 psql_portal() { psql -h "$work/portal/postgres-run" -U postgres -d portal -Atc "$1"; }
 
 echo "== remote-write ingest, $SERIES series, 4 senders, 20 s each"
-"$BIN/examples/bench" ingest "$PROM/api/v1/write" "$SERIES" 2000 4 20
-"$BIN/examples/bench" ingest "$PORTAL/api/v1/write" "$SERIES" 2000 4 20
+# 500 samples a request is what a stock Prometheus sends (max_samples_per_send); 2,000 is a
+# bulk sender.
+for batch in 500 2000; do
+  "$BIN/examples/bench" ingest "$PROM/api/v1/write" "$SERIES" "$batch" 4 20
+  "$BIN/examples/bench" ingest "$PORTAL/api/v1/write" "$SERIES" "$batch" 4 20
+done
 
 echo "== sum by (agent_id) (rate(agent_task_success_total[5m])) over 1 h at 15 s, $SERIES series"
 "$BIN/examples/bench" load "$PROM/api/v1/write" "$SERIES" 1

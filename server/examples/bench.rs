@@ -71,6 +71,8 @@ async fn ingest(args: &[String]) {
     let started = Instant::now();
     let tasks: Vec<_> = (0..senders)
         .map(|sender| {
+            // Series of their own per request size, so runs never overlap in time.
+            let batch = per_request.to_string();
             let keys: Vec<SeriesKey> = (0..series)
                 .filter(|i| i % senders == sender)
                 .map(|i| {
@@ -78,6 +80,7 @@ async fn ingest(args: &[String]) {
                     SeriesKey::from_pairs([
                         ("__name__", "bench_ingest_total"),
                         ("agent_id", agent.as_str()),
+                        ("batch", batch.as_str()),
                         ("job", "ingest"),
                     ])
                     .unwrap()
