@@ -37,27 +37,36 @@ pub fn is_valid_label_name(name: &str) -> bool {
 
 impl SeriesKey {
     /// Builds a key from name/value pairs that include `__name__`, in any order.
-    pub fn from_pairs<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, LabelError> {
+    /// Owned strings are moved into the key, borrowed ones copied.
+    pub fn from_pairs<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Result<Self, LabelError>
+    where
+        N: AsRef<str> + Into<String>,
+        V: AsRef<str> + Into<String>,
+    {
         let mut metric = None;
         let mut labels: Vec<(String, String)> = Vec::new();
         for (name, value) in pairs {
-            if name == "__name__" {
+            if name.as_ref() == "__name__" {
                 if metric.is_some() {
                     return Err(LabelError("duplicate label __name__".into()));
                 }
-                if !is_valid_metric_name(value) {
-                    return Err(LabelError(format!("invalid metric name \"{value}\"")));
+                if !is_valid_metric_name(value.as_ref()) {
+                    return Err(LabelError(format!(
+                        "invalid metric name \"{}\"",
+                        value.as_ref()
+                    )));
                 }
-                metric = Some(value.to_string());
+                metric = Some(value.into());
                 continue;
             }
-            if !is_valid_label_name(name) {
-                return Err(LabelError(format!("invalid label name \"{name}\"")));
+            if !is_valid_label_name(name.as_ref()) {
+                return Err(LabelError(format!(
+                    "invalid label name \"{}\"",
+                    name.as_ref()
+                )));
             }
-            if !value.is_empty() {
-                labels.push((name.to_string(), value.to_string()));
+            if !value.as_ref().is_empty() {
+                labels.push((name.into(), value.into()));
             }
         }
         let metric =
@@ -71,15 +80,16 @@ impl SeriesKey {
 
     /// A stable 128-bit hash of the name and labels (XXH3-128 of an unambiguous encoding).
     pub fn fingerprint(&self) -> [u8; 16] {
-        let mut buf = Vec::with_capacity(64);
-        buf.extend_from_slice(self.metric.as_bytes());
+        // Streamed: the same hash as of the concatenated bytes, without building them.
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(self.metric.as_bytes());
         for (name, value) in &self.labels {
-            buf.push(0xff);
-            buf.extend_from_slice(name.as_bytes());
-            buf.push(0xfe);
-            buf.extend_from_slice(value.as_bytes());
+            h.update(&[0xff]);
+            h.update(name.as_bytes());
+            h.update(&[0xfe]);
+            h.update(value.as_bytes());
         }
-        xxhash_rust::xxh3::xxh3_128(&buf).to_be_bytes()
+        h.digest128().to_be_bytes()
     }
 
     /// The labels as a JSON object, for storage.
@@ -114,6 +124,31 @@ impl fmt::Display for SeriesKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_are_those_stored_by_earlier_versions() {
+        // The one-shot hash of the concatenated encoding, as the dictionary's rows were keyed.
+        let key =
+            SeriesKey::from_pairs([("__name__", "up"), ("job", "a"), ("instance", "b:1")]).unwrap();
+        let mut buf = b"up".to_vec();
+        for (n, v) in [("instance", "b:1"), ("job", "a")] {
+            buf.push(0xff);
+            buf.extend_from_slice(n.as_bytes());
+            buf.push(0xfe);
+            buf.extend_from_slice(v.as_bytes());
+        }
+        assert_eq!(
+            key.fingerprint(),
+            xxhash_rust::xxh3::xxh3_128(&buf).to_be_bytes()
+        );
+        let long = SeriesKey::from_pairs([("__name__", "m"), ("v", &"x".repeat(300)[..])]).unwrap();
+        let mut buf = b"m\xffv\xfe".to_vec();
+        buf.extend_from_slice("x".repeat(300).as_bytes());
+        assert_eq!(
+            long.fingerprint(),
+            xxhash_rust::xxh3::xxh3_128(&buf).to_be_bytes()
+        );
+    }
 
     #[test]
     fn names_follow_the_prometheus_rules() {

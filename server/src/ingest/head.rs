@@ -15,6 +15,24 @@ const SHARDS: usize = 16;
 /// oldest samples and writes add the newest.
 type Shard = HashMap<i64, VecDeque<(i64, f64)>>;
 
+/// A series id and some of its samples.
+pub type SeriesPoints<'a> = (i64, &'a [(i64, f64)]);
+
+/// Adds `new` to one series of a locked shard; a timestamp it has takes the new value.
+fn append_to(shard: &mut Shard, series_id: i64, new: &[(i64, f64)]) {
+    let points = shard.entry(series_id).or_default();
+    for &(t, v) in new {
+        match points.back() {
+            Some(&(last, _)) if last < t => points.push_back((t, v)),
+            None => points.push_back((t, v)),
+            _ => match points.binary_search_by_key(&t, |p| p.0) {
+                Ok(i) => points[i].1 = v,
+                Err(i) => points.insert(i, (t, v)),
+            },
+        }
+    }
+}
+
 /// Recent samples by series id, in time order.
 pub struct Head {
     shards: Vec<Mutex<Shard>>,
@@ -37,16 +55,22 @@ impl Head {
 
     /// Adds samples of one series; a timestamp it already has takes the new value.
     pub fn append(&self, series_id: i64, new: &[(i64, f64)]) {
-        let mut shard = self.shard(series_id);
-        let points = shard.entry(series_id).or_default();
-        for &(t, v) in new {
-            match points.back() {
-                Some(&(last, _)) if last < t => points.push_back((t, v)),
-                None => points.push_back((t, v)),
-                _ => match points.binary_search_by_key(&t, |p| p.0) {
-                    Ok(i) => points[i].1 = v,
-                    Err(i) => points.insert(i, (t, v)),
-                },
+        append_to(&mut self.shard(series_id), series_id, new);
+    }
+
+    /// Adds samples of many series, taking each shard's lock once.
+    pub fn append_all<'a>(&self, series: impl Iterator<Item = SeriesPoints<'a>>) {
+        let mut by_shard: Vec<Vec<SeriesPoints<'a>>> = vec![Vec::new(); SHARDS];
+        for (id, points) in series {
+            by_shard[id.rem_euclid(SHARDS as i64) as usize].push((id, points));
+        }
+        for (k, batch) in by_shard.into_iter().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let mut shard = self.shards[k].lock().unwrap_or_else(|e| e.into_inner());
+            for (id, points) in batch {
+                append_to(&mut shard, id, points);
             }
         }
     }

@@ -175,27 +175,40 @@ impl Ingester {
         let mut blocks: BTreeMap<i64, Vec<store::batch::SeriesSamples>> = BTreeMap::new();
         let mut written = 0u64;
         let mut spans: HashMap<i64, (NaiveDate, NaiveDate)> = HashMap::new();
+        let day_of = |ms: i64| DateTime::from_timestamp_millis(ms).map(|t| t.date_naive());
         for (series, id) in batch.iter().zip(&ids) {
             let Some(id) = *id else {
                 outcome.samples_refused_by_limit += series.samples.len() as u64;
                 continue;
             };
+            // Per sample only integer work: the block of the previous sample is reused, and
+            // the series' day span is turned into dates once.
+            let (mut first, mut last) = (i64::MAX, i64::MIN);
+            let mut current: Option<(i64, Vec<(i64, f64)>)> = None;
             for &(ts, value) in &series.samples {
                 if ts < oldest || ts > newest {
                     outcome.samples_out_of_bounds += 1;
                     continue;
                 }
-                let block = blocks.entry(store::samples::block_start(ts)).or_default();
-                match block.last_mut() {
-                    Some((last, points)) if *last == id => points.push((ts, value)),
-                    _ => block.push((id, vec![(ts, value)])),
+                let block = store::samples::block_start(ts);
+                match &mut current {
+                    Some((b, points)) if *b == block => points.push((ts, value)),
+                    _ => {
+                        if let Some((b, points)) = current.take() {
+                            blocks.entry(b).or_default().push((id, points));
+                        }
+                        current = Some((block, vec![(ts, value)]));
+                    }
                 }
                 written += 1;
-                if let Some(t) = DateTime::from_timestamp_millis(ts) {
-                    let day = t.date_naive();
-                    let span = spans.entry(id).or_insert((day, day));
-                    *span = (span.0.min(day), span.1.max(day));
-                }
+                first = first.min(ts);
+                last = last.max(ts);
+            }
+            if let Some((b, points)) = current {
+                blocks.entry(b).or_default().push((id, points));
+            }
+            if let (Some(a), Some(b)) = (day_of(first), day_of(last)) {
+                spans.insert(id, (a, b));
             }
         }
         let rows: Vec<(i64, Vec<u8>)> = blocks
@@ -219,11 +232,8 @@ impl Ingester {
             self.ensure_partitions(&block_starts).await?;
             store::batch::insert_batches(&self.pool, &rows).await?;
         }
-        for series in blocks.values() {
-            for (id, points) in series {
-                self.head.append(*id, points);
-            }
-        }
+        self.head
+            .append_all(blocks.values().flatten().map(|(id, p)| (*id, p.as_slice())));
         self.extend_series_days(spans).await?;
         outcome.samples_written = written;
         self.metrics.observe_ingest(protocol, &outcome);

@@ -62,12 +62,8 @@ pub fn decode(body: &[u8], max_decoded: usize) -> Result<DecodedWrite, DecodeErr
 
     let mut out = DecodedWrite::default();
     for (i, ts) in request.timeseries.into_iter().enumerate() {
-        let key = SeriesKey::from_pairs(
-            ts.labels
-                .iter()
-                .map(|l| (l.name.as_str(), l.value.as_str())),
-        )
-        .map_err(|e| DecodeError::new(format!("timeseries[{i}].labels"), e.0))?;
+        let key = SeriesKey::from_pairs(ts.labels.into_iter().map(|l| (l.name, l.value)))
+            .map_err(|e| DecodeError::new(format!("timeseries[{i}].labels"), e.0))?;
         if !ts.histograms.is_empty() {
             return Err(DecodeError::new(
                 format!("timeseries[{i}].histograms"),
