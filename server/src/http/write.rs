@@ -35,24 +35,31 @@ async fn create_remote_write(
         }
     }
     let limit = usize::try_from(state.info.body_limit).unwrap_or(usize::MAX);
-    let decoded =
-        remote_write::decode(&body, limit.saturating_mul(MAX_DECODED_FACTOR)).map_err(|e| {
-            if e.too_large {
-                ApiError::TooLarge {
-                    limit: state
-                        .info
-                        .body_limit
-                        .saturating_mul(MAX_DECODED_FACTOR as u64),
-                }
-            } else {
-                ApiError::bad_request(e.field, e.message)
+    let decoded = remote_write::decode(
+        &body,
+        limit.saturating_mul(MAX_DECODED_FACTOR),
+        |fingerprints| state.ingester.known_ids(fingerprints),
+    )
+    .map_err(|e| {
+        if e.too_large {
+            ApiError::TooLarge {
+                limit: state
+                    .info
+                    .body_limit
+                    .saturating_mul(MAX_DECODED_FACTOR as u64),
             }
-        })?;
+        } else {
+            ApiError::bad_request(e.field, e.message)
+        }
+    })?;
     store::metadata::upsert_metadata(&state.pool, &decoded.metadata).await?;
     state
         .metrics
         .observe_exemplars_dropped("remote_write", decoded.exemplars_dropped);
-    let outcome = state.ingester.write("remote_write", decoded.series).await?;
+    let outcome = state
+        .ingester
+        .write_with_known("remote_write", decoded.known, decoded.series)
+        .await?;
     match outcome.refusal_message(state.ingester.limits()) {
         Some(message) => Err(ApiError::Limited(message)),
         None => Ok(StatusCode::NO_CONTENT),

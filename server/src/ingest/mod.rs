@@ -161,12 +161,40 @@ impl Ingester {
         protocol: &str,
         batch: Vec<IncomingSeries>,
     ) -> Result<WriteOutcome, IngestError> {
+        self.write_with_known(protocol, Vec::new(), batch).await
+    }
+
+    /// The ids of the series with these fingerprints that the portal already knows (from its
+    /// cache; `None` for the rest, and for series without a fingerprint).
+    pub fn known_ids(&self, fingerprints: &[Option<[u8; 16]>]) -> Vec<Option<i64>> {
+        let cache = self.series_ids.lock().unwrap_or_else(|e| e.into_inner());
+        fingerprints
+            .iter()
+            .map(|f| f.and_then(|f| cache.get(&f).copied()))
+            .collect()
+    }
+
+    /// Stores samples of series known by id (see [`Self::known_ids`]) and of `batch`.
+    pub async fn write_with_known(
+        &self,
+        protocol: &str,
+        known: Vec<(i64, Vec<(i64, f64)>)>,
+        mut batch: Vec<IncomingSeries>,
+    ) -> Result<WriteOutcome, IngestError> {
         let _permit = tokio::time::timeout(self.limits.queue_timeout, self.permits.acquire())
             .await
             .map_err(|_| IngestError::Busy)?
             .map_err(|_| IngestError::Busy)?;
         let mut outcome = WriteOutcome::default();
-        let ids = self.resolve_series(&batch, &mut outcome).await?;
+        let mut ids = self.resolve_series(&batch, &mut outcome).await?;
+        // Known series go through the same path, their ids already resolved.
+        for (id, samples) in known {
+            ids.push(Some(id));
+            batch.push(IncomingSeries {
+                key: SeriesKey::default(),
+                samples,
+            });
+        }
 
         let now = Utc::now();
         let oldest = (now - self.limits.max_sample_age).timestamp_millis();

@@ -26,12 +26,14 @@ pub struct TimeSeries {
     pub histograms: Vec<Vec<u8>>,
 }
 
+/// Name and value as bytes: decoded from a shared buffer they are slices of it, not copies;
+/// they become checked strings only for series the portal has not seen before.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Label {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(string, tag = "2")]
-    pub value: String,
+    #[prost(bytes = "bytes", tag = "1")]
+    pub name: prost::bytes::Bytes,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub value: prost::bytes::Bytes,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -9,6 +9,9 @@ use prost::Message;
 /// A decoded request: the series to store and the metadata to remember.
 #[derive(Debug, Default)]
 pub struct DecodedWrite {
+    /// Series the portal already knows, by id (their labels were checked when first seen).
+    pub known: Vec<(i64, Vec<(i64, f64)>)>,
+    /// Series seen for the first time, checked.
     pub series: Vec<IncomingSeries>,
     pub metadata: Vec<MetadataEntry>,
     /// Exemplars the portal does not store yet; counted, not silently lost.
@@ -43,8 +46,49 @@ impl DecodeError {
     }
 }
 
+/// The fingerprint `SeriesKey::fingerprint` would give these labels, computed from the raw
+/// bytes; `None` unless they are in the canonical form a valid key has (one `__name__`, the
+/// others strictly sorted by name), in which case only a full check can tell.
+fn raw_fingerprint(labels: &[prompb::Label]) -> Option<[u8; 16]> {
+    let mut metric: Option<&[u8]> = None;
+    let mut previous: Option<&[u8]> = None;
+    for l in labels {
+        if l.name.as_ref() == b"__name__" {
+            if metric.replace(l.value.as_ref()).is_some() {
+                return None;
+            }
+        } else {
+            if previous.is_some_and(|p| p >= l.name.as_ref()) {
+                return None;
+            }
+            previous = Some(l.name.as_ref());
+        }
+    }
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(metric?);
+    for l in labels {
+        if l.name.as_ref() != b"__name__" && !l.value.is_empty() {
+            h.update(&[0xff]);
+            h.update(&l.name);
+            h.update(&[0xfe]);
+            h.update(&l.value);
+        }
+    }
+    Some(h.digest128().to_be_bytes())
+}
+
+fn text(bytes: prost::bytes::Bytes, what: &str) -> Result<String, String> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| format!("a label {what} is not UTF-8"))
+}
+
 /// Decompresses and decodes a remote-write body; `max_decoded` bounds the decompressed size.
-pub fn decode(body: &[u8], max_decoded: usize) -> Result<DecodedWrite, DecodeError> {
+/// `known` maps series fingerprints to the ids of series the portal already has: those skip
+/// the label checks and key building that new series go through.
+pub fn decode(
+    body: &[u8],
+    max_decoded: usize,
+    known: impl FnOnce(&[Option<[u8; 16]>]) -> Vec<Option<i64>>,
+) -> Result<DecodedWrite, DecodeError> {
     let decoded_len = snap::raw::decompress_len(body)
         .map_err(|e| DecodeError::new("body", format!("not snappy block-compressed: {e}")))?;
     if decoded_len > max_decoded {
@@ -57,25 +101,52 @@ pub fn decode(body: &[u8], max_decoded: usize) -> Result<DecodedWrite, DecodeErr
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| DecodeError::new("body", format!("not snappy block-compressed: {e}")))?;
-    let request = prompb::WriteRequest::decode(raw.as_slice())
+    let request = prompb::WriteRequest::decode(prost::bytes::Bytes::from(raw))
         .map_err(|e| DecodeError::new("body", format!("not a Prometheus WriteRequest: {e}")))?;
 
+    let fingerprints: Vec<Option<[u8; 16]>> = request
+        .timeseries
+        .iter()
+        .map(|ts| raw_fingerprint(&ts.labels))
+        .collect();
+    let ids = known(&fingerprints);
     let mut out = DecodedWrite::default();
     for (i, ts) in request.timeseries.into_iter().enumerate() {
-        let key = SeriesKey::from_pairs(ts.labels.into_iter().map(|l| (l.name, l.value)))
-            .map_err(|e| DecodeError::new(format!("timeseries[{i}].labels"), e.0))?;
+        let samples: Vec<(i64, f64)> = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+        let known_id = ids.get(i).copied().flatten();
+        let key = match known_id {
+            Some(_) => None,
+            None => {
+                let pairs = ts
+                    .labels
+                    .into_iter()
+                    .map(|l| Ok((text(l.name, "name")?, text(l.value, "value")?)))
+                    .collect::<Result<Vec<(String, String)>, String>>()
+                    .map_err(|e| DecodeError::new(format!("timeseries[{i}].labels"), e))?;
+                Some(
+                    SeriesKey::from_pairs(pairs)
+                        .map_err(|e| DecodeError::new(format!("timeseries[{i}].labels"), e.0))?,
+                )
+            }
+        };
         if !ts.histograms.is_empty() {
+            let name = key
+                .as_ref()
+                .map_or_else(|| "a series".to_string(), |k| k.to_string());
             return Err(DecodeError::new(
                 format!("timeseries[{i}].histograms"),
-                format!("{key} carries native histograms, which the portal does not store yet; send classic histograms"),
+                format!("{name} carries native histograms, which the portal does not store yet; send classic histograms"),
             ));
         }
         out.exemplars_dropped += ts.exemplars.len() as u64;
-        if ts.samples.is_empty() {
+        if samples.is_empty() {
             continue;
         }
-        let samples = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
-        out.series.push(IncomingSeries { key, samples });
+        match (known_id, key) {
+            (Some(id), _) => out.known.push((id, samples)),
+            (None, Some(key)) => out.series.push(IncomingSeries { key, samples }),
+            (None, None) => unreachable!("a series is either known or has a checked key"),
+        }
     }
     for (i, m) in request.metadata.into_iter().enumerate() {
         if !crate::labels::is_valid_metric_name(&m.metric_family_name) {
@@ -101,8 +172,8 @@ pub fn decode(body: &[u8], max_decoded: usize) -> Result<DecodedWrite, DecodeErr
 /// (used by the demo generator and the tests).
 pub fn encode(series: &[IncomingSeries], metadata: &[MetadataEntry]) -> Vec<u8> {
     let label = |name: &str, value: &str| prompb::Label {
-        name: name.to_string(),
-        value: value.to_string(),
+        name: name.to_string().into(),
+        value: value.to_string().into(),
     };
     let request = prompb::WriteRequest {
         timeseries: series
@@ -153,6 +224,48 @@ fn metric_type_from_str(kind: &str) -> prompb::MetricType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn none_known(f: &[Option<[u8; 16]>]) -> Vec<Option<i64>> {
+        vec![None; f.len()]
+    }
+
+    #[test]
+    fn known_series_are_recognised_by_their_raw_bytes() {
+        let key = SeriesKey::from_pairs([("__name__", "up"), ("job", "a"), ("empty", "")]).unwrap();
+        let body = encode(
+            &[IncomingSeries {
+                key: key.clone(),
+                samples: vec![(1, 1.0)],
+            }],
+            &[],
+        );
+        let decoded = decode(&body, 1 << 20, |f| {
+            assert_eq!(f, [Some(key.fingerprint())]);
+            vec![Some(42)]
+        })
+        .unwrap();
+        assert_eq!(decoded.known, vec![(42, vec![(1, 1.0)])]);
+        assert!(decoded.series.is_empty());
+        // Unsorted labels are not canonical: no fingerprint, so they are checked in full.
+        let labels = |pairs: &[(&str, &str)]| -> Vec<prompb::Label> {
+            pairs
+                .iter()
+                .map(|(n, v)| prompb::Label {
+                    name: n.to_string().into(),
+                    value: v.to_string().into(),
+                })
+                .collect()
+        };
+        assert_eq!(
+            raw_fingerprint(&labels(&[("__name__", "up"), ("b", "1"), ("a", "2")])),
+            None
+        );
+        assert_eq!(
+            raw_fingerprint(&labels(&[("__name__", "up"), ("__name__", "x")])),
+            None
+        );
+        assert_eq!(raw_fingerprint(&labels(&[("job", "a")])), None);
+    }
     use prompb::{Label, Sample, TimeSeries, WriteRequest};
 
     /// Label pairs and samples of one series, as a sender might (mis)spell them.
@@ -167,8 +280,8 @@ mod tests {
                     labels: labels
                         .iter()
                         .map(|(n, v)| Label {
-                            name: n.to_string(),
-                            value: v.to_string(),
+                            name: n.to_string().into(),
+                            value: v.to_string().into(),
                         })
                         .collect(),
                     samples: samples
@@ -200,7 +313,7 @@ mod tests {
             help: "Tasks waiting".into(),
             unit: String::new(),
         }];
-        let decoded = decode(&encode(&series, &metadata), 1 << 20).unwrap();
+        let decoded = decode(&encode(&series, &metadata), 1 << 20, none_known).unwrap();
         assert_eq!(decoded.series, series);
         assert_eq!(decoded.metadata, metadata);
     }
@@ -211,7 +324,7 @@ mod tests {
             &[("__name__", "up"), ("job", "agents")],
             &[(1_000, 1.0), (2_000, 0.0)],
         )]);
-        let decoded = decode(&body, 1 << 20).unwrap();
+        let decoded = decode(&body, 1 << 20, none_known).unwrap();
         assert_eq!(decoded.series.len(), 1);
         assert_eq!(decoded.series[0].key.to_string(), r#"up{job="agents"}"#);
         assert_eq!(decoded.series[0].samples, vec![(1_000, 1.0), (2_000, 0.0)]);
@@ -223,21 +336,21 @@ mod tests {
             (&[("__name__", "up")], &[(1, 1.0)]),
             (&[("__name__", "up"), ("bad-label", "x")], &[(1, 1.0)]),
         ]);
-        let err = decode(&body, 1 << 20).unwrap_err();
+        let err = decode(&body, 1 << 20, none_known).unwrap_err();
         assert_eq!(err.field, "timeseries[1].labels");
         assert!(err.message.contains("invalid label name \"bad-label\""));
     }
 
     #[test]
     fn bodies_that_are_not_snappy_or_protobuf_are_refused() {
-        assert!(decode(b"plain text", 1 << 20)
+        assert!(decode(b"plain text", 1 << 20, none_known)
             .unwrap_err()
             .message
             .contains("snappy"));
         let not_proto = snap::raw::Encoder::new()
             .compress_vec(b"\xff\xff\xff")
             .unwrap();
-        assert!(decode(&not_proto, 1 << 20)
+        assert!(decode(&not_proto, 1 << 20, none_known)
             .unwrap_err()
             .message
             .contains("WriteRequest"));
@@ -246,7 +359,7 @@ mod tests {
     #[test]
     fn a_body_that_decompresses_beyond_the_limit_is_too_large() {
         let body = encode_raw(&[(&[("__name__", "up")], &[(1, 1.0); 100])]);
-        let err = decode(&body, 64).unwrap_err();
+        let err = decode(&body, 64, none_known).unwrap_err();
         assert!(err.too_large);
     }
 }
