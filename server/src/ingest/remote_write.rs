@@ -49,35 +49,161 @@ impl DecodeError {
 /// The fingerprint `SeriesKey::fingerprint` would give these labels, computed from the raw
 /// bytes; `None` unless they are in the canonical form a valid key has (one `__name__`, the
 /// others strictly sorted by name), in which case only a full check can tell.
-fn raw_fingerprint(labels: &[prompb::Label]) -> Option<[u8; 16]> {
+fn raw_fingerprint(labels: &[(&[u8], &[u8])]) -> Option<[u8; 16]> {
     let mut metric: Option<&[u8]> = None;
     let mut previous: Option<&[u8]> = None;
-    for l in labels {
-        if l.name.as_ref() == b"__name__" {
-            if metric.replace(l.value.as_ref()).is_some() {
+    for &(name, value) in labels {
+        if name == b"__name__" {
+            if metric.replace(value).is_some() {
                 return None;
             }
         } else {
-            if previous.is_some_and(|p| p >= l.name.as_ref()) {
+            if previous.is_some_and(|p| p >= name) {
                 return None;
             }
-            previous = Some(l.name.as_ref());
+            previous = Some(name);
         }
     }
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(metric?);
-    for l in labels {
-        if l.name.as_ref() != b"__name__" && !l.value.is_empty() {
+    for &(name, value) in labels {
+        if name != b"__name__" && !value.is_empty() {
             h.update(&[0xff]);
-            h.update(&l.name);
+            h.update(name);
             h.update(&[0xfe]);
-            h.update(&l.value);
+            h.update(value);
         }
     }
     Some(h.digest128().to_be_bytes())
 }
 
-fn text(bytes: prost::bytes::Bytes, what: &str) -> Result<String, String> {
+/// Reads protobuf wire format in place: the request is walked once, labels stay slices of it.
+struct Wire<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Wire<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    fn done(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self.buf.get(self.pos).ok_or("truncated varint")?;
+            self.pos += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err("varint longer than 10 bytes".into())
+    }
+
+    /// The next field's number and wire type.
+    fn key(&mut self) -> Result<(u64, u8), String> {
+        let k = self.varint()?;
+        Ok((k >> 3, (k & 7) as u8))
+    }
+
+    fn fixed64(&mut self) -> Result<u64, String> {
+        let bytes = self
+            .buf
+            .get(self.pos..self.pos + 8)
+            .ok_or("truncated fixed64")?;
+        self.pos += 8;
+        Ok(u64::from_le_bytes(
+            bytes.try_into().map_err(|_| "truncated fixed64")?,
+        ))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let len = self.varint()? as usize;
+        let end = self.pos.checked_add(len).ok_or("length overflows")?;
+        let out = self.buf.get(self.pos..end).ok_or("truncated field")?;
+        self.pos = end;
+        Ok(out)
+    }
+
+    /// Skips a field of wire type `wire`.
+    fn skip(&mut self, wire: u8) -> Result<(), String> {
+        match wire {
+            0 => self.varint().map(|_| ()),
+            1 => self.fixed64().map(|_| ()),
+            2 => self.bytes().map(|_| ()),
+            5 => {
+                self.pos += 4;
+                (self.pos <= self.buf.len())
+                    .then_some(())
+                    .ok_or_else(|| "truncated fixed32".into())
+            }
+            other => Err(format!("unsupported wire type {other}")),
+        }
+    }
+}
+
+/// One `TimeSeries` as read in place.
+struct RawSeries<'a> {
+    labels: Vec<(&'a [u8], &'a [u8])>,
+    samples: Vec<(i64, f64)>,
+    exemplars: u64,
+    histograms: u64,
+}
+
+fn read_series(buf: &[u8]) -> Result<RawSeries<'_>, String> {
+    let mut w = Wire::new(buf);
+    let mut out = RawSeries {
+        labels: Vec::with_capacity(8),
+        samples: Vec::with_capacity(1),
+        exemplars: 0,
+        histograms: 0,
+    };
+    while !w.done() {
+        match w.key()? {
+            (1, 2) => {
+                let mut l = Wire::new(w.bytes()?);
+                let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
+                while !l.done() {
+                    match l.key()? {
+                        (1, 2) => name = l.bytes()?,
+                        (2, 2) => value = l.bytes()?,
+                        (_, wire) => l.skip(wire)?,
+                    }
+                }
+                out.labels.push((name, value));
+            }
+            (2, 2) => {
+                let mut m = Wire::new(w.bytes()?);
+                let (mut value, mut timestamp) = (0f64, 0i64);
+                while !m.done() {
+                    match m.key()? {
+                        (1, 1) => value = f64::from_bits(m.fixed64()?),
+                        (2, 0) => timestamp = m.varint()? as i64,
+                        (_, wire) => m.skip(wire)?,
+                    }
+                }
+                out.samples.push((timestamp, value));
+            }
+            (3, 2) => {
+                w.bytes()?;
+                out.exemplars += 1;
+            }
+            (4, 2) => {
+                w.bytes()?;
+                out.histograms += 1;
+            }
+            (_, wire) => w.skip(wire)?,
+        }
+    }
+    Ok(out)
+}
+
+fn text(bytes: &[u8], what: &str) -> Result<String, String> {
     String::from_utf8(bytes.to_vec()).map_err(|_| format!("a label {what} is not UTF-8"))
 }
 
@@ -101,26 +227,40 @@ pub fn decode(
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| DecodeError::new("body", format!("not snappy block-compressed: {e}")))?;
-    let request = prompb::WriteRequest::decode(prost::bytes::Bytes::from(raw))
-        .map_err(|e| DecodeError::new("body", format!("not a Prometheus WriteRequest: {e}")))?;
+    // One pass over the request: series read in place, metadata decoded as messages.
+    let not_request =
+        |e: String| DecodeError::new("body", format!("not a Prometheus WriteRequest: {e}"));
+    let mut series: Vec<RawSeries> = Vec::new();
+    let mut metadata: Vec<prompb::MetricMetadata> = Vec::new();
+    let mut w = Wire::new(&raw);
+    while !w.done() {
+        match w.key().map_err(not_request)? {
+            (1, 2) => {
+                series.push(read_series(w.bytes().map_err(not_request)?).map_err(not_request)?)
+            }
+            (3, 2) => metadata.push(
+                prompb::MetricMetadata::decode(w.bytes().map_err(not_request)?)
+                    .map_err(|e| not_request(e.to_string()))?,
+            ),
+            (_, wire) => w.skip(wire).map_err(not_request)?,
+        }
+    }
 
-    let fingerprints: Vec<Option<[u8; 16]>> = request
-        .timeseries
+    let fingerprints: Vec<Option<[u8; 16]>> = series
         .iter()
         .map(|ts| raw_fingerprint(&ts.labels))
         .collect();
     let ids = known(&fingerprints);
     let mut out = DecodedWrite::default();
-    for (i, ts) in request.timeseries.into_iter().enumerate() {
-        let samples: Vec<(i64, f64)> = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+    for (i, ts) in series.into_iter().enumerate() {
         let known_id = ids.get(i).copied().flatten();
         let key = match known_id {
             Some(_) => None,
             None => {
                 let pairs = ts
                     .labels
-                    .into_iter()
-                    .map(|l| Ok((text(l.name, "name")?, text(l.value, "value")?)))
+                    .iter()
+                    .map(|&(n, v)| Ok((text(n, "name")?, text(v, "value")?)))
                     .collect::<Result<Vec<(String, String)>, String>>()
                     .map_err(|e| DecodeError::new(format!("timeseries[{i}].labels"), e))?;
                 Some(
@@ -129,7 +269,7 @@ pub fn decode(
                 )
             }
         };
-        if !ts.histograms.is_empty() {
+        if ts.histograms > 0 {
             let name = key
                 .as_ref()
                 .map_or_else(|| "a series".to_string(), |k| k.to_string());
@@ -138,17 +278,20 @@ pub fn decode(
                 format!("{name} carries native histograms, which the portal does not store yet; send classic histograms"),
             ));
         }
-        out.exemplars_dropped += ts.exemplars.len() as u64;
-        if samples.is_empty() {
+        out.exemplars_dropped += ts.exemplars;
+        if ts.samples.is_empty() {
             continue;
         }
         match (known_id, key) {
-            (Some(id), _) => out.known.push((id, samples)),
-            (None, Some(key)) => out.series.push(IncomingSeries { key, samples }),
+            (Some(id), _) => out.known.push((id, ts.samples)),
+            (None, Some(key)) => out.series.push(IncomingSeries {
+                key,
+                samples: ts.samples,
+            }),
             (None, None) => unreachable!("a series is either known or has a checked key"),
         }
     }
-    for (i, m) in request.metadata.into_iter().enumerate() {
+    for (i, m) in metadata.into_iter().enumerate() {
         if !crate::labels::is_valid_metric_name(&m.metric_family_name) {
             return Err(DecodeError::new(
                 format!("metadata[{i}].metric_family_name"),
@@ -247,15 +390,13 @@ mod tests {
         assert_eq!(decoded.known, vec![(42, vec![(1, 1.0)])]);
         assert!(decoded.series.is_empty());
         // Unsorted labels are not canonical: no fingerprint, so they are checked in full.
-        let labels = |pairs: &[(&str, &str)]| -> Vec<prompb::Label> {
-            pairs
-                .iter()
-                .map(|(n, v)| prompb::Label {
-                    name: n.to_string().into(),
-                    value: v.to_string().into(),
-                })
-                .collect()
-        };
+        let labels =
+            |pairs: &[(&'static str, &'static str)]| -> Vec<(&'static [u8], &'static [u8])> {
+                pairs
+                    .iter()
+                    .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+                    .collect()
+            };
         assert_eq!(
             raw_fingerprint(&labels(&[("__name__", "up"), ("b", "1"), ("a", "2")])),
             None
@@ -265,6 +406,18 @@ mod tests {
             None
         );
         assert_eq!(raw_fingerprint(&labels(&[("job", "a")])), None);
+        // A truncated request is refused, not misread.
+        let body = encode(
+            &[IncomingSeries {
+                key: key.clone(),
+                samples: vec![(1, 1.0)],
+            }],
+            &[],
+        );
+        let mut raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+        raw.truncate(raw.len() - 3);
+        let cut = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+        assert_eq!(decode(&cut, 1 << 20, none_known).unwrap_err().field, "body");
     }
     use prompb::{Label, Sample, TimeSeries, WriteRequest};
 
