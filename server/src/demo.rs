@@ -6,6 +6,7 @@
 
 use crate::{
     ingest::{
+        otlp::kv,
         remote_write::{self, MetadataEntry},
         IncomingSeries,
     },
@@ -13,7 +14,7 @@ use crate::{
 };
 use opentelemetry_proto::tonic::{
     collector::metrics::v1::ExportMetricsServiceRequest,
-    common::v1::{any_value, AnyValue, KeyValue},
+    common::v1::KeyValue,
     metrics::v1::{
         metric::Data, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint,
         ResourceMetrics, ScopeMetrics, Sum,
@@ -302,16 +303,6 @@ fn sample(metric: &str, labels: &[(&str, &str)], t: i64, value: f64) -> Incoming
             labels: l,
         },
         samples: vec![(t, value)],
-    }
-}
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
     }
 }
 

@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// A series' identity. Labels exclude `__name__`, are sorted by name and have no empty values.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesKey {
     pub metric: String,
     pub labels: Vec<(String, String)>,

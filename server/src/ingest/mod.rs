@@ -179,22 +179,20 @@ impl Ingester {
         &self,
         protocol: &str,
         known: Vec<(i64, Vec<(i64, f64)>)>,
-        mut batch: Vec<IncomingSeries>,
+        batch: Vec<IncomingSeries>,
     ) -> Result<WriteOutcome, IngestError> {
         let _permit = tokio::time::timeout(self.limits.queue_timeout, self.permits.acquire())
             .await
             .map_err(|_| IngestError::Busy)?
             .map_err(|_| IngestError::Busy)?;
         let mut outcome = WriteOutcome::default();
-        let mut ids = self.resolve_series(&batch, &mut outcome).await?;
-        // Known series go through the same path, their ids already resolved.
-        for (id, samples) in known {
-            ids.push(Some(id));
-            batch.push(IncomingSeries {
-                key: SeriesKey::default(),
-                samples,
-            });
-        }
+        let ids = self.resolve_series(&batch, &mut outcome).await?;
+        // From here a series is its id (None: refused by the limit) and its samples.
+        let resolved = batch.iter().map(|s| s.samples.as_slice()).zip(ids).chain(
+            known
+                .iter()
+                .map(|(id, samples)| (samples.as_slice(), Some(*id))),
+        );
 
         let now = Utc::now();
         let oldest = (now - self.limits.max_sample_age).timestamp_millis();
@@ -204,16 +202,16 @@ impl Ingester {
         let mut written = 0u64;
         let mut spans: HashMap<i64, (NaiveDate, NaiveDate)> = HashMap::new();
         let day_of = |ms: i64| DateTime::from_timestamp_millis(ms).map(|t| t.date_naive());
-        for (series, id) in batch.iter().zip(&ids) {
-            let Some(id) = *id else {
-                outcome.samples_refused_by_limit += series.samples.len() as u64;
+        for (samples, id) in resolved {
+            let Some(id) = id else {
+                outcome.samples_refused_by_limit += samples.len() as u64;
                 continue;
             };
             // Per sample only integer work: the block of the previous sample is reused, and
             // the series' day span is turned into dates once.
             let (mut first, mut last) = (i64::MAX, i64::MIN);
             let mut current: Option<(i64, Vec<(i64, f64)>)> = None;
-            for &(ts, value) in &series.samples {
+            for &(ts, value) in samples {
                 if ts < oldest || ts > newest {
                     outcome.samples_out_of_bounds += 1;
                     continue;

@@ -476,6 +476,17 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
+/// A string attribute, as senders (and the demo) attach them.
+pub fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
 /// An attribute value as a label value: strings as they are, the rest as JSON.
 fn value_string(value: Option<&AnyValue>) -> String {
     match value.and_then(|v| v.value.as_ref()) {
@@ -689,16 +700,6 @@ mod tests {
         assert_eq!(label_name("0day"), "key_0day");
         assert_eq!(label_name("_private"), "key_private");
         assert_eq!(label_name("__reserved"), "__reserved");
-    }
-
-    fn kv(key: &str, value: &str) -> KeyValue {
-        KeyValue {
-            key: key.into(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue(value.into())),
-            }),
-            ..Default::default()
-        }
     }
 
     fn request(metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
