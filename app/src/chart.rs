@@ -3,6 +3,7 @@
 //! [`Frame`]: where the plot area sits and which times and values it spans, so hover read-outs
 //! and drag-to-zoom can map pixels back to data.
 
+use crate::api::dashboard::{PanelOptions, Threshold};
 use chrono::{DateTime, Local, TimeZone};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -71,12 +72,54 @@ impl Frame {
     }
 }
 
+/// Where fonts are looked for outside the browser (`PORTAL_FONT` first): text must be measured
+/// to lay out axes, and drawn into PNG images.
+#[cfg(not(target_arch = "wasm32"))]
+const FONT_PATHS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+];
+
+/// Registers the sans-serif font charts use (once per process); the error says where it looked.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn ensure_fonts() -> Result<(), String> {
+    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let configured = std::env::var("PORTAL_FONT").ok();
+            let candidates: Vec<&str> = configured.as_deref().into_iter().chain(FONT_PATHS.iter().copied()).collect();
+            for path in &candidates {
+                if let Ok(bytes) = std::fs::read(path) {
+                    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                    for style in [FontStyle::Normal, FontStyle::Bold] {
+                        plotters::style::register_font("sans-serif", style, bytes)
+                            .map_err(|_| format!("{path} is not a usable font"))?;
+                    }
+                    return Ok(());
+                }
+            }
+            Err(format!(
+                "no font to draw charts with: install fonts-dejavu-core or set PORTAL_FONT (looked in {})",
+                candidates.join(", ")
+            ))
+        })
+        .clone()
+}
+
+/// In the browser the page's fonts are used.
+#[cfg(target_arch = "wasm32")]
+pub fn ensure_fonts() -> Result<(), String> {
+    Ok(())
+}
+
 /// The colours axis text and grid lines are drawn in, replaced in the SVG by theme colours.
-const TEXT_MARK: RGBColor = RGBColor(1, 2, 3);
-const GRID_MARK: RGBColor = RGBColor(4, 5, 6);
+pub const TEXT_MARK: RGBColor = RGBColor(1, 2, 3);
+pub const GRID_MARK: RGBColor = RGBColor(4, 5, 6);
 
 /// The value axis: a little padding around the data, zero kept in view for data near it.
-fn value_range(lines: &[Line]) -> (f64, f64) {
+pub(crate) fn value_range(lines: &[Line]) -> (f64, f64) {
     let values = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.1))
@@ -165,6 +208,90 @@ pub fn format_instant(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// How a time-series chart draws, beyond its data: the dashboard panel options that apply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartStyle {
+    /// `line`, `area`, `points` or `bars`.
+    pub draw: String,
+    pub stack: bool,
+    pub unit: String,
+    pub decimals: Option<u32>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub thresholds: Vec<Threshold>,
+    /// `off`, `line` or `area`.
+    pub threshold_style: String,
+    /// The colours of axis text and grid lines; the default marks are replaced in SVGs by the
+    /// page's theme colours.
+    pub text: RGBColor,
+    pub grid: RGBColor,
+}
+
+impl Default for ChartStyle {
+    fn default() -> Self {
+        Self {
+            draw: "line".into(),
+            stack: false,
+            unit: "short".into(),
+            decimals: None,
+            min: None,
+            max: None,
+            thresholds: Vec::new(),
+            threshold_style: "off".into(),
+            text: TEXT_MARK,
+            grid: GRID_MARK,
+        }
+    }
+}
+
+impl ChartStyle {
+    /// The style a dashboard panel's options ask for.
+    pub fn of_panel(o: &PanelOptions) -> Self {
+        Self {
+            draw: o.draw.clone(),
+            stack: o.stack,
+            unit: o.unit.clone(),
+            decimals: o.decimals,
+            min: o.min,
+            max: o.max,
+            thresholds: o.thresholds.clone(),
+            threshold_style: o.threshold_style.clone(),
+            ..Self::default()
+        }
+    }
+
+    fn format(&self, v: f64) -> String {
+        crate::dashboard::format_unit(v, &self.unit, self.decimals)
+    }
+}
+
+/// The RGB of a named or `#rrggbb` colour, `fallback` for `text` and unknown names.
+pub fn rgb(color: &str, fallback: RGBColor) -> RGBColor {
+    crate::dashboard::color_rgb(color).map_or(fallback, |(r, g, b)| RGBColor(r, g, b))
+}
+
+/// The lines as drawn: each stacked on the ones before it when `stack` is set.
+fn stacked(lines: &[Line], stack: bool) -> Vec<Vec<(i64, f64, f64)>> {
+    let mut base: std::collections::HashMap<i64, f64> = std::collections::HashMap::new();
+    lines
+        .iter()
+        .map(|l| {
+            l.points
+                .iter()
+                .map(|&(t, v)| {
+                    if !stack || !v.is_finite() {
+                        return (t, 0.0, v);
+                    }
+                    let below = base.entry(t).or_insert(0.0);
+                    let point = (t, *below, *below + v);
+                    *below += v;
+                    point
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Draws `lines` over `from`..`to` on `backend`; returns the frame of the plot area.
 pub fn draw<DB: DrawingBackend>(
     backend: DB,
@@ -173,18 +300,80 @@ pub fn draw<DB: DrawingBackend>(
     to: i64,
     gap_ms: i64,
 ) -> Result<Frame, String> {
+    draw_styled(backend, lines, from, to, gap_ms, &ChartStyle::default())
+}
+
+/// [`draw`] with a panel's style: areas, points, bars, stacking, units, fixed bounds and
+/// thresholds as lines or bands.
+pub fn draw_styled<DB: DrawingBackend>(
+    backend: DB,
+    lines: &[Line],
+    from: i64,
+    to: i64,
+    gap_ms: i64,
+    style: &ChartStyle,
+) -> Result<Frame, String> {
     let root = backend.into_drawing_area();
+    let frame = draw_on(&root, lines, from, to, gap_ms, style)?;
+    root.present().map_err(|e| e.to_string())?;
+    Ok(frame)
+}
+
+/// [`draw_styled`] into an area of a larger drawing.
+pub fn draw_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    lines: &[Line],
+    from: i64,
+    to: i64,
+    gap_ms: i64,
+    style: &ChartStyle,
+) -> Result<Frame, String> {
+    ensure_fonts()?;
     let (width, _) = root.dim_in_pixel();
-    let (y_min, y_max) = value_range(lines);
+    let drawn = stacked(lines, style.stack);
+    let mut bounds: Vec<Line> = drawn
+        .iter()
+        .map(|pts| Line {
+            label: String::new(),
+            color: 0,
+            points: pts.iter().map(|p| (p.0, p.2)).collect(),
+        })
+        .collect();
+    if style.threshold_style != "off" {
+        let steps: Vec<(i64, f64)> = style
+            .thresholds
+            .iter()
+            .filter_map(|t| t.value)
+            .map(|v| (from, v))
+            .collect();
+        bounds.push(Line {
+            label: String::new(),
+            color: 0,
+            points: steps,
+        });
+    }
+    if style.draw == "bars" || style.draw == "area" {
+        bounds.push(Line {
+            label: String::new(),
+            color: 0,
+            points: vec![(from, 0.0)],
+        });
+    }
+    let (auto_min, auto_max) = value_range(&bounds);
+    let y_min = style.min.unwrap_or(auto_min);
+    let y_max = style
+        .max
+        .unwrap_or(auto_max)
+        .max(y_min + f64::EPSILON.max(y_min.abs() * 1e-9));
     let span = (to - from).max(1);
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .margin_top(10)
         .margin_right(16)
         .x_label_area_size(26)
-        .y_label_area_size(52)
+        .y_label_area_size(60)
         .build_cartesian_2d(from..to.max(from + 1), y_min..y_max)
         .map_err(|e| e.to_string())?;
-    let text = ("sans-serif", 12).into_font().color(&TEXT_MARK);
+    let text = ("sans-serif", 12).into_font().color(&style.text);
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -193,11 +382,11 @@ pub fn draw<DB: DrawingBackend>(
         .x_label_formatter(&|_| String::new())
         .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
         .y_labels(6)
-        .y_label_formatter(&|v| format_value(*v))
+        .y_label_formatter(&|v| style.format(*v))
         .y_label_style(text.clone().pos(Pos::new(HPos::Right, VPos::Center)))
-        .bold_line_style(GRID_MARK.stroke_width(1))
+        .bold_line_style(style.grid.stroke_width(1))
         .light_line_style(TRANSPARENT)
-        .axis_style(GRID_MARK.stroke_width(1))
+        .axis_style(style.grid.stroke_width(1))
         .draw()
         .map_err(|e| e.to_string())?;
     // Time ticks on round local times (every 5 minutes, every hour, at midnight…).
@@ -210,7 +399,7 @@ pub fn draw<DB: DrawingBackend>(
         let (x, _) = chart.backend_coord(&(t, y_min));
         root.draw(&PathElement::new(
             vec![(x, top), (x, bottom)],
-            GRID_MARK.stroke_width(1),
+            style.grid.stroke_width(1),
         ))
         .map_err(|e| e.to_string())?;
         root.draw(&Text::new(
@@ -220,17 +409,106 @@ pub fn draw<DB: DrawingBackend>(
         ))
         .map_err(|e| e.to_string())?;
     }
-    for line in lines {
+    // Threshold bands under the data, lines over it.
+    let steps: Vec<(f64, RGBColor)> = style
+        .thresholds
+        .iter()
+        .map(|t| {
+            (
+                t.value.unwrap_or(f64::NEG_INFINITY),
+                rgb(&t.color, style.text),
+            )
+        })
+        .collect();
+    if style.threshold_style == "area" {
+        for (i, (lo, color)) in steps.iter().enumerate() {
+            let hi = steps.get(i + 1).map_or(y_max, |s| s.0).min(y_max);
+            let lo = lo.max(y_min);
+            if hi > lo {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(from, lo), (to, hi)],
+                        color.mix(0.12).filled(),
+                    )))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    let bar_width = |n: usize| -> i64 { (gap_ms / 2).max(1) * 8 / 10 / n.max(1) as i64 };
+    let bars = drawn.len().max(1);
+    for (i, (line, pts)) in lines.iter().zip(&drawn).enumerate() {
         let (r, g, b) = PALETTE[line.color % PALETTE.len()];
-        let style = RGBColor(r, g, b).stroke_width(2);
-        for segment in segments(&line.points, gap_ms) {
+        let color = RGBColor(r, g, b);
+        let stroke = color.stroke_width(2);
+        match style.draw.as_str() {
+            "points" => {
+                chart
+                    .draw_series(
+                        pts.iter()
+                            .filter(|p| p.2.is_finite())
+                            .map(|p| Circle::new((p.0, p.2), 2, color.filled())),
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
+            "bars" => {
+                let w = bar_width(if style.stack { 1 } else { bars });
+                let offset = if style.stack {
+                    -w / 2
+                } else {
+                    -w * bars as i64 / 2 + w * i as i64
+                };
+                chart
+                    .draw_series(pts.iter().filter(|p| p.2.is_finite()).map(|p| {
+                        let x0 = p.0 + offset;
+                        Rectangle::new(
+                            [(x0, p.1.max(y_min)), (x0 + w, p.2.min(y_max))],
+                            color.mix(0.85).filled(),
+                        )
+                    }))
+                    .map_err(|e| e.to_string())?;
+            }
+            _ => {
+                let top_line: Vec<(i64, f64)> = pts.iter().map(|p| (p.0, p.2)).collect();
+                let base_of: std::collections::HashMap<i64, f64> =
+                    pts.iter().map(|p| (p.0, p.1)).collect();
+                for segment in segments(&top_line, gap_ms) {
+                    if style.draw == "area" {
+                        let mut polygon: Vec<(i64, f64)> = segment.clone();
+                        polygon.extend(
+                            segment.iter().rev().map(|p| {
+                                (p.0, base_of.get(&p.0).copied().unwrap_or(0.0).max(y_min))
+                            }),
+                        );
+                        chart
+                            .draw_series(std::iter::once(Polygon::new(
+                                polygon,
+                                color.mix(0.25).filled(),
+                            )))
+                            .map_err(|e| e.to_string())?;
+                    }
+                    chart
+                        .draw_series(LineSeries::new(segment.iter().copied(), stroke))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+    }
+    if style.threshold_style == "line" {
+        for (value, color) in steps
+            .iter()
+            .filter(|s| s.0.is_finite() && s.0 >= y_min && s.0 <= y_max)
+        {
             chart
-                .draw_series(LineSeries::new(segment.iter().copied(), style))
+                .draw_series(DashedLineSeries::new(
+                    [(from, *value), (to, *value)],
+                    6,
+                    4,
+                    color.stroke_width(1),
+                ))
                 .map_err(|e| e.to_string())?;
         }
     }
     let (x_px, y_px) = chart.plotting_area().get_pixel_range();
-    root.present().map_err(|e| e.to_string())?;
     Ok(Frame {
         left: f64::from(x_px.start),
         right: f64::from(x_px.end),
@@ -295,18 +573,34 @@ pub fn svg(
     gap_ms: i64,
     size: (u32, u32),
 ) -> Result<(String, Frame), String> {
+    svg_styled(lines, from, to, gap_ms, size, &ChartStyle::default())
+}
+
+/// [`svg`] with a panel's style.
+pub fn svg_styled(
+    lines: &[Line],
+    from: i64,
+    to: i64,
+    gap_ms: i64,
+    size: (u32, u32),
+    style: &ChartStyle,
+) -> Result<(String, Frame), String> {
     let mut out = String::new();
-    let frame = draw(
+    let frame = draw_styled(
         SVGBackend::with_string(&mut out, size),
         lines,
         from,
         to,
         gap_ms,
+        style,
     )?;
-    let out = out
-        .replace("fill=\"#010203\"", "fill=\"currentColor\"")
-        .replace("stroke=\"#040506\"", "style=\"stroke:var(--chart-grid)\"");
-    Ok((out, frame))
+    Ok((themed_svg(out), frame))
+}
+
+/// Replaces the marker colours of text and grid with the page's theme colours.
+pub fn themed_svg(svg: String) -> String {
+    svg.replace("fill=\"#010203\"", "fill=\"currentColor\"")
+        .replace("stroke=\"#040506\"", "style=\"stroke:var(--chart-grid)\"")
 }
 
 #[cfg(test)]

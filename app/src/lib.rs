@@ -5,8 +5,10 @@
 pub mod api;
 pub mod chart;
 pub mod components;
+pub mod dashboard;
 pub mod format;
 pub mod pages;
+pub mod panel_draw;
 pub mod promql_complete;
 pub mod time;
 

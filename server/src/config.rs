@@ -102,6 +102,10 @@ pub struct SettingsInput {
     #[arg(long, env = "PORTAL_DEMO", value_name = "BOOL")]
     pub demo: Option<bool>,
 
+    /// A directory of dashboard JSON files (the portal's model or Grafana's) kept in sync with the database
+    #[arg(long, env = "PORTAL_DASHBOARDS_DIR", value_name = "DIR")]
+    pub dashboards_dir: Option<PathBuf>,
+
     /// Prometheus targets to scrape; only in the file, as `[[scrape]]` tables
     #[arg(skip)]
     #[serde(default)]
@@ -213,6 +217,7 @@ pub struct Settings {
     pub scrape: Vec<ScrapeJob>,
     pub demo: bool,
     pub retention: Duration,
+    pub dashboards_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -279,6 +284,7 @@ impl Settings {
             scrape,
             demo: first.demo.or(second.demo).unwrap_or(false),
             retention,
+            dashboards_dir: first.dashboards_dir.or(second.dashboards_dir),
             max_series_per_metric,
             listen: first
                 .listen

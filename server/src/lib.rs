@@ -4,6 +4,7 @@
 
 pub mod compact;
 pub mod config;
+pub mod dashboards;
 pub mod demo;
 pub mod embedded;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod ingest;
 pub mod labels;
 pub mod metrics;
 pub mod query;
+pub mod render;
 pub mod scrape;
 pub mod startup;
 pub mod store;

@@ -65,6 +65,7 @@ pub struct Application {
     scrape_targets: Vec<scrape::Target>,
     demo: bool,
     compaction: CompactSettings,
+    dashboards_dir: Option<std::path::PathBuf>,
 }
 
 impl Application {
@@ -125,6 +126,17 @@ impl Application {
         let instance = store::instance::upsert_instance(&pool)
             .await
             .context("failed to read the portal instance")?;
+        crate::dashboards::provision::ensure_built_in(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("failed to make the built-in dashboards: {e}"))?;
+        if let Some(dir) = &settings.dashboards_dir {
+            // The first sync happens before serving, so provisioned dashboards are there at once.
+            crate::dashboards::provision::sync_directory(&pool, dir)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("failed to provision dashboards from {}: {e}", dir.display())
+                })?;
+        }
 
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -177,6 +189,7 @@ impl Application {
             shutdown_timeout: settings.shutdown_timeout,
             scrape_targets: scrape::targets(&settings.scrape, own),
             demo: settings.demo,
+            dashboards_dir: settings.dashboards_dir.clone(),
             compaction: CompactSettings {
                 retention: settings.retention,
                 grace: Duration::from_secs(10 * 60),
@@ -213,6 +226,7 @@ impl Application {
             demo,
             address,
             compaction,
+            dashboards_dir,
         } = self;
         let pool = state.pool.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -229,6 +243,14 @@ impl Application {
             compaction,
             stop_rx.clone(),
         ));
+        if let Some(dir) = dashboards_dir {
+            workers.push(tokio::spawn(crate::dashboards::provision::watch(
+                pool.clone(),
+                dir,
+                Duration::from_secs(10),
+                stop_rx.clone(),
+            )));
+        }
         if demo {
             let mut own = address;
             if own.ip().is_unspecified() {

@@ -2,6 +2,7 @@
 //! browser, and the browser's typed client for them.
 
 mod client;
+pub mod dashboard;
 pub mod prometheus;
 mod status;
 

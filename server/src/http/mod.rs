@@ -2,10 +2,11 @@
 //! behind the shared layers (request observation, compression, body limit, timeout, JSON error
 //! bodies, panic recovery).
 
+mod dashboards;
 mod health;
 mod metrics;
 mod otlp;
-mod prometheus;
+pub(crate) mod prometheus;
 mod status;
 mod write;
 
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(write::router())
         .merge(otlp::router())
         .merge(prometheus::router())
+        .merge(dashboards::router())
         .route("/api/{*rest}", any(api_not_found))
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(

@@ -84,10 +84,10 @@ impl IntoResponse for PromError {
 type PromResult<T> = Result<Json<PromResponse<T>>, PromError>;
 
 /// The request's parameters, from the query string and a form-encoded body together.
-struct Params(Vec<(String, String)>);
+pub(crate) struct Params(pub(crate) Vec<(String, String)>);
 
 impl Params {
-    fn new(query: Option<String>, body: &[u8]) -> Self {
+    pub(crate) fn new(query: Option<String>, body: &[u8]) -> Self {
         let mut pairs: Vec<(String, String)> =
             form_urlencoded::parse(query.unwrap_or_default().as_bytes())
                 .into_owned()
@@ -96,7 +96,7 @@ impl Params {
         Self(pairs)
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .rev()
@@ -122,7 +122,7 @@ impl Params {
         Ok(find_series(pool, selectors, self.time("start")?, self.time("end")?).await?)
     }
 
-    fn time(&self, key: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    pub(crate) fn time(&self, key: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
         self.get(key)
             .map(|v| parse_time(v).map_err(|e| ApiError::bad_request(key, e)))
             .transpose()
@@ -146,11 +146,11 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 /// Most points one series of a range query may have, as in Prometheus.
 const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
-fn pair(t_ms: i64, v: f64) -> SamplePair {
+pub(crate) fn pair(t_ms: i64, v: f64) -> SamplePair {
     (t_ms as f64 / 1000.0, format_value(v))
 }
 
-fn series_labels(labels: promql::Labels) -> SeriesLabels {
+pub(crate) fn series_labels(labels: promql::Labels) -> SeriesLabels {
     labels.into_iter().collect()
 }
 
@@ -162,11 +162,11 @@ fn parse_query(params: &Params) -> Result<promql_parser::parser::Expr, ApiError>
     let text = params
         .get("query")
         .ok_or_else(|| ApiError::bad_request("query", "no query parameter provided"))?;
-    promql_parser::parser::parse(text).map_err(|e| ApiError::bad_request("query", e))
+    parse_expr(text)
 }
 
 /// Parses a step: a duration (`15s`) or seconds (`15`, `0.5`).
-fn parse_step(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_step(text: &str) -> Result<i64, String> {
     if let Ok(seconds) = text.parse::<f64>() {
         if seconds.is_finite() {
             return Ok((seconds * 1000.0).round() as i64);
@@ -177,7 +177,7 @@ fn parse_step(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("cannot parse \"{text}\" to a valid duration"))
 }
 
-fn range_series(s: promql::Series) -> RangeSeries {
+pub(crate) fn range_series(s: promql::Series) -> RangeSeries {
     RangeSeries {
         metric: series_labels(s.labels),
         values: s.points.into_iter().map(|(t, v)| pair(t, v)).collect(),
@@ -232,14 +232,7 @@ async fn get_query(
         .time("time")?
         .unwrap_or_else(Utc::now)
         .timestamp_millis();
-    let value = evaluate(
-        &state,
-        expr,
-        (at, at, 0),
-        Resolution::Raw,
-        move |source, expr| promql::evaluate_instant(source, expr, at),
-    )
-    .await?;
+    let value = instant_query(&state, expr, at).await?;
     let data = match value {
         Value::Scalar(v) => QueryData::Scalar(pair(at, v)),
         Value::String(s) => QueryData::String((at as f64 / 1000.0, s)),
@@ -255,6 +248,79 @@ async fn get_query(
         Value::Matrix(series) => QueryData::Matrix(series.into_iter().map(range_series).collect()),
     };
     Ok(Json(PromResponse::success(data)))
+}
+
+/// Parses PromQL as the query API does (errors name the `query` field).
+pub fn parse_expr(text: &str) -> Result<promql_parser::parser::Expr, ApiError> {
+    promql_parser::parser::parse(text).map_err(|e| ApiError::bad_request("query", e))
+}
+
+/// Evaluates `expr` at every `step` from `start` to `end` (ms), with the query API's checks;
+/// the one path every range query takes (the API, dashboards' public links, panel images).
+pub async fn range_query(
+    state: &AppState,
+    expr: promql_parser::parser::Expr,
+    (start, end, step): (i64, i64, i64),
+) -> Result<Vec<promql::Series>, ApiError> {
+    if end < start {
+        return Err(ApiError::bad_request(
+            "end",
+            "end timestamp must not be before start time",
+        ));
+    }
+    if step <= 0 {
+        return Err(ApiError::bad_request("step", "zero or negative query resolution step widths are not accepted. Try a positive integer"));
+    }
+    if (end - start) / step > MAX_POINTS_PER_SERIES {
+        return Err(ApiError::bad_request(
+            "step",
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    if !matches!(
+        expr.value_type(),
+        promql_parser::parser::value::ValueType::Vector
+            | promql_parser::parser::value::ValueType::Scalar
+    ) {
+        return Err(ApiError::bad_request(
+            "query",
+            format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                expr.value_type()
+            ),
+        ));
+    }
+    // At steps of 20 minutes and more, compacted days are read from the five-minute
+    // downsampled stream: a 30-day graph then reads a tenth of the samples.
+    let resolution = if step >= DOWNSAMPLED_MIN_STEP_MS {
+        Resolution::Downsampled
+    } else {
+        Resolution::Raw
+    };
+    evaluate(
+        state,
+        expr,
+        (start, end, step),
+        resolution,
+        move |source, expr| promql::evaluate_range(source, expr, start, end, step),
+    )
+    .await
+}
+
+/// Evaluates `expr` at the instant `at` (ms).
+pub async fn instant_query(
+    state: &AppState,
+    expr: promql_parser::parser::Expr,
+    at: i64,
+) -> Result<Value, ApiError> {
+    evaluate(
+        state,
+        expr,
+        (at, at, 0),
+        Resolution::Raw,
+        move |source, expr| promql::evaluate_instant(source, expr, at),
+    )
+    .await
 }
 
 /// `/api/v1/query_range`: evaluates an expression at every step from `start` to `end`.
@@ -277,50 +343,7 @@ async fn get_query_range(
         .get("step")
         .ok_or_else(|| ApiError::bad_request("step", "no step parameter provided"))?;
     let step = parse_step(step_text).map_err(|e| ApiError::bad_request("step", e))?;
-    if end < start {
-        return Err(
-            ApiError::bad_request("end", "end timestamp must not be before start time").into(),
-        );
-    }
-    if step <= 0 {
-        return Err(ApiError::bad_request("step", "zero or negative query resolution step widths are not accepted. Try a positive integer").into());
-    }
-    if (end - start) / step > MAX_POINTS_PER_SERIES {
-        return Err(ApiError::bad_request(
-            "step",
-            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
-        )
-        .into());
-    }
-    if !matches!(
-        expr.value_type(),
-        promql_parser::parser::value::ValueType::Vector
-            | promql_parser::parser::value::ValueType::Scalar
-    ) {
-        return Err(ApiError::bad_request(
-            "query",
-            format!(
-                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-                expr.value_type()
-            ),
-        )
-        .into());
-    }
-    // At steps of 20 minutes and more, compacted days are read from the five-minute
-    // downsampled stream: a 30-day graph then reads a tenth of the samples.
-    let resolution = if step >= DOWNSAMPLED_MIN_STEP_MS {
-        Resolution::Downsampled
-    } else {
-        Resolution::Raw
-    };
-    let series = evaluate(
-        &state,
-        expr,
-        (start, end, step),
-        resolution,
-        move |source, expr| promql::evaluate_range(source, expr, start, end, step),
-    )
-    .await?;
+    let series = range_query(&state, expr, (start, end, step)).await?;
     Ok(Json(PromResponse::success(QueryData::Matrix(
         series.into_iter().map(range_series).collect(),
     ))))

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod chunks;
 pub mod codec;
+pub mod dashboards;
 pub mod instance;
 pub mod metadata;
 pub mod samples;

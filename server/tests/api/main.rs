@@ -1,6 +1,7 @@
 //! API tests: the real router on a real port, each test with a database of its own.
 
 mod compaction;
+mod dashboards;
 mod embedded;
 mod errors;
 mod health;

@@ -1,0 +1,599 @@
+//! What a dashboard means, shared by the browser and the server's renderer: variable queries and
+//! `$variable` substitution, legend names, reducing a series to one value, units, thresholds,
+//! value mappings and the grid layout with collapsible rows.
+
+use crate::api::dashboard::{GridPos, Panel, PanelKind, Threshold, ValueMapping};
+use std::collections::BTreeMap;
+
+/// Splits a comma-separated list, trimming blanks.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The query of a query variable, in Grafana's Prometheus syntax.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VariableQuery {
+    /// `label_values(label)` or `label_values(selector, label)`.
+    LabelValues {
+        selector: Option<String>,
+        label: String,
+    },
+    /// `label_names()`.
+    LabelNames,
+    /// `metrics(regex)`: metric names matching the regex.
+    Metrics { regex: String },
+    /// `query_result(expr)`: one value per series of the instant result, written as
+    /// `name{labels} value timestamp`; usually narrowed with the variable's regex.
+    QueryResult { expr: String },
+}
+
+impl VariableQuery {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let call = |name: &str| -> Option<&str> {
+            text.strip_prefix(name)
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('('))
+                .and_then(|r| r.strip_suffix(')'))
+                .map(str::trim)
+        };
+        if let Some(args) = call("label_values") {
+            // The label is after the last top-level comma; the selector may contain commas.
+            let mut depth = 0i32;
+            let mut in_string = false;
+            let mut split = None;
+            let mut prev = ' ';
+            for (i, c) in args.char_indices() {
+                match c {
+                    '"' if prev != '\\' => in_string = !in_string,
+                    '{' | '(' | '[' if !in_string => depth += 1,
+                    '}' | ')' | ']' if !in_string => depth -= 1,
+                    ',' if !in_string && depth == 0 => split = Some(i),
+                    _ => {}
+                }
+                prev = c;
+            }
+            let (selector, label) = match split {
+                Some(i) => (Some(args[..i].trim().to_string()), args[i + 1..].trim()),
+                None => (None, args),
+            };
+            if !is_label_name(label) {
+                return Err(format!("label_values(): \"{label}\" is not a label name"));
+            }
+            if selector.as_deref() == Some("") {
+                return Err("label_values(): the selector before the comma is empty".into());
+            }
+            return Ok(Self::LabelValues {
+                selector,
+                label: label.to_string(),
+            });
+        }
+        if call("label_names").is_some_and(str::is_empty) {
+            return Ok(Self::LabelNames);
+        }
+        if let Some(args) = call("metrics") {
+            return Ok(Self::Metrics {
+                regex: args.to_string(),
+            });
+        }
+        if let Some(args) = call("query_result") {
+            if args.is_empty() {
+                return Err("query_result() needs a query".into());
+            }
+            return Ok(Self::QueryResult {
+                expr: args.to_string(),
+            });
+        }
+        Err("must be label_values(label), label_values(selector, label), label_names(), metrics(regex) or query_result(query)".into())
+    }
+}
+
+/// Whether `name` is a Prometheus label name.
+pub fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Escapes regular-expression characters, as a multi-value selection is written `(a|b)`.
+pub fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How a selection is written in a query: one value as it is, several as `(a|b)` for `=~`.
+pub fn format_selection(values: &[String]) -> String {
+    match values {
+        [one] => one.clone(),
+        [] => String::new(),
+        many => format!(
+            "({})",
+            many.iter()
+                .map(|v| regex_escape(v))
+                .collect::<Vec<_>>()
+                .join("|")
+        ),
+    }
+}
+
+/// The built-in variables of a query run over `range_ms` at `step_ms`.
+pub fn builtins(range_ms: i64, step_ms: i64) -> BTreeMap<String, Vec<String>> {
+    let secs = |ms: i64| format!("{}s", (ms / 1000).max(1));
+    // Grafana's $__rate_interval: four scrape intervals (15 s assumed), or a step plus one.
+    let rate = (step_ms + 15_000).max(60_000);
+    [
+        ("__interval", secs(step_ms)),
+        ("__interval_ms", step_ms.to_string()),
+        ("__rate_interval", secs(rate)),
+        ("__range", secs(range_ms)),
+        ("__range_s", (range_ms / 1000).to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), vec![v]))
+    .collect()
+}
+
+/// Replaces `$name`, `${name}` and `[[name]]` with the variables' selections; unknown names are
+/// left as they are (PromQL then says where).
+pub fn interpolate(text: &str, values: &BTreeMap<String, Vec<String>>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    while i < bytes.len() {
+        let (name_range, end) = if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            match text[i + 2..].find('}') {
+                Some(close) => (Some((i + 2, i + 2 + close)), i + 3 + close),
+                None => (None, i + 1),
+            }
+        } else if bytes[i] == b'$' {
+            let mut j = i + 1;
+            while j < bytes.len() && is_ident(bytes[j]) {
+                j += 1;
+            }
+            (Some((i + 1, j)), j)
+        } else if bytes[i] == b'[' && bytes.get(i + 1) == Some(&b'[') {
+            match text[i + 2..].find("]]") {
+                Some(close) => (Some((i + 2, i + 2 + close)), i + 4 + close),
+                None => (None, i + 1),
+            }
+        } else {
+            (None, i + 1)
+        };
+        match name_range.and_then(|(a, b)| values.get(&text[a..b])) {
+            Some(selection) => {
+                out.push_str(&format_selection(selection));
+                i = end;
+            }
+            None => {
+                let next = text[i..]
+                    .char_indices()
+                    .nth(1)
+                    .map_or(text.len(), |(n, _)| i + n);
+                out.push_str(&text[i..next]);
+                i = next;
+            }
+        }
+    }
+    out
+}
+
+/// The names of the variables `text` uses, to know which variables depend on which.
+pub fn referenced(text: &str, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| {
+            let probe: BTreeMap<String, Vec<String>> =
+                [((*n).clone(), vec!["\u{1}".to_string()])].into();
+            interpolate(text, &probe).contains('\u{1}')
+        })
+        .cloned()
+        .collect()
+}
+
+/// A series' name from a legend template (`{{agent_id}} p95`), or all its labels.
+pub fn legend_name(template: &str, labels: &BTreeMap<String, String>) -> String {
+    if template.trim().is_empty() {
+        return crate::api::prometheus::series_name(labels);
+    }
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        match rest[open + 2..].find("}}") {
+            Some(close) => {
+                let name = rest[open + 2..open + 2 + close].trim();
+                out.push_str(labels.get(name).map(String::as_str).unwrap_or(""));
+                rest = &rest[open + 4 + close..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Reduces a series' values to one (`last`, `mean`, `max`, `min`, `sum`, `first`), ignoring
+/// NaN; `None` without values.
+pub fn reduce(points: &[(i64, f64)], how: &str) -> Option<f64> {
+    let mut values = points.iter().map(|p| p.1).filter(|v| !v.is_nan());
+    match how {
+        "first" => values.next(),
+        "max" => values.reduce(f64::max),
+        "min" => values.reduce(f64::min),
+        "sum" => values.reduce(|a, b| a + b),
+        "mean" => {
+            let (n, sum) = values.fold((0usize, 0.0), |(n, s), v| (n + 1, s + v));
+            (n > 0).then(|| sum / n as f64)
+        }
+        _ => values.next_back(),
+    }
+}
+
+fn trim_number(text: String) -> String {
+    if text.contains('.') && !text.contains('e') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+fn fixed(v: f64, decimals: Option<u32>) -> String {
+    match decimals {
+        Some(d) => format!("{v:.*}", d as usize),
+        None => {
+            let a = v.abs();
+            let d = if a == 0.0 || a >= 100.0 {
+                0
+            } else if a >= 10.0 {
+                1
+            } else if a >= 0.01 {
+                2
+            } else {
+                return crate::chart::format_value(v);
+            };
+            trim_number(format!("{v:.d$}"))
+        }
+    }
+}
+
+/// Scales by powers of `base` through `units`, as `1.5 KiB` or `3.2k`.
+fn scaled(v: f64, base: f64, units: &[&str], decimals: Option<u32>, sep: &str) -> String {
+    let mut value = v;
+    let mut i = 0;
+    while value.abs() >= base && i + 1 < units.len() {
+        value /= base;
+        i += 1;
+    }
+    let unit = units[i];
+    if unit.is_empty() {
+        fixed(value, decimals)
+    } else {
+        format!("{}{sep}{unit}", fixed(value, decimals))
+    }
+}
+
+/// Writes a value in a panel's unit (see `PanelOptions::unit`).
+pub fn format_unit(v: f64, unit: &str, decimals: Option<u32>) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    match unit {
+        "none" => fixed(v, decimals),
+        "percent" => format!("{}%", fixed(v, decimals)),
+        "percentunit" => format!("{}%", fixed(v * 100.0, decimals)),
+        "bytes" => scaled(
+            v,
+            1024.0,
+            &["B", "KiB", "MiB", "GiB", "TiB", "PiB"],
+            decimals,
+            " ",
+        ),
+        "bps" => scaled(
+            v,
+            1024.0,
+            &["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"],
+            decimals,
+            " ",
+        ),
+        "reqps" => format!(
+            "{} req/s",
+            scaled(v, 1000.0, &["", "k", "M", "G"], decimals, "")
+        ),
+        "currencyUSD" => {
+            let d = decimals.unwrap_or(if v.abs() < 1.0 { 4 } else { 2 });
+            if v < 0.0 {
+                format!("-${:.*}", d as usize, -v)
+            } else {
+                format!("${v:.*}", d as usize)
+            }
+        }
+        "s" | "ms" => {
+            let secs = if unit == "ms" { v / 1000.0 } else { v };
+            let a = secs.abs();
+            if a == 0.0 {
+                "0 s".into()
+            } else if a < 1e-3 {
+                format!("{} µs", fixed(secs * 1e6, decimals))
+            } else if a < 1.0 {
+                format!("{} ms", fixed(secs * 1e3, decimals))
+            } else if a < 60.0 {
+                format!("{} s", fixed(secs, decimals))
+            } else if a < 3600.0 {
+                format!("{} min", fixed(secs / 60.0, decimals))
+            } else if a < 86_400.0 {
+                format!("{} hour", fixed(secs / 3600.0, decimals))
+            } else {
+                format!("{} day", fixed(secs / 86_400.0, decimals))
+            }
+        }
+        _ => match decimals {
+            Some(_) => scaled(v, 1000.0, &["", "k", "M", "G", "T"], decimals, " "),
+            None => crate::chart::format_value(v),
+        },
+    }
+}
+
+/// The RGB of a named colour or `#rrggbb`; `None` for `text` (the page's own colour).
+pub fn color_rgb(color: &str) -> Option<(u8, u8, u8)> {
+    Some(match color {
+        "green" => (0x73, 0xbf, 0x69),
+        "yellow" => (0xfa, 0xde, 0x2a),
+        "orange" => (0xff, 0x98, 0x30),
+        "red" => (0xf2, 0x49, 0x5c),
+        "blue" => (0x57, 0x94, 0xf2),
+        "purple" => (0xb8, 0x77, 0xd9),
+        hex if hex.len() == 7 && hex.starts_with('#') => {
+            let c = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+            (c(1)?, c(3)?, c(5)?)
+        }
+        _ => return None,
+    })
+}
+
+/// The colour the thresholds give `value`: the last step at or below it, else the base step.
+pub fn threshold_color(value: f64, thresholds: &[Threshold]) -> Option<&str> {
+    thresholds
+        .iter()
+        .rev()
+        .find(|t| t.value.is_none_or(|step| value >= step))
+        .map(|t| t.color.as_str())
+}
+
+/// The text (and colour) a mapping gives `value`, if one applies.
+pub fn map_value(value: f64, mappings: &[ValueMapping]) -> Option<&ValueMapping> {
+    mappings.iter().find(|m| match (&m.value, m.from, m.to) {
+        (Some(exact), _, _) => exact.parse::<f64>().is_ok_and(|e| e == value),
+        (None, from, to) => from.is_none_or(|f| value >= f) && to.is_none_or(|t| value <= t),
+    })
+}
+
+/// Where each shown panel goes: rows' collapsed panels are left out and what follows moves up
+/// by the height they took. Returns (index into `panels`, position).
+pub fn layout(panels: &[Panel]) -> Vec<(usize, GridPos)> {
+    let mut out = Vec::with_capacity(panels.len());
+    let mut lift = 0u32;
+    let mut hiding: Option<u32> = None; // the y just below the collapsed row
+    let mut hidden_bottom = 0u32;
+    for (i, p) in panels.iter().enumerate() {
+        if p.kind == PanelKind::Row {
+            if let Some(top) = hiding.take() {
+                lift += hidden_bottom.saturating_sub(top);
+            }
+            if p.collapsed {
+                hiding = Some(p.grid.y + p.grid.h);
+                hidden_bottom = p.grid.y + p.grid.h;
+            }
+            let mut g = p.grid;
+            g.y = g.y.saturating_sub(lift);
+            out.push((i, g));
+            continue;
+        }
+        if hiding.is_some() {
+            hidden_bottom = hidden_bottom.max(p.grid.y + p.grid.h);
+            continue;
+        }
+        let mut g = p.grid;
+        g.y = g.y.saturating_sub(lift);
+        out.push((i, g));
+    }
+    out
+}
+
+/// The first free place for a panel `w`×`h` below everything, for "add panel".
+pub fn place_below(panels: &[Panel], w: u32, h: u32) -> GridPos {
+    let y = panels
+        .iter()
+        .map(|p| p.grid.y + p.grid.h)
+        .max()
+        .unwrap_or(0);
+    GridPos { x: 0, y, w, h }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::dashboard::PanelOptions;
+
+    fn vars(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn variables_are_substituted_in_every_syntax() {
+        let v = vars(&[
+            ("agent", &["a1"]),
+            ("agent_id", &["x"]),
+            ("q", &["a.b", "c"]),
+        ]);
+        assert_eq!(
+            interpolate(
+                r#"up{agent="$agent",id="${agent_id}",q=~"[[q]]"} $agentx"#,
+                &v
+            ),
+            r#"up{agent="a1",id="x",q=~"(a\.b|c)"} $agentx"#
+        );
+        assert_eq!(
+            interpolate("rate(x[$__rate_interval]) é $", &v),
+            "rate(x[$__rate_interval]) é $"
+        );
+        let b = builtins(3_600_000, 30_000);
+        assert_eq!(interpolate("rate(x[$__rate_interval])", &b), "rate(x[60s])");
+        assert_eq!(interpolate("$__range", &b), "3600s");
+        assert_eq!(
+            referenced("up{a=\"$agent\"}", &["agent".into(), "q".into()]),
+            vec!["agent".to_string()]
+        );
+    }
+
+    #[test]
+    fn variable_queries_parse_like_grafana() {
+        assert_eq!(
+            VariableQuery::parse("label_values(agent_id)").unwrap(),
+            VariableQuery::LabelValues {
+                selector: None,
+                label: "agent_id".into()
+            }
+        );
+        assert_eq!(
+            VariableQuery::parse(r#"label_values(up{job="a,b"}, instance)"#).unwrap(),
+            VariableQuery::LabelValues {
+                selector: Some(r#"up{job="a,b"}"#.into()),
+                label: "instance".into()
+            }
+        );
+        assert!(VariableQuery::parse("label_values(, x)").is_err());
+        assert!(VariableQuery::parse("label_values(a-b)")
+            .unwrap_err()
+            .contains("a-b"));
+        assert!(VariableQuery::parse("up").is_err());
+        assert_eq!(
+            VariableQuery::parse("query_result(topk(3, up))").unwrap(),
+            VariableQuery::QueryResult {
+                expr: "topk(3, up)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn legends_take_labels() {
+        let labels: BTreeMap<String, String> = [
+            ("agent".to_string(), "a1".to_string()),
+            ("__name__".into(), "up".into()),
+        ]
+        .into();
+        assert_eq!(
+            legend_name("{{agent}} p95 {{ missing }}", &labels),
+            "a1 p95 "
+        );
+        assert_eq!(legend_name("", &labels), r#"up{agent="a1"}"#);
+    }
+
+    #[test]
+    fn reducers_skip_nan() {
+        let p = [(1, 2.0), (2, f64::NAN), (3, 4.0)];
+        assert_eq!(reduce(&p, "last"), Some(4.0));
+        assert_eq!(reduce(&p, "first"), Some(2.0));
+        assert_eq!(reduce(&p, "mean"), Some(3.0));
+        assert_eq!(reduce(&p, "sum"), Some(6.0));
+        assert_eq!(reduce(&p, "max"), Some(4.0));
+        assert_eq!(reduce(&[], "last"), None);
+    }
+
+    #[test]
+    fn units_read_naturally() {
+        assert_eq!(format_unit(0.953, "percentunit", None), "95.3%");
+        assert_eq!(format_unit(1536.0, "bytes", None), "1.5 KiB");
+        assert_eq!(format_unit(0.25, "s", None), "250 ms");
+        assert_eq!(format_unit(90.0, "s", None), "1.5 min");
+        assert_eq!(format_unit(1.5, "currencyUSD", None), "$1.50");
+        assert_eq!(format_unit(0.0123, "currencyUSD", None), "$0.0123");
+        assert_eq!(format_unit(3400.0, "short", None), "3.4k");
+        assert_eq!(format_unit(12.345, "none", Some(1)), "12.3");
+    }
+
+    #[test]
+    fn thresholds_and_mappings_pick_the_step() {
+        let t = vec![
+            Threshold {
+                value: None,
+                color: "green".into(),
+            },
+            Threshold {
+                value: Some(80.0),
+                color: "red".into(),
+            },
+        ];
+        assert_eq!(threshold_color(10.0, &t), Some("green"));
+        assert_eq!(threshold_color(80.0, &t), Some("red"));
+        let m = vec![
+            ValueMapping {
+                value: Some("1".into()),
+                from: None,
+                to: None,
+                text: "up".into(),
+                color: "green".into(),
+            },
+            ValueMapping {
+                value: None,
+                from: Some(2.0),
+                to: Some(5.0),
+                text: "busy".into(),
+                color: String::new(),
+            },
+        ];
+        assert_eq!(map_value(1.0, &m).unwrap().text, "up");
+        assert_eq!(map_value(3.0, &m).unwrap().text, "busy");
+        assert!(map_value(0.0, &m).is_none());
+        assert_eq!(color_rgb("#ff0010"), Some((255, 0, 16)));
+    }
+
+    fn panel(id: u32, kind: PanelKind, y: u32, h: u32, collapsed: bool) -> Panel {
+        Panel {
+            id,
+            kind,
+            title: String::new(),
+            description: String::new(),
+            grid: GridPos { x: 0, y, w: 24, h },
+            targets: Vec::new(),
+            options: PanelOptions::default(),
+            collapsed,
+        }
+    }
+
+    #[test]
+    fn collapsed_rows_hide_their_panels_and_lift_the_rest() {
+        let panels = vec![
+            panel(1, PanelKind::Row, 0, 1, true),
+            panel(2, PanelKind::Timeseries, 1, 8, false),
+            panel(3, PanelKind::Row, 9, 1, false),
+            panel(4, PanelKind::Stat, 10, 4, false),
+        ];
+        let l = layout(&panels);
+        assert_eq!(l.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0, 2, 3]);
+        assert_eq!(l[1].1.y, 1);
+        assert_eq!(l[2].1.y, 2);
+        assert_eq!(place_below(&panels, 12, 8).y, 14);
+    }
+}
