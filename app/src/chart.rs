@@ -145,6 +145,17 @@ pub(crate) fn value_range(lines: &[Line]) -> (f64, f64) {
     (lo, hi)
 }
 
+/// Orders values for sorting: numbers by size, NaN and missing values last.
+pub fn compare_values(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
+    let key = |v: Option<f64>| v.filter(|x| !x.is_nan());
+    match (key(a), key(b)) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
 /// Formats an axis value compactly: `0.25`, `12`, `3.4k`, `1.2M`.
 pub fn format_value(v: f64) -> String {
     let a = v.abs();
@@ -601,6 +612,7 @@ pub fn svg_styled(
 pub fn themed_svg(svg: String) -> String {
     svg.replace("fill=\"#010203\"", "fill=\"currentColor\"")
         .replace("stroke=\"#040506\"", "style=\"stroke:var(--chart-grid)\"")
+        .replace("fill=\"#040506\"", "style=\"fill:var(--chart-grid)\"")
 }
 
 #[cfg(test)]

@@ -190,6 +190,15 @@ pub fn interpolate(text: &str, values: &BTreeMap<String, Vec<String>>) -> String
     out
 }
 
+/// [`interpolate`] for text people read (titles): several values are listed, `a, b`.
+pub fn interpolate_text(text: &str, values: &BTreeMap<String, Vec<String>>) -> String {
+    let listed: BTreeMap<String, Vec<String>> = values
+        .iter()
+        .map(|(k, v)| (k.clone(), vec![v.join(", ")]))
+        .collect();
+    interpolate(text, &listed)
+}
+
 /// The names of the variables `text` uses, to know which variables depend on which.
 pub fn referenced(text: &str, names: &[String]) -> Vec<String> {
     names
@@ -428,6 +437,145 @@ pub fn place_below(panels: &[Panel], w: u32, h: u32) -> GridPos {
     GridPos { x: 0, y, w, h }
 }
 
+/// Where a dashboard's data comes from: the query API directly, or a public link, which runs
+/// only the dashboard's stored queries with the variable values given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataSource {
+    Direct,
+    Public(String),
+}
+
+/// The selected values of every variable; `all` names the variables on "All".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub values: BTreeMap<String, Vec<String>>,
+    pub all: std::collections::BTreeSet<String>,
+}
+
+impl Selection {
+    /// The pairs of [`Selection::url_pairs`] as `&k=v…`, to append to a query string.
+    pub fn url_tail(&self) -> String {
+        self.url_pairs()
+            .iter()
+            .map(|(k, v)| format!("&{}={}", escape(k), escape(v)))
+            .collect()
+    }
+
+    /// `var-<name>=<value>` pairs as the URL carries them (`$__all` for All).
+    pub fn url_pairs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (name, values) in &self.values {
+            if self.all.contains(name) {
+                out.push((format!("var-{name}"), "$__all".to_string()));
+            } else {
+                out.extend(values.iter().map(|v| (format!("var-{name}"), v.clone())));
+            }
+        }
+        out
+    }
+}
+
+/// The step and aligned start of a panel `width_px` wide over `from`..`to` (ms).
+pub fn panel_step(from: i64, to: i64, width_px: u32) -> (i64, i64) {
+    let step = crate::time::auto_step_ms(to - from, width_px);
+    (from / step * step, step)
+}
+
+fn escape(text: &str) -> String {
+    crate::components::url_state::escape_query_part(text)
+}
+
+/// The URL that runs query `index` of `panel` over `start`..`end` at `step` (ms).
+pub fn target_url(
+    source: &DataSource,
+    panel: &Panel,
+    index: usize,
+    selection: &Selection,
+    (start, end, step): (i64, i64, i64),
+) -> String {
+    let secs = |ms: i64| ms as f64 / 1000.0;
+    let target = &panel.targets[index];
+    match source {
+        DataSource::Direct => {
+            let mut values = selection.values.clone();
+            values.extend(builtins(end - start, step));
+            let expr = escape(&interpolate(&target.expr, &values));
+            if target.instant {
+                format!("/api/v1/query?query={expr}&time={}", secs(end))
+            } else {
+                format!(
+                    "/api/v1/query_range?query={expr}&start={}&end={}&step={}",
+                    secs(start),
+                    secs(end),
+                    secs(step)
+                )
+            }
+        }
+        DataSource::Public(token) => {
+            let vars = selection.url_tail();
+            format!(
+                "/api/public/{token}/panels/{}/targets/{index}/query_range?start={}&end={}&step={}{vars}",
+                panel.id,
+                secs(start),
+                secs(end),
+                secs(step)
+            )
+        }
+    }
+}
+
+/// The image URL of a panel for a time range and selection.
+pub fn image_url(
+    source: &DataSource,
+    uid: &str,
+    panel: u32,
+    (from, to): (&str, &str),
+    selection: &Selection,
+    ext: &str,
+) -> String {
+    let base = match source {
+        DataSource::Direct => format!("/api/dashboards/{uid}/panels/{panel}.{ext}"),
+        DataSource::Public(token) => format!("/api/public/{token}/panels/{panel}.{ext}"),
+    };
+    let vars = selection.url_tail();
+    format!(
+        "{base}?from={}&to={}&width=1000&height=500{vars}",
+        escape(from),
+        escape(to)
+    )
+}
+
+/// The options a variable offers and what is selected, from the values the URL asks for
+/// (`$__all` for All): values that are not options are dropped, and with none asked for the
+/// saved `current` values apply, else All (when offered) or the first option.
+pub fn choose(
+    variable: &crate::api::dashboard::Variable,
+    options: &[String],
+    asked: Option<&Vec<String>>,
+) -> (Vec<String>, bool) {
+    let asked = asked.filter(|a| !a.is_empty());
+    let wants_all = asked.is_some_and(|a| a.iter().any(|v| v == "$__all")) && variable.include_all;
+    if wants_all {
+        return (options.to_vec(), true);
+    }
+    let mut chosen: Vec<String> = asked
+        .unwrap_or(&variable.current)
+        .iter()
+        .filter(|v| options.contains(v))
+        .cloned()
+        .collect();
+    if !variable.multi {
+        chosen.truncate(1);
+    }
+    if chosen.is_empty() {
+        if variable.include_all && asked.is_none() {
+            return (options.to_vec(), true);
+        }
+        chosen = options.iter().take(1).cloned().collect();
+    }
+    (chosen, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,5 +743,66 @@ mod tests {
         assert_eq!(l[1].1.y, 1);
         assert_eq!(l[2].1.y, 2);
         assert_eq!(place_below(&panels, 12, 8).y, 14);
+    }
+
+    #[test]
+    fn target_urls_write_variables_in_or_pass_them_along() {
+        let panel = panel_with_target(r#"rate(x{a=~"$agent"}[$__rate_interval])"#);
+        let mut sel = Selection::default();
+        sel.values
+            .insert("agent".into(), vec!["a1".into(), "a2".into()]);
+        let direct = target_url(&DataSource::Direct, &panel, 0, &sel, (0, 3_600_000, 30_000));
+        assert_eq!(
+            direct,
+            "/api/v1/query_range?query=rate(x%7Ba%3D~%22(a1%7Ca2)%22%7D%5B60s%5D)&start=0&end=3600&step=30"
+        );
+        sel.all.insert("agent".into());
+        let public = target_url(
+            &DataSource::Public("tok".into()),
+            &panel,
+            0,
+            &sel,
+            (0, 3_600_000, 30_000),
+        );
+        assert_eq!(public, "/api/public/tok/panels/7/targets/0/query_range?start=0&end=3600&step=30&var-agent=$__all");
+    }
+
+    #[test]
+    fn choices_fall_back_like_the_server() {
+        use crate::api::dashboard::{Variable, VariableSource};
+        let mut v = Variable {
+            name: "a".into(),
+            label: String::new(),
+            source: VariableSource::Custom {
+                values: "x,y,z".into(),
+            },
+            multi: true,
+            include_all: true,
+            current: vec![],
+        };
+        let options: Vec<String> = ["x", "y", "z"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(choose(&v, &options, None), (options.clone(), true));
+        assert_eq!(
+            choose(&v, &options, Some(&vec!["y".into(), "q".into()])),
+            (vec!["y".to_string()], false)
+        );
+        v.include_all = false;
+        v.multi = false;
+        assert_eq!(
+            choose(&v, &options, Some(&vec!["$__all".into()])),
+            (vec!["x".to_string()], false)
+        );
+        v.current = vec!["z".into()];
+        assert_eq!(choose(&v, &options, None), (vec!["z".to_string()], false));
+    }
+
+    fn panel_with_target(expr: &str) -> Panel {
+        let mut p = panel(7, PanelKind::Timeseries, 0, 8, false);
+        p.targets.push(crate::api::dashboard::Target {
+            expr: expr.into(),
+            legend: String::new(),
+            instant: false,
+        });
+        p
     }
 }

@@ -55,9 +55,12 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "Portal".to_string() } else { format!("{page} · Portal") }/>
         <Router>
             <Routes fallback=pages::not_found::NotFoundPage>
+                <Route path=path!("public/:token") view=pages::dashboard::PublicDashboardPage/>
+                <Route path=path!("d-solo/:uid/:panel") view=pages::dashboard::PanelSoloPage/>
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=pages::home::HomePage/>
                     <Route path=path!("dashboards") view=pages::dashboards::DashboardsPage/>
+                    <Route path=path!("d/:uid") view=pages::dashboard::DashboardPage/>
                     <Route path=path!("explore/metrics") view=pages::explore::MetricsExplorePage/>
                     <Route path=path!("explore/logs") view=pages::explore::LogsExplorePage/>
                     <Route path=path!("explore/traces") view=pages::explore::TracesExplorePage/>

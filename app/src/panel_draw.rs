@@ -91,14 +91,40 @@ pub fn draw_panel<DB: DrawingBackend>(
     data: &PanelData,
     ink: Ink,
 ) -> DrawResult {
+    draw_titled(backend, panel, None, data, ink)
+}
+
+/// [`draw_panel`] under a title line (images seen outside the portal carry their title).
+pub fn draw_titled<DB: DrawingBackend>(
+    backend: DB,
+    panel: &Panel,
+    title: Option<&str>,
+    data: &PanelData,
+    ink: Ink,
+) -> DrawResult {
     chart::ensure_fonts()?;
-    let root = backend.into_drawing_area();
+    let whole = backend.into_drawing_area();
     if let Some(bg) = ink.background {
-        root.fill(&bg).map_err(err)?;
+        whole.fill(&bg).map_err(err)?;
     }
+    let root = match title.filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let (head, rest) = whole.split_vertically(30);
+            let style = ("sans-serif", 15.0)
+                .into_font()
+                .style(FontStyle::Bold)
+                .color(&ink.text)
+                .pos(Pos::new(HPos::Left, VPos::Center));
+            let (w, _) = head.dim_in_pixel();
+            head.draw(&Text::new(truncate(t, (w / 8) as usize), (10, 16), style))
+                .map_err(err)?;
+            rest
+        }
+        None => whole.clone(),
+    };
     if panel.kind.queries() && data.lines.iter().all(|l| l.points.is_empty()) {
         centred(&root, "No data", 16.0, ink.text)?;
-        return root.present().map_err(err);
+        return whole.present().map_err(err);
     }
     let o = &panel.options;
     match panel.kind {
@@ -130,7 +156,7 @@ pub fn draw_panel<DB: DrawingBackend>(
         PanelKind::Text => draw_text(&root, &o.text, ink)?,
         PanelKind::Row => {}
     }
-    root.present().map_err(err)
+    whole.present().map_err(err)
 }
 
 /// The legend under a chart: swatches and names (with the legend's values), flowed into rows
@@ -417,7 +443,7 @@ fn draw_bars<DB: DrawingBackend>(
             .filter_map(|v| v.2)
             .fold(f64::MIN_POSITIVE, f64::max)
     });
-    let font = (f64::from(row) * 0.45).clamp(10.0, 14.0);
+    let font = (f64::from(row) * 0.6).clamp(11.0, 14.0);
     for (i, (name, color_index, v)) in values.iter().enumerate() {
         let y0 = i as i32 * row as i32;
         if y0 + row as i32 > h as i32 + 1 {
@@ -441,7 +467,7 @@ fn draw_bars<DB: DrawingBackend>(
         let x1 = w as i32 - value_w;
         root.draw(&Rectangle::new(
             [(x0, y0 + 3), (x1, y0 + row as i32 - 3)],
-            ink.grid.mix(0.5).filled(),
+            ink.grid.filled(),
         ))
         .map_err(err)?;
         if let Some(v) = v {
@@ -681,18 +707,25 @@ pub fn truncate(text: &str, max: usize) -> String {
 
 /// The panel as an SVG document following the page's theme.
 pub fn svg(panel: &Panel, data: &PanelData, size: (u32, u32)) -> Result<String, String> {
-    svg_inked(panel, data, size, Ink::THEMED).map(chart::themed_svg)
+    svg_inked(panel, None, data, size, Ink::THEMED).map(chart::themed_svg)
 }
 
 /// The panel as an SVG document in the colours of `ink`.
 pub fn svg_inked(
     panel: &Panel,
+    title: Option<&str>,
     data: &PanelData,
     size: (u32, u32),
     ink: Ink,
 ) -> Result<String, String> {
     let mut out = String::new();
-    draw_panel(SVGBackend::with_string(&mut out, size), panel, data, ink)?;
+    draw_titled(
+        SVGBackend::with_string(&mut out, size),
+        panel,
+        title,
+        data,
+        ink,
+    )?;
     Ok(out)
 }
 

@@ -238,6 +238,14 @@ impl Fleet {
                 t,
                 self.queues[q].round(),
             ));
+            // Waiting time follows depth: each queue drains a few tasks a second.
+            let drain_per_second = 2.0 + q as f64;
+            series.push(sample(
+                "agent_queue_wait_seconds",
+                &[("queue_name", name)],
+                t,
+                (self.queues[q] / drain_per_second * 100.0).round() / 100.0,
+            ));
         }
         Step {
             remote_write: series,
@@ -276,6 +284,11 @@ pub fn metadata() -> Vec<MetadataEntry> {
             "Tool calls agents made, by tool",
         ),
         entry("agent_queue_depth", "gauge", "Tasks waiting in each queue"),
+        entry(
+            "agent_queue_wait_seconds",
+            "gauge",
+            "How long a task entering each queue waits before an agent takes it",
+        ),
     ]
 }
 

@@ -2,15 +2,16 @@
 //! encoded as PNG, or as a standalone SVG. No browser is involved.
 
 use app::api::dashboard::Panel;
-use app::panel_draw::{draw_panel, Ink, PanelData};
+use app::panel_draw::{draw_titled, Ink, PanelData};
 use plotters::backend::BitMapBackend;
 
 /// Largest image side, in pixels.
 pub const MAX_SIDE: u32 = 4000;
 
-/// Draws `panel` as a PNG of `width`×`height`.
+/// Draws `panel` (under `title`) as a PNG of `width`×`height`.
 pub fn png(
     panel: &Panel,
+    title: Option<&str>,
     data: &PanelData,
     (width, height): (u32, u32),
     dark: bool,
@@ -18,7 +19,7 @@ pub fn png(
     let mut pixels = vec![0u8; width as usize * height as usize * 3];
     {
         let backend = BitMapBackend::with_buffer(&mut pixels, (width, height));
-        draw_panel(backend, panel, data, Ink::fixed(dark))?;
+        draw_titled(backend, panel, title, data, Ink::fixed(dark))?;
     }
     let mut out = Vec::with_capacity(pixels.len() / 8);
     let mut encoder = png::Encoder::new(&mut out, width, height);
@@ -37,11 +38,12 @@ pub fn png(
 /// Draws `panel` as a standalone SVG document (fixed colours, for use outside the portal).
 pub fn svg(
     panel: &Panel,
+    title: Option<&str>,
     data: &PanelData,
     size: (u32, u32),
     dark: bool,
 ) -> Result<String, String> {
-    app::panel_draw::svg_inked(panel, data, size, Ink::fixed(dark))
+    app::panel_draw::svg_inked(panel, title, data, size, Ink::fixed(dark))
 }
 
 #[cfg(test)]
@@ -83,7 +85,7 @@ mod tests {
             step: 1000,
         };
         let clock = std::time::Instant::now();
-        let bytes = png(&panel, &data, (800, 300), false).unwrap();
+        let bytes = png(&panel, Some("Title"), &data, (800, 300), false).unwrap();
         let took = clock.elapsed();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
@@ -93,7 +95,7 @@ mod tests {
             "800x300, 10 x 1000 points: {} bytes in {took:?}",
             bytes.len()
         );
-        assert!(svg(&panel, &data, (800, 300), true)
+        assert!(svg(&panel, None, &data, (800, 300), true)
             .unwrap()
             .contains("<svg"));
     }

@@ -48,6 +48,58 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError>
     }
 }
 
+/// Sends `body` (JSON) with `method` to `path` and decodes the JSON answer; an empty answer
+/// (204) decodes as `null`, so `T = ()` fits endpoints that return nothing.
+#[cfg(feature = "hydrate")]
+pub async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, ClientError> {
+    use gloo_net::http::{Method, RequestBuilder};
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|e| ClientError::Transport(format!("bad method {method}: {e}")))?;
+    let builder = RequestBuilder::new(path)
+        .method(method)
+        .header("accept", "application/json");
+    let request = match body {
+        Some(body) => builder.json(body),
+        None => builder.build(),
+    }
+    .map_err(|e| ClientError::Transport(format!("request to {path} failed: {e}")))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ClientError::Transport(format!("request to {path} failed: {e}")))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if (200..300).contains(&status) {
+        let text = if text.trim().is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        };
+        return serde_json::from_str(text)
+            .map_err(|e| ClientError::Transport(format!("unexpected answer from {path}: {e}")));
+    }
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => Err(ClientError::Api { status, body }),
+        Err(_) => Err(ClientError::Transport(format!("{path} answered {status}"))),
+    }
+}
+
+/// On the server nothing is sent; forms that call this run in the browser.
+#[cfg(not(feature = "hydrate"))]
+pub async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
+    _method: &str,
+    path: &str,
+    _body: Option<&B>,
+) -> Result<T, ClientError> {
+    Err(ClientError::Transport(format!(
+        "{path} is called from the browser"
+    )))
+}
+
 /// On the server pages do not fetch through HTTP; resources that call this run in the browser.
 #[cfg(not(feature = "hydrate"))]
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {

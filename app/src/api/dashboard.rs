@@ -91,7 +91,7 @@ pub enum VariableSource {
 }
 
 /// A position on the grid, in columns (of [`GRID_COLUMNS`]) and grid rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct GridPos {
     pub x: u32,
     pub y: u32,

@@ -6,7 +6,7 @@ pub mod dashboard;
 pub mod prometheus;
 mod status;
 
-pub use client::{get_json, get_prom, ClientError};
+pub use client::{get_json, get_prom, send_json, ClientError};
 pub use status::{DatabaseMode, DatabaseStatus, PortalStatus};
 
 use serde::{Deserialize, Serialize};

@@ -3,6 +3,7 @@
 
 pub mod layout;
 pub mod page_header;
+pub mod panel;
 pub mod promql_editor;
 pub mod refresh_picker;
 pub mod theme;

@@ -3,7 +3,8 @@
 //! sets the URL's time range to the selection.
 
 use super::url_state::use_query_updater;
-use crate::chart::{self, css_color, Frame, Line};
+use crate::api::dashboard::LegendOptions;
+use crate::chart::{self, css_color, ChartStyle, Frame, Line};
 use leptos::prelude::*;
 use std::collections::BTreeSet;
 
@@ -14,7 +15,37 @@ pub struct ChartData {
     pub from: i64,
     pub to: i64,
     pub step: i64,
+    pub style: ChartStyle,
+    pub legend: LegendOptions,
 }
+
+impl ChartData {
+    /// Lines drawn plainly, with a legend of names.
+    pub fn plain(lines: Vec<Line>, from: i64, to: i64, step: i64) -> Self {
+        Self {
+            lines,
+            from,
+            to,
+            step,
+            style: ChartStyle::default(),
+            legend: LegendOptions::default(),
+        }
+    }
+
+    /// A value as the read-out and legend show it: in the chart's unit, or exactly.
+    fn format(&self, v: f64) -> String {
+        if self.style.unit == "short" {
+            format_exact(v)
+        } else {
+            crate::dashboard::format_unit(v, &self.style.unit, self.style.decimals)
+        }
+    }
+}
+
+/// The time under the pointer on any chart of a page, so every chart of a dashboard shows the
+/// same crosshair; provided by pages that want it.
+#[derive(Clone, Copy)]
+pub struct SharedCursor(pub RwSignal<Option<i64>>);
 
 /// Which lines are shown: all, all but some, or one alone.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -55,6 +86,7 @@ pub fn TimeSeriesChart(
     let hover = RwSignal::new(None::<f64>);
     let drag = RwSignal::new(None::<(f64, f64)>);
     let update = use_query_updater();
+    let shared = use_context::<SharedCursor>();
 
     #[cfg(feature = "hydrate")]
     {
@@ -89,12 +121,13 @@ pub fn TimeSeriesChart(
             .filter(|(i, _)| v.shows(*i))
             .map(|(_, l)| l.clone())
             .collect();
-        chart::svg(
+        chart::svg_styled(
             &shown,
             d.from,
             d.to,
             d.step.saturating_mul(2),
             (width.get(), height),
+            &d.style,
         )
         .map_err(|e| format!("the chart could not be drawn: {e}"))
     });
@@ -108,6 +141,9 @@ pub fn TimeSeriesChart(
         }
         let d = data.get();
         let t = f.time_at(x);
+        if let Some(SharedCursor(c)) = shared {
+            c.set(Some(t));
+        }
         // Snap to the step grid the query used, so the read-out names a real point in time.
         let t = d.from + ((t - d.from) as f64 / d.step.max(1) as f64).round() as i64 * d.step;
         let v = visibility.get();
@@ -157,6 +193,18 @@ pub fn TimeSeriesChart(
     let on_leave = move |_: leptos::ev::MouseEvent| {
         hover.set(None);
         drag.set(None);
+        if let Some(SharedCursor(c)) = shared {
+            c.set(None);
+        }
+    };
+    // Another chart's pointer time, drawn here as a line.
+    let echo = move || {
+        if hover.get().is_some() {
+            return None;
+        }
+        let t = shared.and_then(|SharedCursor(c)| c.get())?;
+        let f = frame()?;
+        (t >= f.from && t <= f.to).then(|| f.x_of(t))
     };
     let toggle = move |i: usize, additive: bool| {
         visibility.update(|v| {
@@ -201,21 +249,26 @@ pub fn TimeSeriesChart(
                                     <div class="ts-chart-tooltip-row">
                                         <span class="swatch" style=format!("background:{}", css_color(color))></span>
                                         <span class="ts-chart-tooltip-label">{label}</span>
-                                        <span class="ts-chart-tooltip-value">{format_exact(value)}</span>
+                                        <span class="ts-chart-tooltip-value">{data.with_untracked(|d| d.format(value))}</span>
                                     </div>
                                 }).collect_view().into_any()
                             }}
                         </div>
                     }
                 })}
+                {move || echo().map(|x| view! { <div class="ts-chart-cursor ts-chart-echo" style=format!("left:{x}px")></div> })}
                 <div class="ts-chart-overlay" aria-hidden="true"
                     on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=on_leave></div>
             </div>
-            <ul class="ts-chart-legend" aria-label="Series">
+            <ul class="ts-chart-legend" aria-label="Series" class:hidden=move || !data.with(|d| d.legend.show)>
                 {move || {
                     let v = visibility.get();
-                    data.get().lines.into_iter().enumerate().map(|(i, line)| {
+                    let d = data.get();
+                    d.lines.iter().cloned().enumerate().map(|(i, line)| {
                         let shown = v.shows(i);
+                        let values: Vec<String> = d.legend.values.iter().filter_map(|how| {
+                            crate::dashboard::reduce(&line.points, how).map(|x| format!("{how} {}", d.format(x)))
+                        }).collect();
                         view! {
                             <li>
                                 <button type="button" class="ts-chart-legend-item" class:dimmed=!shown
@@ -224,6 +277,7 @@ pub fn TimeSeriesChart(
                                     on:click=move |ev: leptos::ev::MouseEvent| toggle(i, ev.ctrl_key() || ev.meta_key() || ev.shift_key())>
                                     <span class="swatch" style=format!("background:{}", css_color(line.color))></span>
                                     <span class="ts-chart-legend-label">{line.label.clone()}</span>
+                                    {values.into_iter().map(|v| view! { <span class="ts-chart-legend-value">{v}</span> }).collect_view()}
                                 </button>
                             </li>
                         }

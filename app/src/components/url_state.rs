@@ -63,26 +63,47 @@ pub fn use_refresh_tick() -> ReadSignal<u64> {
 /// page, keeping the others, as a new history entry.
 pub fn use_query_updater(
 ) -> impl Fn(Vec<(&'static str, Option<String>)>) + Clone + Send + Sync + 'static {
+    let set = use_query_setter(false);
+    move |changes: Vec<(&'static str, Option<String>)>| {
+        set(changes
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into_iter().collect()))
+            .collect())
+    }
+}
+
+/// Returns a function that replaces the values of query parameters (several values for a
+/// repeated parameter such as `var-agent`; none removes it), keeping the others; with `replace`
+/// the current history entry is rewritten instead of adding one (for filling in defaults).
+pub fn use_query_setter(
+    replace: bool,
+) -> impl Fn(Vec<(String, Vec<String>)>) + Clone + Send + Sync + 'static {
     let navigate = use_navigate();
     let location = use_location();
-    move |changes: Vec<(&'static str, Option<String>)>| {
-        let mut query = location.query.get_untracked();
-        for (key, value) in changes {
-            match value {
-                Some(value) => query.replace(key, value),
-                None => {
-                    query.remove(key);
-                }
+    move |changes: Vec<(String, Vec<String>)>| {
+        let query = location.query.get_untracked();
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        // The URL's order is kept: unchanged keys as they were, then the changed ones.
+        for (key, _) in query.latest_values() {
+            if changes.iter().any(|(k, _)| k.as_str() == key.as_ref()) {
+                continue;
             }
+            for value in query.get_all(key.as_ref()).unwrap_or_default() {
+                pairs.push((key.to_string(), value));
+            }
+        }
+        for (key, values) in &changes {
+            pairs.extend(values.iter().map(|v| (key.clone(), v.clone())));
         }
         let path = location.pathname.get_untracked();
         navigate(
             &format!(
                 "{path}{}",
-                query_string(query.latest_values().map(|(k, v)| (k.as_ref(), v)))
+                query_string(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             ),
             NavigateOptions {
                 scroll: false,
+                replace,
                 ..Default::default()
             },
         );

@@ -89,12 +89,7 @@ async fn run_query(query: String, range: TimeRange, table: bool) -> Result<Answe
             .collect(),
         other => return Err(format!("a range query answered {other:?}")),
     };
-    Ok(Answer::Graph(ChartData {
-        lines,
-        from: start,
-        to,
-        step,
-    }))
+    Ok(Answer::Graph(ChartData::plain(lines, start, to, step)))
 }
 
 #[component]

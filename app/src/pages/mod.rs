@@ -1,6 +1,7 @@
 //! One routed page per module.
 
 pub mod alerting;
+pub mod dashboard;
 pub mod dashboards;
 pub mod explore;
 pub mod home;

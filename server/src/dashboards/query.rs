@@ -142,38 +142,20 @@ pub async fn resolve_selection(
     let mut out = Selection::new();
     for v in &dashboard.variables {
         let options = variable_options(state, v, &out).await?;
-        let wanted = requested.get(&v.name).filter(|w| !w.is_empty());
-        let mut chosen: Vec<String> = Vec::new();
-        let mut all = false;
-        for value in wanted.into_iter().flatten() {
-            if value == ALL && v.include_all {
-                all = true;
-            } else if options.contains(value) {
-                chosen.push(value.clone());
-            } else if strict {
+        let asked = requested.get(&v.name);
+        if strict {
+            if let Some(bad) = asked
+                .into_iter()
+                .flatten()
+                .find(|value| !(options.contains(value) || value.as_str() == ALL && v.include_all))
+            {
                 return Err(ApiError::invalid(
                     format!("var-{}", v.name),
-                    format!("\"{value}\" is not one of the variable's values"),
+                    format!("\"{bad}\" is not one of the variable's values"),
                 ));
             }
         }
-        if !v.multi {
-            chosen.truncate(1);
-        }
-        if wanted.is_none() {
-            chosen = v
-                .current
-                .iter()
-                .filter(|c| options.contains(c))
-                .cloned()
-                .collect();
-            all = v.include_all && chosen.is_empty();
-        }
-        if all {
-            chosen = options.clone();
-        } else if chosen.is_empty() {
-            chosen = options.iter().take(1).cloned().collect();
-        }
+        let (chosen, _all) = app::dashboard::choose(v, &options, asked);
         out.insert(v.name.clone(), chosen);
     }
     Ok(out)

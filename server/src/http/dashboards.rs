@@ -529,11 +529,13 @@ async fn draw_image(
         step: request.range.2,
     };
     let (size, dark) = (request.size, request.dark);
+    let title = app::dashboard::interpolate_text(&panel.title, &selection);
     let drawn = tokio::task::spawn_blocking(move || {
+        let title = Some(title.as_str());
         if png {
-            render::png(&panel, &data, size, dark).map(|b| ("image/png", b))
+            render::png(&panel, title, &data, size, dark).map(|b| ("image/png", b))
         } else {
-            render::svg(&panel, &data, size, dark).map(|s| ("image/svg+xml", s.into_bytes()))
+            render::svg(&panel, title, &data, size, dark).map(|s| ("image/svg+xml", s.into_bytes()))
         }
     })
     .await
@@ -749,4 +751,99 @@ async fn public_render(
 ) -> Result<Response, ApiError> {
     let dashboard = public(&state, &token).await?;
     draw_image(&state, &dashboard, &file, query, true).await
+}
+
+/// Adds OpenGraph tags (title, description, a rendered panel as the image) to dashboard pages,
+/// so a pasted link previews in chat tools; other responses pass untouched.
+pub async fn open_graph(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().map(str::to_owned);
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    let target = if let Some(uid) = path.strip_prefix("/d/") {
+        Some((uid.to_string(), None))
+    } else {
+        path.strip_prefix("/public/")
+            .map(|token| (String::new(), Some(token.to_string())))
+    };
+    let response = next.run(request).await;
+    let Some((uid, token)) =
+        target.filter(|(u, t)| !u.contains('/') && t.as_deref().is_none_or(|t| !t.contains('/')))
+    else {
+        return response;
+    };
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if response.status() != StatusCode::OK || !is_html {
+        return response;
+    }
+    let dashboard = match &token {
+        Some(t) => public(&state, t).await.ok(),
+        None => dashboards::get(&state.pool, &uid)
+            .await
+            .ok()
+            .map(|r| r.dashboard),
+    };
+    let Some(dashboard) = dashboard else {
+        return response;
+    };
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the page could not be read",
+        )
+            .into_response();
+    };
+    let html = String::from_utf8_lossy(&bytes);
+    let origin = host.map(|h| format!("http://{h}")).unwrap_or_default();
+    let params = Params::new(query, &[]);
+    let mut image_query: Vec<(String, String)> = params
+        .0
+        .iter()
+        .filter(|(k, _)| k == "from" || k == "to" || k.starts_with("var-"))
+        .cloned()
+        .collect();
+    image_query.push(("width".into(), "1200".into()));
+    image_query.push(("height".into(), "630".into()));
+    let image_path = match &token {
+        Some(t) => format!("/api/public/{t}/panels/preview.png"),
+        None => format!("/api/dashboards/{uid}/panels/preview.png"),
+    };
+    let image = format!(
+        "{origin}{image_path}{}",
+        app::components::url_state::query_string(
+            image_query.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        )
+    );
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut tags = format!(
+        "<meta property=\"og:type\" content=\"website\"/><meta property=\"og:title\" content=\"{}\"/><meta property=\"og:image\" content=\"{}\"/><meta property=\"og:image:width\" content=\"1200\"/><meta property=\"og:image:height\" content=\"630\"/><meta name=\"twitter:card\" content=\"summary_large_image\"/>",
+        escape(&dashboard.title),
+        escape(&image)
+    );
+    if !dashboard.description.is_empty() {
+        tags.push_str(&format!(
+            "<meta property=\"og:description\" content=\"{}\"/>",
+            escape(&dashboard.description)
+        ));
+    }
+    let html = html.replacen("</head>", &format!("{tags}</head>"), 1);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(html))
 }

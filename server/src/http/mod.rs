@@ -44,6 +44,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            dashboards::open_graph,
+        ))
         // Layers run outside-in from the last one added.
         .layer(RequestBodyLimitLayer::new(body_limit))
         // The limit above applies to every route; axum's own 2 MB default would undercut it.

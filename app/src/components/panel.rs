@@ -1,0 +1,294 @@
+//! One dashboard panel in the browser: its queries run for the time range and the variables'
+//! selection, and the result drawn by the shared plotters code (time series with the
+//! interactive chart, stat, gauge, bar and heatmap as SVG), a sortable table, or Markdown.
+//! "No data" and query errors show inside the panel.
+
+use super::time_series_chart::{ChartData, TimeSeriesChart};
+use crate::api::{
+    dashboard::{Panel, PanelKind},
+    get_prom,
+    prometheus::QueryData,
+};
+use crate::chart::{css_color, ChartStyle, Line};
+use crate::dashboard::{legend_name, panel_step, target_url, DataSource, Selection};
+use crate::panel_draw::{self, value_text, PanelData};
+use crate::time::TimeRange;
+use leptos::prelude::*;
+
+/// Runs every query of `panel` and names the series by the queries' legends.
+pub async fn fetch_panel(
+    panel: Panel,
+    source: DataSource,
+    selection: Selection,
+    range: TimeRange,
+    width: u32,
+) -> Result<PanelData, String> {
+    let (from, to) = range.resolve(chrono::Utc::now());
+    let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+    let (start, step) = panel_step(from, to, width.max(100));
+    let mut lines = Vec::new();
+    // Queries still being written (empty) are left out rather than sent.
+    let requests = (0..panel.targets.len())
+        .filter(|&i| !panel.targets[i].expr.trim().is_empty())
+        .map(|i| {
+            let url = target_url(&source, &panel, i, &selection, (start, to, step));
+            async move { (i, get_prom::<QueryData>(&url).await) }
+        });
+    let answers = futures_join_all(requests).await;
+    for (i, answer) in answers {
+        let target = &panel.targets[i];
+        let parse = |v: &str| v.parse::<f64>().unwrap_or(f64::NAN);
+        match answer? {
+            QueryData::Matrix(m) => {
+                for s in m {
+                    lines.push(Line {
+                        label: legend_name(&target.legend, &s.metric),
+                        color: lines.len(),
+                        points: s
+                            .values
+                            .iter()
+                            .map(|(t, v)| ((t * 1000.0).round() as i64, parse(v)))
+                            .collect(),
+                    });
+                }
+            }
+            QueryData::Vector(v) => {
+                for s in v {
+                    lines.push(Line {
+                        label: legend_name(&target.legend, &s.metric),
+                        color: lines.len(),
+                        points: vec![((s.value.0 * 1000.0).round() as i64, parse(&s.value.1))],
+                    });
+                }
+            }
+            QueryData::Scalar(v) => lines.push(Line {
+                label: target.legend.clone(),
+                color: lines.len(),
+                points: vec![((v.0 * 1000.0).round() as i64, parse(&v.1))],
+            }),
+            QueryData::String(_) => return Err("the query gives a string, not numbers".into()),
+        }
+    }
+    Ok(PanelData {
+        lines,
+        from: start,
+        to,
+        step,
+    })
+}
+
+/// Awaits every future and returns their outputs in order; the requests they make all start
+/// at once, so a panel with several queries waits for the slowest, not for their sum.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.map(|f| Some(Box::pin(f))).collect();
+    let mut out: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (slot, result) in pending.iter_mut().zip(out.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *result = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// Renders Markdown to HTML; raw HTML in it is shown as text, never run.
+pub fn markdown(text: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser};
+    let parser = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(
+        |event| match event {
+            Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+            other => other,
+        },
+    );
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, parser);
+    // Links may only go to the web or within the portal.
+    out.replace("href=\"javascript:", "href=\"#")
+}
+
+/// What a panel shows in its body.
+#[component]
+pub fn PanelBody(
+    #[prop(into)] panel: Signal<Panel>,
+    source: DataSource,
+    #[prop(into)] selection: Signal<Selection>,
+    #[prop(into)] range: Signal<TimeRange>,
+    #[prop(into)] tick: Signal<u64>,
+    /// Height of the body in pixels.
+    #[prop(into)]
+    height: Signal<u32>,
+) -> impl IntoView {
+    let container = NodeRef::<leptos::html::Div>::new();
+    let width = RwSignal::new(0u32);
+    #[cfg(feature = "hydrate")]
+    {
+        let measure = move || {
+            if let Some(el) = container.get_untracked() {
+                let w = el.client_width();
+                if w > 0 && (w as u32).abs_diff(width.get_untracked()) > 8 {
+                    width.set(w as u32);
+                }
+            }
+        };
+        Effect::new(move |_| {
+            container.track();
+            height.track();
+            panel.track();
+            measure();
+        });
+        let handle = window_event_listener(leptos::ev::resize, move |_| measure());
+        on_cleanup(move || handle.remove());
+    }
+    let data = LocalResource::new(move || {
+        let p = panel.get();
+        let source = source.clone();
+        let selection = selection.get();
+        let range = range.get();
+        let w = width.get();
+        tick.track();
+        async move {
+            if !p.kind.queries() || w == 0 {
+                return Ok(None);
+            }
+            fetch_panel(p, source, selection, range, w).await.map(Some)
+        }
+    });
+    // The last answer stays on screen while the next one loads (no flicker on refresh).
+    let shown = RwSignal::new(None::<Result<PanelData, String>>);
+    Effect::new(move |_| {
+        if let Some(answer) = data.get() {
+            shown.set(answer.transpose());
+        }
+    });
+    let loading = move || data.get().is_none();
+
+    view! {
+        <div class="panel-body" node_ref=container style=move || format!("height:{}px", height.get())>
+            <span class="panel-loading" class:hidden=move || !loading()>"Loading…"</span>
+            {move || {
+                let p = panel.get();
+                let h = height.get();
+                match p.kind {
+                    PanelKind::Text => view! { <div class="panel-text markdown" inner_html=markdown(&p.options.text)></div> }.into_any(),
+                    PanelKind::Row => ().into_any(),
+                    _ => match shown.get() {
+                        None => ().into_any(),
+                        Some(Err(e)) => view! { <p class="panel-error" role="alert">{e}</p> }.into_any(),
+                        Some(Ok(d)) if d.lines.is_empty() => view! { <p class="panel-empty">"No data"</p> }.into_any(),
+                        Some(Ok(d)) => match p.kind {
+                            PanelKind::Timeseries => {
+                                let legend_rows = match (p.options.legend.show, d.lines.len()) { (false, _) => 0, (true, 0..=3) => 30, _ => 72 };
+                                let chart = ChartData {
+                                    lines: d.lines,
+                                    from: d.from,
+                                    to: d.to,
+                                    step: d.step,
+                                    style: ChartStyle::of_panel(&p.options),
+                                    legend: p.options.legend.clone(),
+                                };
+                                view! { <TimeSeriesChart data=Signal::stored(chart) height=h.saturating_sub(legend_rows).max(60)/> }.into_any()
+                            }
+                            PanelKind::Table => view! { <PanelTable panel=p data=d/> }.into_any(),
+                            _ => {
+                                let size = (width.get_untracked().max(100), h.max(40));
+                                match panel_draw::svg(&p, &d, size) {
+                                    Ok(svg) => view! { <div class="panel-svg" inner_html=svg></div> }.into_any(),
+                                    Err(e) => view! { <p class="panel-error" role="alert">{format!("the panel could not be drawn: {e}")}</p> }.into_any(),
+                                }
+                            }
+                        },
+                    },
+                }
+            }}
+        </div>
+    }
+}
+
+/// A table of series and their reduced values, sortable by either column.
+#[component]
+fn PanelTable(panel: Panel, data: PanelData) -> impl IntoView {
+    let sort = RwSignal::new((1usize, true)); // (column, descending)
+    let rows = panel_draw::reduced(&data.lines, &panel.options);
+    let options = panel.options.clone();
+    let sorted = move || {
+        let (col, desc) = sort.get();
+        let mut r = rows.clone();
+        r.sort_by(|a, b| {
+            let o = if col == 0 {
+                a.0.cmp(&b.0)
+            } else {
+                crate::chart::compare_values(a.2, b.2)
+            };
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        r
+    };
+    let header = move |col: usize, label: &'static str| {
+        let aria = move || match sort.get() {
+            (c, true) if c == col => "descending",
+            (c, false) if c == col => "ascending",
+            _ => "none",
+        };
+        view! {
+            <th scope="col" class:num=col == 1 aria-sort=aria>
+                <button type="button" class="link-button" on:click=move |_| sort.update(|s| *s = if s.0 == col { (col, !s.1) } else { (col, col == 1) })>
+                    {label}
+                </button>
+            </th>
+        }
+    };
+    view! {
+        <table class="result-table panel-table">
+            <thead><tr>{header(0, "Series")}{header(1, "Value")}</tr></thead>
+            <tbody>
+                {move || sorted().into_iter().map(|(name, color, v)| {
+                    let (text, value_color) = value_text(v, &options);
+                    let style = value_color
+                        .and_then(|c| crate::dashboard::color_rgb(&c))
+                        .map(|(r, g, b)| format!("color:#{r:02x}{g:02x}{b:02x}"))
+                        .unwrap_or_default();
+                    view! {
+                        <tr>
+                            <td><span class="swatch" style=format!("background:{}", css_color(color))></span>{name}</td>
+                            <td class="num" style=style>{text}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_renders_and_never_runs_html() {
+        let html = markdown("# Hi\n\n**bold** <script>alert(1)</script> [x](javascript:alert(1))");
+        assert!(html.contains("<h1>Hi</h1>"));
+        assert!(html.contains("<strong>bold</strong>"));
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+    }
+}
