@@ -340,7 +340,6 @@ pub fn draw_on<DB: DrawingBackend>(
     style: &ChartStyle,
 ) -> Result<Frame, String> {
     ensure_fonts()?;
-    let (width, _) = root.dim_in_pixel();
     let drawn = stacked(lines, style.stack);
     let mut bounds: Vec<Line> = drawn
         .iter()
@@ -376,7 +375,6 @@ pub fn draw_on<DB: DrawingBackend>(
         .max
         .unwrap_or(auto_max)
         .max(y_min + f64::EPSILON.max(y_min.abs() * 1e-9));
-    let span = (to - from).max(1);
     let mut chart = ChartBuilder::on(root)
         .margin_top(10)
         .margin_right(16)
@@ -400,26 +398,7 @@ pub fn draw_on<DB: DrawingBackend>(
         .axis_style(style.grid.stroke_width(1))
         .draw()
         .map_err(|e| e.to_string())?;
-    // Time ticks on round local times (every 5 minutes, every hour, at midnight…).
-    let (top, bottom) = {
-        let (_, y) = chart.plotting_area().get_pixel_range();
-        (y.start, y.end)
-    };
-    let label_style = text.pos(Pos::new(HPos::Center, VPos::Top));
-    for t in time_ticks(from, to, (width as i64 / 110).clamp(2, 12)) {
-        let (x, _) = chart.backend_coord(&(t, y_min));
-        root.draw(&PathElement::new(
-            vec![(x, top), (x, bottom)],
-            style.grid.stroke_width(1),
-        ))
-        .map_err(|e| e.to_string())?;
-        root.draw(&Text::new(
-            format_time(t, span),
-            (x, bottom + 6),
-            label_style.clone(),
-        ))
-        .map_err(|e| e.to_string())?;
-    }
+    draw_time_ticks(root, &chart, (from, to), text, Some(style.grid))?;
     // Threshold bands under the data, lines over it.
     let steps: Vec<(f64, RGBColor)> = style
         .thresholds
@@ -530,6 +509,48 @@ pub fn draw_on<DB: DrawingBackend>(
         y_min,
         y_max,
     })
+}
+
+/// The chart's coordinates: time in ms across, values up.
+pub type TimeCoord = plotters::coord::cartesian::Cartesian2d<
+    plotters::coord::types::RangedCoordi64,
+    plotters::coord::types::RangedCoordf64,
+>;
+
+/// Time labels (and grid lines, given a colour) under `chart` on round local times: every five
+/// minutes, every hour, at midnight…
+pub fn draw_time_ticks<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    chart: &ChartContext<'_, DB, TimeCoord>,
+    (from, to): (i64, i64),
+    text: TextStyle<'_>,
+    grid: Option<RGBColor>,
+) -> Result<(), String> {
+    let (width, _) = root.dim_in_pixel();
+    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
+    let (top, bottom) = (y_px.start, y_px.end);
+    let y_min = chart.y_range().start;
+    let label_style = text.pos(Pos::new(HPos::Center, VPos::Top));
+    for t in time_ticks(from, to, (width as i64 / 110).clamp(2, 12)) {
+        let (x, _) = chart.backend_coord(&(t, y_min));
+        if x < x_px.start || x > x_px.end {
+            continue;
+        }
+        if let Some(grid) = grid {
+            root.draw(&PathElement::new(
+                vec![(x, top), (x, bottom)],
+                grid.stroke_width(1),
+            ))
+            .map_err(|e| e.to_string())?;
+        }
+        root.draw(&Text::new(
+            format_time(t, to - from),
+            (x, bottom + 6),
+            label_style.clone(),
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// At most `max` round times between `from` and `to`, on multiples of a tick interval in the

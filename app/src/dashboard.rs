@@ -427,6 +427,28 @@ pub fn layout(panels: &[Panel]) -> Vec<(usize, GridPos)> {
     out
 }
 
+fn overlaps(a: GridPos, b: GridPos) -> bool {
+    a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
+}
+
+/// After panel `moved` was moved or resized, pushes every panel it now covers (and any they then
+/// cover) down, keeping the others where they are; the list ends in reading order.
+pub fn settle(panels: &mut Vec<Panel>, moved: u32) {
+    let mut order: Vec<usize> = (0..panels.len()).collect();
+    // The moved panel keeps its place; the rest follow in reading order.
+    order.sort_by_key(|&i| (panels[i].id != moved, panels[i].grid.y, panels[i].grid.x));
+    let mut placed: Vec<GridPos> = Vec::with_capacity(panels.len());
+    for i in order {
+        let mut g = panels[i].grid;
+        while let Some(block) = placed.iter().find(|p| overlaps(**p, g)) {
+            g.y = block.y + block.h;
+        }
+        panels[i].grid = g;
+        placed.push(g);
+    }
+    panels.sort_by_key(|p| (p.grid.y, p.grid.x));
+}
+
 /// The first free place for a panel `w`×`h` below everything, for "add panel".
 pub fn place_below(panels: &[Panel], w: u32, h: u32) -> GridPos {
     let y = panels
@@ -804,5 +826,49 @@ mod tests {
             instant: false,
         });
         p
+    }
+
+    #[test]
+    fn moved_panels_push_what_they_cover_down() {
+        let mut a = panel(1, PanelKind::Stat, 0, 4, false);
+        a.grid = GridPos {
+            x: 0,
+            y: 0,
+            w: 12,
+            h: 4,
+        };
+        let mut b = panel(2, PanelKind::Stat, 0, 4, false);
+        b.grid = GridPos {
+            x: 12,
+            y: 0,
+            w: 12,
+            h: 4,
+        };
+        let mut c = panel(3, PanelKind::Stat, 4, 4, false);
+        c.grid = GridPos {
+            x: 12,
+            y: 4,
+            w: 12,
+            h: 4,
+        };
+        let mut panels = vec![a, b, c];
+        panels[0].grid.x = 8; // dragged onto b
+        settle(&mut panels, 1);
+        let at = |id: u32| panels.iter().find(|p| p.id == id).unwrap().grid;
+        assert_eq!(
+            at(1),
+            GridPos {
+                x: 8,
+                y: 0,
+                w: 12,
+                h: 4
+            }
+        );
+        assert_eq!(at(2).y, 4, "b moves below a");
+        assert_eq!(at(3).y, 8, "c moves below b");
+        assert_eq!(
+            panels.iter().map(|p| p.id).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
     }
 }

@@ -567,11 +567,11 @@ fn draw_heatmap<DB: DrawingBackend>(
         .build_cartesian_2d(data.from..data.to.max(data.from + 1), 0f64..n as f64)
         .map_err(err)?;
     let text = ("sans-serif", 12).into_font().color(&ink.text);
-    let span = data.to - data.from;
     c.configure_mesh()
         .disable_mesh()
-        .x_labels(6)
-        .x_label_formatter(&|t| chart::format_time(*t, span))
+        .x_labels(2)
+        .x_label_formatter(&|_| String::new())
+        .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
         .y_labels(n.min(10) + 1)
         .y_label_formatter(&|y| {
             let k = (y.round() as usize).min(n);
@@ -583,10 +583,11 @@ fn draw_heatmap<DB: DrawingBackend>(
                 format_unit(bounds[k - 1], &o.unit, o.decimals)
             }
         })
-        .label_style(text)
+        .label_style(text.clone())
         .axis_style(ink.grid.stroke_width(1))
         .draw()
         .map_err(err)?;
+    chart::draw_time_ticks(root, &c, (data.from, data.to), text, None)?;
     let (r, g, b) = (0xff, 0x78, 0x0a);
     let w = data.step.max(1);
     c.draw_series(cells.iter().filter(|x| x.2 > 0.0).map(|&(t, k, v)| {

@@ -203,3 +203,74 @@ test('a panel image opens as a PNG and dashboard pages carry it as their preview
   assert.equal(preview.status, 200);
   assert.equal(preview.headers.get('content-type'), 'image/png');
 });
+
+test('edit mode moves, resizes, duplicates and removes panels; history compares and restores', async () => {
+  const stat = (id, x, title) => ({ id, type: 'stat', title, gridPos: { x, y: 0, w: 12, h: 4 },
+    targets: [{ expr: 'sum(agent_queue_depth)' }] });
+  const model = { uid: 'layout-test', title: 'Layout', panels: [stat(1, 0, 'Left'), stat(2, 12, 'Right')] };
+  const created = await fetch(`${session.portal.url}/api/dashboards`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dashboard: model }),
+  });
+  assert.equal(created.status, 201);
+  const stored = async () => (await (await fetch(`${session.portal.url}/api/dashboards/layout-test`)).json());
+
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/d/layout-test?from=now-1h&to=now`);
+  await panelsDrawn(page, 2);
+  await page.getByRole('button', { name: 'Edit' }).click();
+  const left = page.locator('.panel[data-panel-id="1"]');
+  const right = page.locator('.panel[data-panel-id="2"]');
+  const grid = await page.locator('.dashboard-grid').boundingBox();
+  const column = (grid.width + 8) / 24;
+
+  // Drag "Left" eight columns right, onto "Right": "Right" moves below it.
+  const header = await left.locator('.panel-header').boundingBox();
+  await page.mouse.move(header.x + 40, header.y + 10);
+  await page.mouse.down();
+  await page.mouse.move(header.x + 40 + column * 4, header.y + 10, { steps: 4 });
+  await page.mouse.move(header.x + 40 + column * 8, header.y + 10, { steps: 4 });
+  await page.mouse.up();
+  const leftBox = await left.boundingBox();
+  const rightBox = await right.boundingBox();
+  assert.ok(leftBox.x > grid.x + column * 7, 'Left moved right');
+  assert.ok(rightBox.y >= leftBox.y + leftBox.height, 'Right was pushed below Left');
+
+  // Resize "Left" by dragging its corner four columns wider.
+  const handle = await left.locator('.panel-resize').boundingBox();
+  await page.mouse.move(handle.x + 5, handle.y + 5);
+  await page.mouse.down();
+  await page.mouse.move(handle.x + 5 - column * 4, handle.y + 5, { steps: 4 });
+  await page.mouse.up();
+  assert.ok((await left.boundingBox()).width < leftBox.width - column * 3, 'Left is narrower');
+
+  await left.getByRole('button', { name: 'Duplicate' }).click();
+  await page.locator('.panel', { hasText: 'Left (copy)' }).waitFor();
+  assert.equal(await page.locator('.panel').count(), 3);
+  await page.locator('.panel', { hasText: 'Left (copy)' }).getByRole('button', { name: 'Remove' }).click();
+  assert.equal(await page.locator('.panel').count(), 2);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved as version 2').waitFor();
+  const saved = await stored();
+  const byId = (d, id) => d.dashboard.panels.find((p) => p.id === id).gridPos;
+  assert.deepEqual(byId(saved, 1), { x: 8, y: 0, w: 8, h: 4 });
+  assert.equal(byId(saved, 2).y, 4);
+
+  // One panel full-screen, in the URL.
+  await right.getByRole('button', { name: 'View' }).click();
+  await page.waitForURL(/viewPanel=2/);
+  assert.equal(await page.locator('.panel').count(), 1);
+  await page.getByRole('button', { name: '← Back to the dashboard' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.panel').length === 2);
+
+  // History: compare the two versions, then bring the first back.
+  await page.getByRole('button', { name: 'History' }).click();
+  const history = page.getByRole('dialog', { name: 'Version history' });
+  await history.getByLabel('Compare version 1').check();
+  await history.getByLabel('Compare version 2').check();
+  await history.locator('.diff-table').getByText('panels[0].gridPos.x').waitFor();
+  await history.getByRole('button', { name: 'Restore' }).click();
+  await history.getByText('3 (current)').waitFor();
+  const restored = await stored();
+  assert.equal(restored.version, 3);
+  assert.deepEqual(byId(restored, 1), { x: 0, y: 0, w: 12, h: 4 });
+  assert.deepEqual(errors, []);
+});

@@ -398,6 +398,26 @@ fn SoloPanel(dashboard: Dashboard, panel: Panel) -> impl IntoView {
     }
 }
 
+/// Explore with a panel's first query, its variables written in, over the same range.
+fn explore_link(panel: &Panel, selection: &Selection, range: &crate::time::TimeRange) -> String {
+    let Some(target) = panel.targets.first() else {
+        return "/explore/metrics".into();
+    };
+    let (from, to) = range.resolve(chrono::Utc::now());
+    let span = (to - from).num_milliseconds();
+    let mut values = selection.values.clone();
+    values.extend(crate::dashboard::builtins(
+        span,
+        crate::time::auto_step_ms(span, 1000),
+    ));
+    let q = crate::dashboard::interpolate(&target.expr, &values);
+    let (f, t) = (range.from.to_string(), range.to.to_string());
+    format!(
+        "/explore/metrics{}",
+        query_string([("q", q.as_str()), ("from", f.as_str()), ("to", t.as_str())])
+    )
+}
+
 /// What a drag on the grid is doing: moving or resizing one panel, from where.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Drag {
@@ -493,9 +513,9 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
             });
         });
         let up = window_event_listener(leptos::ev::mouseup, move |_| {
-            if drag.get_untracked().is_some() {
+            if let Some(d) = drag.get_untracked() {
                 drag.set(None);
-                dash.update(|d| d.panels.sort_by_key(|p| (p.grid.y, p.grid.x)));
+                dash.update(|dash| crate::dashboard::settle(&mut dash.panels, d.id));
             }
         });
         on_cleanup(move || {
@@ -742,6 +762,9 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
                                             <Show when=move || view_panel.get().is_none()>
                                                 <button type="button" class="link-button" title="View this panel alone" on:click=move |_| panel_action.run((id, "view"))>"View"</button>
                                             </Show>
+                                            {editable.then(|| view! {
+                                                <a class="link-button" title="Open the first query in Explore" href=move || explore_link(&live.get(), &selection.get(), &range.get())>"Explore"</a>
+                                            })}
                                             <Show when=move || editing.get()>
                                                 <button type="button" class="link-button" on:click=move |_| panel_action.run((id, "edit"))>"Edit"</button>
                                                 <button type="button" class="link-button" on:click=move |_| panel_action.run((id, "duplicate"))>"Duplicate"</button>

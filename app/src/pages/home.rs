@@ -1,6 +1,6 @@
 //! The start page: the portal's health at a glance and the way into each part of it.
 
-use crate::api::{get_json, DatabaseMode, PortalStatus};
+use crate::api::{dashboard::DashboardSummary, get_json, DatabaseMode, PortalStatus};
 use crate::components::{page_header::PageHeader, url_state::use_link_with_shared_params};
 use crate::format::human_duration;
 use leptos::prelude::*;
@@ -22,6 +22,7 @@ pub fn HomePage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <FavouriteDashboards/>
         <div class="tile-grid">
             <Tile path="/dashboards" title="Dashboards" text="Panels of PromQL queries over a shared time range, shareable by link."/>
             <Tile path="/explore/metrics" title="Metrics" text="Query everything Prometheus, OTLP and scraping send, with PromQL."/>
@@ -69,5 +70,35 @@ fn Tile(path: &'static str, title: &'static str, text: &'static str) -> impl Int
             <h2 class="tile-title">{title}</h2>
             <p class="tile-text">{text}</p>
         </A>
+    }
+}
+
+/// The home dashboard and the starred ones, the way into what people open every morning.
+#[component]
+fn FavouriteDashboards() -> impl IntoView {
+    let list = LocalResource::new(|| get_json::<Vec<DashboardSummary>>("/api/dashboards"));
+    view! {
+        <section class="card favourites" aria-label="Your dashboards">
+            <h2 class="card-title">"Dashboards"</h2>
+            {move || match list.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error-text" role="alert">{e.to_string()}</p> }.into_any(),
+                Some(Ok(all)) => {
+                    let home = all.iter().find(|d| d.home).cloned();
+                    let starred: Vec<DashboardSummary> = all.into_iter().filter(|d| d.starred && !d.home).collect();
+                    view! {
+                        <ul class="dashboard-list">
+                            {home.map(|d| view! {
+                                <li class="dashboard-item"><a class="dashboard-link" href=format!("/d/{}", d.uid)>{d.title}</a><span class="badge">"Home"</span></li>
+                            })}
+                            {starred.into_iter().map(|d| view! {
+                                <li class="dashboard-item"><span class="star-button" aria-hidden="true">"★"</span><a class="dashboard-link" href=format!("/d/{}", d.uid)>{d.title}</a></li>
+                            }).collect_view()}
+                        </ul>
+                        <p class="muted"><a href="/dashboards">"All dashboards"</a>" · star a dashboard to see it here"</p>
+                    }.into_any()
+                }
+            }}
+        </section>
     }
 }
