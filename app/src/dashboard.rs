@@ -433,7 +433,7 @@ fn overlaps(a: GridPos, b: GridPos) -> bool {
 
 /// After panel `moved` was moved or resized, pushes every panel it now covers (and any they then
 /// cover) down, keeping the others where they are; the list ends in reading order.
-pub fn settle(panels: &mut Vec<Panel>, moved: u32) {
+pub fn settle(panels: &mut [Panel], moved: u32) {
     let mut order: Vec<usize> = (0..panels.len()).collect();
     // The moved panel keeps its place; the rest follow in reading order.
     order.sort_by_key(|&i| (panels[i].id != moved, panels[i].grid.y, panels[i].grid.x));
