@@ -76,8 +76,16 @@ pub fn use_variables(
             let mut selection = Selection::default();
             let mut out = Vec::new();
             for (v, (_, wanted)) in vars.into_iter().zip(asked) {
-                let options = match &source {
-                    DataSource::Direct => {
+                let options = match (&v.source, &source) {
+                    // Fixed lists need no round trip.
+                    (
+                        crate::api::dashboard::VariableSource::Custom { values }
+                        | crate::api::dashboard::VariableSource::Interval { values },
+                        _,
+                    ) => Ok(VariableOptions {
+                        values: crate::dashboard::split_list(values),
+                    }),
+                    (_, DataSource::Direct) => {
                         let request = ResolveVariable {
                             variable: v.clone(),
                             values: selection.values.clone(),
@@ -89,7 +97,7 @@ pub fn use_variables(
                         )
                         .await
                     }
-                    DataSource::Public(token) => {
+                    (_, DataSource::Public(token)) => {
                         let pairs = selection.url_pairs();
                         let q = query_string(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                         get_json::<VariableOptions>(&format!(

@@ -1,0 +1,108 @@
+// Dashboard benchmarks on loopback against a release portal feeding itself the demo fleet:
+//   1. panel images: latency of GET <panel>.png (query + drawing + PNG) per panel kind, and the
+//      portal's resident memory before and after 250 renders;
+//   2. a 12-panel dashboard over 6 h drawn in headless Chromium: time from navigation to every
+//      panel drawn, cold (first load) and warm (median of 10);
+//   3. auto-refresh every second for BENCH_REFRESH_SECONDS (default 300): the renderer process'
+//      resident memory, the WASM and JS heaps (after a forced GC) and DOM nodes over time.
+// Run through bench/dashboards.sh, which builds the release and points PORTAL_BIN at it.
+import { readFileSync, readdirSync } from 'node:fs';
+import { makeDataDir, startPortal } from '../tests/e2e/lib/portal.mjs';
+import { launchBrowser } from '../tests/e2e/lib/browser.mjs';
+
+const REFRESH_SECONDS = Number(process.env.BENCH_REFRESH_SECONDS ?? 300);
+
+const rss = (pid) => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(status.match(new RegExp(`${key}:\\s+(\\d+)`))[1]);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+};
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)];
+
+const data = makeDataDir();
+const portal = await startPortal({ dataDir: data.dir, env: { PORTAL_DEMO: 'true', PORTAL_LOG: 'warn' } });
+try {
+  for (const deadline = Date.now() + 60_000; ;) {
+    const body = await (await fetch(`${portal.url}/api/v1/query?query=count(agent_task_success_total)`)).json();
+    if (body.data?.result?.length) break;
+    if (Date.now() > deadline) throw new Error('no demo data');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+
+  // 1. Panel images.
+  const overview = (await (await fetch(`${portal.url}/api/dashboards/agent-overview`)).json()).dashboard;
+  const before = rss(portal.pid);
+  let renders = 0;
+  for (const id of [9, 12, 3, 7, 13]) {
+    const panel = overview.panels.find((p) => p.id === id);
+    const url = `${portal.url}/api/dashboards/agent-overview/panels/${id}.png?from=now-6h&to=now&width=800&height=300`;
+    const times = [];
+    for (let i = 0; i < 55; i++) {
+      const t0 = performance.now();
+      const r = await fetch(url);
+      const bytes = await r.arrayBuffer();
+      if (r.status !== 200 || bytes.byteLength < 1000) throw new Error(`${url}: ${r.status}`);
+      if (i >= 5) times.push(performance.now() - t0);
+      renders++;
+    }
+    console.log(`png ${panel.type.padEnd(10)} "${panel.title}" 6h 800x300: median ${median(times).toFixed(1)} ms, p95 ${p95(times).toFixed(1)} ms`);
+  }
+  const after = rss(portal.pid);
+  console.log(`portal memory: RSS ${before.rss.toFixed(0)} -> ${after.rss.toFixed(0)} MiB over ${renders} renders (peak ${after.hwm.toFixed(0)} MiB)`);
+
+  // 2. A 12-panel dashboard in the browser.
+  const twelve = { uid: 'bench-12', title: 'Twelve panels', variables: overview.variables,
+    panels: overview.panels.filter((p) => p.type !== 'row').slice(0, 12) };
+  await fetch(`${portal.url}/api/dashboards`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ dashboard: twelve, overwrite: true }) });
+  const browser = await launchBrowser();
+  const drawnAt = async (page) => page.evaluate(() => new Promise((resolve) => {
+    const check = () => {
+      const panels = [...document.querySelectorAll('.panel')];
+      const done = panels.length >= 12 && panels.every((p) => p.querySelector('.ts-chart-svg svg, .panel-svg svg, .panel-table, .panel-text, .panel-empty, .panel-error'))
+        && [...document.querySelectorAll('.panel-loading')].every((l) => l.classList.contains('hidden'));
+      if (done) resolve(performance.now()); else requestAnimationFrame(check);
+    };
+    check();
+  }));
+  const loads = [];
+  for (let i = 0; i < 11; i++) {
+    const page = await browser.context.newPage();
+    await page.goto(`${portal.url}/d/bench-12?from=now-6h&to=now&var-agent=$__all&var-window=1h`, { waitUntil: 'commit' });
+    loads.push(await drawnAt(page));
+    if (i === 0 && (await page.locator('.panel-error').count())) throw new Error('a panel failed');
+    await page.close();
+  }
+  console.log(`12-panel dashboard, 6h, drawn in Chromium: cold ${loads[0].toFixed(0)} ms, warm median ${median(loads.slice(1)).toFixed(0)} ms (max ${Math.max(...loads.slice(1)).toFixed(0)} ms)`);
+
+  // 3. Auto-refresh every second.
+  const page = await browser.context.newPage();
+  const cdp = await browser.context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  await page.goto(`${portal.url}/d/agent-overview?from=now-1h&to=now&refresh=1s&var-agent=$__all&var-window=1h`);
+  const renderers = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer'); } catch { return false; }
+  });
+  const sample = async () => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    // The module's init returns the running instance, whose memory is the WASM heap.
+    const wasm = await page.evaluate(async () => (await (await import('/pkg/portal.js')).default()).memory.buffer.byteLength / 1048576);
+    const metrics = Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+    const memory = renderers().map((pid) => { try { return rss(pid).rss; } catch { return 0; } });
+    return { wasm, heap: metrics.JSHeapUsedSize / 1048576, nodes: metrics.Nodes, renderer: Math.max(...memory) };
+  };
+  await page.waitForTimeout(10_000);
+  const samples = [];
+  for (let s = 0; s <= REFRESH_SECONDS; s += 60) {
+    samples.push({ s, ...(await sample()) });
+    if (s < REFRESH_SECONDS) await page.waitForTimeout(60_000);
+  }
+  for (const x of samples) {
+    console.log(`refresh 1s, t=${String(x.s).padStart(3)}s: renderer RSS ${x.renderer.toFixed(0)} MiB, WASM heap ${x.wasm.toFixed(2)} MiB, JS heap ${x.heap.toFixed(1)} MiB, DOM nodes ${x.nodes}`);
+  }
+  await browser.close();
+} finally {
+  await portal.stop();
+  data.cleanup();
+}
