@@ -18,7 +18,7 @@ RUN cargo leptos build --release
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --home-dir /var/lib/portal --create-home portal
 COPY --from=build /src/target/release/portal /usr/local/bin/portal
