@@ -190,7 +190,9 @@ test('a Grafana dashboard imports with a report of what was left out', async () 
 });
 
 test('a panel image opens as a PNG and dashboard pages carry it as their preview', async () => {
-  const { page } = await openPage(session.browser.context, `${session.portal.url}/dashboards`);
+  // A page of its own: for an image document Chromium also asks for /favicon.ico, whose 404
+  // must not land in the next test's console.
+  const page = await session.browser.context.newPage();
   const response = await page.goto(`${session.portal.url}/api/dashboards/agent-overview/panels/9.png?from=now-1h&to=now&width=900&height=320`);
   assert.equal(response.status(), 200);
   assert.equal(response.headers()['content-type'], 'image/png');
@@ -202,6 +204,7 @@ test('a panel image opens as a PNG and dashboard pages carry it as their preview
   const preview = await fetch(image);
   assert.equal(preview.status, 200);
   assert.equal(preview.headers.get('content-type'), 'image/png');
+  await page.close();
 });
 
 test('edit mode moves, resizes, duplicates and removes panels; history compares and restores', async () => {

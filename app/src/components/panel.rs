@@ -178,9 +178,50 @@ pub fn PanelBody(
     });
     let loading = move || data.get().is_none();
 
+    // A time series keeps one chart for the panel's life, fed each new answer: mounting a new
+    // chart for every refresh made the browser's memory grow.
+    let chart = Memo::new(move |_| {
+        let p = panel.get();
+        if p.kind != PanelKind::Timeseries {
+            return None;
+        }
+        match shown.get() {
+            Some(Ok(d)) if !d.lines.is_empty() => Some(ChartData {
+                lines: d.lines,
+                from: d.from,
+                to: d.to,
+                step: d.step,
+                style: ChartStyle::of_panel(&p.options),
+                legend: p.options.legend.clone(),
+            }),
+            _ => None,
+        }
+    });
+    let has_chart = Memo::new(move |_| chart.with(Option::is_some));
+    let chart_data = Signal::derive(move || {
+        chart
+            .get()
+            .unwrap_or_else(|| ChartData::plain(Vec::new(), 0, 1, 1))
+    });
+    let chart_height = Signal::derive(move || {
+        let legend = chart.with(|c| {
+            c.as_ref()
+                .map_or((false, 0), |c| (c.legend.show, c.lines.len()))
+        });
+        let legend_rows = match legend {
+            (false, _) => 0,
+            (true, 0..=3) => 30,
+            _ => 72,
+        };
+        height.get().saturating_sub(legend_rows).max(60)
+    });
+
     view! {
         <div class="panel-body" node_ref=container style=move || format!("height:{}px", height.get())>
             <span class="panel-loading" class:hidden=move || !loading()>"Loading…"</span>
+            <Show when=move || has_chart.get()>
+                <TimeSeriesChart data=chart_data height=chart_height/>
+            </Show>
             {move || {
                 let p = panel.get();
                 let h = height.get();
@@ -192,18 +233,7 @@ pub fn PanelBody(
                         Some(Err(e)) => view! { <p class="panel-error" role="alert">{e}</p> }.into_any(),
                         Some(Ok(d)) if d.lines.is_empty() => view! { <p class="panel-empty">"No data"</p> }.into_any(),
                         Some(Ok(d)) => match p.kind {
-                            PanelKind::Timeseries => {
-                                let legend_rows = match (p.options.legend.show, d.lines.len()) { (false, _) => 0, (true, 0..=3) => 30, _ => 72 };
-                                let chart = ChartData {
-                                    lines: d.lines,
-                                    from: d.from,
-                                    to: d.to,
-                                    step: d.step,
-                                    style: ChartStyle::of_panel(&p.options),
-                                    legend: p.options.legend.clone(),
-                                };
-                                view! { <TimeSeriesChart data=Signal::stored(chart) height=h.saturating_sub(legend_rows).max(60)/> }.into_any()
-                            }
+                            PanelKind::Timeseries => ().into_any(),
                             PanelKind::Table => view! { <PanelTable panel=p data=d/> }.into_any(),
                             _ => {
                                 let size = (width.get_untracked().max(100), h.max(40));

@@ -78,7 +78,7 @@ fn value_near(line: &Line, t: i64, step: i64) -> Option<f64> {
 #[component]
 pub fn TimeSeriesChart(
     #[prop(into)] data: Signal<ChartData>,
-    #[prop(optional, default = 320)] height: u32,
+    #[prop(into, default = Signal::stored(320))] height: Signal<u32>,
 ) -> impl IntoView {
     let container = NodeRef::<leptos::html::Div>::new();
     let width = RwSignal::new(900u32);
@@ -126,7 +126,7 @@ pub fn TimeSeriesChart(
             d.from,
             d.to,
             d.step.saturating_mul(2),
-            (width.get(), height),
+            (width.get(), height.get()),
             &d.style,
         )
         .map_err(|e| format!("the chart could not be drawn: {e}"))
@@ -222,7 +222,7 @@ pub fn TimeSeriesChart(
 
     view! {
         <div class="ts-chart">
-            <div class="ts-chart-plot" node_ref=container style=format!("height:{height}px")>
+            <div class="ts-chart-plot" node_ref=container style=move || format!("height:{}px", height.get())>
                 {move || match drawing.get() {
                     Ok((svg, _)) => view! { <div class="ts-chart-svg" inner_html=svg></div> }.into_any(),
                     Err(e) => view! { <p class="error-text" role="alert">{e}</p> }.into_any(),
