@@ -32,9 +32,15 @@ pub const PALETTE: [(u8, u8, u8); 10] = [
     (0x1f, 0x60, 0xc4),
 ];
 
+/// Palette entry `i` (wrapping around).
+pub fn palette(i: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
 /// The CSS colour of palette entry `i`.
 pub fn css_color(i: usize) -> String {
-    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    let RGBColor(r, g, b) = palette(i);
     format!("#{r:02x}{g:02x}{b:02x}")
 }
 
@@ -427,8 +433,7 @@ pub fn draw_on<DB: DrawingBackend>(
     let bar_width = |n: usize| -> i64 { (gap_ms / 2).max(1) * 8 / 10 / n.max(1) as i64 };
     let bars = drawn.len().max(1);
     for (i, (line, pts)) in lines.iter().zip(&drawn).enumerate() {
-        let (r, g, b) = PALETTE[line.color % PALETTE.len()];
-        let color = RGBColor(r, g, b);
+        let color = palette(line.color);
         let stroke = color.stroke_width(2);
         match style.draw.as_str() {
             "points" => {

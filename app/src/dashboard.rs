@@ -601,7 +601,6 @@ pub fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::dashboard::PanelOptions;
 
     fn vars(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
         pairs
@@ -741,14 +740,8 @@ mod tests {
 
     fn panel(id: u32, kind: PanelKind, y: u32, h: u32, collapsed: bool) -> Panel {
         Panel {
-            id,
-            kind,
-            title: String::new(),
-            description: String::new(),
-            grid: GridPos { x: 0, y, w: 24, h },
-            targets: Vec::new(),
-            options: PanelOptions::default(),
             collapsed,
+            ..Panel::new(id, kind, GridPos { x: 0, y, w: 24, h })
         }
     }
 

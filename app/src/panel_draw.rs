@@ -2,7 +2,7 @@
 //! the server draws the same pictures as PNG or SVG for shared images and embeds.
 
 use crate::api::dashboard::{Panel, PanelKind, PanelOptions};
-use crate::chart::{self, rgb, ChartStyle, Line, PALETTE};
+use crate::chart::{self, rgb, ChartStyle, Line};
 use crate::dashboard::{format_unit, map_value, reduce, threshold_color};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -110,11 +110,7 @@ pub fn draw_titled<DB: DrawingBackend>(
     let root = match title.filter(|t| !t.is_empty()) {
         Some(t) => {
             let (head, rest) = whole.split_vertically(30);
-            let style = ("sans-serif", 15.0)
-                .into_font()
-                .style(FontStyle::Bold)
-                .color(&ink.text)
-                .pos(Pos::new(HPos::Left, VPos::Center));
+            let style = font(15.0, ink.text, true, (HPos::Left, VPos::Center));
             let (w, _) = head.dim_in_pixel();
             head.draw(&Text::new(truncate(t, (w / 8) as usize), (10, 16), style))
                 .map_err(err)?;
@@ -199,17 +195,13 @@ fn draw_legend<DB: DrawingBackend>(
         let mut x = 8;
         let y = r as i32 * row_h + 4 + row_h / 2;
         for (text, color, width) in row {
-            let (cr, cg, cb) = PALETTE[color % PALETTE.len()];
             legend
                 .draw(&Rectangle::new(
                     [(x, y - 2), (x + 14, y + 2)],
-                    RGBColor(cr, cg, cb).filled(),
+                    chart::palette(*color).filled(),
                 ))
                 .map_err(err)?;
-            let style = ("sans-serif", 12.0)
-                .into_font()
-                .color(&ink.text)
-                .pos(Pos::new(HPos::Left, VPos::Center));
+            let style = font(12.0, ink.text, false, (HPos::Left, VPos::Center));
             legend
                 .draw(&Text::new(text.clone(), (x + 19, y), style))
                 .map_err(err)?;
@@ -219,6 +211,13 @@ fn draw_legend<DB: DrawingBackend>(
     Ok(plot)
 }
 
+/// Sans-serif text of `size` pixels in `color` (bold when asked), anchored at `anchor`.
+fn font(size: f64, color: RGBColor, bold: bool, anchor: (HPos, VPos)) -> TextStyle<'static> {
+    let f = ("sans-serif", size).into_font();
+    let f = if bold { f.style(FontStyle::Bold) } else { f };
+    f.color(&color).pos(Pos::new(anchor.0, anchor.1))
+}
+
 fn centred<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     text: &str,
@@ -226,10 +225,7 @@ fn centred<DB: DrawingBackend>(
     color: RGBColor,
 ) -> DrawResult {
     let (w, h) = area.dim_in_pixel();
-    let style = ("sans-serif", size)
-        .into_font()
-        .color(&color)
-        .pos(Pos::new(HPos::Center, VPos::Center));
+    let style = font(size, color, false, (HPos::Center, VPos::Center));
     area.draw(&Text::new(
         text.to_string(),
         (w as i32 / 2, h as i32 / 2),
@@ -253,9 +249,8 @@ fn draw_stat<DB: DrawingBackend>(
         let (text, color) = value_text(*v, o);
         let color = color.map_or_else(
             || {
-                let (r, g, b) = PALETTE[color_index % PALETTE.len()];
                 if o.thresholds.is_empty() {
-                    RGBColor(r, g, b)
+                    chart::palette(*color_index)
                 } else {
                     ink.text
                 }
@@ -287,10 +282,7 @@ fn draw_stat<DB: DrawingBackend>(
             .max(10.0);
         let label_h = if shown > 1 { 16 } else { 0 };
         if shown > 1 {
-            let style = ("sans-serif", 12.0)
-                .into_font()
-                .color(&ink.text)
-                .pos(Pos::new(HPos::Center, VPos::Top));
+            let style = font(12.0, ink.text, false, (HPos::Center, VPos::Top));
             cell.draw(&Text::new(
                 truncate(name, (w / 7) as usize),
                 (w as i32 / 2, 4),
@@ -298,11 +290,7 @@ fn draw_stat<DB: DrawingBackend>(
             ))
             .map_err(err)?;
         }
-        let style = ("sans-serif", big)
-            .into_font()
-            .style(FontStyle::Bold)
-            .color(&color)
-            .pos(Pos::new(HPos::Center, VPos::Center));
+        let style = font(big, color, true, (HPos::Center, VPos::Center));
         let y = if o.sparkline {
             (h as f64 * 0.38) as i32
         } else {
@@ -383,9 +371,7 @@ fn draw_gauge<DB: DrawingBackend>(
             }
         }
         let (text, color) = value_text(*v, o);
-        let color = color.map_or(RGBColor(PALETTE[0].0, PALETTE[0].1, PALETTE[0].2), |c| {
-            rgb(&c, ink.text)
-        });
+        let color = color.map_or(chart::palette(0), |c| rgb(&c, ink.text));
         if let Some(v) = v {
             cell.draw(&PathElement::new(
                 arc(cx, cy, r, start, angle(*v)),
@@ -396,18 +382,11 @@ fn draw_gauge<DB: DrawingBackend>(
         let size = (r * 0.42)
             .min(f64::from(w) / (text.chars().count().max(3) as f64 * 0.62))
             .max(10.0);
-        let style = ("sans-serif", size)
-            .into_font()
-            .style(FontStyle::Bold)
-            .color(&color)
-            .pos(Pos::new(HPos::Center, VPos::Center));
+        let style = font(size, color, true, (HPos::Center, VPos::Center));
         cell.draw(&Text::new(text, (cx as i32, cy as i32), style))
             .map_err(err)?;
         if values.len() > 1 {
-            let style = ("sans-serif", 12.0)
-                .into_font()
-                .color(&ink.text)
-                .pos(Pos::new(HPos::Center, VPos::Bottom));
+            let style = font(12.0, ink.text, false, (HPos::Center, VPos::Bottom));
             cell.draw(&Text::new(
                 truncate(name, (w / 7) as usize),
                 (cx as i32, h as i32 - 4),
@@ -443,19 +422,16 @@ fn draw_bars<DB: DrawingBackend>(
             .filter_map(|v| v.2)
             .fold(f64::MIN_POSITIVE, f64::max)
     });
-    let font = (f64::from(row) * 0.6).clamp(11.0, 14.0);
+    let font_px = (f64::from(row) * 0.6).clamp(11.0, 14.0);
     for (i, (name, color_index, v)) in values.iter().enumerate() {
         let y0 = i as i32 * row as i32;
         if y0 + row as i32 > h as i32 + 1 {
             break;
         }
         let (text, color) = value_text(*v, o);
-        let (r, g, b) = PALETTE[color_index % PALETTE.len()];
-        let color = color.map_or(RGBColor(r, g, b), |c| rgb(&c, RGBColor(r, g, b)));
-        let label = ("sans-serif", font)
-            .into_font()
-            .color(&ink.text)
-            .pos(Pos::new(HPos::Right, VPos::Center));
+        let own = chart::palette(*color_index);
+        let color = color.map_or(own, |c| rgb(&c, own));
+        let label = font(font_px, ink.text, false, (HPos::Right, VPos::Center));
         let mid = y0 + row as i32 / 2;
         root.draw(&Text::new(
             truncate(name, (label_w / 7) as usize),
@@ -479,10 +455,7 @@ fn draw_bars<DB: DrawingBackend>(
             ))
             .map_err(err)?;
         }
-        let style = ("sans-serif", font)
-            .into_font()
-            .color(&color)
-            .pos(Pos::new(HPos::Left, VPos::Center));
+        let style = font(font_px, color, false, (HPos::Left, VPos::Center));
         root.draw(&Text::new(text, (x1 + 6, mid), style))
             .map_err(err)?;
     }
@@ -640,10 +613,12 @@ fn draw_table<DB: DrawingBackend>(
             cell,
         ))
         .map_err(err)?;
-        let value = ("sans-serif", 13.0)
-            .into_font()
-            .color(&color.map_or(ink.text, |c| rgb(&c, ink.text)))
-            .pos(Pos::new(HPos::Right, VPos::Top));
+        let value = font(
+            13.0,
+            color.map_or(ink.text, |c| rgb(&c, ink.text)),
+            false,
+            (HPos::Right, VPos::Top),
+        );
         root.draw(&Text::new(text, (w as i32 - 8, y), value))
             .map_err(err)?;
     }
@@ -737,19 +712,17 @@ mod tests {
 
     fn panel(kind: PanelKind) -> Panel {
         Panel {
-            id: 1,
-            kind,
             title: "t".into(),
-            description: String::new(),
-            grid: GridPos {
-                x: 0,
-                y: 0,
-                w: 12,
-                h: 8,
-            },
-            targets: Vec::new(),
-            options: PanelOptions::default(),
-            collapsed: false,
+            ..Panel::new(
+                1,
+                kind,
+                GridPos {
+                    x: 0,
+                    y: 0,
+                    w: 12,
+                    h: 8,
+                },
+            )
         }
     }
 

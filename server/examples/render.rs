@@ -4,7 +4,7 @@
 //! as PNG RUNS times and reports the median time and the peak heap one render takes (counted by
 //! a wrapping allocator), the figures `docs/performance.md` records.
 
-use app::api::dashboard::{GridPos, Panel, PanelKind, PanelOptions, Threshold};
+use app::api::dashboard::{GridPos, Panel, PanelKind, Threshold};
 use app::chart::Line;
 use app::panel_draw::PanelData;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -36,37 +36,28 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 fn panel(kind: PanelKind) -> Panel {
-    Panel {
-        id: 1,
+    let mut panel = Panel::new(
+        1,
         kind,
-        title: String::new(),
-        description: String::new(),
-        grid: GridPos {
+        GridPos {
             x: 0,
             y: 0,
             w: 12,
             h: 8,
         },
-        targets: Vec::new(),
-        options: PanelOptions {
-            thresholds: vec![
-                Threshold {
-                    value: None,
-                    color: "green".into(),
-                },
-                Threshold {
-                    value: Some(0.8),
-                    color: "red".into(),
-                },
-            ],
-            legend: app::api::dashboard::LegendOptions {
-                show: true,
-                values: vec!["mean".into(), "max".into()],
-            },
-            ..PanelOptions::default()
+    );
+    panel.options.thresholds = vec![
+        Threshold {
+            value: None,
+            color: "green".into(),
         },
-        collapsed: false,
-    }
+        Threshold {
+            value: Some(0.8),
+            color: "red".into(),
+        },
+    ];
+    panel.options.legend.values = vec!["mean".into(), "max".into()];
+    panel
 }
 
 fn main() {

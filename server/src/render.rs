@@ -49,25 +49,23 @@ pub fn svg(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::api::dashboard::{GridPos, PanelKind, PanelOptions};
+    use app::api::dashboard::{GridPos, PanelKind};
     use app::chart::Line;
 
     #[test]
     fn panels_encode_as_png() {
         let panel = Panel {
-            id: 1,
-            kind: PanelKind::Timeseries,
             title: "x".into(),
-            description: String::new(),
-            grid: GridPos {
-                x: 0,
-                y: 0,
-                w: 12,
-                h: 8,
-            },
-            targets: Vec::new(),
-            options: PanelOptions::default(),
-            collapsed: false,
+            ..Panel::new(
+                1,
+                PanelKind::Timeseries,
+                GridPos {
+                    x: 0,
+                    y: 0,
+                    w: 12,
+                    h: 8,
+                },
+            )
         };
         let lines = (0..10)
             .map(|i| Line {

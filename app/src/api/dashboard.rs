@@ -182,6 +182,22 @@ pub struct Panel {
     pub collapsed: bool,
 }
 
+impl Panel {
+    /// A panel of `kind` at `grid`: untitled, no queries, default options, expanded.
+    pub fn new(id: u32, kind: PanelKind, grid: GridPos) -> Self {
+        Self {
+            id,
+            kind,
+            title: String::new(),
+            description: String::new(),
+            grid,
+            targets: Vec::new(),
+            options: PanelOptions::default(),
+            collapsed: false,
+        }
+    }
+}
+
 /// One PromQL query of a panel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Target {

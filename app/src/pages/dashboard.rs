@@ -5,8 +5,8 @@
 
 use crate::api::{
     dashboard::{
-        Dashboard, DashboardRecord, GridPos, Panel, PanelKind, PanelOptions, ResolveVariable,
-        SaveDashboard, Target, Variable, VariableOptions, GRID_COLUMNS, GRID_ROW_PX,
+        Dashboard, DashboardRecord, GridPos, Panel, PanelKind, ResolveVariable, SaveDashboard,
+        Target, Variable, VariableOptions, GRID_COLUMNS, GRID_ROW_PX,
     },
     get_json, send_json, ClientError,
 };
@@ -582,28 +582,21 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
             } else {
                 (12, 8)
             };
-            Panel {
-                id: d.next_panel_id(),
-                kind,
-                title: if kind == PanelKind::Row {
-                    "Row".into()
-                } else {
-                    "New panel".into()
-                },
-                description: String::new(),
-                grid: place_below(&d.panels, w, h),
-                targets: if kind.queries() {
-                    vec![Target {
-                        expr: String::new(),
-                        legend: String::new(),
-                        instant: false,
-                    }]
-                } else {
-                    Vec::new()
-                },
-                options: PanelOptions::default(),
-                collapsed: false,
+            let mut panel = Panel::new(d.next_panel_id(), kind, place_below(&d.panels, w, h));
+            panel.title = if kind == PanelKind::Row {
+                "Row"
+            } else {
+                "New panel"
             }
+            .into();
+            if kind.queries() {
+                panel.targets.push(Target {
+                    expr: String::new(),
+                    legend: String::new(),
+                    instant: false,
+                });
+            }
+            panel
         });
         if kind == PanelKind::Row {
             dash.update(|d| d.panels.push(panel));

@@ -67,11 +67,8 @@ pub async fn save(
         dashboard.uid = random_code(12);
     }
     let mut tx = pool.begin().await?;
-    let current = db::lock_version(&mut tx, &dashboard.uid).await?;
-    let existing = match current {
-        Some(_) => db::select_dashboard(&mut *tx, &dashboard.uid).await?,
-        None => None,
-    };
+    let existing = db::lock_dashboard(&mut tx, &dashboard.uid).await?;
+    let current = existing.as_ref().map(|r| r.version);
     if let (Some(row), None) = (&existing, origin.file) {
         if let Some(file) = &row.provisioned_from {
             return Err(ApiError::Conflict(format!(

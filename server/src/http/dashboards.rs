@@ -712,19 +712,7 @@ async fn public_query(
         .panel(id)
         .ok_or_else(|| ApiError::not_found(format!("the dashboard has no panel {id}")))?;
     let params = Params::new(query, &[]);
-    let time = |key: &'static str| -> Result<i64, ApiError> {
-        Ok(params
-            .time(key)?
-            .ok_or_else(|| ApiError::bad_request(key, format!("no {key} parameter provided")))?
-            .timestamp_millis())
-    };
-    let (start, end) = (time("start")?, time("end")?);
-    let step = parse_step(
-        params
-            .get("step")
-            .ok_or_else(|| ApiError::bad_request("step", "no step parameter provided"))?,
-    )
-    .map_err(|e| ApiError::bad_request("step", e))?;
+    let (start, end, step) = params.range()?;
     let selection =
         resolve_selection(&state, &dashboard, &requested_selection(&params.0), true).await?;
     let series = run_target(&state, panel, index, &selection, (start, end, step)).await?;

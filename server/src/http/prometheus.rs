@@ -122,6 +122,22 @@ impl Params {
         Ok(find_series(pool, selectors, self.time("start")?, self.time("end")?).await?)
     }
 
+    /// The required `start`, `end` (ms) and `step` (ms) of a range query.
+    pub(crate) fn range(&self) -> Result<(i64, i64, i64), ApiError> {
+        let time = |key: &'static str| -> Result<i64, ApiError> {
+            Ok(self
+                .time(key)?
+                .ok_or_else(|| ApiError::bad_request(key, format!("no {key} parameter provided")))?
+                .timestamp_millis())
+        };
+        let (start, end) = (time("start")?, time("end")?);
+        let step_text = self
+            .get("step")
+            .ok_or_else(|| ApiError::bad_request("step", "no step parameter provided"))?;
+        let step = parse_step(step_text).map_err(|e| ApiError::bad_request("step", e))?;
+        Ok((start, end, step))
+    }
+
     pub(crate) fn time(&self, key: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
         self.get(key)
             .map(|v| parse_time(v).map_err(|e| ApiError::bad_request(key, e)))
@@ -331,19 +347,7 @@ async fn get_query_range(
 ) -> PromResult<QueryData> {
     let params = Params::new(query, &body);
     let expr = parse_query(&params)?;
-    let start = params
-        .time("start")?
-        .ok_or_else(|| ApiError::bad_request("start", "no start parameter provided"))?
-        .timestamp_millis();
-    let end = params
-        .time("end")?
-        .ok_or_else(|| ApiError::bad_request("end", "no end parameter provided"))?
-        .timestamp_millis();
-    let step_text = params
-        .get("step")
-        .ok_or_else(|| ApiError::bad_request("step", "no step parameter provided"))?;
-    let step = parse_step(step_text).map_err(|e| ApiError::bad_request("step", e))?;
-    let series = range_query(&state, expr, (start, end, step)).await?;
+    let series = range_query(&state, expr, params.range()?).await?;
     Ok(Json(PromResponse::success(QueryData::Matrix(
         series.into_iter().map(range_series).collect(),
     ))))

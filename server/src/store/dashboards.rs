@@ -83,15 +83,18 @@ pub async fn select_dashboards(
     .await
 }
 
-/// The current version of `uid`, locked until the transaction ends; `None` when absent.
-pub async fn lock_version(
+/// The stored dashboard `uid`, its row locked until the transaction ends; `None` when absent.
+pub async fn lock_dashboard(
     tx: &mut Transaction<'_, Postgres>,
     uid: &str,
-) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar("select version from dashboard where uid = $1 for update")
-        .bind(uid)
-        .fetch_optional(&mut **tx)
-        .await
+) -> sqlx::Result<Option<DashboardRow>> {
+    sqlx::query_as(
+        "select uid, model, version, created_at, updated_at, updated_by, starred, provisioned_from
+         from dashboard where uid = $1 for update",
+    )
+    .bind(uid)
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// What a save writes.
