@@ -4,9 +4,12 @@
 //   2. a 12-panel dashboard over 6 h drawn in headless Chromium: time from navigation to every
 //      panel drawn, cold (first load) and warm (median of 10);
 //   3. auto-refresh every second for BENCH_REFRESH_SECONDS (default 300): the renderer process'
-//      resident memory, the WASM and JS heaps (after a forced GC) and DOM nodes over time.
+//      resident memory over time, in a Chromium with no DevTools client attached.
 // Run through bench/dashboards.sh, which builds the release and points PORTAL_BIN at it.
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { makeDataDir, startPortal } from '../tests/e2e/lib/portal.mjs';
 import { launchBrowser } from '../tests/e2e/lib/browser.mjs';
 
@@ -76,32 +79,27 @@ try {
   }
   console.log(`12-panel dashboard, 6h, drawn in Chromium: cold ${loads[0].toFixed(0)} ms, warm median ${median(loads.slice(1)).toFixed(0)} ms (max ${Math.max(...loads.slice(1)).toFixed(0)} ms)`);
 
-  // 3. Auto-refresh every second.
-  const page = await browser.context.newPage();
-  const cdp = await browser.context.newCDPSession(page);
-  await cdp.send('Performance.enable');
-  await page.goto(`${portal.url}/d/agent-overview?from=now-1h&to=now&refresh=1s&var-agent=$__all&var-window=1h`);
+  await browser.close();
+
+  // 3. Auto-refresh every second, in a Chromium with no DevTools client attached: Playwright's
+  //    network tracking keeps every response body in the renderer, which grows by itself.
+  const profile = mkdtempSync(join(tmpdir(), 'bench-chromium-'));
+  const chromium = spawn(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--headless', '--no-sandbox', '--disable-gpu',
+    '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    `--user-data-dir=${profile}`, '--window-size=1440,900',
+    `${portal.url}/d/agent-overview?from=now-1h&to=now&refresh=1s&var-agent=$__all&var-window=1h`], { stdio: 'ignore' });
   const renderers = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
     try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer'); } catch { return false; }
   });
-  const sample = async () => {
-    await cdp.send('HeapProfiler.collectGarbage');
-    // The module's init returns the running instance, whose memory is the WASM heap.
-    const wasm = await page.evaluate(async () => (await (await import('/pkg/portal.js')).default()).memory.buffer.byteLength / 1048576);
-    const metrics = Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
-    const memory = renderers().map((pid) => { try { return rss(pid).rss; } catch { return 0; } });
-    return { wasm, heap: metrics.JSHeapUsedSize / 1048576, nodes: metrics.Nodes, renderer: Math.max(...memory) };
-  };
-  await page.waitForTimeout(10_000);
-  const samples = [];
+  const renderer = () => Math.max(...renderers().map((pid) => { try { return rss(pid).rss; } catch { return 0; } }));
+  await new Promise((r) => setTimeout(r, 15_000));
   for (let s = 0; s <= REFRESH_SECONDS; s += 60) {
-    samples.push({ s, ...(await sample()) });
-    if (s < REFRESH_SECONDS) await page.waitForTimeout(60_000);
+    console.log(`refresh 1s, t=${String(s).padStart(3)}s: renderer RSS ${renderer().toFixed(0)} MiB`);
+    if (s < REFRESH_SECONDS) await new Promise((r) => setTimeout(r, 60_000));
   }
-  for (const x of samples) {
-    console.log(`refresh 1s, t=${String(x.s).padStart(3)}s: renderer RSS ${x.renderer.toFixed(0)} MiB, WASM heap ${x.wasm.toFixed(2)} MiB, JS heap ${x.heap.toFixed(1)} MiB, DOM nodes ${x.nodes}`);
-  }
-  await browser.close();
+  chromium.kill('SIGTERM');
+  await new Promise((r) => chromium.once('exit', r));
+  rmSync(profile, { recursive: true, force: true });
 } finally {
   await portal.stop();
   data.cleanup();

@@ -41,6 +41,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub ingester: Arc<Ingester>,
     pub info: Arc<RuntimeInfo>,
+    /// The UI's files, compressed once.
+    pub assets: Arc<crate::http::AssetCache>,
 }
 
 /// Facts fixed at start-up that the status endpoint reports.
@@ -168,6 +170,7 @@ impl Application {
             ingester,
             pool,
             metrics,
+            assets: Arc::default(),
             info: Arc::new(RuntimeInfo {
                 started_at: Utc::now(),
                 instance,
@@ -261,6 +264,8 @@ impl Application {
                 stop_rx,
             )));
         }
+        // The UI's files are compressed before the first visitor asks for them.
+        tokio::spawn(http::assets::warm(state.clone()));
         let router = http::router(state);
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
         let server =

@@ -2,6 +2,7 @@
 //! behind the shared layers (request observation, compression, body limit, timeout, JSON error
 //! bodies, panic recovery).
 
+pub(crate) mod assets;
 mod dashboards;
 mod health;
 mod metrics;
@@ -9,6 +10,8 @@ mod otlp;
 pub(crate) mod prometheus;
 mod status;
 mod write;
+
+pub use assets::AssetCache;
 
 use crate::{error::ApiError, startup::AppState, telemetry};
 use axum::{
@@ -39,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(otlp::router())
         .merge(prometheus::router())
         .merge(dashboards::router())
+        .merge(assets::router())
         .route("/api/{*rest}", any(api_not_found))
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(

@@ -75,3 +75,63 @@ async fn pages_are_compressed_for_clients_that_accept_it() {
     assert_eq!(response.headers()["content-encoding"], "gzip");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_ui_files_are_served_compressed_with_an_etag_and_revalidated() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    let css: String = (0..2000)
+        .map(|i| format!(".panel-{i} {{ color: red }}\n"))
+        .collect();
+    std::fs::write(site.path().join("pkg/portal.css"), &css).unwrap();
+    let input = server::config::SettingsInput {
+        site_root: Some(site.path().to_path_buf()),
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_on(crate::helpers::fresh_database().await, input).await;
+    let url = format!("{}/pkg/portal.css", app.address);
+    // No automatic decompression: the test sees the bytes on the wire.
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .unwrap();
+    let brotli = client
+        .get(&url)
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(brotli.status(), 200);
+    assert_eq!(brotli.headers()["content-encoding"], "br");
+    assert_eq!(brotli.headers()["content-type"], "text/css; charset=utf-8");
+    let etag = brotli.headers()["etag"].clone();
+    let body = brotli.bytes().await.unwrap();
+    assert!(body.len() < css.len() / 4);
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut body.as_ref(), &mut plain).unwrap();
+    assert_eq!(plain, css.as_bytes());
+
+    let identity = client.get(&url).send().await.unwrap();
+    assert!(identity.headers().get("content-encoding").is_none());
+    assert_eq!(identity.text().await.unwrap(), css);
+
+    let revalidate = || {
+        client
+            .get(&url)
+            .header("if-none-match", etag.clone())
+            .send()
+    };
+    assert_eq!(revalidate().await.unwrap().status(), 304);
+
+    // A rebuilt file is served without a restart, under a new tag.
+    std::fs::write(site.path().join("pkg/portal.css"), "body { margin: 0 }\n").unwrap();
+    let rebuilt = revalidate().await.unwrap();
+    assert_eq!(rebuilt.status(), 200);
+    assert_ne!(rebuilt.headers()["etag"], etag);
+    assert_eq!(rebuilt.text().await.unwrap(), "body { margin: 0 }\n");
+
+    assert_eq!(app.get("/pkg/../Cargo.toml").await.status(), 404);
+    assert_eq!(app.get("/pkg/missing.wasm").await.status(), 404);
+    app.stop().await;
+}
