@@ -5,6 +5,10 @@
 use crate::api::dashboard::{GridPos, Panel, PanelKind, Threshold, ValueMapping};
 use std::collections::BTreeMap;
 
+/// How "All" of a variable is spelled in URLs (`var-agent=$__all`) and in saved selections,
+/// as Grafana spells it.
+pub const ALL_VALUE: &str = "$__all";
+
 /// Splits a comma-separated list, trimming blanks.
 pub fn split_list(text: &str) -> Vec<String> {
     text.split(',')
@@ -488,7 +492,7 @@ impl Selection {
         let mut out = Vec::new();
         for (name, values) in &self.values {
             if self.all.contains(name) {
-                out.push((format!("var-{name}"), "$__all".to_string()));
+                out.push((format!("var-{name}"), ALL_VALUE.to_string()));
             } else {
                 out.extend(values.iter().map(|v| (format!("var-{name}"), v.clone())));
             }
@@ -576,7 +580,7 @@ pub fn choose(
     asked: Option<&Vec<String>>,
 ) -> (Vec<String>, bool) {
     let asked = asked.filter(|a| !a.is_empty());
-    let wants_all = asked.is_some_and(|a| a.iter().any(|v| v == "$__all")) && variable.include_all;
+    let wants_all = asked.is_some_and(|a| a.iter().any(|v| v == ALL_VALUE)) && variable.include_all;
     if wants_all {
         return (options.to_vec(), true);
     }

@@ -106,6 +106,34 @@ pub struct SettingsInput {
     #[arg(long, env = "PORTAL_DASHBOARDS_DIR", value_name = "DIR")]
     pub dashboards_dir: Option<PathBuf>,
 
+    /// The URL people reach the portal at, e.g. https://portal.example.com; absolute links (link previews) start with it [default: http://<listen>]
+    #[arg(long, env = "PORTAL_EXTERNAL_URL", value_name = "URL")]
+    pub external_url: Option<String>,
+
+    /// Deepest a PromQL query may nest, and most operators it may have; deeper ones get 400 [default: 500]
+    #[arg(long, env = "PORTAL_QUERY_MAX_DEPTH", value_name = "N")]
+    pub query_max_depth: Option<usize>,
+
+    /// Most samples one query may load and hold at once; more get 422 [default: 50000000]
+    #[arg(long, env = "PORTAL_QUERY_MAX_SAMPLES", value_name = "N")]
+    pub query_max_samples: Option<usize>,
+
+    /// Longest one query may take, its wait for a slot included; longer ones stop and get 503 [default: 2m]
+    #[arg(long, env = "PORTAL_QUERY_TIMEOUT", value_name = "DURATION")]
+    pub query_timeout: Option<HumanDuration>,
+
+    /// Queries evaluated at once; more wait in a queue [default: 20]
+    #[arg(long, env = "PORTAL_QUERY_MAX_CONCURRENCY", value_name = "N")]
+    pub query_max_concurrency: Option<usize>,
+
+    /// Queries that may wait for a slot; more get 503 with Retry-After [default: 100]
+    #[arg(long, env = "PORTAL_QUERY_MAX_QUEUED", value_name = "N")]
+    pub query_max_queued: Option<usize>,
+
+    /// How often a replica tries to take over a one-replica job (compaction) whose holder is gone [default: 2s]
+    #[arg(long, env = "PORTAL_WORKER_LOCK_RETRY", value_name = "DURATION")]
+    pub worker_lock_retry: Option<HumanDuration>,
+
     /// Prometheus targets to scrape; only in the file, as `[[scrape]]` tables
     #[arg(skip)]
     #[serde(default)]
@@ -218,6 +246,9 @@ pub struct Settings {
     pub demo: bool,
     pub retention: Duration,
     pub dashboards_dir: Option<PathBuf>,
+    pub external_url: String,
+    pub query: crate::query::QueryLimits,
+    pub worker_lock_retry: Duration,
 }
 
 impl Settings {
@@ -278,7 +309,68 @@ impl Settings {
             .enumerate()
             .map(|(n, job)| job.resolve(n, scrape_interval))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let listen = first
+            .listen
+            .or(second.listen)
+            .unwrap_or_else(|| ([127, 0, 0, 1], 3000).into());
+        let external_url = match first.external_url.or(second.external_url) {
+            Some(url) => {
+                let url = url.trim().trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || url.contains(char::is_whitespace)
+                {
+                    bail!("external_url: must be an http:// or https:// URL, got \"{url}\"");
+                }
+                url
+            }
+            None => format!("http://{listen}"),
+        };
+        let defaults = crate::query::QueryLimits::default();
+        let query = crate::query::QueryLimits {
+            max_depth: first
+                .query_max_depth
+                .or(second.query_max_depth)
+                .unwrap_or(defaults.max_depth),
+            max_samples: first
+                .query_max_samples
+                .or(second.query_max_samples)
+                .unwrap_or(defaults.max_samples),
+            timeout: first
+                .query_timeout
+                .or(second.query_timeout)
+                .map_or(defaults.timeout, |d| d.0),
+            max_concurrent: first
+                .query_max_concurrency
+                .or(second.query_max_concurrency)
+                .unwrap_or(defaults.max_concurrent),
+            max_queued: first
+                .query_max_queued
+                .or(second.query_max_queued)
+                .unwrap_or(defaults.max_queued),
+        };
+        if query.max_depth < 8 {
+            bail!("query_max_depth: must be at least 8");
+        }
+        if query.max_samples < 1000 {
+            bail!("query_max_samples: must be at least 1000");
+        }
+        if query.timeout < Duration::from_secs(1) {
+            bail!("query_timeout: must be at least 1s");
+        }
+        if query.max_concurrent < 1 {
+            bail!("query_max_concurrency: must be at least 1");
+        }
+        let worker_lock_retry = first
+            .worker_lock_retry
+            .or(second.worker_lock_retry)
+            .map_or(crate::workers::DEFAULT_LOCK_RETRY, |d| d.0);
+        if worker_lock_retry < Duration::from_millis(100) {
+            bail!("worker_lock_retry: must be at least 100ms");
+        }
         Ok(Self {
+            external_url,
+            query,
+            worker_lock_retry,
             scrape_self: first.scrape_self.or(second.scrape_self).unwrap_or(true),
             scrape_interval,
             scrape,
@@ -286,10 +378,7 @@ impl Settings {
             retention,
             dashboards_dir: first.dashboards_dir.or(second.dashboards_dir),
             max_series_per_metric,
-            listen: first
-                .listen
-                .or(second.listen)
-                .unwrap_or_else(|| ([127, 0, 0, 1], 3000).into()),
+            listen,
             database_url: first
                 .database_url
                 .or(second.database_url)

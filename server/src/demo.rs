@@ -24,7 +24,7 @@ use opentelemetry_proto::tonic::{
 use prost::Message;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::{collections::BTreeMap, time::Duration};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// How often the fleet reports, as a scraper would.
@@ -463,8 +463,8 @@ async fn has_history(client: &reqwest::Client, base: &str) -> bool {
     }
 }
 
-/// Feeds the portal at `base` until `stop` turns true: history first, then a step every 15 s.
-pub async fn run(base: String, mut stop: watch::Receiver<bool>) {
+/// Feeds the portal at `base` until `stop` is cancelled: history first, then a step every 15 s.
+pub async fn run(base: String, stop: CancellationToken) {
     let client = reqwest::Client::new();
     let mut fleet = Fleet::new(rand::random());
     let step_ms = STEP.as_millis() as i64;
@@ -493,7 +493,7 @@ pub async fn run(base: String, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = stop.changed() => break,
+            _ = stop.cancelled() => break,
         }
         let t = chrono::Utc::now().timestamp_millis();
         let step = fleet.step(t);

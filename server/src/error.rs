@@ -150,6 +150,46 @@ impl From<crate::ingest::IngestError> for ApiError {
     }
 }
 
+impl From<crate::query::QueryError> for ApiError {
+    fn from(e: crate::query::QueryError) -> Self {
+        use crate::query::QueryError;
+        match e {
+            QueryError::Invalid { field, message } => Self::bad_request(field, message),
+            QueryError::Execution(message) => Self::invalid("query", message),
+            QueryError::Aborted(why) => match why {
+                crate::query::promql::Abort::TooManySamples => {
+                    Self::invalid("query", why.message())
+                }
+                crate::query::promql::Abort::TimedOut | crate::query::promql::Abort::Cancelled => {
+                    Self::unavailable(why.message(), 1)
+                }
+            },
+            QueryError::Busy => Self::unavailable(e.to_string(), 1),
+            QueryError::Database(e) => e.into(),
+            QueryError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+/// What a broken constraint means to a client, by constraint name; PostgreSQL's own message
+/// (which names tables and values) stays in the log.
+fn constraint_error(code: &str, constraint: Option<&str>) -> ApiError {
+    match (code, constraint) {
+        ("23505", Some("short_link_path_key")) => {
+            ApiError::Conflict("a short link for this path already exists".into())
+        }
+        ("23505", Some("dashboard_pkey")) => {
+            ApiError::Conflict("a dashboard with this uid already exists".into())
+        }
+        ("23505", _) => ApiError::Conflict("this already exists".into()),
+        ("23503", Some(c)) if c.contains("dashboard_uid") || c.contains("uid_fkey") => {
+            ApiError::invalid("uid", "no such dashboard")
+        }
+        ("23503", _) => ApiError::invalid("body", "refers to something that does not exist"),
+        _ => ApiError::invalid("body", "breaks a rule of the stored data"),
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
@@ -158,12 +198,9 @@ impl From<sqlx::Error> for ApiError {
                 Self::unavailable("the database is busy; try again shortly", 1)
             }
             sqlx::Error::Database(db) => match db.code().as_deref() {
-                Some("23505") => Self::Conflict(format!(
-                    "already exists ({})",
-                    db.constraint().unwrap_or("unique")
-                )),
-                Some("23503") | Some("23514") => {
-                    Self::invalid(db.constraint().unwrap_or("body"), db.message().to_string())
+                Some(code @ ("23505" | "23503" | "23514")) => {
+                    tracing::info!(constraint = db.constraint(), error = %db.message(), "request refused by a constraint");
+                    constraint_error(code, db.constraint())
                 }
                 _ => Self::Internal(e.into()),
             },
@@ -213,6 +250,18 @@ mod tests {
         assert_eq!(body.error.message, "must be after starts_at");
         let body = ApiError::Internal(anyhow::anyhow!("password=hunter2")).body();
         assert!(!body.error.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn constraint_errors_say_what_broke_without_the_database_message() {
+        let e = constraint_error("23505", Some("dashboard_pkey"));
+        assert_eq!(e.status().as_u16(), 409);
+        assert!(e.to_string().contains("uid"));
+        let e = constraint_error("23503", Some("public_link_dashboard_uid_fkey"));
+        assert_eq!(e.body().error.field.as_deref(), Some("uid"));
+        let e = constraint_error("23514", Some("some_check"));
+        assert_eq!(e.status().as_u16(), 422);
+        assert!(!e.body().error.message.contains("some_check"));
     }
 
     #[test]

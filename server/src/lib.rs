@@ -2,7 +2,6 @@
 //! portal's own telemetry. `main.rs` only reads settings and runs an [`startup::Application`].
 #![recursion_limit = "512"]
 
-pub mod compact;
 pub mod config;
 pub mod dashboards;
 pub mod demo;
@@ -18,3 +17,5 @@ pub mod scrape;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tsdb;
+pub mod workers;

@@ -25,6 +25,14 @@ pub struct Metrics {
     ingest_series_created: IntCounterVec,
     ingest_series_refused: IntCounterVec,
     ingest_exemplars_dropped: IntCounterVec,
+    queries: IntCounterVec,
+    query_duration: prometheus::Histogram,
+    queries_running: IntGauge,
+    queries_waiting: IntGauge,
+    query_limits: IntGaugeVec,
+    worker_runs: IntCounterVec,
+    worker_last_run: prometheus::GaugeVec,
+    worker_running: IntGaugeVec,
 }
 
 impl Metrics {
@@ -105,6 +113,72 @@ impl Metrics {
             "Exemplars received and not stored (the portal keeps no exemplars yet), by protocol",
             &["protocol"],
         );
+        let queries = counter(
+            "portal_queries_total",
+            "PromQL queries by outcome (ok, invalid, too_deep, execution_error, too_many_samples, timeout, cancelled, busy, error)",
+            &["outcome"],
+        );
+        let query_duration = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "portal_query_duration_seconds",
+                "Time from a query's arrival to its answer, queueing included",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )
+        .expect("valid metric");
+        let queries_running = IntGauge::new(
+            "portal_queries_running",
+            "PromQL queries loading or evaluating now",
+        )
+        .expect("valid metric");
+        let queries_waiting = IntGauge::new(
+            "portal_queries_waiting",
+            "PromQL queries waiting for a free slot",
+        )
+        .expect("valid metric");
+        let query_limits = IntGaugeVec::new(
+            Opts::new(
+                "portal_query_limit",
+                "The query limits in force, by limit (max_concurrent, max_queued, max_depth, max_samples, timeout_seconds)",
+            ),
+            &["limit"],
+        )
+        .expect("valid metric");
+        let worker_runs = counter(
+            "portal_worker_runs_total",
+            "Passes of each background worker, by worker and outcome (ok, error)",
+            &["worker", "outcome"],
+        );
+        let worker_last_run = prometheus::GaugeVec::new(
+            Opts::new(
+                "portal_worker_last_run_timestamp_seconds",
+                "When each background worker last finished a pass, by worker and outcome",
+            ),
+            &["worker", "outcome"],
+        )
+        .expect("valid metric");
+        let worker_running = IntGaugeVec::new(
+            Opts::new(
+                "portal_worker_up",
+                "1 while a background worker runs here (for one-replica workers: holds the lock), else 0",
+            ),
+            &["worker"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(queries.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(query_duration.clone()),
+            Box::new(queries_running.clone()),
+            Box::new(queries_waiting.clone()),
+            Box::new(query_limits.clone()),
+            Box::new(worker_runs.clone()),
+            Box::new(worker_last_run.clone()),
+            Box::new(worker_running.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
         for collector in [
             Box::new(ingest_samples.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(ingest_samples_refused.clone()),
@@ -141,7 +215,68 @@ impl Metrics {
             ingest_series_created,
             ingest_series_refused,
             ingest_exemplars_dropped,
+            queries,
+            query_duration,
+            queries_running,
+            queries_waiting,
+            query_limits,
+            worker_runs,
+            worker_last_run,
+            worker_running,
         }
+    }
+
+    /// Publishes the query limits in force.
+    pub fn set_query_limits(&self, limits: &crate::query::QueryLimits) {
+        for (name, value) in [
+            ("max_concurrent", limits.max_concurrent as i64),
+            ("max_queued", limits.max_queued as i64),
+            ("max_depth", limits.max_depth as i64),
+            ("max_samples", limits.max_samples as i64),
+            ("timeout_seconds", limits.timeout.as_secs() as i64),
+        ] {
+            self.query_limits.with_label_values(&[name]).set(value);
+        }
+    }
+
+    /// Counts one query's outcome.
+    pub fn observe_query(&self, outcome: &str) {
+        self.queries.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn observe_query_duration(&self, seconds: f64) {
+        self.query_duration.observe(seconds);
+    }
+
+    pub fn query_started(&self) {
+        self.queries_running.inc();
+    }
+
+    pub fn query_finished(&self) {
+        self.queries_running.dec();
+    }
+
+    pub fn query_waiting(&self, delta: i64) {
+        self.queries_waiting.add(delta);
+    }
+
+    /// Records one pass of a background worker.
+    pub fn observe_worker_run(&self, worker: &str, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.worker_runs.with_label_values(&[worker, outcome]).inc();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.worker_last_run
+            .with_label_values(&[worker, outcome])
+            .set(now);
+    }
+
+    /// Marks a worker as running here (or not).
+    pub fn set_worker_up(&self, worker: &str, up: bool) {
+        self.worker_running
+            .with_label_values(&[worker])
+            .set(i64::from(up));
     }
 
     /// Counts one answered request; `route` is the matched route pattern, never the raw path,

@@ -3,19 +3,22 @@
 //! accepting, let in-flight requests finish, close the pool, stop the embedded database.
 
 use crate::{
-    compact::CompactSettings,
     config::Settings,
     embedded::{EmbeddedOptions, EmbeddedPostgres},
-    http,
+    http::{self, AppState, RuntimeInfo},
     ingest::{IngestLimits, Ingester},
     metrics::Metrics,
-    scrape,
-    store::{self, instance::Instance},
+    query::QueryService,
+    scrape, store,
+    tsdb::{
+        compactor::{self, CompactSettings},
+        Storage,
+    },
+    workers::Supervisor,
 };
 use anyhow::Context;
 use app::api::DatabaseMode;
-use axum::extract::FromRef;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use leptos::prelude::LeptosOptions;
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -33,29 +36,8 @@ use tracing::info;
 /// The database the embedded cluster holds the portal's data in.
 pub const EMBEDDED_DATABASE: &str = "portal";
 
-/// What handlers share.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub pool: PgPool,
-    pub metrics: Metrics,
-    pub ingester: Arc<Ingester>,
-    pub info: Arc<RuntimeInfo>,
-    /// The UI's files, compressed once.
-    pub assets: Arc<crate::http::AssetCache>,
-}
-
-/// Facts fixed at start-up that the status endpoint reports.
-#[derive(Debug)]
-pub struct RuntimeInfo {
-    pub started_at: DateTime<Utc>,
-    pub instance: Instance,
-    pub listen_address: String,
-    pub body_limit: u64,
-    pub request_timeout: Duration,
-    pub database_mode: DatabaseMode,
-    pub data_directory: Option<String>,
-}
+/// How often the dashboards directory is synced.
+const PROVISIONING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A built portal, bound to its port, not yet serving.
 pub struct Application {
@@ -63,11 +45,14 @@ pub struct Application {
     address: SocketAddr,
     state: AppState,
     embedded: Option<EmbeddedPostgres>,
+    storage: Arc<Storage>,
+    connect_options: PgConnectOptions,
     shutdown_timeout: Duration,
     scrape_targets: Vec<scrape::Target>,
     demo: bool,
     compaction: CompactSettings,
     dashboards_dir: Option<std::path::PathBuf>,
+    worker_lock_retry: Duration,
 }
 
 impl Application {
@@ -118,7 +103,7 @@ impl Application {
         let pool = PgPoolOptions::new()
             .max_connections(settings.db_max_connections)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(connect_options)
+            .connect_with(connect_options.clone())
             .await
             .context("failed to connect to PostgreSQL")?;
         store::MIGRATOR
@@ -157,23 +142,40 @@ impl Application {
                 .unwrap_or(chrono::Duration::days(30)),
             ..IngestLimits::default()
         };
-        let ingester = Arc::new(Ingester::new(pool.clone(), limits, metrics.clone()));
+        let storage = Arc::new(Storage::new(pool.clone()));
         // Queries read recent samples from memory: load what the raw partitions hold first.
-        let loaded = ingester
-            .head()
-            .load(&pool)
+        let loaded = storage
+            .load()
             .await
             .context("failed to load recent samples")?;
         info!(samples = loaded, "recent samples loaded");
+        let ingester = Arc::new(Ingester::new(
+            pool.clone(),
+            storage.clone(),
+            limits,
+            metrics.clone(),
+        ));
+        let queries = QueryService::new(
+            pool.clone(),
+            storage.clone(),
+            settings.query.clone(),
+            metrics.clone(),
+        );
+        // With port 0 the external URL is only known now.
+        let external_url = settings
+            .external_url
+            .replace(&settings.listen.to_string(), &address.to_string());
         let state = AppState {
             leptos_options,
             ingester,
+            queries,
             pool,
             metrics,
             assets: Arc::default(),
             info: Arc::new(RuntimeInfo {
                 started_at: Utc::now(),
                 instance,
+                external_url,
                 listen_address: address.to_string(),
                 body_limit: settings.body_limit,
                 request_timeout: settings.request_timeout,
@@ -188,6 +190,9 @@ impl Application {
             listener,
             address,
             state,
+            storage,
+            connect_options,
+            worker_lock_retry: settings.worker_lock_retry,
             embedded: None,
             shutdown_timeout: settings.shutdown_timeout,
             scrape_targets: scrape::targets(&settings.scrape, own),
@@ -210,9 +215,9 @@ impl Application {
         &self.state.pool
     }
 
-    /// The ingest state (its head and partition cache), for tests that drive the compactor.
-    pub fn ingester(&self) -> Arc<Ingester> {
-        self.state.ingester.clone()
+    /// The storage engine (its head and partition cache), for tests that drive the compactor.
+    pub fn storage(&self) -> Arc<Storage> {
+        self.storage.clone()
     }
 
     /// Serves until `shutdown` completes, then drains and stops everything it started.
@@ -224,48 +229,26 @@ impl Application {
             listener,
             state,
             embedded,
+            storage,
+            connect_options,
             shutdown_timeout,
             scrape_targets,
             demo,
             address,
             compaction,
             dashboards_dir,
+            worker_lock_retry,
         } = self;
         let pool = state.pool.clone();
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut workers = scrape::spawn(
+        let workers = register_workers(Workers {
+            supervisor: Supervisor::new(state.metrics.clone(), connect_options, worker_lock_retry),
+            state: &state,
+            storage,
             scrape_targets,
-            state.ingester.clone(),
-            pool.clone(),
-            state.info.body_limit,
-            stop_rx.clone(),
-        );
-        workers.push(crate::compact::spawn(
-            pool.clone(),
-            state.ingester.clone(),
             compaction,
-            stop_rx.clone(),
-        ));
-        if let Some(dir) = dashboards_dir {
-            workers.push(tokio::spawn(crate::dashboards::provision::watch(
-                pool.clone(),
-                dir,
-                Duration::from_secs(10),
-                stop_rx.clone(),
-            )));
-        }
-        if demo {
-            let mut own = address;
-            if own.ip().is_unspecified() {
-                own.set_ip([127, 0, 0, 1].into());
-            }
-            workers.push(tokio::spawn(crate::demo::run(
-                format!("http://{own}"),
-                stop_rx,
-            )));
-        }
-        // The UI's files are compressed before the first visitor asks for them.
-        tokio::spawn(http::assets::warm(state.clone()));
+            dashboards_dir,
+            demo: demo.then_some(address),
+        });
         let router = http::router(state);
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
         let server =
@@ -286,15 +269,7 @@ impl Application {
             }
         };
         // Background work ends before the pool closes, so its last writes land.
-        let _ = stop_tx.send(true);
-        for worker in workers {
-            if tokio::time::timeout(Duration::from_secs(5), worker)
-                .await
-                .is_err()
-            {
-                tracing::warn!("a background task did not stop within 5s");
-            }
-        }
+        workers.shutdown(Duration::from_secs(5)).await;
         pool.close().await;
         if let Some(pg) = embedded {
             pg.stop().await?;
@@ -302,6 +277,87 @@ impl Application {
         info!("portal stopped");
         served.context("server error")
     }
+}
+
+/// What the background workers are made from.
+struct Workers<'a> {
+    supervisor: Supervisor,
+    state: &'a AppState,
+    storage: Arc<Storage>,
+    scrape_targets: Vec<scrape::Target>,
+    compaction: CompactSettings,
+    dashboards_dir: Option<std::path::PathBuf>,
+    /// The portal's own address, when the demo fleet feeds it.
+    demo: Option<SocketAddr>,
+}
+
+/// Every background job, registered in one place.
+fn register_workers(w: Workers<'_>) -> Supervisor {
+    let Workers {
+        mut supervisor,
+        state,
+        storage,
+        scrape_targets,
+        compaction,
+        dashboards_dir,
+        demo,
+    } = w;
+    let pool = state.pool.clone();
+
+    // Compaction and retention change shared tables: one replica does them.
+    {
+        let (pool, storage) = (pool.clone(), storage.clone());
+        supervisor.every_on_one_replica("compactor", compaction.interval, move || {
+            let (pool, storage, compaction) = (pool.clone(), storage.clone(), compaction.clone());
+            async move {
+                compactor::run_now(&pool, &storage, &compaction)
+                    .await
+                    .map(|_| ())
+                    .context("compaction pass failed")
+            }
+        });
+    }
+
+    let client = scrape::client();
+    for target in scrape_targets {
+        let (client, ingester, pool) = (client.clone(), state.ingester.clone(), pool.clone());
+        let max_body = state.info.body_limit;
+        supervisor.spawn("scrape", move |ctx| {
+            scrape::run(target, client, ingester, pool, max_body, ctx.token())
+        });
+    }
+
+    if let Some(dir) = dashboards_dir {
+        let pool = pool.clone();
+        supervisor.every("dashboard-provisioning", PROVISIONING_INTERVAL, move || {
+            let (pool, dir) = (pool.clone(), dir.clone());
+            async move {
+                crate::dashboards::provision::sync_directory(&pool, &dir)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| anyhow::anyhow!("dashboard provisioning failed: {e}"))
+            }
+        });
+    }
+
+    if let Some(mut own) = demo {
+        if own.ip().is_unspecified() {
+            own.set_ip([127, 0, 0, 1].into());
+        }
+        supervisor.spawn("demo", move |ctx| {
+            crate::demo::run(format!("http://{own}"), ctx.token())
+        });
+    }
+
+    // The UI's files are compressed before the first visitor asks for them.
+    let assets_state = state.clone();
+    supervisor.spawn("asset-warm-up", move |ctx| async move {
+        tokio::select! {
+            _ = http::assets::warm(assets_state) => {}
+            _ = ctx.stopped() => {}
+        }
+    });
+    supervisor
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.

@@ -700,3 +700,9 @@ pub struct ResolveVariable {
     #[serde(default)]
     pub values: std::collections::BTreeMap<String, Vec<String>>,
 }
+
+/// The home dashboard preference (`GET`/`PUT /api/preferences/home`); `None` for none.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HomePreference {
+    pub uid: Option<String>,
+}

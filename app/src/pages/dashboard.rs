@@ -18,7 +18,9 @@ use crate::components::{
     time_series_chart::SharedCursor,
     url_state::{query_string, use_query_setter, use_refresh_tick, use_time_range},
 };
-use crate::dashboard::{choose, interpolate_text, layout, place_below, DataSource, Selection};
+use crate::dashboard::{
+    choose, interpolate_text, layout, place_below, DataSource, Selection, ALL_VALUE,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -168,12 +170,12 @@ fn VariablesBar(states: Vec<VarState>) -> impl IntoView {
                     let on_change = move |ev: leptos::ev::Event| {
                         set(vec![(key.clone(), vec![event_target_value(&ev)])]);
                     };
-                    let current = if st.all { "$__all".to_string() } else { st.chosen.first().cloned().unwrap_or_default() };
+                    let current = if st.all { ALL_VALUE.to_string() } else { st.chosen.first().cloned().unwrap_or_default() };
                     view! {
                         <label class="variable" for=for_id>
                             <span class="variable-label">{label}</span>
                             <select id=id class="field-input variable-select" on:change=on_change prop:value=current.clone()>
-                                {st.variable.include_all.then(|| view! { <option value="$__all" selected=st.all>"All"</option> })}
+                                {st.variable.include_all.then(|| view! { <option value=ALL_VALUE selected=st.all>"All"</option> })}
                                 {st.options.iter().map(|o| view! { <option value=o.clone() selected=!st.all && *o == current>{o.clone()}</option> }).collect_view()}
                             </select>
                         </label>
@@ -213,7 +215,7 @@ fn MultiPicker(
     };
     let apply = move || {
         let values = if all.get_untracked() {
-            vec!["$__all".to_string()]
+            vec![ALL_VALUE.to_string()]
         } else {
             chosen.get_untracked()
         };
@@ -278,7 +280,7 @@ fn fill_url_defaults(
         let key = format!("var-{}", st.variable.name);
         if query.get_str(&key).is_none() {
             let values = if st.all {
-                vec!["$__all".to_string()]
+                vec![ALL_VALUE.to_string()]
             } else {
                 st.chosen.clone()
             };

@@ -5,6 +5,7 @@ use app::api::dashboard::{
     Dashboard, GridPos, LegendOptions, Panel, PanelKind, PanelOptions, Target, Threshold, TimeSpec,
     ValueMapping, Variable, VariableSource, GRID_COLUMNS,
 };
+use app::dashboard::ALL_VALUE as ALL;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -264,7 +265,7 @@ fn variable(v: &Value) -> Result<Variable, String> {
     };
     let current: Vec<String> = current
         .into_iter()
-        .filter(|c| !c.is_empty() && c != "$__all")
+        .filter(|c| !c.is_empty() && c != ALL)
         .collect();
     let multi = v.get("multi").and_then(Value::as_bool).unwrap_or(false);
     Ok(Variable {
@@ -520,7 +521,7 @@ mod tests {
             "templating": {"list": [
                 {"name": "job", "type": "query", "datasource": {"type": "prometheus", "uid": "p"},
                  "query": {"query": "label_values(up, job)"}, "multi": true, "includeAll": true,
-                 "current": {"value": ["$__all"]}},
+                 "current": {"value": [ALL]}},
                 {"name": "ds", "type": "datasource", "query": "prometheus"}
             ]},
             "panels": [

@@ -3,6 +3,8 @@
 //! and the queries a panel runs (for public links and rendered images).
 
 pub mod grafana;
+pub mod image;
+pub mod links;
 pub mod provision;
 pub mod query;
 
@@ -154,6 +156,56 @@ pub async fn get(pool: &PgPool, uid: &str) -> Result<DashboardRecord, ApiError> 
         .ok_or_else(|| ApiError::not_found(format!("no dashboard \"{uid}\"")))?;
     let dashboard = from_model(row.model.clone())?;
     record(&row, &dashboard)
+}
+
+/// Deletes dashboard `uid` unless it is provisioned from a file, in one statement: the check
+/// and the delete cannot be separated by a provisioning pass.
+pub async fn delete(pool: &PgPool, uid: &str) -> Result<(), ApiError> {
+    match db::delete_unprovisioned_dashboard(pool, uid).await? {
+        db::Deleted::Yes => Ok(()),
+        db::Deleted::Provisioned => Err(ApiError::Conflict(format!(
+            "dashboard \"{uid}\" is provisioned from a file; remove the file instead"
+        ))),
+        db::Deleted::Missing => Err(ApiError::not_found(format!("no dashboard \"{uid}\""))),
+    }
+}
+
+/// Stars or unstars dashboard `uid`.
+pub async fn set_starred(pool: &PgPool, uid: &str, starred: bool) -> Result<(), ApiError> {
+    if db::set_starred(pool, uid, starred).await? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no dashboard \"{uid}\"")))
+    }
+}
+
+/// Sets (or with `None` clears) the home dashboard; it must exist.
+pub async fn set_home(pool: &PgPool, uid: Option<&str>) -> Result<(), ApiError> {
+    if let Some(uid) = uid {
+        get(pool, uid)
+            .await
+            .map_err(|_| ApiError::invalid("uid", format!("no dashboard \"{uid}\"")))?;
+    }
+    db::upsert_preference(pool, HOME_KEY, &serde_json::json!(uid)).await?;
+    Ok(())
+}
+
+/// The changes from version `from` to version `to` (the latest when `None`).
+pub async fn diff_versions(
+    pool: &PgPool,
+    uid: &str,
+    from: i32,
+    to: Option<i32>,
+) -> Result<Vec<Change>, ApiError> {
+    let to = match to {
+        Some(v) => v,
+        None => get(pool, uid).await?.version,
+    };
+    let before = serde_json::to_value(version(pool, uid, from).await?)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let after = serde_json::to_value(version(pool, uid, to).await?)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(diff(&before, &after))
 }
 
 /// The list, narrowed by `filter`, with the home dashboard marked.

@@ -8,7 +8,6 @@ use sqlx::PgPool;
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
-    time::Duration,
 };
 
 /// The built-in dashboards, as their JSON files.
@@ -161,24 +160,6 @@ pub async fn sync_directory(pool: &PgPool, dir: &Path) -> Result<usize, ApiError
         }
     }
     Ok(saved)
-}
-
-/// Syncs `dir` at start and then every `every` until stopped.
-pub async fn watch(
-    pool: PgPool,
-    dir: PathBuf,
-    every: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        if let Err(e) = sync_directory(&pool, &dir).await {
-            tracing::warn!(error = %e, "dashboard provisioning failed");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => return,
-        }
-    }
 }
 
 #[cfg(test)]

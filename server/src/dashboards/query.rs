@@ -3,10 +3,7 @@
 
 use crate::{
     error::ApiError,
-    http::prometheus::{instant_query, parse_expr, range_query},
-    query::{promql, series::Selector},
-    startup::AppState,
-    store,
+    query::{promql, series::Selector, QueryRange, QueryService},
 };
 use app::{
     api::dashboard::{Dashboard, Panel, Variable, VariableSource},
@@ -14,18 +11,17 @@ use app::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Variable selections by name; "All" is spelled `$__all` in URLs and expanded here.
+/// Variable selections by name; "All" is spelled [`ALL`] in URLs and expanded here.
 pub type Selection = BTreeMap<String, Vec<String>>;
 
-/// The URL spelling of "All".
-pub const ALL: &str = "$__all";
+pub use app::dashboard::ALL_VALUE as ALL;
 
 /// Most options a variable offers.
 const MAX_OPTIONS: usize = 10_000;
 
 /// The options of `variable`, its query written with the `values` of the variables before it.
 pub async fn variable_options(
-    state: &AppState,
+    queries: &QueryService,
     variable: &Variable,
     values: &Selection,
 ) -> Result<Vec<String>, ApiError> {
@@ -42,34 +38,26 @@ pub async fn variable_options(
         VariableQuery::LabelValues {
             selector: None,
             label,
-        } => store::series::select_label_values(&state.pool, &label).await?,
+        } => queries.label_values(&label, &[], None, None).await?,
         VariableQuery::LabelValues {
             selector: Some(selector),
             label,
         } => {
             let selector = Selector::parse(&selector)
                 .map_err(|e| ApiError::invalid("query", format!("label_values(): {e}")))?;
-            let rows =
-                crate::query::series::find_series(&state.pool, &[selector], None, None).await?;
-            let set: BTreeSet<String> = rows
-                .into_iter()
-                .filter_map(|r| {
-                    if label == "__name__" {
-                        Some(r.metric_name)
-                    } else {
-                        r.labels
-                            .get(&label)
-                            .and_then(|v| v.as_str())
-                            .map(str::to_owned)
-                    }
-                })
-                .collect();
-            set.into_iter().collect()
+            queries
+                .label_values(&label, &[selector], None, None)
+                .await?
         }
-        VariableQuery::LabelNames => store::series::select_label_names(&state.pool).await?,
+        VariableQuery::LabelNames => {
+            let mut names = queries.label_names(&[], None, None).await?;
+            names.retain(|n| n != "__name__");
+            names
+        }
         VariableQuery::Metrics { regex } => {
             let re = anchored(&regex)?;
-            store::series::select_metric_names(&state.pool)
+            queries
+                .label_values("__name__", &[], None, None)
                 .await?
                 .into_iter()
                 .filter(|m| re.is_match(m))
@@ -78,7 +66,7 @@ pub async fn variable_options(
         VariableQuery::QueryResult { expr } => {
             ordered = true;
             let at = chrono::Utc::now().timestamp_millis();
-            let value = instant_query(state, parse_expr(&expr)?, at).await?;
+            let value = queries.instant(queries.parse(&expr)?, at).await?;
             match value {
                 promql::Value::Vector(samples) => samples
                     .into_iter()
@@ -134,14 +122,14 @@ fn anchored(regex: &str) -> Result<regex::Regex, ApiError> {
 /// With `strict`, a value that is not an option is refused with 422 naming `var-<name>`;
 /// otherwise it is dropped (a stale link still opens).
 pub async fn resolve_selection(
-    state: &AppState,
+    queries: &QueryService,
     dashboard: &Dashboard,
     requested: &Selection,
     strict: bool,
 ) -> Result<Selection, ApiError> {
     let mut out = Selection::new();
     for v in &dashboard.variables {
-        let options = variable_options(state, v, &out).await?;
+        let options = variable_options(queries, v, &out).await?;
         let asked = requested.get(&v.name);
         if strict {
             if let Some(bad) = asked
@@ -184,58 +172,44 @@ pub fn target_expr(
     panel: &Panel,
     index: usize,
     selection: &Selection,
-    range: (i64, i64, i64),
+    range: QueryRange,
 ) -> Result<String, ApiError> {
     let target = panel
         .targets
         .get(index)
         .ok_or_else(|| ApiError::not_found(format!("panel {} has no query {index}", panel.id)))?;
     let mut values = selection.clone();
-    values.extend(builtins(range.1 - range.0, range.2));
+    values.extend(builtins(range.span_ms(), range.step));
     Ok(interpolate(&target.expr, &values))
 }
 
-/// Runs query `index` of `panel` over `range` (start, end, step in ms).
+/// Runs query `index` of `panel` over `range`.
 pub async fn run_target(
-    state: &AppState,
+    queries: &QueryService,
     panel: &Panel,
     index: usize,
     selection: &Selection,
-    range: (i64, i64, i64),
+    range: QueryRange,
 ) -> Result<Vec<promql::Series>, ApiError> {
     let expr = target_expr(panel, index, selection, range)?;
-    let parsed = parse_expr(&expr)?;
+    let parsed = queries.parse(&expr)?;
     if panel.targets[index].instant {
-        let value = instant_query(state, parsed, range.1).await?;
-        return Ok(match value {
-            promql::Value::Vector(samples) => samples
-                .into_iter()
-                .map(|s| promql::Series {
-                    labels: s.labels,
-                    points: vec![(range.1, s.value)],
-                })
-                .collect(),
-            promql::Value::Scalar(v) => vec![promql::Series {
-                labels: promql::Labels::default(),
-                points: vec![(range.1, v)],
-            }],
-            _ => Vec::new(),
-        });
+        return Ok(queries.instant_series(parsed, range.end).await?);
     }
-    range_query(state, parsed, range).await
+    Ok(queries.range(parsed, range).await?)
 }
 
 /// Every series of every query of `panel`, named by the queries' legends.
 pub async fn panel_series(
-    state: &AppState,
+    queries: &QueryService,
     panel: &Panel,
     selection: &Selection,
-    range: (i64, i64, i64),
+    range: QueryRange,
 ) -> Result<Vec<PanelSeries>, ApiError> {
     let mut out = Vec::new();
     for (i, target) in panel.targets.iter().enumerate() {
-        for s in run_target(state, panel, i, selection, range).await? {
-            let labels: BTreeMap<String, String> = crate::http::prometheus::series_labels(s.labels);
+        for s in run_target(queries, panel, i, selection, range).await? {
+            let labels: BTreeMap<String, String> = s.labels.into_iter().collect();
             out.push(PanelSeries {
                 name: app::dashboard::legend_name(&target.legend, &labels),
                 labels,

@@ -6,7 +6,7 @@
 //! first request and again only when its size or modification time changes (a rebuilt UI is
 //! picked up without a restart). Answers carry an ETag, so a browser that has the file gets 304.
 
-use crate::startup::AppState;
+use super::AppState;
 use axum::{
     body::Bytes,
     extract::{Path, State},

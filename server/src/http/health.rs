@@ -1,6 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (the database answers too).
 
-use crate::startup::AppState;
+use super::AppState;
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
 use serde_json::json;
 use std::time::Duration;

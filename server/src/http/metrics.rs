@@ -1,6 +1,6 @@
 //! `/metrics`: the portal's own metrics in the Prometheus text exposition format.
 
-use crate::startup::AppState;
+use super::AppState;
 use axum::{extract::State, http::header, response::IntoResponse, routing::get, Router};
 
 pub fn router() -> Router<AppState> {

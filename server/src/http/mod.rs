@@ -2,18 +2,27 @@
 //! behind the shared layers (request observation, compression, body limit, timeout, JSON error
 //! bodies, panic recovery).
 
-pub(crate) mod assets;
+pub mod assets;
 mod dashboards;
 mod health;
+mod link_previews;
 mod metrics;
 mod otlp;
-pub(crate) mod prometheus;
+mod panel_images;
+pub mod params;
+mod preferences;
+mod prometheus;
+mod public_links;
+mod short_links;
+mod state;
 mod status;
+mod versions;
 mod write;
 
 pub use assets::AssetCache;
+pub use state::{AppState, RuntimeInfo};
 
-use crate::{error::ApiError, startup::AppState, telemetry};
+use crate::{error::ApiError, telemetry};
 use axum::{
     extract::{DefaultBodyLimit, Request, State},
     http::{header, StatusCode},
@@ -29,28 +38,60 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-/// Builds the whole application router.
-pub fn router(state: AppState) -> Router {
-    let leptos_options = state.leptos_options.clone();
-    let routes = generate_route_list(app::App);
-    let body_limit = usize::try_from(state.info.body_limit).unwrap_or(usize::MAX);
+/// The routes anyone may use: liveness and readiness, what a public link opens, and the UI's
+/// static files. Everything else is in [`api_routes`] and [`page_routes`].
+fn open_routes() -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(public_links::open_router())
+        .merge(panel_images::public_router())
+        .merge(assets::router())
+}
+
+/// The API: the one place an authentication layer goes.
+fn api_routes() -> Router<AppState> {
+    Router::new()
         .merge(metrics::router())
         .merge(status::router())
         .merge(write::router())
         .merge(otlp::router())
         .merge(prometheus::router())
         .merge(dashboards::router())
-        .merge(assets::router())
+        .merge(versions::router())
+        .merge(preferences::router())
+        .merge(short_links::router())
+        .merge(public_links::router())
+        .merge(panel_images::router())
         .route("/api/{*rest}", any(api_not_found))
-        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+}
+
+/// The server-rendered pages; the dashboard and public-link pages get link-preview tags.
+fn page_routes(state: &AppState) -> Router<AppState> {
+    let leptos_options = state.leptos_options.clone();
+    let (previewed, plain): (Vec<_>, Vec<_>) = generate_route_list(app::App)
+        .into_iter()
+        .partition(|route| route.path().starts_with("/d/") || route.path().starts_with("/public/"));
+    let shell = move || app::shell(leptos_options.clone());
+    let previews = Router::new()
+        .leptos_routes(state, previewed, shell.clone())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            link_previews::add_link_preview,
+        ));
+    Router::new()
+        .leptos_routes(state, plain, shell)
+        .merge(previews)
+}
+
+/// Builds the whole application router.
+pub fn router(state: AppState) -> Router {
+    let body_limit = usize::try_from(state.info.body_limit).unwrap_or(usize::MAX);
+    Router::new()
+        .merge(open_routes())
+        .merge(api_routes())
+        .merge(page_routes(&state))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            dashboards::open_graph,
         ))
         // Layers run outside-in from the last one added.
         .layer(RequestBodyLimitLayer::new(body_limit))

@@ -5,10 +5,10 @@
 //! can fix; 413 when too large; 415 for an unknown content type or encoding; 503 with
 //! Retry-After when busy, which exporters retry.
 
+use super::AppState;
 use crate::{
     error::ApiError,
     ingest::otlp::{self, Encoding},
-    startup::AppState,
     store,
 };
 use axum::{

@@ -1,6 +1,7 @@
 //! `GET /api/portal/status`: version, uptime, instance and database state.
 
-use crate::{error::ApiError, startup::AppState, store};
+use super::AppState;
+use crate::{error::ApiError, store};
 use app::api::{DatabaseStatus, PortalStatus};
 use axum::{extract::State, routing::get, Json, Router};
 use chrono::Utc;

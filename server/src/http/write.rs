@@ -4,7 +4,8 @@
 //! cannot fix (malformed, or refused by a limit: the rest of it is stored); 413 when too large;
 //! 503 with Retry-After when busy, which senders retry.
 
-use crate::{error::ApiError, ingest::remote_write, startup::AppState, store};
+use super::AppState;
+use crate::{error::ApiError, ingest::remote_write, store};
 use axum::{
     body::Bytes,
     extract::State,

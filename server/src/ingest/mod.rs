@@ -4,17 +4,16 @@
 //! the in-memory head. A write is acknowledged only after its rows have committed, so
 //! acknowledged samples are never lost.
 
-pub mod head;
 pub mod otlp;
 pub mod prompb;
 pub mod remote_write;
 
-use crate::{labels::SeriesKey, metrics::Metrics, store};
+use crate::{labels::SeriesKey, metrics::Metrics, store, tsdb::Storage};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
-    sync::Mutex,
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
 };
 use tokio::sync::Semaphore;
 
@@ -115,17 +114,20 @@ pub struct Ingester {
     metrics: Metrics,
     series_ids: Mutex<HashMap<[u8; 16], i64>>,
     series_per_metric: Mutex<HashMap<String, i64>>,
-    /// Starts (ms) of the raw block partitions known to exist.
-    partitions: tokio::sync::Mutex<HashSet<i64>>,
     /// The span of days each series is known to have samples on (as stored in the dictionary).
     series_days: Mutex<HashMap<i64, (NaiveDate, NaiveDate)>>,
     permits: Semaphore,
     delta_totals: otlp::DeltaTotals,
-    head: head::Head,
+    storage: Arc<Storage>,
 }
 
 impl Ingester {
-    pub fn new(pool: PgPool, limits: IngestLimits, metrics: Metrics) -> Self {
+    pub fn new(
+        pool: PgPool,
+        storage: Arc<Storage>,
+        limits: IngestLimits,
+        metrics: Metrics,
+    ) -> Self {
         let permits = Semaphore::new(limits.max_concurrent_writes.max(1));
         Self {
             pool,
@@ -133,11 +135,10 @@ impl Ingester {
             metrics,
             series_ids: Mutex::default(),
             series_per_metric: Mutex::default(),
-            partitions: tokio::sync::Mutex::default(),
             series_days: Mutex::default(),
             permits,
             delta_totals: otlp::DeltaTotals::default(),
-            head: head::Head::default(),
+            storage,
         }
     }
 
@@ -145,9 +146,9 @@ impl Ingester {
         &self.limits
     }
 
-    /// The samples not compacted yet.
-    pub fn head(&self) -> &head::Head {
-        &self.head
+    /// The storage engine writes go to.
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
     }
 
     /// The running totals that turn OTLP delta series into cumulative ones.
@@ -198,7 +199,7 @@ impl Ingester {
         let oldest = (now - self.limits.max_sample_age).timestamp_millis();
         let newest = (now + self.limits.max_future_skew).timestamp_millis();
         // Per block, per series: the samples to store.
-        let mut blocks: BTreeMap<i64, Vec<store::batch::SeriesSamples>> = BTreeMap::new();
+        let mut blocks: BTreeMap<i64, Vec<crate::tsdb::batch::SeriesSamples>> = BTreeMap::new();
         let mut written = 0u64;
         let mut spans: HashMap<i64, (NaiveDate, NaiveDate)> = HashMap::new();
         let day_of = |ms: i64| DateTime::from_timestamp_millis(ms).map(|t| t.date_naive());
@@ -216,7 +217,7 @@ impl Ingester {
                     outcome.samples_out_of_bounds += 1;
                     continue;
                 }
-                let block = store::samples::block_start(ts);
+                let block = crate::tsdb::block_start(ts);
                 match &mut current {
                     Some((b, points)) if *b == block => points.push((ts, value)),
                     _ => {
@@ -237,29 +238,7 @@ impl Ingester {
                 spans.insert(id, (a, b));
             }
         }
-        let rows: Vec<(i64, Vec<u8>)> = blocks
-            .iter()
-            .map(|(&block, series)| {
-                let encoded =
-                    store::batch::encode(series.iter().map(|(id, p)| (*id, p.as_slice())));
-                (block, encoded)
-            })
-            .collect();
-        let block_starts: HashSet<i64> = blocks.keys().copied().collect();
-        self.ensure_partitions(&block_starts).await?;
-        if let Err(e) = store::batch::insert_batches(&self.pool, &rows).await {
-            // A late sample for a block the compactor has just dropped: make its partition
-            // again and write once more (the compactor merges it into the block's chunks).
-            let missing_partition = matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23514") || d.code().as_deref() == Some("42P01"));
-            if !missing_partition {
-                return Err(e.into());
-            }
-            self.partitions.lock().await.clear();
-            self.ensure_partitions(&block_starts).await?;
-            store::batch::insert_batches(&self.pool, &rows).await?;
-        }
-        self.head
-            .append_all(blocks.values().flatten().map(|(id, p)| (*id, p.as_slice())));
+        self.storage.write(&blocks).await?;
         self.extend_series_days(spans).await?;
         outcome.samples_written = written;
         self.metrics.observe_ingest(protocol, &outcome);
@@ -293,7 +272,7 @@ impl Ingester {
 
         // New series, within each metric's limit.
         let mut to_create: Vec<usize> = Vec::new();
-        let mut planned: HashSet<[u8; 16]> = HashSet::new();
+        let mut planned: std::collections::HashSet<[u8; 16]> = Default::default();
         for &i in &missing {
             let f = fingerprints[i];
             if known.contains_key(&f) || planned.contains(&f) {
@@ -370,23 +349,5 @@ impl Ingester {
             *span = (span.0.min(first), span.1.max(last));
         }
         Ok(())
-    }
-
-    async fn ensure_partitions(&self, blocks: &HashSet<i64>) -> Result<(), sqlx::Error> {
-        let mut known = self.partitions.lock().await;
-        for &block in blocks {
-            if known.contains(&block) {
-                continue;
-            }
-            store::batch::create_batch_partition(&self.pool, block).await?;
-            known.insert(block);
-        }
-        Ok(())
-    }
-
-    /// Forgets that the partition of the block starting at `start` exists (the compactor
-    /// dropped it), so the next sample for it makes it again.
-    pub async fn forget_partition(&self, start: i64) {
-        self.partitions.lock().await.remove(&start);
     }
 }

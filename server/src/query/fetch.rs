@@ -6,11 +6,20 @@ use super::{
     promql::{duration_ms, offset_ms, system_time_ms, MemorySource, Series, DEFAULT_LOOKBACK_MS},
     series::{find_series, Selector},
 };
-use crate::ingest::head::Head;
-use crate::store::samples::{select_samples, Resolution, Windows};
+use crate::tsdb::read::{select_samples, Resolution, Windows};
+use crate::tsdb::Storage;
 use chrono::DateTime;
 use promql_parser::parser::{AtModifier, Expr, VectorSelector};
 use sqlx::PgPool;
+
+/// Why the data of a query could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("the query would load more samples than the limit")]
+    TooManySamples,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
 
 /// A selector and the time window its data is needed for (milliseconds, inclusive), and, when
 /// it is evaluated only at the steps of a range query, the windows of those steps.
@@ -111,11 +120,12 @@ fn collect<'a>(
 /// some step's window are kept: a 30-day graph at a 1-hour step reads 5-minute windows.
 pub async fn fetch_for(
     pool: &PgPool,
-    head: &Head,
+    storage: &Storage,
     expr: &Expr,
     (start, end, step): (i64, i64, i64),
     resolution: Resolution,
-) -> Result<MemorySource, sqlx::Error> {
+    max_samples: usize,
+) -> Result<MemorySource, FetchError> {
     let mut needs = Vec::new();
     collect(
         expr,
@@ -127,6 +137,7 @@ pub async fn fetch_for(
     );
     let mut source = MemorySource::default();
     let mut loaded: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let mut samples = 0usize;
     for need in needs {
         let selector = Selector::from_vector_selector(need.selector);
         let from = DateTime::from_timestamp_millis(need.from);
@@ -134,8 +145,19 @@ pub async fn fetch_for(
         let rows = find_series(pool, std::slice::from_ref(&selector), from, to).await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.series_id).collect();
         let window = (need.from, need.to);
-        let mut points =
-            select_samples(pool, head, &ids, window, need.windows.as_ref(), resolution).await?;
+        let mut points = select_samples(
+            pool,
+            storage.head(),
+            &ids,
+            window,
+            need.windows.as_ref(),
+            resolution,
+        )
+        .await?;
+        samples = samples.saturating_add(points.values().map(Vec::len).sum());
+        if samples > max_samples {
+            return Err(FetchError::TooManySamples);
+        }
         for row in rows {
             let series_id = row.series_id;
             let new_points = points.remove(&series_id).unwrap_or_default();

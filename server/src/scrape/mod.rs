@@ -23,7 +23,8 @@ use std::{
     sync::Arc,
     time::Duration,
 };
-use tokio::{sync::watch, task::JoinHandle, time::Instant};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 /// One endpoint to scrape.
@@ -68,32 +69,32 @@ pub fn targets(jobs: &[ScrapeJob], own: Option<(SocketAddr, Duration)>) -> Vec<T
     out
 }
 
-/// Starts one scrape loop per target; each ends when `stop` turns true.
-pub fn spawn(
-    targets: Vec<Target>,
+/// The HTTP client every scrape loop shares.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("portal/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("an HTTP client without TLS builds")
+}
+
+/// Scrapes `target` every interval until `stop` is cancelled, then marks its series stale.
+pub async fn run(
+    target: Target,
+    client: reqwest::Client,
     ingester: Arc<Ingester>,
     pool: PgPool,
     max_body: u64,
-    stop: watch::Receiver<bool>,
-) -> Vec<JoinHandle<()>> {
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("portal/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("an HTTP client without TLS builds");
-    targets
-        .into_iter()
-        .map(|target| {
-            let scraper = Scraper {
-                target,
-                client: client.clone(),
-                ingester: ingester.clone(),
-                pool: pool.clone(),
-                max_body,
-                previous: HashSet::new(),
-            };
-            tokio::spawn(scraper.run(stop.clone()))
-        })
-        .collect()
+    stop: CancellationToken,
+) {
+    let scraper = Scraper {
+        target,
+        client,
+        ingester,
+        pool,
+        max_body,
+        previous: HashSet::new(),
+    };
+    scraper.run(stop).await
 }
 
 struct Scraper {
@@ -113,7 +114,7 @@ struct Scraped {
 }
 
 impl Scraper {
-    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    async fn run(mut self, stop: CancellationToken) {
         // Targets are spread over the interval (by a hash of the URL), as Prometheus does.
         let interval = self.target.interval;
         let spread = xxhash_rust::xxh3::xxh3_64(self.target.url.as_bytes())
@@ -124,7 +125,7 @@ impl Scraper {
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = stop.changed() => break,
+                _ = stop.cancelled() => break,
             }
             self.scrape_once().await;
         }

@@ -1,9 +1,12 @@
 //! The `metric_chunk` table: compressed samples by series and block, in day partitions; and the
 //! partition catalogue queries every partitioned table shares.
 
-use super::samples::{utc, DAY_MS, PG_EPOCH_OFFSET_US};
+use super::{utc, PG_EPOCH_OFFSET_US};
 use sqlx::{PgConnection, PgExecutor};
 use std::collections::HashMap;
+
+/// The span of one chunk partition.
+pub const DAY_MS: i64 = 86_400_000;
 
 /// One compressed run of one series' samples.
 #[derive(Clone, Debug, PartialEq)]
@@ -161,7 +164,7 @@ pub async fn copy_chunks(conn: &mut PgConnection, chunks: &[Chunk]) -> sqlx::Res
     if chunks.is_empty() {
         return Ok(());
     }
-    super::samples::copy_binary(
+    super::copy_binary(
         conn,
         "copy metric_chunk (series_id, resolution_ms, start_time, end_time, sample_count, data) from stdin with (format binary)",
         encode_copy_binary(chunks),

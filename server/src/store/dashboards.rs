@@ -149,6 +149,37 @@ pub async fn write_version(
     Ok(at)
 }
 
+/// What [`delete_unprovisioned_dashboard`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    Yes,
+    Provisioned,
+    Missing,
+}
+
+/// Deletes a dashboard that is not provisioned from a file, deciding and deleting in one
+/// statement.
+pub async fn delete_unprovisioned_dashboard(
+    db: impl PgExecutor<'_>,
+    uid: &str,
+) -> sqlx::Result<Deleted> {
+    let (found, deleted): (Option<bool>, bool) = sqlx::query_as(
+        "with target as (select uid, provisioned_from is not null as provisioned from dashboard where uid = $1),
+              gone as (delete from dashboard d using target t
+                       where d.uid = t.uid and not t.provisioned returning d.uid)
+         select (select provisioned from target), exists (select 1 from gone)",
+    )
+    .bind(uid)
+    .fetch_one(db)
+    .await?;
+    Ok(match (found, deleted) {
+        (_, true) => Deleted::Yes,
+        (Some(true), false) => Deleted::Provisioned,
+        _ => Deleted::Missing,
+    })
+}
+
+/// Deletes a dashboard whatever its origin (provisioning removes its own).
 pub async fn delete_dashboard(db: impl PgExecutor<'_>, uid: &str) -> sqlx::Result<bool> {
     let done = sqlx::query("delete from dashboard where uid = $1")
         .bind(uid)

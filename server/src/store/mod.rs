@@ -3,14 +3,33 @@
 
 pub mod batch;
 pub mod chunks;
-pub mod codec;
 pub mod dashboards;
 pub mod instance;
 pub mod metadata;
-pub mod samples;
 pub mod series;
 
+use chrono::{DateTime, Utc};
 use sqlx::{migrate::Migrator, PgExecutor};
+
+/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
+pub(crate) const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
+
+/// The instant `ms` milliseconds after the epoch (the epoch itself when out of range).
+pub fn utc(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Runs a binary `COPY … FROM STDIN` statement with `data` on `conn`.
+pub(crate) async fn copy_binary(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    data: Vec<u8>,
+) -> sqlx::Result<()> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    copy.send(data).await?;
+    copy.finish().await?;
+    Ok(())
+}
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");

@@ -1,8 +1,8 @@
 use crate::helpers::{fresh_database, spawn_app, spawn_app_on, TestApp};
 use server::{
-    compact::{run_once, CompactSettings},
     ingest::{remote_write::encode, IncomingSeries},
     labels::SeriesKey,
+    tsdb::compactor::{run_once, CompactSettings},
 };
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ async fn write_counter(app: &TestApp, agents: &[&str], from: i64, to: i64) {
 }
 
 async fn raw_samples(app: &TestApp) -> i64 {
-    server::store::batch::count_samples(&app.db).await.unwrap() as i64
+    server::tsdb::batch::count_samples(&app.db).await.unwrap() as i64
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -64,7 +64,7 @@ async fn complete_blocks_become_chunks_and_read_the_same() {
         .range("sum(rate(tasks_total[5m]))", start, now, "1m")
         .await;
 
-    let report = run_once(&app.app_pool, Some(&app.ingester), now, &settings(30))
+    let report = run_once(&app.app_pool, Some(&app.storage), now, &settings(30))
         .await
         .unwrap();
     assert!(report.blocks_compacted >= 3, "{report:?}");
@@ -140,7 +140,7 @@ async fn a_late_sample_for_a_compacted_block_is_kept_and_merged() {
         .unwrap();
     assert_eq!(raw_samples(&app).await, 0);
 
-    // The ingester still believes the partition exists: the write must make it again.
+    // The storage engine still believes the partition exists: the write must make it again.
     write_counter(&app, &["a1"], old + 20 * MINUTE, old + 20 * MINUTE).await;
     let result = app.range("tasks_total", old, old + 30 * MINUTE, "1m").await;
     let late_at = ((old + 20 * MINUTE) / 1000) as f64;
@@ -151,7 +151,7 @@ async fn a_late_sample_for_a_compacted_block_is_kept_and_merged() {
         .any(|v| v[0].as_f64() == Some(late_at) && v[1] == "0");
     assert!(has_late, "{result}");
 
-    run_once(&app.app_pool, Some(&app.ingester), now, &settings(30))
+    run_once(&app.app_pool, Some(&app.storage), now, &settings(30))
         .await
         .unwrap();
     assert_eq!(raw_samples(&app).await, 0);
@@ -188,7 +188,7 @@ async fn retention_drops_whole_partitions() {
         now - 5 * 60 * MINUTE + 30 * MINUTE,
     )
     .await;
-    let report = run_once(&app.app_pool, Some(&app.ingester), now, &settings(2))
+    let report = run_once(&app.app_pool, Some(&app.storage), now, &settings(2))
         .await
         .unwrap();
     // The old block is dropped as it is; only the recent one is compacted.
@@ -214,7 +214,7 @@ async fn recent_samples_are_read_back_into_memory_after_a_restart() {
     app.stop().await;
 
     let app = spawn_app_on(database, Default::default()).await;
-    assert_eq!(app.ingester.head().len(), 2 * 121);
+    assert_eq!(app.storage.head().len(), 2 * 121);
     assert_eq!(
         app.range("tasks_total", now - 30 * MINUTE, now, "1m").await,
         before

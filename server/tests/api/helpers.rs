@@ -149,7 +149,7 @@ pub struct TestApp {
     pub db: PgPool,
     /// The app's own pool: closing it makes the database unreachable to the app.
     pub app_pool: PgPool,
-    pub ingester: std::sync::Arc<server::ingest::Ingester>,
+    pub storage: std::sync::Arc<server::tsdb::Storage>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -235,7 +235,7 @@ pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) 
         .expect("the portal builds");
     let address = format!("http://{}", app.address());
     let app_pool = app.pool().clone();
-    let ingester = app.ingester();
+    let storage = app.storage();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stop_rx.await;
@@ -248,7 +248,7 @@ pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) 
             .unwrap(),
         db: PgPool::connect_with(database).await.unwrap(),
         app_pool,
-        ingester,
+        storage,
         stop: Some(stop_tx),
         task: Some(task),
     }

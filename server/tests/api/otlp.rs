@@ -169,7 +169,7 @@ async fn malformed_requests_are_refused_and_store_nothing() {
         body["error"]["field"],
         "resourceMetrics[0].scopeMetrics[0].metrics[0].dataPoints[1].timeUnixNano"
     );
-    let stored = server::store::batch::count_samples(&app.db).await.unwrap();
+    let stored = server::tsdb::batch::count_samples(&app.db).await.unwrap();
     assert_eq!(stored, 0);
 }
 

@@ -32,7 +32,7 @@ async fn post_write(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
 }
 
 async fn stored_samples(app: &TestApp) -> i64 {
-    server::store::batch::count_samples(&app.db).await.unwrap() as i64
+    server::tsdb::batch::count_samples(&app.db).await.unwrap() as i64
 }
 
 #[tokio::test]
@@ -63,7 +63,7 @@ async fn remote_write_stores_series_and_samples_and_answers_204() {
     .fetch_one(&app.db)
     .await
     .unwrap();
-    let stored = server::store::batch::select_all(&app.db).await.unwrap();
+    let stored = server::tsdb::batch::select_all(&app.db).await.unwrap();
     let values: Vec<f64> = stored
         .iter()
         .filter(|(series, _)| *series == id)

@@ -2,7 +2,7 @@
 
 use super::{
     drop_metric_name, eval_error, format_labels, functions, is_stale_marker, label_value,
-    set_label, EvalError, EvalResult, Labels, Sample, Series, Source, Value,
+    set_label, Budget, EvalError, EvalResult, Labels, Sample, Series, Source, Value,
 };
 use promql_parser::{
     label::{MatchOp, Matcher},
@@ -24,17 +24,29 @@ pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60 * 1000;
 /// Evaluates expressions over one source for a query that spans `start..=end`.
 pub struct Engine<'a> {
     source: &'a dyn Source,
+    budget: &'a Budget,
     lookback: i64,
     /// The query's own start and end, which `@ start()` and `@ end()` refer to.
     start: i64,
     end: i64,
 }
 
-/// Evaluates `expr` at `t` (milliseconds).
-pub fn evaluate_instant(source: &dyn Source, expr: &Expr, t: i64) -> EvalResult<Value> {
+/// The stack of each thread that evaluates a query: deep expressions recurse, and the depth a
+/// query may have is bounded by the query service to fit in it with room to spare.
+pub const EVAL_STACK_BYTES: usize = 64 << 20;
+
+/// Evaluates `expr` at `t` (milliseconds) within `budget`.
+pub fn evaluate_instant(
+    source: &dyn Source,
+    expr: &Expr,
+    t: i64,
+    budget: &Budget,
+) -> EvalResult<Value> {
     super::forget_derived();
+    budget.check()?;
     Engine {
         source,
+        budget,
         lookback: DEFAULT_LOOKBACK_MS,
         start: t,
         end: t,
@@ -50,6 +62,7 @@ pub fn evaluate_range(
     start: i64,
     end: i64,
     step: i64,
+    budget: &Budget,
 ) -> EvalResult<Vec<Series>> {
     if step <= 0 {
         return eval_error("step must be positive");
@@ -65,14 +78,21 @@ pub fn evaluate_range(
             .map(|k| {
                 let first = start + k * per_thread * step;
                 let last = (first + (per_thread - 1) * step).min(end);
-                scope.spawn(move || evaluate_steps(source, expr, (start, end), first, last, step))
+                std::thread::Builder::new()
+                    .name("query-eval".into())
+                    .stack_size(EVAL_STACK_BYTES)
+                    .spawn_scoped(scope, move || {
+                        evaluate_steps(source, expr, (start, end), first, last, step, budget)
+                    })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| eval_error("query evaluation panicked"))
+            .map(|h| match h {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| eval_error("query evaluation panicked")),
+                Err(e) => eval_error(format!("no thread for the query: {e}")),
             })
             .collect()
     });
@@ -104,10 +124,12 @@ fn evaluate_steps(
     first: i64,
     last: i64,
     step: i64,
+    budget: &Budget,
 ) -> EvalResult<StepSeries> {
     super::forget_derived();
     let engine = Engine {
         source,
+        budget,
         lookback: DEFAULT_LOOKBACK_MS,
         start: query.0,
         end: query.1,
@@ -115,9 +137,14 @@ fn evaluate_steps(
     let mut out = StepSeries::default();
     let mut t = first;
     while t <= last {
+        budget.check()?;
         match engine.eval(expr, t)? {
-            Value::Scalar(v) => out.entry(Labels::new()).or_default().push((t, v)),
+            Value::Scalar(v) => {
+                budget.keep(1)?;
+                out.entry(Labels::new()).or_default().push((t, v))
+            }
             Value::Vector(samples) => {
+                budget.keep(samples.len())?;
                 for s in samples {
                     out.entry(s.labels).or_default().push((t, s.value));
                 }
@@ -334,17 +361,26 @@ impl Engine<'_> {
         if first < from {
             first += step;
         }
+        // Each step holds at least a sample's worth: a subquery with billions of steps is
+        // refused at once instead of being walked until the deadline.
+        let steps = usize::try_from((base - first).div_euclid(step) + 1).unwrap_or(0);
+        self.budget.fits(steps)?;
         let inner = Engine {
             source: self.source,
+            budget: self.budget,
             lookback: self.lookback,
             start: self.start,
             end: self.end,
         };
         let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
         let mut at = first;
+        let mut held = 0usize;
         while at <= base {
+            self.budget.check()?;
             match inner.eval(&sq.expr, at)? {
                 Value::Vector(samples) => {
+                    held += samples.len();
+                    self.budget.fits(held.max(steps))?;
                     for s in samples {
                         out.entry(s.labels).or_default().push((at, s.value));
                     }

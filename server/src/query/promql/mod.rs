@@ -10,8 +10,14 @@ mod testfile;
 
 pub use eval::{
     duration_ms, evaluate_instant, evaluate_range, format_value, offset_ms, selector_matchers,
-    system_time_ms, Engine, DEFAULT_LOOKBACK_MS,
+    system_time_ms, Engine, DEFAULT_LOOKBACK_MS, EVAL_STACK_BYTES,
 };
+
+use std::sync::{
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+    Arc, OnceLock,
+};
+use std::time::Instant;
 
 use promql_parser::label::Matcher;
 use std::fmt;
@@ -182,6 +188,121 @@ pub type EvalResult<T> = Result<T, EvalError>;
 
 pub fn eval_error<T>(message: impl Into<String>) -> EvalResult<T> {
     Err(EvalError(message.into()))
+}
+
+/// Why an evaluation was stopped before it finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Abort {
+    /// Whoever asked went away (the request was dropped).
+    Cancelled,
+    /// The query ran past its deadline.
+    TimedOut,
+    /// The query would hold more samples than the limit allows.
+    TooManySamples,
+}
+
+impl Abort {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Cancelled => "query cancelled",
+            Self::TimedOut => "query timed out in expression evaluation",
+            Self::TooManySamples => {
+                "query processing would load too many samples into memory in query execution"
+            }
+        }
+    }
+}
+
+/// The limits one evaluation runs under, shared by its threads: a flag that stops it (set when
+/// the request is dropped), a deadline, and the most samples it may hold at once (those loaded
+/// before evaluation, plus what the evaluation makes: a range query's points, a subquery's).
+/// Loops that may run long (steps, subquery steps) call [`Budget::check`], so an abandoned or
+/// late query stops within one step instead of running to the end.
+#[derive(Debug)]
+pub struct Budget {
+    stop: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+    max_samples: usize,
+    loaded: usize,
+    produced: AtomicUsize,
+    aborted: OnceLock<Abort>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self::unlimited()
+    }
+}
+
+impl Budget {
+    /// No deadline, no sample limit, never stopped: for tests and trusted callers.
+    pub fn unlimited() -> Self {
+        Self::new(Arc::default(), None, usize::MAX, 0)
+    }
+
+    /// A budget stopped by `stop`, ending at `deadline`, of `max_samples` of which `loaded`
+    /// are already taken by the query's input.
+    pub fn new(
+        stop: Arc<AtomicBool>,
+        deadline: Option<Instant>,
+        max_samples: usize,
+        loaded: usize,
+    ) -> Self {
+        Self {
+            stop,
+            deadline,
+            max_samples,
+            loaded,
+            produced: AtomicUsize::new(0),
+            aborted: OnceLock::new(),
+        }
+    }
+
+    /// Why the evaluation was stopped, if it was.
+    pub fn aborted(&self) -> Option<Abort> {
+        self.aborted.get().copied()
+    }
+
+    fn abort<T>(&self, why: Abort) -> EvalResult<T> {
+        let why = *self.aborted.get_or_init(|| why);
+        eval_error(why.message())
+    }
+
+    /// Fails once the evaluation is stopped or past its deadline.
+    pub fn check(&self) -> EvalResult<()> {
+        if let Some(why) = self.aborted() {
+            return self.abort(why);
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            return self.abort(Abort::Cancelled);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return self.abort(Abort::TimedOut);
+        }
+        Ok(())
+    }
+
+    /// Fails when `extra` more samples, on top of the input and of what the evaluation keeps,
+    /// would pass the limit.
+    pub fn fits(&self, extra: usize) -> EvalResult<()> {
+        let held = self
+            .loaded
+            .saturating_add(self.produced.load(Ordering::Relaxed))
+            .saturating_add(extra);
+        if held > self.max_samples {
+            return self.abort(Abort::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Counts `n` samples the evaluation keeps until it ends (a range query's points).
+    pub fn keep(&self, n: usize) -> EvalResult<()> {
+        let before = self.produced.fetch_add(n, Ordering::Relaxed);
+        if self.loaded.saturating_add(before).saturating_add(n) > self.max_samples {
+            return self.abort(Abort::TooManySamples);
+        }
+        Ok(())
+    }
 }
 
 /// Where series come from: every series matching all `matchers`, with the points that fall in

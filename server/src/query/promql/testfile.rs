@@ -261,8 +261,9 @@ fn run_file(text: &str) -> (usize, usize, Vec<String>) {
             Expected::Vector(want)
         };
         let at_ms = duration_ms(at).unwrap_or(0);
-        let actual =
-            parser::parse(expr).and_then(|e| evaluate_instant(&source, &e, at_ms).map_err(|e| e.0));
+        let actual = parser::parse(expr).and_then(|e| {
+            evaluate_instant(&source, &e, at_ms, &super::Budget::unlimited()).map_err(|e| e.0)
+        });
         match check(actual, &expected, kind == "eval_ordered") {
             Ok(()) => passed += 1,
             Err(why) => failures.push(format!("line {}: {expr}: {why}", i - body.len())),

@@ -4,7 +4,8 @@
 //! read recent data here (a hash look-up and a binary search per series) and older data from
 //! the chunks' index, so no query ever scans raw rows.
 
-use crate::store::{batch, chunks, samples};
+use super::batch;
+use crate::store::chunks;
 use sqlx::PgPool;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -158,18 +159,11 @@ impl Head {
         self.len() == 0
     }
 
-    /// Loads every raw partition (the batch ones and any row-per-sample ones an earlier version
-    /// left) into the head; returns how many samples it read.
+    /// Loads every raw batch partition into the head; returns how many samples it read.
     pub async fn load(&self, pool: &PgPool) -> sqlx::Result<usize> {
         let mut loaded = 0;
         for name in chunks::select_partitions(pool, "metric_batch").await? {
-            for (id, points) in batch::select_partition(pool, &name).await? {
-                loaded += points.len();
-                self.append(id, &points);
-            }
-        }
-        for name in chunks::select_partitions(pool, "metric_sample").await? {
-            for (id, points) in samples::select_partition(pool, &name).await? {
+            for (id, points) in batch::read_partition(pool, &name).await? {
                 loaded += points.len();
                 self.append(id, &points);
             }

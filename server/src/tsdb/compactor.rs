@@ -5,23 +5,14 @@
 //! raw or compacted, never lost: a write racing the compaction waits, finds the partition gone,
 //! makes it again, and the next pass merges that late sample into the block's chunks.
 
-use crate::{
-    ingest::Ingester,
-    store::{
-        batch,
-        chunks::{self, Chunk},
-        codec,
-        samples::{self, BLOCK_MS, DAY_MS, ROLLUP_MS},
-    },
-};
+use super::{batch, block_start, codec, Storage, BLOCK_MS, DAY_MS, ROLLUP_MS};
+use crate::store::chunks::{self, Chunk};
 use sqlx::PgPool;
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::Arc,
     time::Duration,
 };
-use tokio::{sync::watch, task::JoinHandle};
-use tracing::{info, warn};
+use tracing::info;
 
 /// When and what the compactor does.
 #[derive(Clone, Debug)]
@@ -43,41 +34,30 @@ pub struct Report {
     pub partitions_dropped: u64,
 }
 
-/// Starts the compactor; it runs a pass at once and then every `interval`, until `stop`.
-pub fn spawn(
-    pool: PgPool,
-    ingester: Arc<Ingester>,
-    settings: CompactSettings,
-    mut stop: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(settings.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.changed() => break,
-            }
-            let now = chrono::Utc::now().timestamp_millis();
-            match run_once(&pool, Some(&ingester), now, &settings).await {
-                Ok(r) if r != Report::default() => info!(
-                    blocks = r.blocks_compacted,
-                    samples = r.samples_compacted,
-                    chunks = r.chunks_written,
-                    dropped = r.partitions_dropped,
-                    "compaction pass"
-                ),
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "compaction pass failed; it will be tried again"),
-            }
-        }
-    })
+/// One scheduled pass at the current time, logged when it did something.
+pub async fn run_now(
+    pool: &PgPool,
+    storage: &Storage,
+    settings: &CompactSettings,
+) -> sqlx::Result<Report> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let r = run_once(pool, Some(storage), now, settings).await?;
+    if r != Report::default() {
+        info!(
+            blocks = r.blocks_compacted,
+            samples = r.samples_compacted,
+            chunks = r.chunks_written,
+            dropped = r.partitions_dropped,
+            "compaction pass"
+        );
+    }
+    Ok(r)
 }
 
 /// One pass at time `now` (ms): retention first, then every complete block.
 pub async fn run_once(
     pool: &PgPool,
-    ingester: Option<&Ingester>,
+    storage: Option<&Storage>,
     now: i64,
     settings: &CompactSettings,
 ) -> sqlx::Result<Report> {
@@ -90,54 +70,40 @@ pub async fn run_once(
             report.partitions_dropped += 1;
         }
     }
-    let mut raw: Vec<(String, Source, i64, i64)> = Vec::new();
+    let mut raw: Vec<(String, i64, i64)> = Vec::new();
     for name in chunks::select_partitions(pool, "metric_batch").await? {
         if let Some((start, end)) = batch::batch_partition_span(&name) {
-            raw.push((name, Source::Batches, start, end));
+            raw.push((name, start, end));
         }
     }
-    for name in chunks::select_partitions(pool, "metric_sample").await? {
-        if let Some((start, end)) = samples::raw_partition_span(&name) {
-            raw.push((name, Source::Rows, start, end));
-        }
-    }
-    for (name, source, start, end) in raw {
+    for (name, start, end) in raw {
         if end <= horizon {
             chunks::drop_partition(pool, &name).await?;
             report.partitions_dropped += 1;
-            if let Some(ingester) = ingester {
-                ingester.head().remove_before(end);
+            if let Some(storage) = storage {
+                storage.head().remove_before(end);
             }
         } else if end <= ripe {
-            let compacted = compact_partition(pool, &name, source, start, end).await?;
+            let compacted = compact_partition(pool, &name, start, end).await?;
             report.blocks_compacted += 1;
             report.samples_compacted += compacted.samples;
             report.chunks_written += compacted.chunks;
             report.partitions_dropped += 1;
-            if let Some(ingester) = ingester {
-                ingester.head().remove(&compacted.times);
+            if let Some(storage) = storage {
+                storage.head().remove(&compacted.times);
             }
         } else {
             continue;
         }
-        if let Some(ingester) = ingester {
+        if let Some(storage) = storage {
             let mut block = start;
             while block < end {
-                ingester.forget_partition(block).await;
+                storage.forget_partition(block).await;
                 block += BLOCK_MS;
             }
         }
     }
     Ok(report)
-}
-
-/// How a raw partition holds its samples.
-#[derive(Clone, Copy, Debug)]
-enum Source {
-    /// `metric_batch`: a row per write request.
-    Batches,
-    /// `metric_sample`: a row per sample (earlier versions).
-    Rows,
 }
 
 /// What compacting one partition did.
@@ -152,7 +118,6 @@ struct Compacted {
 async fn compact_partition(
     pool: &PgPool,
     name: &str,
-    source: Source,
     start: i64,
     end: i64,
 ) -> sqlx::Result<Compacted> {
@@ -165,10 +130,7 @@ async fn compact_partition(
     let existing = chunks::select_chunks(&mut *tx, 0, start, end).await?;
     let existing_rollups =
         chunks::select_chunks(&mut *tx, ROLLUP_MS as i32, first_day, end).await?;
-    let parts = match source {
-        Source::Batches => batch::select_partition(&mut *tx, name).await?,
-        Source::Rows => samples::select_partition(&mut *tx, name).await?,
-    };
+    let parts = batch::read_partition(&mut *tx, name).await?;
     // Batches come in the order they were written; a timestamp written twice keeps the later.
     let mut by_series: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
     for (id, points) in parts {
@@ -241,10 +203,7 @@ fn finish_series(
 ) {
     let mut by_block: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
     for p in points {
-        by_block
-            .entry(samples::block_start(p.0))
-            .or_default()
-            .push(p);
+        by_block.entry(block_start(p.0)).or_default().push(p);
     }
     for (block, mut raw) in by_block {
         if let Some(old) = existing.get(&(id, block)).and_then(|d| codec::decode(d)) {

@@ -1,65 +1,10 @@
 //! Reading samples: the in-memory head for what is not compacted yet, compressed chunks for the
-//! rest (see `crate::compact`), merged so a block reads the same before, during and after its
-//! compaction. Also the block arithmetic every part of the store shares, and the
-//! row-per-sample `metric_sample` partitions earlier versions wrote, which the compactor still
-//! turns into chunks.
+//! rest (see `super::compactor`), merged so a block reads the same before, during and after its
+//! compaction.
 
-use super::codec;
-use crate::ingest::head::Head;
-use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use super::{codec, head::Head, utc, BLOCK_MS, DAY_MS, ROLLUP_MS};
+use sqlx::PgPool;
 use std::collections::HashMap;
-
-/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
-pub(crate) const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
-
-/// The span of one raw partition and of one full-resolution chunk.
-pub const BLOCK_MS: i64 = 2 * 3_600_000;
-/// The span of one downsampled chunk.
-pub const DAY_MS: i64 = 86_400_000;
-/// The bucket of the downsampled stream.
-pub const ROLLUP_MS: i64 = 300_000;
-
-/// The start of the block holding `ts` (milliseconds).
-pub fn block_start(ts: i64) -> i64 {
-    ts.div_euclid(BLOCK_MS) * BLOCK_MS
-}
-
-/// The instant `ms` milliseconds after the epoch (the epoch itself when out of range).
-pub(crate) fn utc(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-/// The span (ms) of a raw partition named by [`block_partition_name`] (or by day, as earlier
-/// versions named them).
-pub fn raw_partition_span(name: &str) -> Option<(i64, i64)> {
-    let stamp = name.strip_prefix("metric_sample_p")?;
-    let parse = |date: &str, hour: u32| {
-        chrono::NaiveDate::parse_from_str(date, "%Y%m%d")
-            .ok()?
-            .and_hms_opt(hour, 0, 0)
-            .map(|t| t.and_utc().timestamp_millis())
-    };
-    match stamp.split_once('_') {
-        Some((date, hour)) => {
-            let start = parse(date, hour.parse().ok()?)?;
-            Some((start, start + BLOCK_MS))
-        }
-        None => parse(stamp, 0).map(|start| (start, start + DAY_MS)),
-    }
-}
-
-/// Runs a binary `COPY … FROM STDIN` statement with `data` on `conn`.
-pub(crate) async fn copy_binary(
-    conn: &mut sqlx::PgConnection,
-    statement: &str,
-    data: Vec<u8>,
-) -> sqlx::Result<()> {
-    let mut copy = conn.copy_in_raw(statement).await?;
-    copy.send(data).await?;
-    copy.finish().await?;
-    Ok(())
-}
 
 /// The windows of a range query's steps: evaluation at `first + k·step` for k in 0..=`steps`
 /// needs the samples from `span` before each evaluation time to it.
@@ -195,27 +140,6 @@ fn decode_chunks(
     out
 }
 
-/// Every sample of a row-per-sample partition (`metric_sample_p…`, from the catalogue), by series.
-pub async fn select_partition(
-    db: impl PgExecutor<'_>,
-    name: &str,
-) -> sqlx::Result<Vec<(i64, Vec<(i64, f64)>)>> {
-    let rows: Vec<(i64, i64, f64)> = sqlx::query_as(&format!(
-        "select series_id, (extract(epoch from sample_time) * 1000)::bigint, value
-         from {name} order by series_id, sample_time"
-    ))
-    .fetch_all(db)
-    .await?;
-    let mut out: Vec<(i64, Vec<(i64, f64)>)> = Vec::new();
-    for (id, t, v) in rows {
-        match out.last_mut() {
-            Some((last, points)) if *last == id => points.push((t, v)),
-            _ => out.push((id, vec![(t, v)])),
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,26 +163,5 @@ mod tests {
         );
         let wide = Windows { span: 100, ..w };
         assert!((900..1500).all(|t| wide.keeps(t)));
-    }
-
-    #[test]
-    fn blocks_and_earlier_partition_names_map_to_times() {
-        let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 9)
-            .unwrap()
-            .and_hms_opt(14, 0, 0)
-            .unwrap()
-            .and_utc()
-            .timestamp_millis();
-        assert_eq!(block_start(start + 5_000), start);
-        assert_eq!(
-            raw_partition_span("metric_sample_p20260109_14"),
-            Some((start, start + BLOCK_MS))
-        );
-        let day = start - 14 * 3_600_000;
-        assert_eq!(
-            raw_partition_span("metric_sample_p20260109"),
-            Some((day, day + DAY_MS))
-        );
-        assert_eq!(raw_partition_span("metric_sample"), None);
     }
 }

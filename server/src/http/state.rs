@@ -1,0 +1,39 @@
+//! What handlers share: the application state and the facts fixed at start-up. Handlers take
+//! the part they need (`State<QueryService>`, `State<PgPool>`, …) through `FromRef`; nothing
+//! outside `http` sees this type.
+
+use super::AssetCache;
+use crate::{ingest::Ingester, metrics::Metrics, query::QueryService, store::instance::Instance};
+use app::api::DatabaseMode;
+use axum::extract::FromRef;
+use chrono::{DateTime, Utc};
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+use std::{sync::Arc, time::Duration};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+    pub metrics: Metrics,
+    pub ingester: Arc<Ingester>,
+    pub queries: QueryService,
+    pub info: Arc<RuntimeInfo>,
+    /// The UI's files, compressed once.
+    pub assets: Arc<AssetCache>,
+}
+
+/// Facts fixed at start-up that the status endpoint reports and pages use.
+#[derive(Debug)]
+pub struct RuntimeInfo {
+    pub started_at: DateTime<Utc>,
+    pub instance: Instance,
+    pub listen_address: String,
+    /// Where people reach the portal (`PORTAL_EXTERNAL_URL`), without a trailing slash: the
+    /// origin of every absolute URL the portal writes (link previews), never the `Host` header.
+    pub external_url: String,
+    pub body_limit: u64,
+    pub request_timeout: Duration,
+    pub database_mode: DatabaseMode,
+    pub data_directory: Option<String>,
+}
