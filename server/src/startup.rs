@@ -249,12 +249,15 @@ impl Application {
             dashboards_dir,
             demo: demo.then_some(address),
         });
+        let queries = state.queries.clone();
         let router = http::router(state);
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
         let server =
             axum::serve(listener, router.into_make_service()).with_graceful_shutdown(async move {
                 shutdown.await;
                 info!("stop requested, finishing in-flight requests");
+                // Queries are stopped rather than waited for: one can run for minutes.
+                queries.shut_down();
                 let _ = signalled_tx.send(());
             });
         let mut server = std::pin::pin!(server.into_future());

@@ -67,14 +67,24 @@ impl IntoResponse for PromError {
             Some(field) => format!("{field}: {}", body.error.message),
             None => body.error.message,
         };
-        (
+        let mut response = (
             status,
             Json(PromResponse::<()>::Error {
                 error_type: error_type.into(),
                 error: message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let ApiError::Unavailable {
+            retry_after_secs, ..
+        } = self.0
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs),
+            );
+        }
+        response
     }
 }
 

@@ -174,6 +174,8 @@ struct Inner {
     running: Semaphore,
     waiting: AtomicUsize,
     metrics: Metrics,
+    /// Set when the portal stops: running queries end at their next step.
+    shutdown: Arc<AtomicBool>,
 }
 
 /// Sets the stop flag when dropped: a query whose request is abandoned (a client that went
@@ -218,7 +220,15 @@ impl QueryService {
             limits,
             waiting: AtomicUsize::new(0),
             metrics,
+            shutdown: Arc::default(),
         }))
+    }
+
+    /// Stops every running query (they answer 503) and refuses new ones: the portal is
+    /// stopping, and a long query must not hold the shutdown up.
+    pub fn shut_down(&self) {
+        self.0.shutdown.store(true, Ordering::Relaxed);
+        self.0.running.close();
     }
 
     pub fn limits(&self) -> &QueryLimits {
@@ -432,7 +442,7 @@ impl QueryService {
             let series = source.series.len();
             let samples: usize = source.series.iter().map(|s| s.points.len()).sum();
             let budget = Budget::new(
-                stop.stop.clone(),
+                [stop.stop.clone(), self.0.shutdown.clone()],
                 Some(deadline.into_std()),
                 limits.max_samples,
                 samples,

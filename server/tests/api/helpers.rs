@@ -115,7 +115,7 @@ pub async fn fresh_database() -> PgConnectOptions {
 }
 
 /// Writes connect options as the URL `DATABASE_URL` takes.
-fn url_of(options: &PgConnectOptions) -> String {
+pub fn url_of(options: &PgConnectOptions) -> String {
     let host = options
         .get_socket()
         .map(|s| s.display().to_string())

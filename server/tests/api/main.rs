@@ -11,6 +11,8 @@ mod otlp;
 mod pages;
 mod prometheus_api;
 mod query;
+mod query_guards;
 mod remote_write;
 mod scrape;
 mod status;
+mod workers;

@@ -135,3 +135,38 @@ async fn the_ui_files_are_served_compressed_with_an_etag_and_revalidated() {
     assert_eq!(app.get("/pkg/missing.wasm").await.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn link_previews_use_the_external_url_and_never_a_forged_host() {
+    let input = server::config::SettingsInput {
+        external_url: Some("https://portal.example.com/".into()),
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_on(crate::helpers::fresh_database().await, input).await;
+
+    let html = app
+        .client
+        .get(app.url("/d/agent-overview?from=now-1h&to=now"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(
+        !html.contains("evil.example"),
+        "the forged host is in the page"
+    );
+    assert!(
+        html.contains("<meta property=\"og:image\" content=\"https://portal.example.com/api/dashboards/agent-overview/panels/preview.png?"),
+        "the preview image is under the external URL"
+    );
+    let other = app.get("/dashboards").await.text().await.unwrap();
+    assert!(
+        !other.contains("og:image"),
+        "only dashboard pages carry previews"
+    );
+    app.stop().await;
+}

@@ -221,6 +221,7 @@ impl Abort {
 #[derive(Debug)]
 pub struct Budget {
     stop: Arc<AtomicBool>,
+    shutdown: Arc<AtomicBool>,
     deadline: Option<Instant>,
     max_samples: usize,
     loaded: usize,
@@ -237,19 +238,20 @@ impl Default for Budget {
 impl Budget {
     /// No deadline, no sample limit, never stopped: for tests and trusted callers.
     pub fn unlimited() -> Self {
-        Self::new(Arc::default(), None, usize::MAX, 0)
+        Self::new([Arc::default(), Arc::default()], None, usize::MAX, 0)
     }
 
-    /// A budget stopped by `stop`, ending at `deadline`, of `max_samples` of which `loaded`
-    /// are already taken by the query's input.
+    /// A budget stopped by either of `stops` (the request's, the portal's shutdown), ending at
+    /// `deadline`, of `max_samples` of which `loaded` are already taken by the query's input.
     pub fn new(
-        stop: Arc<AtomicBool>,
+        [stop, shutdown]: [Arc<AtomicBool>; 2],
         deadline: Option<Instant>,
         max_samples: usize,
         loaded: usize,
     ) -> Self {
         Self {
             stop,
+            shutdown,
             deadline,
             max_samples,
             loaded,
@@ -273,7 +275,7 @@ impl Budget {
         if let Some(why) = self.aborted() {
             return self.abort(why);
         }
-        if self.stop.load(Ordering::Relaxed) {
+        if self.stop.load(Ordering::Relaxed) || self.shutdown.load(Ordering::Relaxed) {
             return self.abort(Abort::Cancelled);
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -526,6 +528,37 @@ impl Source for MemorySource {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_stops_on_either_flag_and_remembers_why() {
+        let (stop, shutdown) = (Arc::new(AtomicBool::new(false)), Arc::default());
+        let budget = Budget::new([stop.clone(), shutdown], None, 100, 10);
+        assert!(budget.check().is_ok());
+        stop.store(true, Ordering::Relaxed);
+        assert!(budget.check().is_err());
+        assert_eq!(budget.aborted(), Some(Abort::Cancelled));
+        stop.store(false, Ordering::Relaxed);
+        assert!(budget.check().is_err(), "an aborted budget stays aborted");
+    }
+
+    #[test]
+    fn a_budget_counts_samples_against_its_limit() {
+        let budget = Budget::new([Arc::default(), Arc::default()], None, 100, 60);
+        assert!(budget.fits(40).is_ok());
+        assert!(budget.keep(30).is_ok());
+        assert!(budget.fits(11).is_err());
+        assert_eq!(budget.aborted(), Some(Abort::TooManySamples));
+        let late = Budget::new(
+            [Arc::default(), Arc::default()],
+            Some(Instant::now()),
+            usize::MAX,
+            0,
+        );
+        assert!(late.check().is_err());
+        assert_eq!(late.aborted(), Some(Abort::TimedOut));
+    }
+
     #[test]
     fn windows_match_a_plain_search() {
         let points: Vec<(i64, f64)> = (0..300).map(|i| (i * 10, 0.0)).collect();
