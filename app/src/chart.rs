@@ -4,6 +4,7 @@
 //! and drag-to-zoom can map pixels back to data.
 
 use crate::api::dashboard::{PanelOptions, Threshold};
+pub use crate::format::format_value;
 use chrono::{DateTime, Local, TimeZone};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -78,40 +79,35 @@ impl Frame {
     }
 }
 
-/// Where fonts are looked for outside the browser (`PORTAL_FONT` first): text must be measured
-/// to lay out axes, and drawn into PNG images.
+/// Whether a font has been registered for drawing outside the browser.
 #[cfg(not(target_arch = "wasm32"))]
-const FONT_PATHS: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-];
+static FONT_REGISTERED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
 
-/// Registers the sans-serif font charts use (once per process); the error says where it looked.
+/// Registers `bytes`, a TrueType font, as the sans-serif font charts are drawn with outside the
+/// browser (text is measured to lay out axes, and drawn into PNG images). The server does this
+/// once at start-up with the font its settings name.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn register_font(bytes: &'static [u8]) -> Result<(), String> {
+    for style in [FontStyle::Normal, FontStyle::Bold] {
+        plotters::style::register_font("sans-serif", style, bytes)
+            .map_err(|_| "not a usable TrueType font".to_string())?;
+    }
+    let _ = FONT_REGISTERED.set(());
+    Ok(())
+}
+
+/// Fails when no font is registered to draw text with.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn ensure_fonts() -> Result<(), String> {
-    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    LOADED
-        .get_or_init(|| {
-            let configured = std::env::var("PORTAL_FONT").ok();
-            let candidates: Vec<&str> = configured.as_deref().into_iter().chain(FONT_PATHS.iter().copied()).collect();
-            for path in &candidates {
-                if let Ok(bytes) = std::fs::read(path) {
-                    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                    for style in [FontStyle::Normal, FontStyle::Bold] {
-                        plotters::style::register_font("sans-serif", style, bytes)
-                            .map_err(|_| format!("{path} is not a usable font"))?;
-                    }
-                    return Ok(());
-                }
-            }
-            Err(format!(
-                "no font to draw charts with: install fonts-dejavu-core or set PORTAL_FONT (looked in {})",
-                candidates.join(", ")
-            ))
-        })
-        .clone()
+    if FONT_REGISTERED.get().is_some() {
+        return Ok(());
+    }
+    fallback_font()
+}
+
+#[cfg(all(not(target_arch = "wasm32"), not(test)))]
+fn fallback_font() -> Result<(), String> {
+    Err("no font to draw charts with: install fonts-dejavu-core or set PORTAL_FONT".into())
 }
 
 /// In the browser the page's fonts are used.
@@ -160,39 +156,6 @@ pub fn compare_values(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
         (None, Some(_)) => std::cmp::Ordering::Less,
         (None, None) => std::cmp::Ordering::Equal,
     }
-}
-
-/// Formats an axis value compactly: `0.25`, `12`, `3.4k`, `1.2M`.
-pub fn format_value(v: f64) -> String {
-    let a = v.abs();
-    let (scaled, suffix) = if a >= 1e12 {
-        (v / 1e12, "T")
-    } else if a >= 1e9 {
-        (v / 1e9, "G")
-    } else if a >= 1e6 {
-        (v / 1e6, "M")
-    } else if a >= 1e3 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    let text = if scaled == 0.0 {
-        "0".to_string()
-    } else if scaled.abs() >= 100.0 {
-        format!("{scaled:.0}")
-    } else if scaled.abs() >= 10.0 {
-        format!("{scaled:.1}")
-    } else if scaled.abs() >= 0.01 {
-        format!("{scaled:.2}")
-    } else {
-        format!("{scaled:.1e}")
-    };
-    let text = if text.contains('.') && !text.contains('e') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    };
-    format!("{text}{suffix}")
 }
 
 /// Formats a time for an axis spanning `span_ms`, in the viewer's time zone.
@@ -278,13 +241,13 @@ impl ChartStyle {
     }
 
     fn format(&self, v: f64) -> String {
-        crate::dashboard::format_unit(v, &self.unit, self.decimals)
+        crate::format::format_unit(v, &self.unit, self.decimals)
     }
 }
 
 /// The RGB of a named or `#rrggbb` colour, `fallback` for `text` and unknown names.
 pub fn rgb(color: &str, fallback: RGBColor) -> RGBColor {
-    crate::dashboard::color_rgb(color).map_or(fallback, |(r, g, b)| RGBColor(r, g, b))
+    crate::format::color_rgb(color).map_or(fallback, |(r, g, b)| RGBColor(r, g, b))
 }
 
 /// The lines as drawn: each stacked on the ones before it when `stack` is set.
@@ -641,8 +604,26 @@ pub fn themed_svg(svg: String) -> String {
         .replace("fill=\"#040506\"", "style=\"fill:var(--chart-grid)\"")
 }
 
+/// Unit tests draw with the system's DejaVu Sans.
+#[cfg(all(not(target_arch = "wasm32"), test))]
+fn fallback_font() -> Result<(), String> {
+    tests::system_font()
+}
+
 #[cfg(test)]
 mod tests {
+    /// Registers the system's DejaVu Sans once.
+    pub(super) fn system_font() -> Result<(), String> {
+        static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+        LOADED
+            .get_or_init(|| {
+                let path = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+                let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+                super::register_font(Box::leak(bytes.into_boxed_slice()))
+            })
+            .clone()
+    }
+
     use super::*;
 
     #[test]

@@ -80,7 +80,7 @@ fn main() {
         to: 999 * 15_000,
         step: 15_000,
     };
-    app::chart::ensure_fonts().expect("a font");
+    server::render::load_font(None).expect("a font");
     for kind in [
         PanelKind::Timeseries,
         PanelKind::Stat,

@@ -106,6 +106,10 @@ pub struct SettingsInput {
     #[arg(long, env = "PORTAL_DASHBOARDS_DIR", value_name = "DIR")]
     pub dashboards_dir: Option<PathBuf>,
 
+    /// A TrueType font file panel images are drawn with [default: DejaVu Sans from fonts-dejavu-core]
+    #[arg(long, env = "PORTAL_FONT", value_name = "FILE")]
+    pub font: Option<PathBuf>,
+
     /// The URL people reach the portal at, e.g. https://portal.example.com; absolute links (link previews) start with it [default: http://<listen>]
     #[arg(long, env = "PORTAL_EXTERNAL_URL", value_name = "URL")]
     pub external_url: Option<String>,
@@ -247,6 +251,7 @@ pub struct Settings {
     pub retention: Duration,
     pub dashboards_dir: Option<PathBuf>,
     pub external_url: String,
+    pub font: Option<PathBuf>,
     pub query: crate::query::QueryLimits,
     pub worker_lock_retry: Duration,
 }
@@ -368,6 +373,7 @@ impl Settings {
             bail!("worker_lock_retry: must be at least 100ms");
         }
         Ok(Self {
+            font: first.font.or(second.font),
             external_url,
             query,
             worker_lock_retry,

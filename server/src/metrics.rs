@@ -12,6 +12,16 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// What one write stored and refused, as the ingest counters count it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IngestCounts {
+    pub samples_written: u64,
+    pub series_created: u64,
+    pub series_refused: u64,
+    pub samples_out_of_bounds: u64,
+    pub samples_refused_by_limit: u64,
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
@@ -226,16 +236,10 @@ impl Metrics {
         }
     }
 
-    /// Publishes the query limits in force.
-    pub fn set_query_limits(&self, limits: &crate::query::QueryLimits) {
-        for (name, value) in [
-            ("max_concurrent", limits.max_concurrent as i64),
-            ("max_queued", limits.max_queued as i64),
-            ("max_depth", limits.max_depth as i64),
-            ("max_samples", limits.max_samples as i64),
-            ("timeout_seconds", limits.timeout.as_secs() as i64),
-        ] {
-            self.query_limits.with_label_values(&[name]).set(value);
+    /// Publishes the query limits in force, by name.
+    pub fn set_query_limits(&self, limits: &[(&str, i64)]) {
+        for (name, value) in limits {
+            self.query_limits.with_label_values(&[name]).set(*value);
         }
     }
 
@@ -291,23 +295,22 @@ impl Metrics {
     }
 
     /// Counts what one write stored and refused.
-    pub fn observe_ingest(&self, protocol: &str, outcome: &crate::ingest::WriteOutcome) {
+    pub fn observe_ingest(&self, protocol: &str, counts: &IngestCounts) {
         self.ingest_samples
             .with_label_values(&[protocol])
-            .inc_by(outcome.samples_written);
+            .inc_by(counts.samples_written);
         self.ingest_series_created
             .with_label_values(&[protocol])
-            .inc_by(outcome.series_created);
-        let refused_series: u64 = outcome.series_refused.values().sum();
+            .inc_by(counts.series_created);
         self.ingest_series_refused
             .with_label_values(&[protocol])
-            .inc_by(refused_series);
+            .inc_by(counts.series_refused);
         self.ingest_samples_refused
             .with_label_values(&[protocol, "out_of_bounds"])
-            .inc_by(outcome.samples_out_of_bounds);
+            .inc_by(counts.samples_out_of_bounds);
         self.ingest_samples_refused
             .with_label_values(&[protocol, "series_limit"])
-            .inc_by(outcome.samples_refused_by_limit);
+            .inc_by(counts.samples_refused_by_limit);
     }
 
     pub fn observe_exemplars_dropped(&self, protocol: &str, count: u64) {

@@ -5,6 +5,41 @@ use app::api::dashboard::Panel;
 use app::panel_draw::{draw_titled, Ink, PanelData};
 use plotters::backend::BitMapBackend;
 
+/// Where a font is looked for when the settings name none.
+const FONT_PATHS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+];
+
+/// Loads the font panel images are drawn with (`configured`, else the first system font found)
+/// and registers it for the shared drawing code; returns the file used. Once per process.
+pub fn load_font(configured: Option<&std::path::Path>) -> Result<String, String> {
+    static LOADED: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let configured = configured.map(|p| p.display().to_string());
+            let candidates: Vec<&str> = configured
+                .as_deref()
+                .into_iter()
+                .chain(FONT_PATHS.iter().copied())
+                .collect();
+            for path in &candidates {
+                if let Ok(bytes) = std::fs::read(path) {
+                    app::chart::register_font(Box::leak(bytes.into_boxed_slice()))
+                        .map_err(|e| format!("{path}: {e}"))?;
+                    return Ok(path.to_string());
+                }
+            }
+            Err(format!(
+                "no font to draw panel images with: install fonts-dejavu-core or set PORTAL_FONT (looked in {})",
+                candidates.join(", ")
+            ))
+        })
+        .clone()
+}
+
 /// Largest image side, in pixels.
 pub const MAX_SIDE: u32 = 4000;
 

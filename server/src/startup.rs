@@ -125,6 +125,10 @@ impl Application {
                 })?;
         }
 
+        match crate::render::load_font(settings.font.as_deref()) {
+            Ok(path) => info!(font = %path, "panel images drawn with this font"),
+            Err(e) => tracing::warn!(error = %e, "panel images cannot be drawn"),
+        }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("failed to listen on {}", settings.listen))?;

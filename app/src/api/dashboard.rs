@@ -424,7 +424,7 @@ impl Dashboard {
                     if query.trim().is_empty() {
                         return fail(at("query"), "must not be empty");
                     }
-                    if let Err(e) = crate::dashboard::VariableQuery::parse(query) {
+                    if let Err(e) = VariableQuery::parse(query) {
                         return fail(at("query"), e);
                     }
                     if !regex.is_empty() && regex.len() > 500 {
@@ -432,12 +432,12 @@ impl Dashboard {
                     }
                 }
                 VariableSource::Custom { values } => {
-                    if crate::dashboard::split_list(values).is_empty() {
+                    if split_list(values).is_empty() {
                         return fail(at("values"), "must list at least one value");
                     }
                 }
                 VariableSource::Interval { values } => {
-                    let list = crate::dashboard::split_list(values);
+                    let list = split_list(values);
                     if list.is_empty() {
                         return fail(at("values"), "must list at least one duration");
                     }
@@ -705,4 +705,100 @@ pub struct ResolveVariable {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HomePreference {
     pub uid: Option<String>,
+}
+
+/// Splits a comma-separated list, trimming blanks.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The query of a query variable, in Grafana's Prometheus syntax.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VariableQuery {
+    /// `label_values(label)` or `label_values(selector, label)`.
+    LabelValues {
+        selector: Option<String>,
+        label: String,
+    },
+    /// `label_names()`.
+    LabelNames,
+    /// `metrics(regex)`: metric names matching the regex.
+    Metrics { regex: String },
+    /// `query_result(expr)`: one value per series of the instant result, written as
+    /// `name{labels} value timestamp`; usually narrowed with the variable's regex.
+    QueryResult { expr: String },
+}
+
+impl VariableQuery {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let call = |name: &str| -> Option<&str> {
+            text.strip_prefix(name)
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('('))
+                .and_then(|r| r.strip_suffix(')'))
+                .map(str::trim)
+        };
+        if let Some(args) = call("label_values") {
+            // The label is after the last top-level comma; the selector may contain commas.
+            let mut depth = 0i32;
+            let mut in_string = false;
+            let mut split = None;
+            let mut prev = ' ';
+            for (i, c) in args.char_indices() {
+                match c {
+                    '"' if prev != '\\' => in_string = !in_string,
+                    '{' | '(' | '[' if !in_string => depth += 1,
+                    '}' | ')' | ']' if !in_string => depth -= 1,
+                    ',' if !in_string && depth == 0 => split = Some(i),
+                    _ => {}
+                }
+                prev = c;
+            }
+            let (selector, label) = match split {
+                Some(i) => (Some(args[..i].trim().to_string()), args[i + 1..].trim()),
+                None => (None, args),
+            };
+            if !is_label_name(label) {
+                return Err(format!("label_values(): \"{label}\" is not a label name"));
+            }
+            if selector.as_deref() == Some("") {
+                return Err("label_values(): the selector before the comma is empty".into());
+            }
+            return Ok(Self::LabelValues {
+                selector,
+                label: label.to_string(),
+            });
+        }
+        if call("label_names").is_some_and(str::is_empty) {
+            return Ok(Self::LabelNames);
+        }
+        if let Some(args) = call("metrics") {
+            return Ok(Self::Metrics {
+                regex: args.to_string(),
+            });
+        }
+        if let Some(args) = call("query_result") {
+            if args.is_empty() {
+                return Err("query_result() needs a query".into());
+            }
+            return Ok(Self::QueryResult {
+                expr: args.to_string(),
+            });
+        }
+        Err("must be label_values(label), label_values(selector, label), label_names(), metrics(regex) or query_result(query)".into())
+    }
+}
+
+/// Whether `name` is a Prometheus label name.
+pub fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -124,6 +124,8 @@ pub fn use_link_with_shared_params(path: &'static str) -> Signal<String> {
     })
 }
 
+pub use crate::format::escape_query_part;
+
 /// Writes `?key=value&…`, escaping only what a query value must escape, so that links stay
 /// readable (`from=now-6h`, `to=now/d`) when people copy them.
 pub fn query_string<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
@@ -136,35 +138,6 @@ pub fn query_string<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) ->
     } else {
         format!("?{}", pairs.join("&"))
     }
-}
-
-/// Escapes `text` for use as one query-string value.
-pub fn escape_query_part(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'_'
-            | b'.'
-            | b'~'
-            | b'/'
-            | b':'
-            | b'@'
-            | b','
-            | b'$'
-            | b'!'
-            | b'*'
-            | b'('
-            | b')'
-            | b'\''
-            | b';' => out.push(byte as char),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

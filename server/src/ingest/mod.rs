@@ -241,7 +241,16 @@ impl Ingester {
         self.storage.write(&blocks).await?;
         self.extend_series_days(spans).await?;
         outcome.samples_written = written;
-        self.metrics.observe_ingest(protocol, &outcome);
+        self.metrics.observe_ingest(
+            protocol,
+            &crate::metrics::IngestCounts {
+                samples_written: outcome.samples_written,
+                series_created: outcome.series_created,
+                series_refused: outcome.series_refused.values().sum(),
+                samples_out_of_bounds: outcome.samples_out_of_bounds,
+                samples_refused_by_limit: outcome.samples_refused_by_limit,
+            },
+        );
         Ok(outcome)
     }
 

@@ -10,7 +10,7 @@
 
 use super::{remote_write::MetadataEntry, IncomingSeries};
 use crate::labels::{is_valid_label_name, SeriesKey};
-use crate::query::promql::STALE_NAN_BITS;
+use crate::tsdb::STALE_NAN_BITS;
 use opentelemetry_proto::tonic::{
     collector::metrics::v1::ExportMetricsServiceRequest,
     common::v1::{any_value, AnyValue, KeyValue},

@@ -18,14 +18,7 @@ pub struct DecodedWrite {
     pub exemplars_dropped: u64,
 }
 
-/// What the sender says a metric is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MetadataEntry {
-    pub metric: String,
-    pub kind: &'static str,
-    pub help: String,
-    pub unit: String,
-}
+pub use crate::store::metadata::MetadataEntry;
 
 /// Why a request could not be decoded; `field` names the part at fault.
 #[derive(Debug, PartialEq, Eq)]

@@ -212,7 +212,13 @@ impl QueryService {
         limits: QueryLimits,
         metrics: Metrics,
     ) -> Self {
-        metrics.set_query_limits(&limits);
+        metrics.set_query_limits(&[
+            ("max_concurrent", limits.max_concurrent as i64),
+            ("max_queued", limits.max_queued as i64),
+            ("max_depth", limits.max_depth as i64),
+            ("max_samples", limits.max_samples as i64),
+            ("timeout_seconds", limits.timeout.as_secs() as i64),
+        ]);
         Self(Arc::new(Inner {
             pool,
             storage,

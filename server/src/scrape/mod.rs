@@ -12,8 +12,8 @@ use crate::{
     config::ScrapeJob,
     ingest::{remote_write::MetadataEntry, IncomingSeries, Ingester},
     labels::SeriesKey,
-    query::promql::STALE_NAN_BITS,
     store,
+    tsdb::STALE_NAN_BITS,
 };
 use chrono::Utc;
 use sqlx::PgPool;

@@ -1,7 +1,15 @@
 //! What senders say about their metrics: type, help text and unit, one row per metric name.
 
-use crate::ingest::remote_write::MetadataEntry;
 use sqlx::PgExecutor;
+
+/// What the sender says a metric is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetadataEntry {
+    pub metric: String,
+    pub kind: &'static str,
+    pub help: String,
+    pub unit: String,
+}
 
 /// Stores the latest metadata for each metric named.
 pub async fn upsert_metadata(

@@ -101,6 +101,14 @@ pub const DAY_MS: i64 = crate::store::chunks::DAY_MS;
 /// The bucket of the downsampled stream.
 pub const ROLLUP_MS: i64 = 300_000;
 
+/// The value Prometheus writes to mark a series as stale.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Whether `value` is a staleness marker.
+pub fn is_stale_marker(value: f64) -> bool {
+    value.to_bits() == STALE_NAN_BITS
+}
+
 /// The start of the block holding `ts` (milliseconds).
 pub fn block_start(ts: i64) -> i64 {
     ts.div_euclid(BLOCK_MS) * BLOCK_MS

@@ -131,12 +131,7 @@ impl<'a> IntoIterator for &'a Labels {
     }
 }
 
-/// The value Prometheus writes to mark a series as stale.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-pub fn is_stale_marker(value: f64) -> bool {
-    value.to_bits() == STALE_NAN_BITS
-}
+pub use crate::tsdb::{is_stale_marker, STALE_NAN_BITS};
 
 /// A series with its points (milliseconds, value) in time order.
 #[derive(Clone, Debug, PartialEq)]
