@@ -3,6 +3,7 @@
 //! value mappings and the grid layout with collapsible rows.
 
 use crate::api::dashboard::{GridPos, Panel, PanelKind, Threshold, ValueMapping};
+use crate::api::endpoints::paths;
 use std::collections::BTreeMap;
 
 /// How "All" of a variable is spelled in URLs (`var-agent=$__all`) and in saved selections,
@@ -302,34 +303,25 @@ pub fn target_url(
     selection: &Selection,
     (start, end, step): (i64, i64, i64),
 ) -> String {
-    let secs = |ms: i64| ms as f64 / 1000.0;
     let target = &panel.targets[index];
     match source {
         DataSource::Direct => {
             let mut values = selection.values.clone();
             values.extend(builtins(end - start, step));
-            let expr = escape(&interpolate(&target.expr, &values));
+            let expr = interpolate(&target.expr, &values);
             if target.instant {
-                format!("/api/v1/query?query={expr}&time={}", secs(end))
+                paths::instant_query(&expr, end)
             } else {
-                format!(
-                    "/api/v1/query_range?query={expr}&start={}&end={}&step={}",
-                    secs(start),
-                    secs(end),
-                    secs(step)
-                )
+                paths::range_query(&expr, (start, end, step))
             }
         }
-        DataSource::Public(token) => {
-            let vars = selection.url_tail();
-            format!(
-                "/api/public/{token}/panels/{}/targets/{index}/query_range?start={}&end={}&step={}{vars}",
-                panel.id,
-                secs(start),
-                secs(end),
-                secs(step)
-            )
-        }
+        DataSource::Public(token) => paths::public_range_query(
+            token,
+            panel.id,
+            index,
+            (start, end, step),
+            &selection.url_tail(),
+        ),
     }
 }
 
@@ -342,10 +334,11 @@ pub fn image_url(
     selection: &Selection,
     ext: &str,
 ) -> String {
-    let base = match source {
-        DataSource::Direct => format!("/api/dashboards/{uid}/panels/{panel}.{ext}"),
-        DataSource::Public(token) => format!("/api/public/{token}/panels/{panel}.{ext}"),
+    let token = match source {
+        DataSource::Direct => None,
+        DataSource::Public(token) => Some(token.as_str()),
     };
+    let base = paths::panel_image(token, uid, panel, ext);
     let vars = selection.url_tail();
     format!(
         "{base}?from={}&to={}&width=1000&height=500{vars}",

@@ -222,6 +222,20 @@ pub fn escape_query_part(text: &str) -> String {
     out
 }
 
+/// Writes `?key=value&…`, escaping only what a query value must escape, so that links stay
+/// readable (`from=now-6h`, `to=now/d`) when people copy them.
+pub fn query_string<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let pairs: Vec<String> = params
+        .into_iter()
+        .map(|(key, value)| format!("{}={}", escape_query_part(key), escape_query_part(value)))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

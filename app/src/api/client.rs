@@ -28,7 +28,7 @@ impl fmt::Display for ClientError {
 
 /// Fetches `path` from the portal and decodes the JSON body.
 #[cfg(feature = "hydrate")]
-pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
+pub(super) async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
     use gloo_net::http::Request;
     let response = Request::get(path)
         .header("accept", "application/json")
@@ -51,7 +51,7 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError>
 /// Sends `body` (JSON) with `method` to `path` and decodes the JSON answer; an empty answer
 /// (204) decodes as `null`, so `T = ()` fits endpoints that return nothing.
 #[cfg(feature = "hydrate")]
-pub async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
+pub(super) async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
     method: &str,
     path: &str,
     body: Option<&B>,
@@ -90,7 +90,7 @@ pub async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
 
 /// On the server nothing is sent; forms that call this run in the browser.
 #[cfg(not(feature = "hydrate"))]
-pub async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
+pub(super) async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
     _method: &str,
     path: &str,
     _body: Option<&B>,
@@ -102,7 +102,7 @@ pub async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
 
 /// On the server pages do not fetch through HTTP; resources that call this run in the browser.
 #[cfg(not(feature = "hydrate"))]
-pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
+pub(super) async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
     Err(ClientError::Transport(format!(
         "{path} is fetched in the browser"
     )))
@@ -111,7 +111,7 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError>
 /// Fetches a Prometheus-API `path` and returns its `data`, or the API's error message (which
 /// for a bad query says where and why), whatever the status code.
 #[cfg(feature = "hydrate")]
-pub async fn get_prom<T: DeserializeOwned>(path: &str) -> Result<T, String> {
+pub(super) async fn get_prom<T: DeserializeOwned>(path: &str) -> Result<T, String> {
     use super::prometheus::PromResponse;
     use gloo_net::http::Request;
     let response = Request::get(path)
@@ -138,6 +138,6 @@ pub async fn get_prom<T: DeserializeOwned>(path: &str) -> Result<T, String> {
 
 /// On the server pages do not fetch through HTTP; resources that call this run in the browser.
 #[cfg(not(feature = "hydrate"))]
-pub async fn get_prom<T: DeserializeOwned>(path: &str) -> Result<T, String> {
+pub(super) async fn get_prom<T: DeserializeOwned>(path: &str) -> Result<T, String> {
     Err(format!("{path} is fetched in the browser"))
 }

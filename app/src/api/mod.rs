@@ -3,10 +3,11 @@
 
 mod client;
 pub mod dashboard;
+pub mod endpoints;
 pub mod prometheus;
 mod status;
 
-pub use client::{get_json, get_prom, send_json, ClientError};
+pub use client::ClientError;
 pub use status::{DatabaseMode, DatabaseStatus, PortalStatus};
 
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,7 @@
 use super::time_series_chart::{ChartData, TimeSeriesChart};
 use crate::api::{
     dashboard::{Panel, PanelKind},
-    get_prom,
+    endpoints,
     prometheus::QueryData,
 };
 use crate::chart::{css_color, ChartStyle, Line};
@@ -32,7 +32,7 @@ pub async fn fetch_panel(
         .filter(|&i| !panel.targets[i].expr.trim().is_empty())
         .map(|i| {
             let url = target_url(&source, &panel, i, &selection, (start, to, step));
-            async move { (i, get_prom::<QueryData>(&url).await) }
+            async move { (i, endpoints::query_at(&url).await) }
         });
     let answers = futures_join_all(requests).await;
     for (i, answer) in answers {

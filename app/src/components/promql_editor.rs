@@ -3,8 +3,7 @@
 //! (Shift+Enter adds a line); with suggestions open, arrows move, Enter or Tab picks, Escape
 //! closes.
 
-use super::url_state::escape_query_part;
-use crate::api::get_prom;
+use crate::api::endpoints;
 use crate::promql_complete::{apply, context, Context, Want, FUNCTIONS};
 use leptos::prelude::*;
 
@@ -31,16 +30,10 @@ async fn candidates(
             })
             .collect::<Vec<_>>()
     };
-    let matcher = |metric: &Option<String>| {
-        metric
-            .as_ref()
-            .map(|m| format!("?match[]={}", escape_query_part(m)))
-            .unwrap_or_default()
-    };
     match &ctx.want {
         Want::Metric => {
             if metric_names.get_value().is_none() {
-                let names = get_prom::<Vec<String>>("/api/v1/label/__name__/values")
+                let names = endpoints::list_label_values("__name__", None)
                     .await
                     .unwrap_or_default();
                 metric_names.set_value(Some(names));
@@ -53,19 +46,15 @@ async fn candidates(
             out
         }
         Want::LabelName { metric } => {
-            let names = get_prom::<Vec<String>>(&format!("/api/v1/labels{}", matcher(metric)))
+            let names = endpoints::list_label_names(metric.as_deref())
                 .await
                 .unwrap_or_default();
             plain(names.into_iter().filter(|n| n != "__name__").collect())
         }
         Want::LabelValue { metric, label } => plain(
-            get_prom::<Vec<String>>(&format!(
-                "/api/v1/label/{}/values{}",
-                escape_query_part(label),
-                matcher(metric)
-            ))
-            .await
-            .unwrap_or_default(),
+            endpoints::list_label_values(label, metric.as_deref())
+                .await
+                .unwrap_or_default(),
         ),
     }
 }

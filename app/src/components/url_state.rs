@@ -124,21 +124,7 @@ pub fn use_link_with_shared_params(path: &'static str) -> Signal<String> {
     })
 }
 
-pub use crate::format::escape_query_part;
-
-/// Writes `?key=value&…`, escaping only what a query value must escape, so that links stay
-/// readable (`from=now-6h`, `to=now/d`) when people copy them.
-pub fn query_string<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let pairs: Vec<String> = params
-        .into_iter()
-        .map(|(key, value)| format!("{}={}", escape_query_part(key), escape_query_part(value)))
-        .collect();
-    if pairs.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", pairs.join("&"))
-    }
-}
+pub use crate::format::{escape_query_part, query_string};
 
 #[cfg(test)]
 mod tests {

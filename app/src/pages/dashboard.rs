@@ -8,7 +8,7 @@ use crate::api::{
         Dashboard, DashboardRecord, GridPos, Panel, PanelKind, ResolveVariable, SaveDashboard,
         Target, Variable, VariableOptions, GRID_COLUMNS, GRID_ROW_PX,
     },
-    get_json, send_json, ClientError,
+    endpoints, ClientError,
 };
 use crate::components::{
     page_header::PageHeader,
@@ -92,20 +92,14 @@ pub fn use_variables(
                             variable: v.clone(),
                             values: selection.values.clone(),
                         };
-                        send_json::<_, VariableOptions>(
-                            "POST",
-                            "/api/variables/options",
-                            Some(&request),
-                        )
-                        .await
+                        endpoints::list_variable_options(&request).await
                     }
                     (_, DataSource::Public(token)) => {
-                        let pairs = selection.url_pairs();
-                        let q = query_string(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                        get_json::<VariableOptions>(&format!(
-                            "/api/public/{token}/variables/{}/options{q}",
-                            v.name
-                        ))
+                        endpoints::list_public_variable_options(
+                            token,
+                            &v.name,
+                            &selection.url_pairs(),
+                        )
                         .await
                     }
                 }
@@ -299,7 +293,7 @@ pub fn DashboardPage() -> impl IntoView {
     let uid = Memo::new(move |_| params.with(|p| p.get("uid").unwrap_or_default()));
     let record = LocalResource::new(move || {
         let uid = uid.get();
-        async move { get_json::<DashboardRecord>(&format!("/api/dashboards/{uid}")).await }
+        async move { endpoints::get_dashboard(&uid).await }
     });
     view! {
         {move || match record.get() {
@@ -321,7 +315,7 @@ pub fn PublicDashboardPage() -> impl IntoView {
     let token = Memo::new(move |_| params.with(|p| p.get("token").unwrap_or_default()));
     let dashboard = LocalResource::new(move || {
         let token = token.get();
-        async move { get_json::<Dashboard>(&format!("/api/public/{token}/dashboard")).await }
+        async move { endpoints::get_public_dashboard(&token).await }
     });
     view! {
         <div class="public-frame">
@@ -363,7 +357,7 @@ pub fn PanelSoloPage() -> impl IntoView {
     });
     let record = LocalResource::new(move || {
         let uid = uid.get();
-        async move { get_json::<DashboardRecord>(&format!("/api/dashboards/{uid}")).await }
+        async move { endpoints::get_dashboard(&uid).await }
     });
     view! {
         <div class="solo-frame">
@@ -543,13 +537,7 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
             overwrite,
         };
         leptos::task::spawn_local(async move {
-            match send_json::<_, DashboardRecord>(
-                "PUT",
-                &format!("/api/dashboards/{uid}"),
-                Some(&request),
-            )
-            .await
-            {
+            match endpoints::update_dashboard(&uid, &request).await {
                 Ok(r) => {
                     version.set(r.version);
                     saved.set(r.dashboard.clone());
@@ -570,8 +558,7 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
         let uid = dash.with_untracked(|d| d.uid.clone());
         let on = !starred.get_untracked();
         leptos::task::spawn_local(async move {
-            let method = if on { "PUT" } else { "DELETE" };
-            match send_json::<(), ()>(method, &format!("/api/dashboards/{uid}/star"), None).await {
+            match endpoints::set_starred(&uid, on).await {
                 Ok(()) => starred.set(on),
                 Err(e) => message.set(Some((true, e.to_string()))),
             }
@@ -697,7 +684,7 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
                         <button type="button" class="button button-primary" on:click=move |_| save(false)>"Save"</button>
                     }>
                         <button type="button" class="button" on:click=move |_| dialog.set(Some("history"))>"History"</button>
-                        <a class="button" href=format!("/api/dashboards/{uid_for_export}/export") download="">"Export"</a>
+                        <a class="button" href=endpoints::paths::export_dashboard(&uid_for_export) download="">"Export"</a>
                         <button type="button" class="button button-primary" disabled=provisioned
                             title=if provisioned { "Provisioned from a file: change the file" } else { "Add, move, resize and edit panels" }
                             on:click=move |_| editing.set(true)>"Edit"</button>

@@ -2,13 +2,10 @@
 //! (the portal's model or Grafana's) with a report of what could not be mapped.
 
 use crate::api::{
-    dashboard::{Dashboard, DashboardRecord, DashboardSummary, ImportReport, SaveDashboard},
-    get_json, send_json,
+    dashboard::{Dashboard, DashboardSummary, ImportReport, SaveDashboard},
+    endpoints,
 };
-use crate::components::{
-    page_header::PageHeader,
-    url_state::{escape_query_part, use_query_updater},
-};
+use crate::components::{page_header::PageHeader, url_state::use_query_updater};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use std::collections::BTreeMap;
@@ -24,15 +21,9 @@ pub fn DashboardsPage() -> impl IntoView {
     let importing = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let list = LocalResource::new(move || {
-        let mut path = format!("/api/dashboards?query={}", escape_query_part(&search.get()));
-        if let Some(t) = tag.get() {
-            path.push_str(&format!("&tag={}", escape_query_part(&t)));
-        }
-        if starred_only.get() {
-            path.push_str("&starred=true");
-        }
+        let (search, tag, starred) = (search.get(), tag.get(), starred_only.get());
         reload.track();
-        async move { get_json::<Vec<DashboardSummary>>(&path).await }
+        async move { endpoints::list_dashboards(&search, tag.as_deref(), starred).await }
     });
     let navigate = use_navigate();
     let create = move |_| {
@@ -44,7 +35,7 @@ pub fn DashboardsPage() -> impl IntoView {
                 message: "Created".into(),
                 overwrite: false,
             };
-            match send_json::<_, DashboardRecord>("POST", "/api/dashboards", Some(&request)).await {
+            match endpoints::create_dashboard(&request).await {
                 Ok(r) => navigate(&format!("/d/{}", r.dashboard.uid), Default::default()),
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -52,8 +43,7 @@ pub fn DashboardsPage() -> impl IntoView {
     };
     let toggle_star = move |uid: String, on: bool| {
         leptos::task::spawn_local(async move {
-            let method = if on { "PUT" } else { "DELETE" };
-            match send_json::<(), ()>(method, &format!("/api/dashboards/{uid}/star"), None).await {
+            match endpoints::set_starred(&uid, on).await {
                 Ok(()) => reload.update(|r| *r += 1),
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -152,16 +142,11 @@ fn ImportDialog(on_close: Callback<()>) -> impl IntoView {
                 return;
             }
         };
-        let mut path = format!(
-            "/api/dashboards/import?overwrite={}",
-            overwrite.get_untracked()
-        );
-        let f = folder.get_untracked();
-        if !f.trim().is_empty() {
-            path.push_str(&format!("&folder={}", escape_query_part(f.trim())));
-        }
+        let overwrite = overwrite.get_untracked();
+        let folder = folder.get_untracked().trim().to_string();
         leptos::task::spawn_local(async move {
-            match send_json::<_, ImportReport>("POST", &path, Some(&body)).await {
+            let folder = (!folder.is_empty()).then_some(folder.as_str());
+            match endpoints::import_dashboard(&body, overwrite, folder).await {
                 Ok(r) => {
                     error.set(None);
                     report.set(Some(r));

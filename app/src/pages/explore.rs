@@ -2,7 +2,7 @@
 
 use super::Upcoming;
 use crate::api::{
-    get_prom,
+    endpoints,
     prometheus::{series_name, QueryData},
 };
 use crate::chart::{format_instant, Line};
@@ -10,7 +10,7 @@ use crate::components::{
     page_header::PageHeader,
     promql_editor::PromqlEditor,
     time_series_chart::{ChartData, TimeSeriesChart},
-    url_state::{escape_query_part, use_query_updater, use_refresh_tick, use_time_range},
+    url_state::{use_query_updater, use_refresh_tick, use_time_range},
 };
 use crate::time::{auto_step_ms, format_duration, TimeRange};
 use leptos::prelude::*;
@@ -41,10 +41,8 @@ const EXAMPLES: &[&str] = &[
 async fn run_query(query: String, range: TimeRange, table: bool) -> Result<Answer, String> {
     let (from, to) = range.resolve(chrono::Utc::now());
     let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
-    let q = escape_query_part(&query);
     if table {
-        let path = format!("/api/v1/query?query={q}&time={}", to as f64 / 1000.0);
-        let data = get_prom::<QueryData>(&path).await?;
+        let data = endpoints::instant_query(&query, to).await?;
         let rows = match data {
             QueryData::Vector(v) => v
                 .into_iter()
@@ -67,13 +65,7 @@ async fn run_query(query: String, range: TimeRange, table: bool) -> Result<Answe
     let step = auto_step_ms(to - from, 1000);
     // Aligned to the step, so refreshing does not make the lines wobble.
     let start = from / step * step;
-    let path = format!(
-        "/api/v1/query_range?query={q}&start={}&end={}&step={}",
-        start as f64 / 1000.0,
-        to as f64 / 1000.0,
-        step as f64 / 1000.0
-    );
-    let lines = match get_prom::<QueryData>(&path).await? {
+    let lines = match endpoints::range_query(&query, (start, to, step)).await? {
         QueryData::Matrix(m) => m
             .into_iter()
             .enumerate()

@@ -1,6 +1,6 @@
 //! The start page: the portal's health at a glance and the way into each part of it.
 
-use crate::api::{dashboard::DashboardSummary, get_json, DatabaseMode, PortalStatus};
+use crate::api::{dashboard::DashboardSummary, endpoints, DatabaseMode, PortalStatus};
 use crate::components::{page_header::PageHeader, url_state::use_link_with_shared_params};
 use crate::format::human_duration;
 use leptos::prelude::*;
@@ -8,7 +8,7 @@ use leptos_router::components::A;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let status = LocalResource::new(|| get_json::<PortalStatus>("/api/portal/status"));
+    let status = LocalResource::new(endpoints::get_portal_status);
     view! {
         <PageHeader title="Overview" subtitle="Metrics, logs, traces and alerts in one place"/>
         <section class="card status-summary" aria-live="polite">
@@ -76,7 +76,7 @@ fn Tile(path: &'static str, title: &'static str, text: &'static str) -> impl Int
 /// The home dashboard and the starred ones, the way into what people open every morning.
 #[component]
 fn FavouriteDashboards() -> impl IntoView {
-    let list = LocalResource::new(|| get_json::<Vec<DashboardSummary>>("/api/dashboards"));
+    let list = LocalResource::new(|| endpoints::list_dashboards("", None, false));
     view! {
         <section class="card favourites" aria-label="Your dashboards">
             <h2 class="card-title">"Dashboards"</h2>

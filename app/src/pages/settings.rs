@@ -1,6 +1,6 @@
 //! Settings: the theme, and what the portal reports about itself and its database.
 
-use crate::api::{get_json, DatabaseMode, PortalStatus};
+use crate::api::{endpoints, DatabaseMode, PortalStatus};
 use crate::components::{
     page_header::PageHeader,
     theme::{apply_choice, stored_choice, ThemeChoice},
@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let status = LocalResource::new(|| get_json::<PortalStatus>("/api/portal/status"));
+    let status = LocalResource::new(endpoints::get_portal_status);
     view! {
         <PageHeader title="Settings" subtitle="Appearance, and how this portal is set up"/>
         <ThemeSettings/>

@@ -92,9 +92,7 @@ pub async fn add_link_preview(
     let image = format!(
         "{}{image_path}{}",
         state.info.external_url,
-        app::components::url_state::query_string(
-            image_query.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-        )
+        app::format::query_string(image_query.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     );
     let mut tags = format!(
         "<meta property=\"og:type\" content=\"website\"/><meta property=\"og:title\" content=\"{}\"/><meta property=\"og:image\" content=\"{}\"/><meta property=\"og:image:width\" content=\"1200\"/><meta property=\"og:image:height\" content=\"630\"/><meta name=\"twitter:card\" content=\"summary_large_image\"/>",

@@ -2,8 +2,8 @@
 //! home) and the version history (compare two versions, restore one).
 
 use crate::api::{
-    dashboard::{Change, Dashboard, DashboardRecord, Variable, VariableSource, VersionSummary},
-    get_json, send_json,
+    dashboard::{Dashboard, Variable, VariableSource},
+    endpoints,
 };
 use crate::chart::format_instant;
 use leptos::prelude::*;
@@ -40,10 +40,7 @@ pub fn SettingsDialog(dash: RwSignal<Dashboard>, on_close: Callback<()>) -> impl
     let make_home = move |_| {
         let uid = dash.with_untracked(|d| d.uid.clone());
         leptos::task::spawn_local(async move {
-            let body = serde_json::json!({ "uid": uid });
-            match send_json::<_, serde_json::Value>("PUT", "/api/preferences/home", Some(&body))
-                .await
-            {
+            match endpoints::set_home(Some(uid)).await {
                 Ok(_) => notice.set(Some("This is now the home dashboard.".into())),
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -187,9 +184,7 @@ pub fn HistoryDialog(
         LocalResource::new(move || {
             reload.track();
             let uid = uid.clone();
-            async move {
-                get_json::<Vec<VersionSummary>>(&format!("/api/dashboards/{uid}/versions")).await
-            }
+            async move { endpoints::list_versions(&uid).await }
         })
     };
     let diff = {
@@ -202,22 +197,14 @@ pub fn HistoryDialog(
                     return Ok(None);
                 }
                 let (a, b) = (p[0].min(p[1]), p[0].max(p[1]));
-                get_json::<Vec<Change>>(&format!("/api/dashboards/{uid}/diff?from={a}&to={b}"))
-                    .await
-                    .map(Some)
+                endpoints::diff_versions(&uid, a, b).await.map(Some)
             }
         })
     };
     let restore = move |v: i32| {
         let uid = uid.clone();
         leptos::task::spawn_local(async move {
-            match send_json::<(), DashboardRecord>(
-                "POST",
-                &format!("/api/dashboards/{uid}/versions/{v}/restore"),
-                None,
-            )
-            .await
-            {
+            match endpoints::restore_version(&uid, v).await {
                 Ok(r) => {
                     version.set(r.version);
                     saved.set(r.dashboard.clone());

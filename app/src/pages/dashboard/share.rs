@@ -2,8 +2,8 @@
 //! public read-only links (create with an expiry, revoke), panel images and embed code.
 
 use crate::api::{
-    dashboard::{CreatePublicLink, CreateShortLink, Dashboard, PublicLink, ShortLink},
-    get_json, send_json,
+    dashboard::{CreatePublicLink, Dashboard},
+    endpoints,
 };
 use crate::components::url_state::query_string;
 use crate::dashboard::{image_url, DataSource, Selection};
@@ -81,12 +81,9 @@ pub fn ShareDialog(
         short.set(None);
     });
     let shorten = move |_| {
-        let request = CreateShortLink {
-            path: path.get_untracked(),
-        };
+        let path = path.get_untracked();
         leptos::task::spawn_local(async move {
-            let answer =
-                send_json::<_, ShortLink>("POST", "/api/short-links", Some(&request)).await;
+            let answer = endpoints::create_short_link(&path).await;
             short.set(Some(
                 answer
                     .map(|l| format!("{}{}", origin(), l.url))
@@ -241,9 +238,7 @@ fn PublicLinks(uid: String) -> impl IntoView {
         LocalResource::new(move || {
             reload.track();
             let uid = uid.clone();
-            async move {
-                get_json::<Vec<PublicLink>>(&format!("/api/dashboards/{uid}/public-links")).await
-            }
+            async move { endpoints::list_public_links(&uid).await }
         })
     };
     let create = {
@@ -256,13 +251,7 @@ fn PublicLinks(uid: String) -> impl IntoView {
             };
             let uid = uid.clone();
             leptos::task::spawn_local(async move {
-                match send_json::<_, PublicLink>(
-                    "POST",
-                    &format!("/api/dashboards/{uid}/public-links"),
-                    Some(&request),
-                )
-                .await
-                {
+                match endpoints::create_public_link(&uid, &request).await {
                     Ok(_) => {
                         error.set(None);
                         reload.update(|r| *r += 1);
@@ -274,13 +263,7 @@ fn PublicLinks(uid: String) -> impl IntoView {
     };
     let revoke = move |uid: String, token: String| {
         leptos::task::spawn_local(async move {
-            match send_json::<(), ()>(
-                "DELETE",
-                &format!("/api/dashboards/{uid}/public-links/{token}"),
-                None,
-            )
-            .await
-            {
+            match endpoints::revoke_public_link(&uid, &token).await {
                 Ok(()) => reload.update(|r| *r += 1),
                 Err(e) => error.set(Some(e.to_string())),
             }
