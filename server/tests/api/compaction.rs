@@ -1,6 +1,6 @@
 use crate::helpers::{fresh_database, spawn_app, spawn_app_on, TestApp};
 use server::{
-    ingest::{remote_write::encode, IncomingSeries},
+    ingest::IncomingSeries,
     labels::SeriesKey,
     tsdb::compactor::{run_once, CompactSettings},
 };
@@ -29,16 +29,7 @@ async fn write_counter(app: &TestApp, agents: &[&str], from: i64, to: i64) {
                 .collect(),
         })
         .collect();
-    let response = app
-        .client
-        .post(app.url("/api/v1/write"))
-        .header("content-encoding", "snappy")
-        .header("content-type", "application/x-protobuf")
-        .body(encode(&series, &[]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
+    app.remote_write(&series, &[]).await;
 }
 
 async fn raw_samples(app: &TestApp) -> i64 {

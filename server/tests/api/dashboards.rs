@@ -1,10 +1,6 @@
 use crate::helpers::{fresh_database, spawn_app, spawn_app_on, TestApp};
 use serde_json::{json, Value};
-use server::{
-    config::SettingsInput,
-    ingest::{remote_write::encode, IncomingSeries},
-    labels::SeriesKey,
-};
+use server::{config::SettingsInput, ingest::IncomingSeries, labels::SeriesKey};
 
 /// `agent_task_success_total` for agents a1 (1/s) and a2 (2/s) of job "agents" over the last
 /// ten minutes.
@@ -28,14 +24,7 @@ async fn seed(app: &TestApp) {
             .collect(),
     })
     .collect();
-    let response = app
-        .client
-        .post(app.url("/api/v1/write"))
-        .body(encode(&batch, &[]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    app.remote_write(&batch, &[]).await;
 }
 
 fn dashboard(title: &str) -> Value {

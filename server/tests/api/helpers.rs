@@ -197,6 +197,25 @@ impl TestApp {
         self.prom_result("/api/v1/query_range", &form).await
     }
 
+    /// Remote-writes `series` (and `metadata`) as Prometheus does and asserts they were stored.
+    pub async fn remote_write(
+        &self,
+        series: &[server::ingest::IncomingSeries],
+        metadata: &[server::ingest::remote_write::MetadataEntry],
+    ) {
+        let response = self
+            .client
+            .post(self.url("/api/v1/write"))
+            .header("content-encoding", "snappy")
+            .header("content-type", "application/x-protobuf")
+            .body(server::ingest::remote_write::encode(series, metadata))
+            .send()
+            .await
+            .expect("the portal answers");
+        let status = response.status();
+        assert_eq!(status, 204, "{}", response.text().await.unwrap());
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

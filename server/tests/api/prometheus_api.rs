@@ -1,9 +1,6 @@
 use crate::helpers::{spawn_app, TestApp};
 use server::{
-    ingest::{
-        remote_write::{encode, MetadataEntry},
-        IncomingSeries,
-    },
+    ingest::{remote_write::MetadataEntry, IncomingSeries},
     labels::SeriesKey,
 };
 
@@ -46,14 +43,7 @@ async fn seed(app: &TestApp) {
         help: "Tasks waiting".into(),
         unit: String::new(),
     }];
-    let response = app
-        .client
-        .post(app.url("/api/v1/write"))
-        .body(encode(&batch, &metadata))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    app.remote_write(&batch, &metadata).await;
 }
 
 async fn data(app: &TestApp, path: &str) -> serde_json::Value {

@@ -1,8 +1,5 @@
 use crate::helpers::{spawn_app, TestApp};
-use server::{
-    ingest::{remote_write::encode, IncomingSeries},
-    labels::SeriesKey,
-};
+use server::{ingest::IncomingSeries, labels::SeriesKey};
 
 /// Writes `agent_task_success_total` for two agents: a1 counts 1/s, a2 counts 2/s, every 15s
 /// over the last 10 minutes; returns the time of the last sample (whole seconds).
@@ -22,14 +19,7 @@ async fn seed_counters(app: &TestApp) -> i64 {
                 .collect(),
         })
         .collect();
-    let response = app
-        .client
-        .post(app.url("/api/v1/write"))
-        .body(encode(&batch, &[]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    app.remote_write(&batch, &[]).await;
     now
 }
 

@@ -6,7 +6,7 @@
 use crate::helpers::{fresh_database, spawn_app, spawn_app_on, TestApp};
 use server::{
     config::{HumanDuration, SettingsInput},
-    ingest::{remote_write::encode, IncomingSeries},
+    ingest::IncomingSeries,
     labels::SeriesKey,
 };
 use std::time::{Duration, Instant};
@@ -151,14 +151,7 @@ async fn a_query_loading_more_samples_than_the_limit_gets_422() {
             samples: (0..600).map(|i| (now - 600_000 + i * 1000, 1.0)).collect(),
         })
         .collect();
-    let write = app
-        .client
-        .post(app.url("/api/v1/write"))
-        .body(encode(&batch, &[]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(write.status(), 204);
+    app.remote_write(&batch, &[]).await;
 
     let over = post_query(
         &app,
