@@ -117,6 +117,7 @@ mod tests {
             to: 999_000,
             step: 1000,
         };
+        load_font(None).expect("a system font");
         let clock = std::time::Instant::now();
         let bytes = png(&panel, Some("Title"), &data, (800, 300), false).unwrap();
         let took = clock.elapsed();

@@ -86,10 +86,11 @@ impl Supervisor {
         let context = self.context(name);
         let metrics = self.metrics.clone();
         let run = job(context);
+        // Up from registration, so a job that has not been polled yet never reads as done.
+        metrics.set_worker_up(name, true);
         self.tasks.push((
             name,
             tokio::spawn(async move {
-                metrics.set_worker_up(name, true);
                 run.await;
                 metrics.set_worker_up(name, false);
             }),
