@@ -30,120 +30,6 @@ pub struct Cli {
     pub settings: SettingsInput,
 }
 
-/// Settings as given; every one optional so that flags, environment and file can be merged.
-#[derive(Args, Deserialize, Debug, Clone, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsInput {
-    /// Address and port to serve the UI and the API on [default: 127.0.0.1:3000]
-    #[arg(long, env = "PORTAL_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-
-    /// PostgreSQL to use, e.g. postgres://user:pass@host/db; when unset the portal runs an embedded PostgreSQL
-    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-
-    /// Where the embedded PostgreSQL keeps its data [default: /var/lib/portal as root, else ~/.local/share/portal]
-    #[arg(long, env = "PORTAL_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// Directory with initdb and postgres for the embedded database [default: newest /usr/lib/postgresql/*/bin, or pg_config --bindir]
-    #[arg(long, env = "PORTAL_POSTGRES_BIN", value_name = "DIR")]
-    pub postgres_bin: Option<PathBuf>,
-
-    /// Unprivileged user that runs the embedded PostgreSQL when the portal runs as root [default: postgres]
-    #[arg(long, env = "PORTAL_POSTGRES_USER", value_name = "USER")]
-    pub postgres_user: Option<String>,
-
-    /// Most connections the portal opens to PostgreSQL [default: 16]
-    #[arg(long, env = "PORTAL_DB_MAX_CONNECTIONS", value_name = "N")]
-    pub db_max_connections: Option<u32>,
-
-    /// Most series one metric name may have; new series beyond it are refused [default: 50000]
-    #[arg(long, env = "PORTAL_MAX_SERIES_PER_METRIC", value_name = "N")]
-    pub max_series_per_metric: Option<i64>,
-
-    /// Largest request body accepted, e.g. 16MiB; larger ones get 413 [default: 16MiB]
-    #[arg(long, env = "PORTAL_BODY_LIMIT", value_name = "SIZE")]
-    pub body_limit: Option<ByteSize>,
-
-    /// Longest a request may take before it is answered 503 [default: 60s]
-    #[arg(long, env = "PORTAL_REQUEST_TIMEOUT", value_name = "DURATION")]
-    pub request_timeout: Option<HumanDuration>,
-
-    /// How long in-flight requests may finish after a stop signal [default: 20s]
-    #[arg(long, env = "PORTAL_SHUTDOWN_TIMEOUT", value_name = "DURATION")]
-    pub shutdown_timeout: Option<HumanDuration>,
-
-    /// Log format on standard error [default: json]
-    #[arg(long, env = "PORTAL_LOG_FORMAT", value_name = "FORMAT")]
-    pub log_format: Option<LogFormat>,
-
-    /// Log filter in tracing's syntax, e.g. info or info,sqlx=warn [default: info]
-    #[arg(long, env = "PORTAL_LOG", value_name = "FILTER")]
-    pub log: Option<String>,
-
-    /// Directory with the built UI (pkg/ with the WASM, JS and CSS) [default: the one the build wrote]
-    #[arg(long, env = "PORTAL_SITE_ROOT", value_name = "DIR")]
-    pub site_root: Option<PathBuf>,
-
-    /// Scrape the portal's own /metrics (job "portal") [default: true]
-    #[arg(long, env = "PORTAL_SCRAPE_SELF", value_name = "BOOL")]
-    pub scrape_self: Option<bool>,
-
-    /// How often targets are scraped unless their job says otherwise [default: 15s]
-    #[arg(long, env = "PORTAL_SCRAPE_INTERVAL", value_name = "DURATION")]
-    pub scrape_interval: Option<HumanDuration>,
-
-    /// How long samples are kept; older ones are dropped a partition at a time [default: 30d]
-    #[arg(long, env = "PORTAL_RETENTION", value_name = "DURATION")]
-    pub retention: Option<HumanDuration>,
-
-    /// Feed the portal demo telemetry of a fleet of LLM agents [default: false]
-    #[arg(long, env = "PORTAL_DEMO", value_name = "BOOL")]
-    pub demo: Option<bool>,
-
-    /// A directory of dashboard JSON files (the portal's model or Grafana's) kept in sync with the database
-    #[arg(long, env = "PORTAL_DASHBOARDS_DIR", value_name = "DIR")]
-    pub dashboards_dir: Option<PathBuf>,
-
-    /// A TrueType font file panel images are drawn with [default: DejaVu Sans from fonts-dejavu-core]
-    #[arg(long, env = "PORTAL_FONT", value_name = "FILE")]
-    pub font: Option<PathBuf>,
-
-    /// The URL people reach the portal at, e.g. https://portal.example.com; absolute links (link previews) start with it [default: http://<listen>]
-    #[arg(long, env = "PORTAL_EXTERNAL_URL", value_name = "URL")]
-    pub external_url: Option<String>,
-
-    /// Deepest a PromQL query may nest, and most operators it may have; deeper ones get 400 [default: 500]
-    #[arg(long, env = "PORTAL_QUERY_MAX_DEPTH", value_name = "N")]
-    pub query_max_depth: Option<usize>,
-
-    /// Most samples one query may load and hold at once; more get 422 [default: 50000000]
-    #[arg(long, env = "PORTAL_QUERY_MAX_SAMPLES", value_name = "N")]
-    pub query_max_samples: Option<usize>,
-
-    /// Longest one query may take, its wait for a slot included; longer ones stop and get 503 [default: 2m]
-    #[arg(long, env = "PORTAL_QUERY_TIMEOUT", value_name = "DURATION")]
-    pub query_timeout: Option<HumanDuration>,
-
-    /// Queries evaluated at once; more wait in a queue [default: 20]
-    #[arg(long, env = "PORTAL_QUERY_MAX_CONCURRENCY", value_name = "N")]
-    pub query_max_concurrency: Option<usize>,
-
-    /// Queries that may wait for a slot; more get 503 with Retry-After [default: 100]
-    #[arg(long, env = "PORTAL_QUERY_MAX_QUEUED", value_name = "N")]
-    pub query_max_queued: Option<usize>,
-
-    /// How often a replica tries to take over a one-replica job (compaction) whose holder is gone [default: 2s]
-    #[arg(long, env = "PORTAL_WORKER_LOCK_RETRY", value_name = "DURATION")]
-    pub worker_lock_retry: Option<HumanDuration>,
-
-    /// Prometheus targets to scrape; only in the file, as `[[scrape]]` tables
-    #[arg(skip)]
-    #[serde(default)]
-    pub scrape: Vec<ScrapeInput>,
-}
-
 /// A `[[scrape]]` table: a job and the `host:port` targets it scrapes.
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -228,32 +114,165 @@ pub enum LogFormat {
     Text,
 }
 
-/// The settings in force, defaults filled in.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub listen: SocketAddr,
-    pub database_url: Option<String>,
-    pub data_dir: PathBuf,
-    pub postgres_bin: Option<PathBuf>,
-    pub postgres_user: String,
-    pub db_max_connections: u32,
-    pub body_limit: u64,
-    pub max_series_per_metric: i64,
-    pub request_timeout: Duration,
-    pub shutdown_timeout: Duration,
-    pub log_format: LogFormat,
-    pub log: String,
-    pub site_root: PathBuf,
-    pub scrape_self: bool,
-    pub scrape_interval: Duration,
-    pub scrape: Vec<ScrapeJob>,
-    pub demo: bool,
-    pub retention: Duration,
-    pub dashboards_dir: Option<PathBuf>,
-    pub external_url: String,
-    pub font: Option<PathBuf>,
-    pub query: crate::query::QueryLimits,
-    pub worker_lock_retry: Duration,
+/// Declares every setting once: its doc comment is the `--help` text, its name the flag
+/// (`--body-limit`) and the file key (`body_limit`), then the type as given and the type in
+/// force, the flag's attributes (environment variable, value name), the default and a check.
+/// From the one list come `SettingsInput` (what flags, environment or file say), `Settings`
+/// (what is in force) and the merge that fills in defaults and checks each value.
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:literal])+
+        $name:ident: $input:ty => $out:ty [$($arg:tt)*]
+            $(check |$v:ident| $cond:expr => $msg:literal)?
+            $(default $default:expr)?
+        ;
+    )+) => {
+        /// Settings as given; every one optional so that flags, environment and file can be merged.
+        #[derive(Args, Deserialize, Debug, Clone, Default)]
+        #[serde(deny_unknown_fields)]
+        pub struct SettingsInput {
+            $(
+                $(#[doc = $doc])+
+                #[arg(long, $($arg)*)]
+                pub $name: Option<$input>,
+            )+
+            /// Prometheus targets to scrape; only in the file, as `[[scrape]]` tables
+            #[arg(skip)]
+            #[serde(default)]
+            pub scrape: Vec<ScrapeInput>,
+        }
+
+        /// The settings in force, defaults filled in.
+        #[derive(Debug, Clone)]
+        pub struct Settings {
+            $( $(#[doc = $doc])+ pub $name: $out, )+
+            pub scrape: Vec<ScrapeJob>,
+        }
+
+        impl Settings {
+            /// The declared settings of two inputs (the first wins), defaults filled in, each
+            /// checked; the scrape jobs are left to [`Settings::merge`].
+            fn merge_declared(first: &SettingsInput, second: &SettingsInput) -> anyhow::Result<Self> {
+                $(
+                    let $name: $out = settings!(@value first.$name.clone().or(second.$name.clone()) $(, $default)?);
+                    $(
+                        let $v = &$name;
+                        if !($cond) {
+                            bail!("{}: {}", stringify!($name), $msg);
+                        }
+                    )?
+                )+
+                Ok(Self { $($name,)+ scrape: Vec::new() })
+            }
+        }
+    };
+    (@value $given:expr, $default:expr) => { $given.map(Into::into).unwrap_or_else(|| $default) };
+    (@value $given:expr) => { $given.map(Into::into) };
+}
+
+settings! {
+    /// Address and port to serve the UI and the API on [default: 127.0.0.1:3000]
+    listen: SocketAddr => SocketAddr [env = "PORTAL_LISTEN", value_name = "ADDR"]
+        default ([127, 0, 0, 1], 3000).into();
+    /// PostgreSQL to use, e.g. postgres://user:pass@host/db; when unset the portal runs an embedded PostgreSQL
+    database_url: String => Option<String> [env = "DATABASE_URL", value_name = "URL", hide_env_values = true];
+    /// Where the embedded PostgreSQL keeps its data [default: /var/lib/portal as root, else ~/.local/share/portal]
+    data_dir: PathBuf => PathBuf [env = "PORTAL_DATA_DIR", value_name = "DIR"]
+        default default_data_dir();
+    /// Directory with initdb and postgres for the embedded database [default: newest /usr/lib/postgresql/*/bin, or pg_config --bindir]
+    postgres_bin: PathBuf => Option<PathBuf> [env = "PORTAL_POSTGRES_BIN", value_name = "DIR"];
+    /// Unprivileged user that runs the embedded PostgreSQL when the portal runs as root [default: postgres]
+    postgres_user: String => String [env = "PORTAL_POSTGRES_USER", value_name = "USER"]
+        default "postgres".into();
+    /// Most connections the portal opens to PostgreSQL [default: 16]
+    db_max_connections: u32 => u32 [env = "PORTAL_DB_MAX_CONNECTIONS", value_name = "N"]
+        check |n| *n >= 1 => "must be at least 1"
+        default 16;
+    /// Most series one metric name may have; new series beyond it are refused [default: 50000]
+    max_series_per_metric: i64 => i64 [env = "PORTAL_MAX_SERIES_PER_METRIC", value_name = "N"]
+        check |n| *n >= 1 => "must be at least 1"
+        default 50_000;
+    /// Largest request body accepted, e.g. 16MiB; larger ones get 413 [default: 16MiB]
+    body_limit: ByteSize => u64 [env = "PORTAL_BODY_LIMIT", value_name = "SIZE"]
+        check |b| *b >= 1024 => "must be at least 1KiB"
+        default 16 << 20;
+    /// Longest a request may take before it is answered 503 [default: 60s]
+    request_timeout: HumanDuration => Duration [env = "PORTAL_REQUEST_TIMEOUT", value_name = "DURATION"]
+        check |d| !d.is_zero() => "must be more than 0"
+        default Duration::from_secs(60);
+    /// How long in-flight requests may finish after a stop signal [default: 20s]
+    shutdown_timeout: HumanDuration => Duration [env = "PORTAL_SHUTDOWN_TIMEOUT", value_name = "DURATION"]
+        default Duration::from_secs(20);
+    /// Log format on standard error [default: json]
+    log_format: LogFormat => LogFormat [env = "PORTAL_LOG_FORMAT", value_name = "FORMAT"]
+        default LogFormat::Json;
+    /// Log filter in tracing's syntax, e.g. info or info,sqlx=warn [default: info]
+    log: String => String [env = "PORTAL_LOG", value_name = "FILTER"]
+        default "info".into();
+    /// Directory with the built UI (pkg/ with the WASM, JS and CSS) [default: the one the build wrote]
+    site_root: PathBuf => PathBuf [env = "PORTAL_SITE_ROOT", value_name = "DIR"]
+        default default_site_root();
+    /// Scrape the portal's own /metrics (job "portal") [default: true]
+    scrape_self: bool => bool [env = "PORTAL_SCRAPE_SELF", value_name = "BOOL"]
+        default true;
+    /// How often targets are scraped unless their job says otherwise [default: 15s]
+    scrape_interval: HumanDuration => Duration [env = "PORTAL_SCRAPE_INTERVAL", value_name = "DURATION"]
+        check |d| *d >= Duration::from_secs(1) => "must be at least 1s"
+        default Duration::from_secs(15);
+    /// How long samples are kept; older ones are dropped a partition at a time [default: 30d]
+    retention: HumanDuration => Duration [env = "PORTAL_RETENTION", value_name = "DURATION"]
+        check |d| *d >= Duration::from_secs(86_400) => "must be at least 1d"
+        default Duration::from_secs(30 * 86_400);
+    /// Feed the portal demo telemetry of a fleet of LLM agents [default: false]
+    demo: bool => bool [env = "PORTAL_DEMO", value_name = "BOOL"]
+        default false;
+    /// A directory of dashboard JSON files (the portal's model or Grafana's) kept in sync with the database
+    dashboards_dir: PathBuf => Option<PathBuf> [env = "PORTAL_DASHBOARDS_DIR", value_name = "DIR"];
+    /// A TrueType font file panel images are drawn with [default: DejaVu Sans from fonts-dejavu-core]
+    font: PathBuf => Option<PathBuf> [env = "PORTAL_FONT", value_name = "FILE"];
+    /// The URL people reach the portal at, e.g. https://portal.example.com; absolute links (link previews) start with it [default: http://<listen>]
+    external_url: String => Option<String> [env = "PORTAL_EXTERNAL_URL", value_name = "URL"]
+        check |url| url.as_deref().is_none_or(is_http_url) => "must be an http:// or https:// URL";
+    /// Deepest a PromQL query may nest, and most operators it may have; deeper ones get 400 [default: 500]
+    query_max_depth: usize => usize [env = "PORTAL_QUERY_MAX_DEPTH", value_name = "N"]
+        check |n| *n >= 8 => "must be at least 8"
+        default 500;
+    /// Most samples one query may load and hold at once; more get 422 [default: 50000000]
+    query_max_samples: usize => usize [env = "PORTAL_QUERY_MAX_SAMPLES", value_name = "N"]
+        check |n| *n >= 1000 => "must be at least 1000"
+        default 50_000_000;
+    /// Longest one query may take, its wait for a slot included; longer ones stop and get 503 [default: 2m]
+    query_timeout: HumanDuration => Duration [env = "PORTAL_QUERY_TIMEOUT", value_name = "DURATION"]
+        check |d| *d >= Duration::from_secs(1) => "must be at least 1s"
+        default Duration::from_secs(120);
+    /// Queries evaluated at once; more wait in a queue [default: 20]
+    query_max_concurrency: usize => usize [env = "PORTAL_QUERY_MAX_CONCURRENCY", value_name = "N"]
+        check |n| *n >= 1 => "must be at least 1"
+        default 20;
+    /// Queries that may wait for a slot; more get 503 with Retry-After [default: 100]
+    query_max_queued: usize => usize [env = "PORTAL_QUERY_MAX_QUEUED", value_name = "N"]
+        default 100;
+    /// How often a replica tries to take over a one-replica job (compaction) whose holder is gone [default: 2s]
+    worker_lock_retry: HumanDuration => Duration [env = "PORTAL_WORKER_LOCK_RETRY", value_name = "DURATION"]
+        check |d| *d >= Duration::from_millis(100) => "must be at least 100ms"
+        default crate::workers::DEFAULT_LOCK_RETRY;
+}
+
+fn is_http_url(url: &str) -> bool {
+    (url.starts_with("http://") || url.starts_with("https://"))
+        && !url.contains(char::is_whitespace)
+}
+
+impl From<ByteSize> for u64 {
+    fn from(size: ByteSize) -> Self {
+        size.0
+    }
+}
+
+impl From<HumanDuration> for Duration {
+    fn from(d: HumanDuration) -> Self {
+        d.0
+    }
 }
 
 impl Settings {
@@ -267,157 +286,41 @@ impl Settings {
         Self::merge(cli.settings, file)
     }
 
-    /// Merges two inputs (the first wins) and fills in the defaults.
+    /// Merges two inputs (the first wins), fills in the defaults and checks every value.
     pub fn merge(first: SettingsInput, second: SettingsInput) -> anyhow::Result<Self> {
-        let db_max_connections = first
-            .db_max_connections
-            .or(second.db_max_connections)
-            .unwrap_or(16);
-        if db_max_connections == 0 {
-            bail!("db_max_connections: must be at least 1");
-        }
-        let body_limit = first
-            .body_limit
-            .or(second.body_limit)
-            .map_or(16 << 20, |b| b.0);
-        if body_limit < 1024 {
-            bail!("body_limit: must be at least 1KiB, got {body_limit} bytes");
-        }
-        let max_series_per_metric = first
-            .max_series_per_metric
-            .or(second.max_series_per_metric)
-            .unwrap_or(50_000);
-        if max_series_per_metric < 1 {
-            bail!("max_series_per_metric: must be at least 1");
-        }
-        let retention = first
-            .retention
-            .or(second.retention)
-            .map_or(Duration::from_secs(30 * 86_400), |d| d.0);
-        if retention < Duration::from_secs(86_400) {
-            bail!("retention: must be at least 1d");
-        }
-        let scrape_interval = first
-            .scrape_interval
-            .or(second.scrape_interval)
-            .map_or(Duration::from_secs(15), |d| d.0);
-        if scrape_interval < Duration::from_secs(1) {
-            bail!("scrape_interval: must be at least 1s");
-        }
+        let mut settings = Self::merge_declared(&first, &second)?;
+        settings.database_url = settings.database_url.filter(|u| !u.trim().is_empty());
         let scrape_inputs = if first.scrape.is_empty() {
             second.scrape
         } else {
             first.scrape
         };
-        let scrape = scrape_inputs
+        settings.scrape = scrape_inputs
             .into_iter()
             .enumerate()
-            .map(|(n, job)| job.resolve(n, scrape_interval))
+            .map(|(n, job)| job.resolve(n, settings.scrape_interval))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let listen = first
-            .listen
-            .or(second.listen)
-            .unwrap_or_else(|| ([127, 0, 0, 1], 3000).into());
-        let external_url = match first.external_url.or(second.external_url) {
-            Some(url) => {
-                let url = url.trim().trim_end_matches('/').to_string();
-                if !(url.starts_with("http://") || url.starts_with("https://"))
-                    || url.contains(char::is_whitespace)
-                {
-                    bail!("external_url: must be an http:// or https:// URL, got \"{url}\"");
-                }
-                url
-            }
-            None => format!("http://{listen}"),
-        };
-        let defaults = crate::query::QueryLimits::default();
-        let query = crate::query::QueryLimits {
-            max_depth: first
-                .query_max_depth
-                .or(second.query_max_depth)
-                .unwrap_or(defaults.max_depth),
-            max_samples: first
-                .query_max_samples
-                .or(second.query_max_samples)
-                .unwrap_or(defaults.max_samples),
-            timeout: first
-                .query_timeout
-                .or(second.query_timeout)
-                .map_or(defaults.timeout, |d| d.0),
-            max_concurrent: first
-                .query_max_concurrency
-                .or(second.query_max_concurrency)
-                .unwrap_or(defaults.max_concurrent),
-            max_queued: first
-                .query_max_queued
-                .or(second.query_max_queued)
-                .unwrap_or(defaults.max_queued),
-        };
-        if query.max_depth < 8 {
-            bail!("query_max_depth: must be at least 8");
+        Ok(settings)
+    }
+
+    /// Where people reach the portal, without a trailing slash: `external_url`, else the
+    /// listen address.
+    pub fn external_url(&self) -> String {
+        match &self.external_url {
+            Some(url) => url.trim().trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
         }
-        if query.max_samples < 1000 {
-            bail!("query_max_samples: must be at least 1000");
+    }
+
+    /// The limits every query runs under.
+    pub fn query_limits(&self) -> crate::query::QueryLimits {
+        crate::query::QueryLimits {
+            max_depth: self.query_max_depth,
+            max_samples: self.query_max_samples,
+            timeout: self.query_timeout,
+            max_concurrent: self.query_max_concurrency,
+            max_queued: self.query_max_queued,
         }
-        if query.timeout < Duration::from_secs(1) {
-            bail!("query_timeout: must be at least 1s");
-        }
-        if query.max_concurrent < 1 {
-            bail!("query_max_concurrency: must be at least 1");
-        }
-        let worker_lock_retry = first
-            .worker_lock_retry
-            .or(second.worker_lock_retry)
-            .map_or(crate::workers::DEFAULT_LOCK_RETRY, |d| d.0);
-        if worker_lock_retry < Duration::from_millis(100) {
-            bail!("worker_lock_retry: must be at least 100ms");
-        }
-        Ok(Self {
-            font: first.font.or(second.font),
-            external_url,
-            query,
-            worker_lock_retry,
-            scrape_self: first.scrape_self.or(second.scrape_self).unwrap_or(true),
-            scrape_interval,
-            scrape,
-            demo: first.demo.or(second.demo).unwrap_or(false),
-            retention,
-            dashboards_dir: first.dashboards_dir.or(second.dashboards_dir),
-            max_series_per_metric,
-            listen,
-            database_url: first
-                .database_url
-                .or(second.database_url)
-                .filter(|u| !u.trim().is_empty()),
-            data_dir: first
-                .data_dir
-                .or(second.data_dir)
-                .unwrap_or_else(default_data_dir),
-            postgres_bin: first.postgres_bin.or(second.postgres_bin),
-            postgres_user: first
-                .postgres_user
-                .or(second.postgres_user)
-                .unwrap_or_else(|| "postgres".into()),
-            db_max_connections,
-            body_limit,
-            request_timeout: first
-                .request_timeout
-                .or(second.request_timeout)
-                .map_or(Duration::from_secs(60), |d| d.0),
-            shutdown_timeout: first
-                .shutdown_timeout
-                .or(second.shutdown_timeout)
-                .map_or(Duration::from_secs(20), |d| d.0),
-            log_format: first
-                .log_format
-                .or(second.log_format)
-                .unwrap_or(LogFormat::Json),
-            log: first.log.or(second.log).unwrap_or_else(|| "info".into()),
-            site_root: first
-                .site_root
-                .or(second.site_root)
-                .unwrap_or_else(default_site_root),
-        })
     }
 }
 
@@ -641,6 +544,27 @@ path = "/custom"
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("db_max_connections"), "{err}");
+        let url = SettingsInput {
+            external_url: Some("portal.example.com".into()),
+            ..Default::default()
+        };
+        let err = Settings::merge(url, SettingsInput::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("external_url"), "{err}");
+    }
+
+    #[test]
+    fn the_external_url_defaults_to_the_listen_address_and_loses_its_trailing_slash() {
+        let s = Settings::merge(SettingsInput::default(), SettingsInput::default()).unwrap();
+        assert_eq!(s.external_url(), "http://127.0.0.1:3000");
+        let given = SettingsInput {
+            external_url: Some("https://portal.example.com/".into()),
+            ..Default::default()
+        };
+        let s = Settings::merge(given, SettingsInput::default()).unwrap();
+        assert_eq!(s.external_url(), "https://portal.example.com");
+        assert_eq!(s.query_limits().max_depth, 500);
     }
 
     #[test]
@@ -654,6 +578,14 @@ path = "/custom"
             "PORTAL_BODY_LIMIT",
             "PORTAL_LOG_FORMAT",
             "PORTAL_CONFIG",
+            "PORTAL_EXTERNAL_URL",
+            "PORTAL_FONT",
+            "PORTAL_QUERY_MAX_DEPTH",
+            "PORTAL_QUERY_MAX_SAMPLES",
+            "PORTAL_QUERY_TIMEOUT",
+            "PORTAL_QUERY_MAX_CONCURRENCY",
+            "PORTAL_QUERY_MAX_QUEUED",
+            "PORTAL_WORKER_LOCK_RETRY",
         ] {
             assert!(help.contains(var), "--help lacks {var}");
         }

@@ -162,12 +162,12 @@ impl Application {
         let queries = QueryService::new(
             pool.clone(),
             storage.clone(),
-            settings.query.clone(),
+            settings.query_limits(),
             metrics.clone(),
         );
         // With port 0 the external URL is only known now.
         let external_url = settings
-            .external_url
+            .external_url()
             .replace(&settings.listen.to_string(), &address.to_string());
         let state = AppState {
             leptos_options,

@@ -48,18 +48,6 @@ pub struct QueryLimits {
     pub max_queued: usize,
 }
 
-impl Default for QueryLimits {
-    fn default() -> Self {
-        Self {
-            max_depth: 500,
-            max_samples: 50_000_000,
-            timeout: Duration::from_secs(120),
-            max_concurrent: 20,
-            max_queued: 100,
-        }
-    }
-}
-
 /// The times of a range query in milliseconds: from `start` to `end` every `step`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueryRange {
