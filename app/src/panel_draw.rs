@@ -422,7 +422,9 @@ fn draw_bars<DB: DrawingBackend>(
             .filter_map(|v| v.2)
             .fold(f64::MIN_POSITIVE, f64::max)
     });
-    let font_px = (f64::from(row) * 0.6).clamp(11.0, 14.0);
+    // Text as large as the row allows (the panel's other labels are 12 px), never below 12 px.
+    let font_px = (f64::from(row) * 0.8).clamp(12.0, 16.0);
+    let inset = (row as i32 / 5).clamp(2, 8);
     for (i, (name, color_index, v)) in values.iter().enumerate() {
         let y0 = i as i32 * row as i32;
         if y0 + row as i32 > h as i32 + 1 {
@@ -434,7 +436,7 @@ fn draw_bars<DB: DrawingBackend>(
         let label = font(font_px, ink.text, false, (HPos::Right, VPos::Center));
         let mid = y0 + row as i32 / 2;
         root.draw(&Text::new(
-            truncate(name, (label_w / 7) as usize),
+            truncate(name, (f64::from(label_w) / (font_px * 0.6)) as usize),
             (label_w - 6, mid),
             label,
         ))
@@ -442,7 +444,7 @@ fn draw_bars<DB: DrawingBackend>(
         let x0 = label_w;
         let x1 = w as i32 - value_w;
         root.draw(&Rectangle::new(
-            [(x0, y0 + 3), (x1, y0 + row as i32 - 3)],
+            [(x0, y0 + inset), (x1, y0 + row as i32 - inset)],
             ink.grid.filled(),
         ))
         .map_err(err)?;
@@ -450,7 +452,7 @@ fn draw_bars<DB: DrawingBackend>(
             let f = ((v - lo) / (hi - lo).max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
             let xe = x0 + ((x1 - x0) as f64 * f) as i32;
             root.draw(&Rectangle::new(
-                [(x0, y0 + 3), (xe.max(x0 + 1), y0 + row as i32 - 3)],
+                [(x0, y0 + inset), (xe.max(x0 + 1), y0 + row as i32 - inset)],
                 color.filled(),
             ))
             .map_err(err)?;

@@ -42,6 +42,22 @@ test('the built-in Agent overview draws every panel and writes its defaults into
   assert.equal(await page.locator('.panel-error').count(), 0, 'no panel reports an error');
   assert.ok((await page.locator('.ts-chart-svg polyline').count()) > 20, 'time series are drawn');
   assert.match(await page.locator('.panel', { hasText: 'Agents reporting' }).textContent(), /\b8\b/);
+  // Chart text is drawn without an outline, panel titles are whole, bar labels are readable.
+  const look = await page.evaluate(() => {
+    const texts = [...document.querySelectorAll('.panel-svg svg text, .ts-chart-svg svg text')];
+    const titles = [...document.querySelectorAll('.panel-title')];
+    const bar = document.querySelector('.panel[aria-label^="Error rate"] .panel-svg svg text');
+    return {
+      outlined: texts.filter((t) => getComputedStyle(t).stroke !== 'none').length,
+      texts: texts.length,
+      cut: titles.filter((t) => t.scrollWidth > t.clientWidth).map((t) => t.textContent),
+      barLabelPx: bar ? bar.getBoundingClientRect().height : 0,
+    };
+  });
+  assert.ok(look.texts > 50, `chart text found: ${look.texts}`);
+  assert.equal(look.outlined, 0, 'chart text has no outline');
+  assert.deepEqual(look.cut, [], 'no panel title is cut short');
+  assert.ok(look.barLabelPx >= 12, `bar labels are ${look.barLabelPx} px high`);
   // A collapsed row hides its panels.
   const before = await page.locator('.panel').count();
   await page.getByRole('button', { name: /Queues/ }).click();

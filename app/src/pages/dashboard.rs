@@ -29,6 +29,24 @@ mod editor;
 mod settings;
 mod share;
 
+/// The dialogs a dashboard opens over itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialog {
+    Share,
+    Settings,
+    History,
+}
+
+/// What a panel's (or a row's) buttons do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PanelAction {
+    View,
+    Edit,
+    Duplicate,
+    Remove,
+    Collapse,
+}
+
 pub use editor::PanelEditor;
 
 /// Gap between grid cells, in pixels (as in the stylesheet).
@@ -442,7 +460,7 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
     let provisioned = record.provisioned;
     let editing = RwSignal::new(false);
     let editor = RwSignal::new(None::<Panel>);
-    let dialog = RwSignal::new(None::<&'static str>);
+    let dialog = RwSignal::new(None::<Dialog>);
     let message = RwSignal::new(None::<(bool, String)>);
     let conflict = RwSignal::new(false);
     let query = use_query_map();
@@ -600,10 +618,10 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
         });
         editor.set(None);
     });
-    let panel_action = Callback::new(move |(id, action): (u32, &'static str)| match action {
-        "view" => set_query.run(vec![("viewPanel".into(), vec![id.to_string()])]),
-        "edit" => editor.set(dash.with_untracked(|d| d.panel(id).cloned())),
-        "duplicate" => dash.update(|d| {
+    let panel_action = Callback::new(move |(id, action): (u32, PanelAction)| match action {
+        PanelAction::View => set_query.run(vec![("viewPanel".into(), vec![id.to_string()])]),
+        PanelAction::Edit => editor.set(dash.with_untracked(|d| d.panel(id).cloned())),
+        PanelAction::Duplicate => dash.update(|d| {
             if let Some(p) = d.panel(id).cloned() {
                 let mut copy = p;
                 copy.id = d.next_panel_id();
@@ -612,13 +630,12 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
                 d.panels.push(copy);
             }
         }),
-        "remove" => dash.update(|d| d.panels.retain(|p| p.id != id)),
-        "collapse" => dash.update(|d| {
+        PanelAction::Remove => dash.update(|d| d.panels.retain(|p| p.id != id)),
+        PanelAction::Collapse => dash.update(|d| {
             if let Some(p) = d.panels.iter_mut().find(|p| p.id == id) {
                 p.collapsed = !p.collapsed;
             }
         }),
-        _ => {}
     });
 
     let panels = move || {
@@ -674,16 +691,16 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
                 })}
                 <TimePicker/>
                 <RefreshPicker/>
-                <button type="button" class="button" on:click=move |_| dialog.set(Some("share"))>"Share"</button>
+                <button type="button" class="button" on:click=move |_| dialog.set(Some(Dialog::Share))>"Share"</button>
                 {editable.then(|| view! {
                     <Show when=move || !editing.get() fallback=move || view! {
                         <button type="button" class="button" on:click=move |_| add_panel(PanelKind::Timeseries)>"Add panel"</button>
                         <button type="button" class="button" on:click=move |_| add_panel(PanelKind::Row)>"Add row"</button>
-                        <button type="button" class="button" on:click=move |_| dialog.set(Some("settings"))>"Settings"</button>
+                        <button type="button" class="button" on:click=move |_| dialog.set(Some(Dialog::Settings))>"Settings"</button>
                         <button type="button" class="button" on:click=move |_| { dash.set(saved.get_untracked()); editing.set(false); }>"Discard"</button>
                         <button type="button" class="button button-primary" on:click=move |_| save(false)>"Save"</button>
                     }>
-                        <button type="button" class="button" on:click=move |_| dialog.set(Some("history"))>"History"</button>
+                        <button type="button" class="button" on:click=move |_| dialog.set(Some(Dialog::History))>"History"</button>
                         <a class="button" href=endpoints::paths::export_dashboard(&uid_for_export) download="">"Export"</a>
                         <button type="button" class="button button-primary" disabled=provisioned
                             title=if provisioned { "Provisioned from a file: change the file" } else { "Add, move, resize and edit panels" }
@@ -722,13 +739,13 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
                             view! {
                                 <div class="dashboard-row" style=style>
                                     <button type="button" class="dashboard-row-toggle" aria-expanded=move || (!live.with(|p| p.collapsed)).to_string()
-                                        on:click=move |_| panel_action.run((id, "collapse"))>
+                                        on:click=move |_| panel_action.run((id, PanelAction::Collapse))>
                                         <span class="dashboard-row-caret">{move || if live.with(|p| p.collapsed) { "▸" } else { "▾" }}</span>
                                         {shown_title}
                                     </button>
                                     <Show when=move || editing.get()>
-                                        <button type="button" class="link-button" on:click=move |_| panel_action.run((id, "edit"))>"Rename"</button>
-                                        <button type="button" class="link-button" on:click=move |_| panel_action.run((id, "remove"))>"Remove"</button>
+                                        <button type="button" class="link-button" on:click=move |_| panel_action.run((id, PanelAction::Edit))>"Rename"</button>
+                                        <button type="button" class="link-button" on:click=move |_| panel_action.run((id, PanelAction::Remove))>"Remove"</button>
                                     </Show>
                                 </div>
                             }.into_any()
@@ -747,18 +764,18 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
                                                 drag.set(Some(Drag { id, resize: false, start: (ev.client_x(), ev.client_y()), grid: live.get_untracked().grid }));
                                             }
                                         }>
-                                        <h2 class="panel-title" title=description>{shown_title}</h2>
+                                        <h2 class="panel-title" title=move || panel_tooltip(&shown_title(), &description)>{shown_title}</h2>
                                         <div class="panel-actions">
                                             <Show when=move || view_panel.get().is_none()>
-                                                <button type="button" class="link-button" title="View this panel alone" on:click=move |_| panel_action.run((id, "view"))>"View"</button>
+                                                <button type="button" class="link-button" title="View this panel alone" on:click=move |_| panel_action.run((id, PanelAction::View))>"View"</button>
                                             </Show>
                                             {editable.then(|| view! {
                                                 <a class="link-button" title="Open the first query in Explore" href=move || explore_link(&live.get(), &selection.get(), &range.get())>"Explore"</a>
                                             })}
                                             <Show when=move || editing.get()>
-                                                <button type="button" class="link-button" on:click=move |_| panel_action.run((id, "edit"))>"Edit"</button>
-                                                <button type="button" class="link-button" on:click=move |_| panel_action.run((id, "duplicate"))>"Duplicate"</button>
-                                                <button type="button" class="link-button" on:click=move |_| panel_action.run((id, "remove"))>"Remove"</button>
+                                                <button type="button" class="link-button" on:click=move |_| panel_action.run((id, PanelAction::Edit))>"Edit"</button>
+                                                <button type="button" class="link-button" on:click=move |_| panel_action.run((id, PanelAction::Duplicate))>"Duplicate"</button>
+                                                <button type="button" class="link-button" on:click=move |_| panel_action.run((id, PanelAction::Remove))>"Remove"</button>
                                             </Show>
                                         </div>
                                     </header>
@@ -789,11 +806,20 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
         {
             let source = source_for_share.clone();
             move || match dialog.get() {
-                Some("share") => view! { <share::ShareDialog dashboard=dash source=source.clone() selection=selection panels=dash on_close=Callback::new(move |_| dialog.set(None))/> }.into_any(),
-                Some("settings") => view! { <settings::SettingsDialog dash=dash on_close=Callback::new(move |_| dialog.set(None))/> }.into_any(),
-                Some("history") => view! { <settings::HistoryDialog dash=dash saved=saved version=version on_close=Callback::new(move |_| dialog.set(None))/> }.into_any(),
+                Some(Dialog::Share) => view! { <share::ShareDialog dashboard=dash source=source.clone() selection=selection panels=dash on_close=Callback::new(move |_| dialog.set(None))/> }.into_any(),
+                Some(Dialog::Settings) => view! { <settings::SettingsDialog dash=dash on_close=Callback::new(move |_| dialog.set(None))/> }.into_any(),
+                Some(Dialog::History) => view! { <settings::HistoryDialog dash=dash saved=saved version=version on_close=Callback::new(move |_| dialog.set(None))/> }.into_any(),
                 _ => ().into_any(),
             }
         }
+    }
+}
+
+/// A panel title's tooltip: the whole title (it may be cut short), then the description.
+fn panel_tooltip(title: &str, description: &str) -> String {
+    if description.is_empty() {
+        title.to_string()
+    } else {
+        format!("{title}\n{description}")
     }
 }
