@@ -4,6 +4,7 @@
 
 use crate::api::dashboard::{GridPos, Panel, PanelKind, Threshold, ValueMapping};
 use crate::api::endpoints::paths;
+use crate::api::prometheus::QueryRange;
 use std::collections::BTreeMap;
 
 /// How "All" of a variable is spelled in URLs (`var-agent=$__all`) and in saved selections,
@@ -301,8 +302,9 @@ pub fn target_url(
     panel: &Panel,
     index: usize,
     selection: &Selection,
-    (start, end, step): (i64, i64, i64),
+    range: QueryRange,
 ) -> String {
+    let QueryRange { start, end, step } = range;
     let target = &panel.targets[index];
     match source {
         DataSource::Direct => {
@@ -312,16 +314,12 @@ pub fn target_url(
             if target.instant {
                 paths::instant_query(&expr, end)
             } else {
-                paths::range_query(&expr, (start, end, step))
+                paths::range_query(&expr, range)
             }
         }
-        DataSource::Public(token) => paths::public_range_query(
-            token,
-            panel.id,
-            index,
-            (start, end, step),
-            &selection.url_tail(),
-        ),
+        DataSource::Public(token) => {
+            paths::public_range_query(token, panel.id, index, range, &selection.url_tail())
+        }
     }
 }
 
@@ -546,7 +544,17 @@ mod tests {
         let mut sel = Selection::default();
         sel.values
             .insert("agent".into(), vec!["a1".into(), "a2".into()]);
-        let direct = target_url(&DataSource::Direct, &panel, 0, &sel, (0, 3_600_000, 30_000));
+        let direct = target_url(
+            &DataSource::Direct,
+            &panel,
+            0,
+            &sel,
+            QueryRange {
+                start: 0,
+                end: 3_600_000,
+                step: 30_000,
+            },
+        );
         assert_eq!(
             direct,
             "/api/v1/query_range?query=rate(x%7Ba%3D~%22(a1%7Ca2)%22%7D%5B60s%5D)&start=0&end=3600&step=30"
@@ -557,7 +565,11 @@ mod tests {
             &panel,
             0,
             &sel,
-            (0, 3_600_000, 30_000),
+            QueryRange {
+                start: 0,
+                end: 3_600_000,
+                step: 30_000,
+            },
         );
         assert_eq!(public, "/api/public/tok/panels/7/targets/0/query_range?start=0&end=3600&step=30&var-agent=$__all");
     }

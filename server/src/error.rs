@@ -171,6 +171,12 @@ impl From<crate::query::QueryError> for ApiError {
     }
 }
 
+impl From<crate::query::RangeError> for ApiError {
+    fn from(e: crate::query::RangeError) -> Self {
+        Self::bad_request(e.field, e.message)
+    }
+}
+
 /// What a broken constraint means to a client, by constraint name; PostgreSQL's own message
 /// (which names tables and values) stays in the log.
 fn constraint_error(code: &str, constraint: Option<&str>) -> ApiError {

@@ -9,12 +9,13 @@ use super::{
         HomePreference, ImportReport, PublicLink, ResolveVariable, SaveDashboard, ShortLink,
         VariableOptions, VersionSummary,
     },
-    prometheus::QueryData,
+    prometheus::{QueryData, QueryRange},
     ClientError, PortalStatus,
 };
 
 /// The URLs of the API, for the calls below and for links (`href`, `<img src>`).
 pub mod paths {
+    use crate::api::prometheus::QueryRange;
     use crate::format::escape_query_part as escape;
 
     fn secs(ms: i64) -> f64 {
@@ -34,7 +35,8 @@ pub mod paths {
         format!("/api/v1/query?query={}&time={}", escape(expr), secs(at_ms))
     }
 
-    pub fn range_query(expr: &str, (start, end, step): (i64, i64, i64)) -> String {
+    pub fn range_query(expr: &str, range: QueryRange) -> String {
+        let QueryRange { start, end, step } = range;
         format!(
             "/api/v1/query_range?query={}&start={}&end={}&step={}",
             escape(expr),
@@ -152,9 +154,10 @@ pub mod paths {
         token: &str,
         panel: u32,
         index: usize,
-        (start, end, step): (i64, i64, i64),
+        range: QueryRange,
         vars_tail: &str,
     ) -> String {
+        let QueryRange { start, end, step } = range;
         format!(
             "/api/public/{}/panels/{panel}/targets/{index}/query_range?start={}&end={}&step={}{vars_tail}",
             escape(token),
@@ -184,7 +187,7 @@ pub async fn instant_query(expr: &str, at_ms: i64) -> PromResult<QueryData> {
     get_prom(&paths::instant_query(expr, at_ms)).await
 }
 
-pub async fn range_query(expr: &str, range: (i64, i64, i64)) -> PromResult<QueryData> {
+pub async fn range_query(expr: &str, range: QueryRange) -> PromResult<QueryData> {
     get_prom(&paths::range_query(expr, range)).await
 }
 
@@ -305,7 +308,14 @@ mod tests {
     #[test]
     fn paths_escape_what_they_carry() {
         assert_eq!(
-            paths::range_query("rate(x[5m])", (0, 3_600_000, 30_000)),
+            paths::range_query(
+                "rate(x[5m])",
+                crate::api::prometheus::QueryRange {
+                    start: 0,
+                    end: 3_600_000,
+                    step: 30_000
+                }
+            ),
             "/api/v1/query_range?query=rate(x%5B5m%5D)&start=0&end=3600&step=30"
         );
         assert_eq!(

@@ -5,6 +5,55 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Most points one series of a range query may have, as in Prometheus.
+pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+/// The times of a range query in milliseconds: from `start` to `end` every `step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryRange {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+/// Why a range is refused: the parameter at fault and Prometheus' message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeError {
+    pub field: &'static str,
+    pub message: &'static str,
+}
+
+impl QueryRange {
+    /// A range with Prometheus' checks: `end` not before `start`, a positive `step`, at most
+    /// 11,000 points per series.
+    pub fn new(start: i64, end: i64, step: i64) -> Result<Self, RangeError> {
+        if end < start {
+            return Err(RangeError {
+                field: "end",
+                message: "end timestamp must not be before start time",
+            });
+        }
+        if step <= 0 {
+            return Err(RangeError {
+                field: "step",
+                message: "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            });
+        }
+        if (end - start) / step > MAX_POINTS_PER_SERIES {
+            return Err(RangeError {
+                field: "step",
+                message: "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            });
+        }
+        Ok(Self { start, end, step })
+    }
+
+    /// How long the range is, in milliseconds.
+    pub fn span_ms(&self) -> i64 {
+        self.end - self.start
+    }
+}
+
 /// `{"status": "success", "data": …}` or `{"status": "error", "errorType": …, "error": …}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]

@@ -31,7 +31,12 @@ pub async fn fetch_panel(
     let requests = (0..panel.targets.len())
         .filter(|&i| !panel.targets[i].expr.trim().is_empty())
         .map(|i| {
-            let url = target_url(&source, &panel, i, &selection, (start, to, step));
+            let range = crate::api::prometheus::QueryRange {
+                start,
+                end: to,
+                step,
+            };
+            let url = target_url(&source, &panel, i, &selection, range);
             async move { (i, endpoints::query_at(&url).await) }
         });
     let answers = futures_join_all(requests).await;

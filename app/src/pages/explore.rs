@@ -65,7 +65,12 @@ async fn run_query(query: String, range: TimeRange, table: bool) -> Result<Answe
     let step = auto_step_ms(to - from, 1000);
     // Aligned to the step, so refreshing does not make the lines wobble.
     let start = from / step * step;
-    let lines = match endpoints::range_query(&query, (start, to, step)).await? {
+    let range = crate::api::prometheus::QueryRange {
+        start,
+        end: to,
+        step,
+    };
+    let lines = match endpoints::range_query(&query, range).await? {
         QueryData::Matrix(m) => m
             .into_iter()
             .enumerate()

@@ -7,4 +7,4 @@ pub mod promql;
 pub mod series;
 pub mod service;
 
-pub use service::{QueryError, QueryLimits, QueryRange, QueryService};
+pub use service::{QueryError, QueryLimits, QueryRange, QueryService, RangeError};

@@ -27,8 +27,7 @@ use std::{
 };
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// Most points one series of a range query may have, as in Prometheus.
-pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+pub use app::api::prometheus::{QueryRange, RangeError, MAX_POINTS_PER_SERIES};
 
 /// The smallest range-query step that reads downsampled data.
 pub const DOWNSAMPLED_MIN_STEP_MS: i64 = 20 * 60_000;
@@ -46,45 +45,6 @@ pub struct QueryLimits {
     pub max_concurrent: usize,
     /// Queries that may wait; more are refused with 503 and Retry-After.
     pub max_queued: usize,
-}
-
-/// The times of a range query in milliseconds: from `start` to `end` every `step`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueryRange {
-    pub start: i64,
-    pub end: i64,
-    pub step: i64,
-}
-
-impl QueryRange {
-    /// A range with Prometheus' checks: `end` not before `start`, a positive `step`, at most
-    /// 11,000 points per series.
-    pub fn new(start: i64, end: i64, step: i64) -> Result<Self, QueryError> {
-        if end < start {
-            return Err(QueryError::invalid(
-                "end",
-                "end timestamp must not be before start time",
-            ));
-        }
-        if step <= 0 {
-            return Err(QueryError::invalid(
-                "step",
-                "zero or negative query resolution step widths are not accepted. Try a positive integer",
-            ));
-        }
-        if (end - start) / step > MAX_POINTS_PER_SERIES {
-            return Err(QueryError::invalid(
-                "step",
-                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
-            ));
-        }
-        Ok(Self { start, end, step })
-    }
-
-    /// How long the range is, in milliseconds.
-    pub fn span_ms(&self) -> i64 {
-        self.end - self.start
-    }
 }
 
 /// Why a query failed; converted into the API's error at the HTTP edge.
@@ -130,6 +90,12 @@ impl QueryError {
             Self::Busy => "busy",
             Self::Database(_) | Self::Internal(_) => "error",
         }
+    }
+}
+
+impl From<RangeError> for QueryError {
+    fn from(e: RangeError) -> Self {
+        Self::invalid(e.field, e.message)
     }
 }
 

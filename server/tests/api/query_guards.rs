@@ -112,13 +112,17 @@ async fn a_chain_of_5000_additions_gets_400_and_the_portal_stays_up() {
 #[tokio::test]
 async fn a_query_just_under_the_depth_limit_is_answered() {
     let app = spawn_app().await;
-    let query = vec!["1"; 400].join(" + ");
+    let query = vec!["1"; 500].join(" + ");
 
     let response = post_query(&app, "/api/v1/query", &[("query", &query)]).await;
 
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["data"]["result"][1], "400");
+    assert_eq!(body["data"]["result"][1], "500");
+    // Vector operations nest the deepest frames.
+    let vectors = format!("sum({})", vec!["up"; 499].join(" * on() "));
+    let response = post_query(&app, "/api/v1/query", &[("query", &vectors)]).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 }
 
 #[tokio::test]

@@ -33,7 +33,7 @@ pub struct Engine<'a> {
 
 /// The stack of each thread that evaluates a query: deep expressions recurse, and the depth a
 /// query may have is bounded by the query service to fit in it with room to spare.
-pub const EVAL_STACK_BYTES: usize = 64 << 20;
+pub const EVAL_STACK_BYTES: usize = 8 << 20;
 
 /// Evaluates `expr` at `t` (milliseconds) within `budget`.
 pub fn evaluate_instant(
