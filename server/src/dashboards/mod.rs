@@ -10,7 +10,8 @@ pub mod query;
 
 use crate::{error::ApiError, store::dashboards as db};
 use app::api::dashboard::{
-    Change, Dashboard, DashboardRecord, DashboardSummary, SaveDashboard, VersionSummary,
+    Change, Dashboard, DashboardRecord, DashboardSummary, ImportReport, PanelKind, SaveDashboard,
+    VersionSummary,
 };
 use rand::Rng;
 use sqlx::PgPool;
@@ -156,6 +157,52 @@ pub async fn get(pool: &PgPool, uid: &str) -> Result<DashboardRecord, ApiError> 
         .ok_or_else(|| ApiError::not_found(format!("no dashboard \"{uid}\"")))?;
     let dashboard = from_model(row.model.clone())?;
     record(&row, &dashboard)
+}
+
+/// Imports the portal's JSON or Grafana's (`{"dashboard": …}` too) as a new version by `by`,
+/// filed in `folder` when given; `overwrite` replaces a dashboard with the same uid. The report
+/// lists what of a Grafana dashboard could not be mapped.
+pub async fn import(
+    pool: &PgPool,
+    value: serde_json::Value,
+    overwrite: bool,
+    folder: Option<&str>,
+    by: &str,
+) -> Result<ImportReport, ApiError> {
+    let (mut dashboard, skipped) = if grafana::looks_like_grafana(&value) {
+        grafana::convert(&value).map_err(|e| ApiError::invalid("dashboard", e))?
+    } else {
+        let inner = value.get("dashboard").cloned().unwrap_or(value);
+        let d: Dashboard = serde_json::from_value(inner)
+            .map_err(|e| ApiError::bad_request("dashboard", e.to_string()))?;
+        (d, Vec::new())
+    };
+    if let Some(folder) = folder {
+        dashboard.folder = folder.to_string();
+    }
+    let panels_imported = dashboard
+        .panels
+        .iter()
+        .filter(|p| p.kind != PanelKind::Row)
+        .count();
+    let record = save(
+        pool,
+        SaveDashboard {
+            dashboard,
+            version: None,
+            message: "Imported".into(),
+            overwrite,
+        },
+        Origin { by, file: None },
+    )
+    .await?;
+    Ok(ImportReport {
+        uid: record.dashboard.uid.clone(),
+        version: record.version,
+        title: record.dashboard.title.clone(),
+        panels_imported,
+        skipped,
+    })
 }
 
 /// Deletes dashboard `uid` unless it is provisioned from a file, in one statement: the check

@@ -6,14 +6,13 @@ use super::{
     AppState,
 };
 use crate::{
-    dashboards::{self, grafana, query::variable_options, Origin},
+    dashboards::{self, query::variable_options, Origin},
     error::ApiError,
     query::QueryService,
     store::dashboards as db,
 };
 use app::api::dashboard::{
-    Dashboard, DashboardRecord, DashboardSummary, ImportReport, PanelKind, ResolveVariable,
-    SaveDashboard, VariableOptions,
+    DashboardRecord, DashboardSummary, ResolveVariable, SaveDashboard, VariableOptions,
 };
 use axum::{
     body::Bytes,
@@ -187,44 +186,8 @@ async fn import_dashboard(
     let params = Params::new(query, &[]);
     let overwrite = params.get("overwrite") == Some("true");
     let value: serde_json::Value = json_body(&body)?;
-    let (mut dashboard, skipped) = if grafana::looks_like_grafana(&value) {
-        grafana::convert(&value).map_err(|e| ApiError::invalid("dashboard", e))?
-    } else {
-        let inner = value.get("dashboard").cloned().unwrap_or(value);
-        let d: Dashboard = serde_json::from_value(inner)
-            .map_err(|e| ApiError::bad_request("dashboard", e.to_string()))?;
-        (d, Vec::new())
-    };
-    if let Some(folder) = params.get("folder") {
-        dashboard.folder = folder.to_string();
-    }
     let by = author(&headers);
-    let panels_imported = dashboard
-        .panels
-        .iter()
-        .filter(|p| p.kind != PanelKind::Row)
-        .count();
-    let record = dashboards::save(
-        &pool,
-        SaveDashboard {
-            dashboard,
-            version: None,
-            message: "Imported".into(),
-            overwrite,
-        },
-        Origin {
-            by: &by,
-            file: None,
-        },
-    )
-    .await?;
-    let report = ImportReport {
-        uid: record.dashboard.uid.clone(),
-        version: record.version,
-        title: record.dashboard.title.clone(),
-        panels_imported,
-        skipped,
-    };
+    let report = dashboards::import(&pool, value, overwrite, params.get("folder"), &by).await?;
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 

@@ -33,6 +33,15 @@ fn copy(text: String) {
     let _ = text;
 }
 
+/// The tabs of the Share dialog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShareTab {
+    Link,
+    Public,
+    Image,
+    Embed,
+}
+
 #[component]
 pub fn ShareDialog(
     dashboard: RwSignal<Dashboard>,
@@ -41,7 +50,7 @@ pub fn ShareDialog(
     #[allow(unused_variables)] panels: RwSignal<Dashboard>,
     on_close: Callback<()>,
 ) -> impl IntoView {
-    let tab = RwSignal::new("link");
+    let tab = RwSignal::new(ShareTab::Link);
     let location = use_location();
     let query = use_query_map();
     let absolute = RwSignal::new(false);
@@ -151,7 +160,7 @@ pub fn ShareDialog(
                 .collect::<Vec<_>>()
         })
     };
-    let tab_button = move |id: &'static str, label: &'static str| {
+    let tab_button = move |id: ShareTab, label: &'static str| {
         view! {
             <button type="button" role="tab" class="segmented-item" aria-selected=move || (tab.get() == id).to_string() on:click=move |_| tab.set(id)>{label}</button>
         }
@@ -166,12 +175,12 @@ pub fn ShareDialog(
                     <button type="button" class="icon-button" aria-label="Close" on:click=move |_| on_close.run(())>"×"</button>
                 </header>
                 <div class="segmented" role="tablist">
-                    {tab_button("link", "Link")}
-                    {public.then(|| tab_button("public", "Public link"))}
-                    {tab_button("image", "Image")}
-                    {public.then(|| tab_button("embed", "Embed"))}
+                    {tab_button(ShareTab::Link, "Link")}
+                    {public.then(|| tab_button(ShareTab::Public, "Public link"))}
+                    {tab_button(ShareTab::Image, "Image")}
+                    {public.then(|| tab_button(ShareTab::Embed, "Embed"))}
                 </div>
-                <Show when=move || tab.get() == "link">
+                <Show when=move || tab.get() == ShareTab::Link>
                     <label class="checkbox"><input type="checkbox" name="absolute" prop:checked=move || absolute.get() on:change=move |_| absolute.update(|a| *a = !*a)/>
                         " Lock the time range (absolute times)"</label>
                     <div class="copy-row">
@@ -189,10 +198,10 @@ pub fn ShareDialog(
                         Err(e) => view! { <p class="error-text" role="alert">{e}</p> }.into_any(),
                     })}
                 </Show>
-                <Show when=move || tab.get() == "public">
+                <Show when=move || tab.get() == ShareTab::Public>
                     <PublicLinks uid=uid.clone()/>
                 </Show>
-                <Show when=move || tab.get() == "image">
+                <Show when=move || tab.get() == ShareTab::Image>
                     <label class="field">
                         <span class="field-label">"Panel"</span>
                         <select class="field-input" name="image-panel" on:change=move |ev| image_panel.set(event_target_value(&ev).parse().unwrap_or(0))>
@@ -205,7 +214,7 @@ pub fn ShareDialog(
                         <a class="button" href={ let image = image_for_svg.clone(); move || image("svg") } target="_blank" rel="noopener">"Open SVG"</a>
                     </div>
                 </Show>
-                <Show when=move || tab.get() == "embed">
+                <Show when=move || tab.get() == ShareTab::Embed>
                     <label class="field">
                         <span class="field-label">"Panel"</span>
                         <select class="field-input" on:change=move |ev| image_panel.set(event_target_value(&ev).parse().unwrap_or(0))>
