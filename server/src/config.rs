@@ -304,11 +304,11 @@ impl Settings {
     }
 
     /// Where people reach the portal, without a trailing slash: `external_url`, else the
-    /// listen address.
-    pub fn external_url(&self) -> String {
+    /// address the listener is `bound` to (which, with port 0, is only known once bound).
+    pub fn external_url(&self, bound: SocketAddr) -> String {
         match &self.external_url {
             Some(url) => url.trim().trim_end_matches('/').to_string(),
-            None => format!("http://{}", self.listen),
+            None => format!("http://{bound}"),
         }
     }
 
@@ -557,13 +557,13 @@ path = "/custom"
     #[test]
     fn the_external_url_defaults_to_the_listen_address_and_loses_its_trailing_slash() {
         let s = Settings::merge(SettingsInput::default(), SettingsInput::default()).unwrap();
-        assert_eq!(s.external_url(), "http://127.0.0.1:3000");
+        assert_eq!(s.external_url(s.listen), "http://127.0.0.1:3000");
         let given = SettingsInput {
             external_url: Some("https://portal.example.com/".into()),
             ..Default::default()
         };
         let s = Settings::merge(given, SettingsInput::default()).unwrap();
-        assert_eq!(s.external_url(), "https://portal.example.com");
+        assert_eq!(s.external_url(s.listen), "https://portal.example.com");
         assert_eq!(s.query_limits().max_depth, 500);
     }
 

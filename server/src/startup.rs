@@ -165,10 +165,7 @@ impl Application {
             settings.query_limits(),
             metrics.clone(),
         );
-        // With port 0 the external URL is only known now.
-        let external_url = settings
-            .external_url()
-            .replace(&settings.listen.to_string(), &address.to_string());
+        let external_url = settings.external_url(address);
         let state = AppState {
             leptos_options,
             ingester,

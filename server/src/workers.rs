@@ -52,7 +52,7 @@ impl JobContext {
 pub struct Supervisor {
     stop: CancellationToken,
     metrics: Metrics,
-    lock_options: Option<PgConnectOptions>,
+    lock_options: PgConnectOptions,
     lock_retry: Duration,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
@@ -63,7 +63,7 @@ impl Supervisor {
         Self {
             stop: CancellationToken::new(),
             metrics,
-            lock_options: Some(lock_options),
+            lock_options,
             lock_retry,
             tasks: Vec::new(),
         }
@@ -97,14 +97,16 @@ impl Supervisor {
         ));
     }
 
-    /// Runs `pass` at once and then every `interval` until the portal stops.
+    /// Runs `pass` every `interval` until the portal stops, the first one interval from now
+    /// (start-up has done whatever must be done before serving).
     pub fn every<F, Fut>(&mut self, name: &'static str, interval: Duration, mut pass: F)
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send,
     {
         self.spawn(name, move |ctx| async move {
-            let mut ticker = tokio::time::interval(interval);
+            let mut ticker =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
@@ -132,10 +134,7 @@ impl Supervisor {
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send,
     {
-        let options = self
-            .lock_options
-            .clone()
-            .expect("one-replica jobs need a database to lock in");
+        let options = self.lock_options.clone();
         let retry = self.lock_retry;
         let ctx = self.context(name);
         let metrics = self.metrics.clone();

@@ -191,10 +191,6 @@ impl QueryService {
         self.0.running.close();
     }
 
-    pub fn limits(&self) -> &QueryLimits {
-        &self.0.limits
-    }
-
     /// Parses PromQL, refusing queries that nest deeper than the limit.
     pub fn parse(&self, text: &str) -> Result<Expr, QueryError> {
         guard::parse(text, self.0.limits.max_depth).map_err(|e| {

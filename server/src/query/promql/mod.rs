@@ -224,12 +224,6 @@ pub struct Budget {
     aborted: OnceLock<Abort>,
 }
 
-impl Default for Budget {
-    fn default() -> Self {
-        Self::unlimited()
-    }
-}
-
 impl Budget {
     /// No deadline, no sample limit, never stopped: for tests and trusted callers.
     pub fn unlimited() -> Self {
