@@ -1,4 +1,4 @@
-use crate::helpers::{fresh_database, spawn_app, spawn_app_on, TestApp};
+use crate::helpers::{fresh_database, spawn_app_on, TestApp};
 use server::{
     ingest::IncomingSeries,
     labels::SeriesKey,
@@ -42,9 +42,24 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 const RAW_PARTITIONS: &str = "select count(*) from pg_inherits i join pg_class p on p.oid = i.inhparent where p.relname = 'metric_batch'";
 
+/// A portal whose own compactor never runs: the test holds the compactor's advisory lock on its
+/// database (as another replica would), so only the test's passes compact, never one racing them.
+async fn spawn_app_without_compactor() -> (TestApp, sqlx::PgConnection) {
+    use sqlx::Connection;
+    let database = fresh_database().await;
+    let mut lock = sqlx::PgConnection::connect_with(&database).await.unwrap();
+    let taken: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+        .bind(server::workers::lock_key("compactor"))
+        .fetch_one(&mut lock)
+        .await
+        .unwrap();
+    assert!(taken);
+    (spawn_app_on(database, Default::default()).await, lock)
+}
+
 #[tokio::test]
 async fn complete_blocks_become_chunks_and_read_the_same() {
-    let app = spawn_app().await;
+    let (app, _lock) = spawn_app_without_compactor().await;
     let now = chrono::Utc::now().timestamp_millis() / MINUTE * MINUTE;
     let from = now - 7 * 60 * MINUTE;
     write_counter(&app, &["a1", "a2"], from, now).await;
@@ -122,7 +137,7 @@ async fn complete_blocks_become_chunks_and_read_the_same() {
 
 #[tokio::test]
 async fn a_late_sample_for_a_compacted_block_is_kept_and_merged() {
-    let app = spawn_app().await;
+    let (app, _lock) = spawn_app_without_compactor().await;
     let now = chrono::Utc::now().timestamp_millis() / MINUTE * MINUTE;
     let old = now - 5 * 60 * MINUTE;
     write_counter(&app, &["a1"], old, old + 10 * MINUTE).await;
@@ -163,7 +178,7 @@ async fn a_late_sample_for_a_compacted_block_is_kept_and_merged() {
 
 #[tokio::test]
 async fn retention_drops_whole_partitions() {
-    let app = spawn_app().await;
+    let (app, _lock) = spawn_app_without_compactor().await;
     let now = chrono::Utc::now().timestamp_millis() / MINUTE * MINUTE;
     write_counter(
         &app,
