@@ -228,6 +228,8 @@ settings! {
         default false;
     /// A directory of dashboard JSON files (the portal's model or Grafana's) kept in sync with the database
     dashboards_dir: PathBuf => Option<PathBuf> [env = "PORTAL_DASHBOARDS_DIR", value_name = "DIR"];
+    /// A directory of Prometheus rule files (*.yml, *.yaml) kept in sync with the database; each file is a folder of rule groups
+    rules_dir: PathBuf => Option<PathBuf> [env = "PORTAL_RULES_DIR", value_name = "DIR"];
     /// A TrueType font file panel images are drawn with [default: DejaVu Sans from fonts-dejavu-core]
     font: PathBuf => Option<PathBuf> [env = "PORTAL_FONT", value_name = "FILE"];
     /// The URL people reach the portal at, e.g. https://portal.example.com; absolute links (link previews) start with it [default: http://<listen>]

@@ -3,6 +3,10 @@
 //! accepting, let in-flight requests finish, close the pool, stop the embedded database.
 
 use crate::{
+    alerting::{
+        notify::dispatch::{self, Dispatcher},
+        scheduler, Alerting,
+    },
     config::Settings,
     embedded::{EmbeddedOptions, EmbeddedPostgres},
     http::{self, AppState, RuntimeInfo},
@@ -52,6 +56,7 @@ pub struct Application {
     demo: bool,
     compaction: CompactSettings,
     dashboards_dir: Option<std::path::PathBuf>,
+    rules_dir: Option<std::path::PathBuf>,
     worker_lock_retry: Duration,
 }
 
@@ -166,10 +171,32 @@ impl Application {
             metrics.clone(),
         );
         let external_url = settings.external_url(address);
+        let alerting = Alerting::new(
+            pool.clone(),
+            queries.clone(),
+            ingester.clone(),
+            external_url.clone(),
+        );
+        if settings.demo {
+            alerting
+                .ensure_built_in()
+                .await
+                .map_err(|e| anyhow::anyhow!("failed to make the built-in alert rules: {e}"))?;
+        }
+        if let Some(dir) = &settings.rules_dir {
+            // Like dashboards: provisioned rules are there before the first evaluation.
+            alerting.sync_directory(dir).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "failed to provision alert rules from {}: {e}",
+                    dir.display()
+                )
+            })?;
+        }
         let state = AppState {
             leptos_options,
             ingester,
             queries,
+            alerting,
             pool,
             metrics,
             assets: Arc::default(),
@@ -199,6 +226,7 @@ impl Application {
             scrape_targets: scrape::targets(&settings.scrape, own),
             demo: settings.demo,
             dashboards_dir: settings.dashboards_dir.clone(),
+            rules_dir: settings.rules_dir.clone(),
             compaction: CompactSettings {
                 retention: settings.retention,
                 grace: Duration::from_secs(10 * 60),
@@ -238,6 +266,7 @@ impl Application {
             address,
             compaction,
             dashboards_dir,
+            rules_dir,
             worker_lock_retry,
         } = self;
         let pool = state.pool.clone();
@@ -248,6 +277,7 @@ impl Application {
             scrape_targets,
             compaction,
             dashboards_dir,
+            rules_dir,
             demo: demo.then_some(address),
         });
         let queries = state.queries.clone();
@@ -291,6 +321,7 @@ struct Workers<'a> {
     scrape_targets: Vec<scrape::Target>,
     compaction: CompactSettings,
     dashboards_dir: Option<std::path::PathBuf>,
+    rules_dir: Option<std::path::PathBuf>,
     /// The portal's own address, when the demo fleet feeds it.
     demo: Option<SocketAddr>,
 }
@@ -304,6 +335,7 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
         scrape_targets,
         compaction,
         dashboards_dir,
+        rules_dir,
         demo,
     } = w;
     let pool = state.pool.clone();
@@ -318,6 +350,33 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
                     .await
                     .map(|_| ())
                     .context("compaction pass failed")
+            }
+        });
+    }
+
+    // Alert rules are evaluated, and notifications sent, by one replica each.
+    {
+        let alerting = state.alerting.clone();
+        supervisor.every_on_one_replica(scheduler::WORKER, scheduler::TICK, move || {
+            let alerting = alerting.clone();
+            async move { scheduler::pass(&alerting).await }
+        });
+        let dispatcher = Dispatcher::new(state.alerting.clone(), supervisor.stop_token());
+        supervisor.every_on_one_replica(dispatch::WORKER, dispatch::TICK, move || {
+            let dispatcher = dispatcher.clone();
+            async move { dispatcher.pass().await }
+        });
+    }
+    if let Some(dir) = rules_dir {
+        let alerting = state.alerting.clone();
+        supervisor.every("rule-provisioning", PROVISIONING_INTERVAL, move || {
+            let (alerting, dir) = (alerting.clone(), dir.clone());
+            async move {
+                alerting
+                    .sync_directory(&dir)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| anyhow::anyhow!("rule provisioning failed: {e}"))
             }
         });
     }

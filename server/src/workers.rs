@@ -69,6 +69,11 @@ impl Supervisor {
         }
     }
 
+    /// A token cancelled when the portal stops, for work a job hands off (deliveries).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.child_token()
+    }
+
     fn context(&self, name: &'static str) -> JobContext {
         JobContext {
             name,

@@ -2,6 +2,7 @@
 //! behind the shared layers (request observation, compression, body limit, timeout, JSON error
 //! bodies, panic recovery).
 
+mod alerting;
 pub mod assets;
 mod dashboards;
 mod health;
@@ -45,6 +46,7 @@ fn open_routes() -> Router<AppState> {
         .merge(health::router())
         .merge(public_links::open_router())
         .merge(panel_images::public_router())
+        .merge(alerting::public_router())
         .merge(assets::router())
 }
 
@@ -62,6 +64,7 @@ fn api_routes() -> Router<AppState> {
         .merge(short_links::router())
         .merge(public_links::router())
         .merge(panel_images::router())
+        .merge(alerting::router())
         .route("/api/{*rest}", any(api_not_found))
 }
 

@@ -3,7 +3,10 @@
 //! outside `http` sees this type.
 
 use super::AssetCache;
-use crate::{ingest::Ingester, metrics::Metrics, query::QueryService, store::instance::Instance};
+use crate::{
+    alerting::Alerting, ingest::Ingester, metrics::Metrics, query::QueryService,
+    store::instance::Instance,
+};
 use app::api::DatabaseMode;
 use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
@@ -18,6 +21,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub ingester: Arc<Ingester>,
     pub queries: QueryService,
+    pub alerting: Alerting,
     pub info: Arc<RuntimeInfo>,
     /// The UI's files, compressed once.
     pub assets: Arc<AssetCache>,

@@ -176,6 +176,7 @@ fn lower_layers_never_import_the_layers_above_them() {
                 "ingest",
                 "query",
                 "dashboards",
+                "alerting",
                 "scrape",
                 "workers",
                 "render",
@@ -189,6 +190,7 @@ fn lower_layers_never_import_the_layers_above_them() {
                 "ingest",
                 "query",
                 "dashboards",
+                "alerting",
                 "scrape",
                 "render",
                 "demo",
@@ -200,21 +202,28 @@ fn lower_layers_never_import_the_layers_above_them() {
             &[
                 "ingest",
                 "dashboards",
+                "alerting",
                 "scrape",
                 "render",
                 "demo",
                 "startup",
             ],
         ),
-        ("ingest", &["query", "dashboards", "render", "startup"]),
+        (
+            "ingest",
+            &["query", "dashboards", "alerting", "render", "startup"],
+        ),
         (
             "dashboards",
-            &["ingest", "scrape", "demo", "startup", "workers"],
+            &["ingest", "scrape", "demo", "startup", "workers", "alerting"],
         ),
+        // Alerting evaluates through the query service and writes recorded series through the
+        // ingester; it is scheduled by the supervisor, never the other way round.
+        ("alerting", &["scrape", "demo", "startup", "workers"]),
         ("workers", &["startup"]),
         (
             "metrics",
-            &["ingest", "query", "tsdb", "store", "dashboards"],
+            &["ingest", "query", "tsdb", "store", "dashboards", "alerting"],
         ),
     ];
     let mut broken = Vec::new();

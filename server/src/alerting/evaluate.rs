@@ -1,0 +1,454 @@
+//! Evaluating a rule: its query through the query service, its baseline and condition, the
+//! labels and annotations of each alert, and the state machine step. The live evaluator and the
+//! preview both go through [`active_set`] and [`super::state::advance`].
+
+use super::state::{self, Active, AlertLabels, Change, Instances, Timing};
+use super::template;
+use crate::query::{promql, QueryError, QueryRange, QueryService};
+use app::api::alerting::{
+    AlertState, Baseline, Condition, Preview, PreviewSeries, PreviewSpan, Rule, ALERTNAME,
+};
+use app::api::prometheus::MAX_POINTS_PER_SERIES;
+use promql_parser::parser::Expr;
+use std::collections::{BTreeMap, HashMap};
+
+/// Most series a preview draws (all of them still count towards its alerts).
+pub const PREVIEW_MAX_SERIES: usize = 100;
+
+/// A series' labels as an alert sees them (`__name__` left out).
+fn series_labels(labels: &promql::Labels) -> AlertLabels {
+    labels
+        .iter()
+        .filter(|(k, _)| k != "__name__")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The labels of the alert for one series: the series' labels, the rule's (templates expanded,
+/// overriding), and `alertname`.
+pub fn alert_labels(
+    rule: &Rule,
+    series: AlertLabels,
+    value: f64,
+    external_url: &str,
+) -> AlertLabels {
+    let vars = BTreeMap::new();
+    let ctx = template::Context {
+        labels: &series,
+        value,
+        external_url,
+        vars: &vars,
+    };
+    let extra: Vec<(String, String)> = rule
+        .labels
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                template::expand(v, &ctx).unwrap_or_else(|_| v.clone()),
+            )
+        })
+        .collect();
+    let mut labels = series;
+    labels.extend(extra);
+    labels.retain(|_, v| !v.is_empty());
+    labels.insert(ALERTNAME.into(), rule.name.clone());
+    labels
+}
+
+/// The rule's annotations expanded for one alert.
+pub fn annotations(
+    rule: &Rule,
+    labels: &AlertLabels,
+    value: f64,
+    external_url: &str,
+) -> BTreeMap<String, String> {
+    let vars = BTreeMap::new();
+    let ctx = template::Context {
+        labels,
+        value,
+        external_url,
+        vars: &vars,
+    };
+    rule.annotations
+        .iter()
+        .map(|(k, v)| {
+            let text = template::expand(v, &ctx)
+                .unwrap_or_else(|e| format!("<error expanding template: {e}>"));
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+/// The alert for one series when the rule's baseline and condition hold for its `value`
+/// (`history`: its values at the baseline's offsets).
+pub fn active_one(
+    rule: &Rule,
+    labels: &AlertLabels,
+    value: f64,
+    history: Option<&Vec<f64>>,
+    external_url: &str,
+) -> Option<Active> {
+    let holds = match &rule.baseline {
+        Some(baseline) => {
+            history.is_some_and(|h| baseline.departs(value, h))
+                && (rule.condition == Condition::Any || rule.condition.holds(value))
+        }
+        None => rule.condition.holds(value),
+    };
+    holds.then(|| Active {
+        labels: alert_labels(rule, labels.clone(), value, external_url),
+        value,
+    })
+}
+
+/// The alerts of the series the rule's baseline and condition hold for, from the query's
+/// `values` and, for baselines, each series' values at the baseline's offsets.
+pub fn active_set(
+    rule: &Rule,
+    values: &[(AlertLabels, f64)],
+    history: &HashMap<AlertLabels, Vec<f64>>,
+    external_url: &str,
+) -> Vec<Active> {
+    values
+        .iter()
+        .filter_map(|(labels, value)| {
+            active_one(rule, labels, *value, history.get(labels), external_url)
+        })
+        .collect()
+}
+
+/// The query's result at `at`: one value per series.
+pub async fn values_at(
+    queries: &QueryService,
+    expr: &Expr,
+    at: i64,
+) -> Result<Vec<(AlertLabels, f64)>, QueryError> {
+    Ok(queries
+        .instant_series(expr.clone(), at)
+        .await?
+        .into_iter()
+        .filter_map(|s| {
+            let value = s.points.first()?.1;
+            (!promql::is_stale_marker(value)).then(|| (series_labels(&s.labels), value))
+        })
+        .collect())
+}
+
+/// Each series' values at the baseline's offsets before `at`.
+pub async fn history_at(
+    queries: &QueryService,
+    expr: &Expr,
+    baseline: &Baseline,
+    at: i64,
+) -> Result<HashMap<AlertLabels, Vec<f64>>, QueryError> {
+    let mut history: HashMap<AlertLabels, Vec<f64>> = HashMap::new();
+    for offset in baseline.offsets_ms() {
+        for (labels, value) in values_at(queries, expr, at - offset).await? {
+            history.entry(labels).or_default().push(value);
+        }
+    }
+    Ok(history)
+}
+
+/// What a rule's query, baseline and condition give at `at`: `None` when the query returned
+/// nothing at all (no data).
+pub async fn evaluate_alerting(
+    queries: &QueryService,
+    rule: &Rule,
+    expr: &Expr,
+    at: i64,
+    external_url: &str,
+) -> Result<Option<Vec<Active>>, QueryError> {
+    let values = values_at(queries, expr, at).await?;
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let history = match &rule.baseline {
+        Some(b) => history_at(queries, expr, b, at).await?,
+        None => HashMap::new(),
+    };
+    Ok(Some(active_set(rule, &values, &history, external_url)))
+}
+
+/// A rule's timing as the state machine wants it.
+pub fn timing(rule: &Rule) -> Timing {
+    Timing {
+        for_ms: rule.for_ms(),
+        keep_firing_for_ms: rule.keep_firing_for_ms(),
+    }
+}
+
+/// The evaluation step a preview of `span_ms` uses: the group's interval, or larger when the
+/// range holds more evaluations than a series may have points.
+pub fn preview_step(interval_ms: i64, span_ms: i64) -> i64 {
+    let max_points = MAX_POINTS_PER_SERIES - 1;
+    let mut step = interval_ms.max(1000);
+    if span_ms / step > max_points {
+        step = (span_ms + max_points - 1) / max_points;
+        step = (step + 999) / 1000 * 1000;
+    }
+    step
+}
+
+/// Series of a range query keyed by alert labels, each point (ms, value).
+type RangeValues = HashMap<AlertLabels, Vec<(i64, f64)>>;
+
+fn by_labels(series: Vec<promql::Series>, shift_ms: i64) -> RangeValues {
+    let mut out: RangeValues = HashMap::new();
+    for s in series {
+        let points = s
+            .points
+            .into_iter()
+            .filter(|(_, v)| !promql::is_stale_marker(*v))
+            .map(|(t, v)| (t + shift_ms, v));
+        out.entry(series_labels(&s.labels))
+            .or_default()
+            .extend(points);
+    }
+    out
+}
+
+/// What the rule would have done from `start` to `end` evaluated every `step`: the same
+/// condition, baseline and state machine as live evaluation, over the stored history.
+pub async fn preview(
+    queries: &QueryService,
+    rule: &Rule,
+    expr: Expr,
+    range: QueryRange,
+    external_url: &str,
+) -> Result<Preview, QueryError> {
+    let values = by_labels(queries.range(expr.clone(), range).await?, 0);
+    let mut history: Vec<RangeValues> = Vec::new();
+    if let Some(baseline) = &rule.baseline {
+        for offset in baseline.offsets_ms() {
+            let shifted = QueryRange {
+                start: range.start - offset,
+                end: range.end - offset,
+                step: range.step,
+            };
+            history.push(by_labels(
+                queries.range(expr.clone(), shifted).await?,
+                offset,
+            ));
+        }
+    }
+    Ok(replay(rule, values, &history, range, external_url))
+}
+
+/// Steps the state machine over the range; pure, so tests and benchmarks call it directly.
+pub fn replay(
+    rule: &Rule,
+    values: RangeValues,
+    history: &[RangeValues],
+    range: QueryRange,
+    external_url: &str,
+) -> Preview {
+    let timing = timing(rule);
+    // Index each series' points by step.
+    let lookup = |points: &[(i64, f64)]| -> HashMap<i64, f64> { points.iter().copied().collect() };
+    // Each series: its labels, its values by time, its points in order.
+    type Indexed = (AlertLabels, HashMap<i64, f64>, Vec<(i64, f64)>);
+    let mut series: Vec<Indexed> = values
+        .into_iter()
+        .map(|(labels, points)| {
+            let index = lookup(&points);
+            (labels, index, points)
+        })
+        .collect();
+    series.sort_by(|a, b| a.0.cmp(&b.0));
+    let history: Vec<HashMap<&AlertLabels, HashMap<i64, f64>>> = history
+        .iter()
+        .map(|h| h.iter().map(|(l, p)| (l, lookup(p))).collect())
+        .collect();
+
+    let mut instances = Instances::new();
+    // fingerprint -> (series index, open span)
+    let mut spans: HashMap<i64, Vec<PreviewSpan>> = HashMap::new();
+    let mut fired: HashMap<i64, u32> = HashMap::new();
+    let mut alert_fp: HashMap<i64, usize> = HashMap::new();
+    let mut total_alerts = 0;
+    let mut t = range.start;
+    while t <= range.end {
+        let mut active = Vec::new();
+        for (i, (labels, index, _)) in series.iter().enumerate() {
+            let Some(&v) = index.get(&t) else { continue };
+            let past: Option<Vec<f64>> = (!history.is_empty()).then(|| {
+                history
+                    .iter()
+                    .filter_map(|h| h.get(labels).and_then(|p| p.get(&t)).copied())
+                    .collect()
+            });
+            if let Some(a) = active_one(rule, labels, v, past.as_ref(), external_url) {
+                alert_fp.entry(state::fingerprint(&a.labels)).or_insert(i);
+                active.push(a);
+            }
+        }
+        for change in state::advance(&mut instances, active, t, timing) {
+            record(&mut spans, &mut fired, &change, &mut total_alerts);
+        }
+        t += range.step;
+    }
+    // Close what is still open at the end.
+    for list in spans.values_mut() {
+        if let Some(last) = list.last_mut() {
+            if last.end == i64::MAX {
+                last.end = range.end;
+            }
+        }
+    }
+    let mut out: Vec<PreviewSeries> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (labels, _, points))| {
+            let fps: Vec<i64> = alert_fp
+                .iter()
+                .filter(|(_, &idx)| idx == i)
+                .map(|(fp, _)| *fp)
+                .collect();
+            let mut s: Vec<PreviewSpan> = fps
+                .iter()
+                .flat_map(|fp| spans.get(fp).cloned().unwrap_or_default())
+                .collect();
+            s.sort_by_key(|s| s.start);
+            PreviewSeries {
+                labels: labels.clone(),
+                points: points.clone(),
+                spans: s,
+                fired: fps
+                    .iter()
+                    .map(|fp| fired.get(fp).copied().unwrap_or(0))
+                    .sum(),
+            }
+        })
+        .collect();
+    // The series that alerted first, then the rest.
+    out.sort_by(|a, b| {
+        b.fired
+            .cmp(&a.fired)
+            .then(b.spans.len().cmp(&a.spans.len()))
+    });
+    let truncated = out.len() > PREVIEW_MAX_SERIES;
+    out.truncate(PREVIEW_MAX_SERIES);
+    let (band_fires_inside, thresholds) = (
+        matches!(rule.condition, Condition::Inside { .. }),
+        rule.condition.lines(),
+    );
+    Preview {
+        start: range.start,
+        end: range.end,
+        step: range.step,
+        query: rule.query.clone(),
+        thresholds,
+        band_fires_inside,
+        series: out,
+        alerts: total_alerts,
+        truncated,
+    }
+}
+
+fn record(
+    spans: &mut HashMap<i64, Vec<PreviewSpan>>,
+    fired: &mut HashMap<i64, u32>,
+    change: &Change,
+    total: &mut u32,
+) {
+    let list = spans.entry(change.fingerprint).or_default();
+    if let Some(open) = list.last_mut().filter(|s| s.end == i64::MAX) {
+        open.end = change.at;
+    }
+    if matches!(change.to, AlertState::Pending | AlertState::Firing) {
+        list.push(PreviewSpan {
+            state: change.to,
+            start: change.at,
+            end: i64::MAX,
+        });
+    }
+    if change.to == AlertState::Firing {
+        *fired.entry(change.fingerprint).or_default() += 1;
+        *total += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_marks_pending_and_firing_like_the_evaluator() {
+        let rule = Rule {
+            name: "QueueDeep".into(),
+            query: "agent_queue_depth".into(),
+            condition: Condition::Above { threshold: 100.0 },
+            for_duration: "2m".into(),
+            ..Rule::default()
+        };
+        let labels = AlertLabels::from([("queue_name".into(), "coding".into())]);
+        // Above 100 from minute 3 to minute 8, evaluated every minute.
+        let points: Vec<(i64, f64)> = (0..12)
+            .map(|m| (m * 60_000, if (3..=8).contains(&m) { 150.0 } else { 10.0 }))
+            .collect();
+        let values = HashMap::from([(labels.clone(), points)]);
+        let preview = replay(
+            &rule,
+            values,
+            &[],
+            QueryRange {
+                start: 0,
+                end: 11 * 60_000,
+                step: 60_000,
+            },
+            "",
+        );
+        assert_eq!(preview.alerts, 1);
+        let s = &preview.series[0];
+        assert_eq!(s.fired, 1);
+        assert_eq!(
+            s.spans,
+            vec![
+                PreviewSpan {
+                    state: AlertState::Pending,
+                    start: 3 * 60_000,
+                    end: 5 * 60_000
+                },
+                PreviewSpan {
+                    state: AlertState::Firing,
+                    start: 5 * 60_000,
+                    end: 9 * 60_000
+                },
+            ]
+        );
+        assert_eq!(preview.thresholds, vec![100.0]);
+    }
+
+    #[test]
+    fn alert_labels_take_the_rules_labels_over_the_series() {
+        let rule = Rule {
+            name: "HighMemory".into(),
+            labels: BTreeMap::from([
+                ("severity".into(), "warning".into()),
+                ("who".into(), "{{ $labels.agent_id }}".into()),
+            ]),
+            ..Rule::default()
+        };
+        let labels = alert_labels(
+            &rule,
+            AlertLabels::from([
+                ("agent_id".into(), "coder-1".into()),
+                ("severity".into(), "info".into()),
+            ]),
+            1.0,
+            "",
+        );
+        assert_eq!(labels["severity"], "warning");
+        assert_eq!(labels["who"], "coder-1");
+        assert_eq!(labels[ALERTNAME], "HighMemory");
+    }
+
+    #[test]
+    fn preview_steps_stay_within_the_point_limit() {
+        assert_eq!(preview_step(60_000, 86_400_000), 60_000);
+        let step = preview_step(1_000, 86_400_000);
+        assert!(86_400_000 / step < MAX_POINTS_PER_SERIES);
+    }
+}

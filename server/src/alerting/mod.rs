@@ -1,0 +1,577 @@
+//! Alerting: rule groups and rules kept in PostgreSQL, evaluated on their group's interval by
+//! one replica ([`scheduler`]), alert instances moving through [`state`], their history, the
+//! preview of a rule over stored data, Prometheus rule files in and out ([`promfile`]), and
+//! notifications ([`notify`]). Nothing here knows about HTTP.
+
+pub mod builtin;
+pub mod evaluate;
+pub mod notify;
+pub mod promfile;
+pub mod scheduler;
+pub mod state;
+pub mod template;
+
+use crate::{
+    error::ApiError,
+    ingest::Ingester,
+    query::{QueryRange, QueryService},
+    store::alerting as db,
+};
+use app::api::{
+    alerting::{
+        duration_text, Alert, AlertState, Preview, PreviewRequest, Rule, RuleGroup, RuleHealth,
+        RuleHistory, RuleKind, RuleSource, RuleSummary, StateChange, DEFAULT_FOLDER,
+    },
+    dashboard::ModelError,
+};
+use chrono::{Duration, Utc};
+use sqlx::PgPool;
+use std::{collections::BTreeMap, sync::Arc};
+
+/// Most state changes one history answer holds.
+pub const HISTORY_LIMIT: i64 = 5_000;
+
+/// The alerting service; cheap to clone.
+#[derive(Clone)]
+pub struct Alerting {
+    pub(crate) pool: PgPool,
+    pub(crate) queries: QueryService,
+    pub(crate) ingester: Arc<Ingester>,
+    /// Links in notifications and `$externalURL` in templates start with this.
+    pub(crate) external_url: String,
+}
+
+fn invalid(e: ModelError) -> ApiError {
+    ApiError::invalid(e.field, e.message)
+}
+
+/// The error with its field put under `prefix` (`rules[2].` + `for`).
+pub(crate) fn prefixed(e: ApiError, prefix: &str) -> ApiError {
+    match e {
+        ApiError::Invalid {
+            field,
+            message,
+            status,
+        } => ApiError::Invalid {
+            field: format!("{prefix}{field}"),
+            message,
+            status,
+        },
+        other => other,
+    }
+}
+
+/// Where a rule is saved: its folder and group (made with `interval` when new).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SaveRule {
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    pub group: String,
+    /// The group's interval when the group is new or changes it.
+    #[serde(default)]
+    pub interval: Option<String>,
+    pub rule: Rule,
+}
+
+fn default_folder() -> String {
+    DEFAULT_FOLDER.into()
+}
+
+/// A rule's row turned back into the API's rule.
+pub(crate) fn rule_of(row: &db::RuleRow) -> Rule {
+    let mut rule: Rule = serde_json::from_value(row.spec.clone()).unwrap_or_default();
+    rule.uid = row.uid.clone();
+    rule.name = row.name.clone();
+    rule.paused = row.paused;
+    rule
+}
+
+fn source_of(text: &str) -> RuleSource {
+    match text {
+        "provisioned" => RuleSource::Provisioned,
+        "built_in" => RuleSource::BuiltIn,
+        _ => RuleSource::Api,
+    }
+}
+
+pub(crate) fn source_text(source: RuleSource) -> &'static str {
+    match source {
+        RuleSource::Api => "api",
+        RuleSource::Provisioned => "provisioned",
+        RuleSource::BuiltIn => "built_in",
+    }
+}
+
+fn kind_text(kind: RuleKind) -> &'static str {
+    match kind {
+        RuleKind::Alerting => "alerting",
+        RuleKind::Recording => "recording",
+    }
+}
+
+fn labels_of(json: &serde_json::Value) -> BTreeMap<String, String> {
+    serde_json::from_value(json.clone()).unwrap_or_default()
+}
+
+fn new_uid() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+impl Alerting {
+    pub fn new(
+        pool: PgPool,
+        queries: QueryService,
+        ingester: Arc<Ingester>,
+        external_url: String,
+    ) -> Self {
+        Self {
+            pool,
+            queries,
+            ingester,
+            external_url,
+        }
+    }
+
+    /// Checks a rule fully: its fields, its PromQL and its templates; the first problem found,
+    /// naming its field.
+    pub fn check_rule(&self, rule: &Rule) -> Result<(), ApiError> {
+        if let Some(e) = rule.validate().into_iter().next() {
+            return Err(invalid(e));
+        }
+        self.queries.parse(&rule.query).map_err(|e| {
+            let e: ApiError = e.into();
+            match e {
+                ApiError::Invalid { message, .. } => ApiError::invalid("query", message),
+                other => other,
+            }
+        })?;
+        for (field, map) in [("labels", &rule.labels), ("annotations", &rule.annotations)] {
+            for (name, text) in map {
+                template::check(text)
+                    .map_err(|e| ApiError::invalid(format!("{field}.{name}"), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves one rule into its folder and group (made when missing); returns it with its uid.
+    pub async fn save_rule(&self, request: SaveRule) -> Result<RuleSummary, ApiError> {
+        let SaveRule {
+            folder,
+            group,
+            interval,
+            mut rule,
+        } = request;
+        self.check_rule(&rule)?;
+        let probe = RuleGroup {
+            folder: folder.trim().to_string(),
+            name: group.trim().to_string(),
+            interval: interval.clone().unwrap_or_else(|| "1m".into()),
+            rules: Vec::new(),
+            source: RuleSource::Api,
+        };
+        if let Some(e) = probe.validate().into_iter().next() {
+            return Err(ApiError::invalid(
+                if e.field == "name" {
+                    "group".into()
+                } else {
+                    e.field
+                },
+                e.message,
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        let existing_group = db::select_group(&mut *tx, &probe.folder, &probe.name).await?;
+        if let Some(g) = &existing_group {
+            if g.source == "provisioned" {
+                return Err(ApiError::Conflict(format!(
+                    "group \"{}\" comes from the rule file {}; change the file instead",
+                    g.name,
+                    g.source_path.as_deref().unwrap_or("")
+                )));
+            }
+        }
+        if rule.uid.is_empty() {
+            rule.uid = new_uid();
+        } else if let Some(old) = db::select_rule(&mut *tx, &rule.uid).await? {
+            let old_group = db::select_group_by_id(&mut *tx, old.group_id).await?;
+            if old_group.is_some_and(|g| g.source == "provisioned") {
+                return Err(ApiError::Conflict(format!(
+                    "rule \"{}\" comes from a rule file; change the file instead",
+                    rule.uid
+                )));
+            }
+        }
+        let interval_ms = match (&interval, &existing_group) {
+            (Some(_), _) => probe.interval_ms(),
+            (None, Some(g)) => g.interval_ms,
+            (None, None) => 60_000,
+        };
+        let source = existing_group
+            .as_ref()
+            .map_or("api", |g| g.source.as_str())
+            .to_string();
+        let group_id = db::upsert_group(
+            &mut *tx,
+            &probe.folder,
+            &probe.name,
+            interval_ms,
+            &source,
+            None,
+        )
+        .await?;
+        let spec = serde_json::to_value(&rule).map_err(anyhow::Error::from)?;
+        db::upsert_rule(
+            &mut *tx,
+            &db::NewRule {
+                uid: &rule.uid,
+                group_id,
+                position: None,
+                kind: kind_text(rule.kind),
+                name: rule.name.trim(),
+                spec: &spec,
+                paused: rule.paused,
+            },
+        )
+        .await?;
+        db::delete_empty_groups(&mut *tx).await?;
+        tx.commit().await?;
+        self.rule(&rule.uid).await
+    }
+
+    /// Replaces a whole group (its interval and rules; rules keep state when they keep their
+    /// uid or, without one, their name). Used by the API and by rule-file imports.
+    pub async fn put_group(
+        &self,
+        mut group: RuleGroup,
+        path: Option<&str>,
+    ) -> Result<RuleGroup, ApiError> {
+        if let Some(e) = group.validate().into_iter().next() {
+            return Err(invalid(e));
+        }
+        for (i, rule) in group.rules.iter().enumerate() {
+            self.check_rule(rule)
+                .map_err(|e| prefixed(e, &format!("rules[{i}].")))?;
+        }
+        let mut tx = self.pool.begin().await?;
+        let existing = db::select_group(&mut *tx, group.folder.trim(), group.name.trim()).await?;
+        if let Some(g) = &existing {
+            if g.source == "provisioned" && group.source != RuleSource::Provisioned {
+                return Err(ApiError::Conflict(format!(
+                    "group \"{}\" comes from a rule file; change the file instead",
+                    g.name
+                )));
+            }
+        }
+        let old_rules = match &existing {
+            Some(g) => db::select_rules_of_group(&mut *tx, g.id).await?,
+            None => Vec::new(),
+        };
+        let group_id = db::upsert_group(
+            &mut *tx,
+            group.folder.trim(),
+            group.name.trim(),
+            group.interval_ms(),
+            source_text(group.source),
+            path,
+        )
+        .await?;
+        let mut keep = Vec::new();
+        for (position, rule) in group.rules.iter_mut().enumerate() {
+            if rule.uid.is_empty() {
+                // Same name and kind as before: the same rule (its alerts carry on).
+                rule.uid = old_rules
+                    .iter()
+                    .find(|r| {
+                        r.name == rule.name
+                            && r.kind == kind_text(rule.kind)
+                            && !keep.contains(&r.uid)
+                    })
+                    .map(|r| r.uid.clone())
+                    .unwrap_or_else(new_uid);
+            }
+            if keep.contains(&rule.uid) {
+                return Err(ApiError::invalid(
+                    format!("rules[{position}].uid"),
+                    "two rules of the group have the same uid",
+                ));
+            }
+            if let Some(other) = db::select_rule(&mut *tx, &rule.uid).await? {
+                if other.group_id != group_id {
+                    return Err(ApiError::Conflict(format!(
+                        "rule uid \"{}\" belongs to another group",
+                        rule.uid
+                    )));
+                }
+            }
+            let spec = serde_json::to_value(&*rule).map_err(anyhow::Error::from)?;
+            db::upsert_rule(
+                &mut *tx,
+                &db::NewRule {
+                    uid: &rule.uid,
+                    group_id,
+                    position: Some(position as i32),
+                    kind: kind_text(rule.kind),
+                    name: rule.name.trim(),
+                    spec: &spec,
+                    paused: rule.paused,
+                },
+            )
+            .await?;
+            keep.push(rule.uid.clone());
+        }
+        db::delete_rules_not_in(&mut *tx, group_id, &keep).await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+
+    pub async fn delete_group(&self, folder: &str, name: &str) -> Result<(), ApiError> {
+        let group = db::select_group(&self.pool, folder, name)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("no rule group \"{name}\" in \"{folder}\""))
+            })?;
+        if group.source == "provisioned" {
+            return Err(ApiError::Conflict(format!(
+                "group \"{name}\" comes from a rule file; remove the file instead"
+            )));
+        }
+        db::delete_group(&self.pool, group.id).await?;
+        Ok(())
+    }
+
+    pub async fn delete_rule(&self, uid: &str) -> Result<(), ApiError> {
+        let row = db::select_rule(&self.pool, uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no alert rule \"{uid}\"")))?;
+        if db::select_group_by_id(&self.pool, row.group_id)
+            .await?
+            .is_some_and(|g| g.source == "provisioned")
+        {
+            return Err(ApiError::Conflict(format!(
+                "rule \"{uid}\" comes from a rule file; change the file instead"
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        db::delete_rule(&mut *tx, uid).await?;
+        db::delete_empty_groups(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Pauses (its alerts resolve at the next evaluation) or resumes a rule.
+    pub async fn set_paused(&self, uid: &str, paused: bool) -> Result<RuleSummary, ApiError> {
+        if !db::set_paused(&self.pool, uid, paused).await? {
+            return Err(ApiError::not_found(format!("no alert rule \"{uid}\"")));
+        }
+        self.rule(uid).await
+    }
+
+    /// Every group with its rules, by folder and name.
+    pub async fn groups(&self) -> Result<Vec<(db::GroupRow, Vec<Rule>)>, ApiError> {
+        let groups = db::select_groups(&self.pool).await?;
+        let rules = db::select_rules(&self.pool).await?;
+        Ok(groups
+            .into_iter()
+            .map(|g| {
+                let of_group = rules
+                    .iter()
+                    .filter(|r| r.group_id == g.id)
+                    .map(rule_of)
+                    .collect();
+                (g, of_group)
+            })
+            .collect())
+    }
+
+    /// One group as the API shapes it.
+    pub fn group_model(group: &db::GroupRow, rules: Vec<Rule>) -> RuleGroup {
+        RuleGroup {
+            folder: group.folder.clone(),
+            name: group.name.clone(),
+            interval: duration_text(group.interval_ms),
+            rules,
+            source: source_of(&group.source),
+        }
+    }
+
+    /// Every rule with its state, health and how often it fired in the last 7 days.
+    pub async fn rules(&self) -> Result<Vec<RuleSummary>, ApiError> {
+        let groups = db::select_groups(&self.pool).await?;
+        let rows = db::select_rules(&self.pool).await?;
+        let instances = db::select_all_instances(&self.pool).await?;
+        let fired: BTreeMap<String, i64> =
+            db::select_fired_counts(&self.pool, Utc::now() - Duration::days(7))
+                .await?
+                .into_iter()
+                .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let Some(group) = groups.iter().find(|g| g.id == row.group_id) else {
+                continue;
+            };
+            let mine = instances.iter().filter(|i| i.rule_uid == row.uid);
+            let (mut firing, mut pending, mut nodata) = (0, 0, false);
+            for i in mine {
+                match AlertState::parse(&i.state) {
+                    Some(AlertState::Firing) => firing += 1,
+                    Some(AlertState::Pending) => pending += 1,
+                    Some(AlertState::NoData) => nodata = true,
+                    _ => {}
+                }
+            }
+            let state = if firing > 0 {
+                AlertState::Firing
+            } else if pending > 0 {
+                AlertState::Pending
+            } else if nodata {
+                AlertState::NoData
+            } else {
+                AlertState::Inactive
+            };
+            out.push(RuleSummary {
+                rule: rule_of(row),
+                folder: group.folder.clone(),
+                group: group.name.clone(),
+                interval: duration_text(group.interval_ms),
+                source: source_of(&group.source),
+                state,
+                firing,
+                pending,
+                health: match (&row.last_eval_at, &row.last_error) {
+                    (None, _) => RuleHealth::Unknown,
+                    (Some(_), Some(_)) => RuleHealth::Error,
+                    (Some(_), None) => RuleHealth::Ok,
+                },
+                last_evaluation: row.last_eval_at,
+                evaluation_ms: row.last_eval_ms,
+                last_error: row.last_error.clone(),
+                fired_7d: fired.get(&row.uid).copied().unwrap_or(0) as u64,
+            });
+        }
+        out.sort_by(|a, b| {
+            (&a.folder, &a.group, &a.rule.name).cmp(&(&b.folder, &b.group, &b.rule.name))
+        });
+        Ok(out)
+    }
+
+    pub async fn rule(&self, uid: &str) -> Result<RuleSummary, ApiError> {
+        self.rules()
+            .await?
+            .into_iter()
+            .find(|r| r.rule.uid == uid)
+            .ok_or_else(|| ApiError::not_found(format!("no alert rule \"{uid}\"")))
+    }
+
+    /// The live alerts: pending, firing and without data.
+    pub async fn alerts(&self) -> Result<Vec<Alert>, ApiError> {
+        let rows = db::select_rules(&self.pool).await?;
+        let names: BTreeMap<&str, &str> = rows
+            .iter()
+            .map(|r| (r.uid.as_str(), r.name.as_str()))
+            .collect();
+        let mut alerts: Vec<Alert> = db::select_all_instances(&self.pool)
+            .await?
+            .into_iter()
+            .filter_map(|i| {
+                let state = AlertState::parse(&i.state)?;
+                if state == AlertState::Inactive {
+                    return None;
+                }
+                Some(Alert {
+                    rule_name: names.get(i.rule_uid.as_str()).copied().unwrap_or("").into(),
+                    rule_uid: i.rule_uid,
+                    labels: labels_of(&i.labels),
+                    annotations: labels_of(&i.annotations),
+                    state,
+                    active_at: i.active_at,
+                    fired_at: i.fired_at,
+                    value: i.value,
+                    silenced: false,
+                })
+            })
+            .collect();
+        alerts.sort_by(|a, b| {
+            (a.state, a.active_at)
+                .cmp(&(b.state, b.active_at))
+                .reverse()
+        });
+        Ok(alerts)
+    }
+
+    /// A rule's state changes over a range, and what they add up to.
+    pub async fn history(
+        &self,
+        uid: &str,
+        start: chrono::DateTime<Utc>,
+        end: chrono::DateTime<Utc>,
+    ) -> Result<RuleHistory, ApiError> {
+        if db::select_rule(&self.pool, uid).await?.is_none() {
+            return Err(ApiError::not_found(format!("no alert rule \"{uid}\"")));
+        }
+        if end < start {
+            return Err(ApiError::invalid("end", "must not be before start"));
+        }
+        let rows = db::select_changes(&self.pool, uid, start, end, HISTORY_LIMIT + 1).await?;
+        let truncated = rows.len() as i64 > HISTORY_LIMIT;
+        let (times_fired, mttr, top) =
+            db::select_history_stats(&self.pool, uid, start, end).await?;
+        Ok(RuleHistory {
+            changes: rows
+                .into_iter()
+                .take(HISTORY_LIMIT as usize)
+                .map(|r| StateChange {
+                    rule_uid: r.rule_uid,
+                    labels: labels_of(&r.labels),
+                    at: r.at,
+                    from: AlertState::parse(&r.from_state).unwrap_or(AlertState::Inactive),
+                    to: AlertState::parse(&r.to_state).unwrap_or(AlertState::Inactive),
+                    value: r.value,
+                })
+                .collect(),
+            times_fired: times_fired as u64,
+            mean_time_to_resolve_seconds: mttr,
+            top_labels: top.into_iter().map(|(k, v, n)| (k, v, n as u64)).collect(),
+            truncated,
+        })
+    }
+
+    /// What a rule would have done over a range (default the last 24 hours).
+    pub async fn preview(&self, request: PreviewRequest) -> Result<Preview, ApiError> {
+        let PreviewRequest {
+            rule,
+            interval,
+            start,
+            end,
+        } = request;
+        self.check_rule(&rule)?;
+        let interval_ms = app::api::alerting::duration_field("interval", &interval)
+            .map_err(invalid)?
+            .max(1000);
+        let now = Utc::now().timestamp_millis();
+        let end = end.unwrap_or(now);
+        let start = start.unwrap_or(end - 86_400_000);
+        if end <= start {
+            return Err(ApiError::invalid("end", "must be after start"));
+        }
+        if end - start > 31 * 86_400_000 {
+            return Err(ApiError::invalid(
+                "start",
+                "a preview covers at most 31 days",
+            ));
+        }
+        let step = evaluate::preview_step(interval_ms, end - start);
+        // Evaluations fall on the interval's grid, as the scheduler's do.
+        let start = match start.rem_euclid(step) {
+            0 => start,
+            rem => start - rem + step,
+        };
+        let range = QueryRange::new(start, end, step)?;
+        let expr = self.queries.parse(&rule.query)?;
+        Ok(evaluate::preview(&self.queries, &rule, expr, range, &self.external_url).await?)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,373 @@
+//! The dispatcher: every second, on the one replica holding the "alert-notifier" lock, firing
+//! and resolved alerts are routed, gathered into aggregation groups (route × `group_by`
+//! values) and flushed as Alertmanager does: the first notification `group_wait` after the
+//! group appears, then at most every `group_interval` when its alerts changed, and every
+//! `repeat_interval` while it fires unchanged; resolved alerts are told once. Each group's
+//! state and the notification-log entry are committed together before delivery starts, so a
+//! notification is sent once even when another replica takes over.
+
+use super::{
+    route,
+    send::{self, Message, Notification, NotifiedAlert},
+    Matched,
+};
+use crate::{
+    alerting::Alerting,
+    error::ApiError,
+    store::alerting::{self as db, InstanceRow, NotificationGroupRow},
+};
+use app::api::alerting::{ContactPoint, TestOutcome};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tokio_util::sync::CancellationToken;
+
+/// The worker's name (and advisory lock).
+pub const WORKER: &str = "alert-notifier";
+pub const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Delivers notifications; one per portal, its passes run by the supervisor.
+#[derive(Clone)]
+pub struct Dispatcher {
+    alerting: Alerting,
+    client: reqwest::Client,
+    stop: CancellationToken,
+}
+
+/// The alerts of one aggregation group at this pass.
+struct Current {
+    matched: Matched,
+    group_labels: BTreeMap<String, String>,
+    alerts: Vec<InstanceRow>,
+}
+
+fn labels_of(v: &serde_json::Value) -> BTreeMap<String, String> {
+    serde_json::from_value(v.clone()).unwrap_or_default()
+}
+
+fn group_key(m: &Matched, labels: &BTreeMap<String, String>) -> String {
+    let text = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    format!("{}/{}:{{{text}}}", m.path, m.receiver)
+}
+
+impl Dispatcher {
+    pub fn new(alerting: Alerting, stop: CancellationToken) -> Self {
+        Self {
+            alerting,
+            client: reqwest::Client::builder()
+                .user_agent("portal-alerting")
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+            stop,
+        }
+    }
+
+    /// One pass over every aggregation group.
+    pub async fn pass(&self) -> anyhow::Result<()> {
+        let a = &self.alerting;
+        let policy = a.policy().await?;
+        if policy.root.receiver.is_empty() && policy.root.routes.is_empty() {
+            return Ok(());
+        }
+        let points: HashMap<String, ContactPoint> = a
+            .contact_points()
+            .await?
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+        let queries: HashMap<String, String> = db::select_rules(&a.pool)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let rule = crate::alerting::rule_of(&r);
+                (r.uid, rule.query)
+            })
+            .collect();
+        let mut current: BTreeMap<String, Current> = BTreeMap::new();
+        for instance in db::select_all_instances(&a.pool).await? {
+            if !matches!(instance.state.as_str(), "firing" | "inactive") {
+                continue;
+            }
+            let labels = labels_of(&instance.labels);
+            for m in route(&policy.root, &labels) {
+                if m.receiver.is_empty() {
+                    continue;
+                }
+                let group_labels: BTreeMap<String, String> = match &m.group_by {
+                    None => labels.clone(),
+                    Some(names) => names
+                        .iter()
+                        .filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone())))
+                        .collect(),
+                };
+                let key = group_key(&m, &group_labels);
+                current
+                    .entry(key)
+                    .or_insert_with(|| Current {
+                        matched: m,
+                        group_labels,
+                        alerts: Vec::new(),
+                    })
+                    .alerts
+                    .push(instance.clone());
+            }
+        }
+        let mut stored: HashMap<String, NotificationGroupRow> =
+            db::select_notification_groups(&a.pool)
+                .await?
+                .into_iter()
+                .map(|g| (g.group_key.clone(), g))
+                .collect();
+        let now = Utc::now();
+        let secret = a.image_secret().await?;
+        for (key, cur) in current {
+            let row = stored.remove(&key);
+            self.flush(key, cur, row, now, &points, &queries, &secret)
+                .await?;
+        }
+        // Groups whose alerts are gone (rule deleted, resolution forgotten) end.
+        for key in stored.keys() {
+            db::delete_notification_group(&a.pool, key).await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn flush(
+        &self,
+        key: String,
+        cur: Current,
+        row: Option<NotificationGroupRow>,
+        now: DateTime<Utc>,
+        points: &HashMap<String, ContactPoint>,
+        queries: &HashMap<String, String>,
+        secret: &[u8],
+    ) -> anyhow::Result<()> {
+        let pool = &self.alerting.pool;
+        let m = &cur.matched;
+        let notified: BTreeMap<String, String> = row
+            .as_ref()
+            .map(|r| serde_json::from_value(r.notified.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        let firing: Vec<&InstanceRow> = cur.alerts.iter().filter(|i| i.state == "firing").collect();
+        let resolved: Vec<&InstanceRow> = cur
+            .alerts
+            .iter()
+            .filter(|i| {
+                i.state == "inactive"
+                    && notified.get(&i.fingerprint.to_string()).map(String::as_str)
+                        == Some("firing")
+            })
+            .collect();
+        let Some(row) = row else {
+            if firing.is_empty() {
+                // Resolved before anyone was told: nothing to say.
+                return Ok(());
+            }
+            let new = NotificationGroupRow {
+                group_key: key,
+                receiver: m.receiver.clone(),
+                labels: serde_json::to_value(&cur.group_labels)?,
+                next_flush_at: now + Duration::milliseconds(m.group_wait_ms),
+                last_sent_at: None,
+                notified: serde_json::json!({}),
+            };
+            db::upsert_notification_group(pool, &new).await?;
+            if m.group_wait_ms > 0 {
+                return Ok(());
+            }
+            return Box::pin(self.flush(
+                new.group_key.clone(),
+                cur,
+                Some(new),
+                now,
+                points,
+                queries,
+                secret,
+            ))
+            .await;
+        };
+        if now < row.next_flush_at {
+            return Ok(());
+        }
+        let firing_now: BTreeSet<String> =
+            firing.iter().map(|i| i.fingerprint.to_string()).collect();
+        let firing_told: BTreeSet<String> = notified
+            .iter()
+            .filter(|(_, s)| *s == "firing")
+            .map(|(f, _)| f.clone())
+            .collect();
+        let changed = firing_now != firing_told || !resolved.is_empty();
+        let repeat_due = !firing.is_empty()
+            && row
+                .last_sent_at
+                .is_none_or(|t| now - t >= Duration::milliseconds(m.repeat_interval_ms));
+        let mut next = NotificationGroupRow {
+            next_flush_at: now + Duration::milliseconds(m.group_interval_ms),
+            notified: serde_json::to_value(
+                firing_now
+                    .iter()
+                    .map(|f| (f.clone(), "firing"))
+                    .collect::<BTreeMap<_, _>>(),
+            )?,
+            ..row.clone()
+        };
+        let done = firing.is_empty();
+        if !(changed || repeat_due) {
+            return Ok(());
+        }
+        next.last_sent_at = Some(now);
+        let point = points.get(&m.receiver);
+        let message = point.filter(|p| !done || p.send_resolved).map(|p| {
+            let alerts = firing
+                .iter()
+                .chain(resolved.iter())
+                .map(|i| self.notified_alert(i, queries, secret, now))
+                .collect();
+            let n = Notification {
+                receiver: m.receiver.clone(),
+                group_key: row.group_key.clone(),
+                group_labels: cur.group_labels.clone(),
+                alerts,
+                external_url: self.alerting.external_url.clone(),
+            };
+            (Message::of(p, &n), n)
+        });
+        let mut tx = pool.begin().await?;
+        let log_id = match &message {
+            Some((msg, n)) => Some(
+                db::insert_notification(
+                    &mut *tx,
+                    &n.group_key,
+                    &n.receiver,
+                    n.status(),
+                    n.alerts.len() as i32,
+                    &msg.logged(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        if done {
+            db::delete_notification_group(&mut *tx, &row.group_key).await?;
+        } else {
+            db::upsert_notification_group(&mut *tx, &next).await?;
+        }
+        tx.commit().await?;
+        if let (Some((msg, _)), Some(id)) = (message, log_id) {
+            tokio::spawn(send::deliver_with_retries(
+                pool.clone(),
+                self.client.clone(),
+                msg,
+                id,
+                self.stop.clone(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn notified_alert(
+        &self,
+        i: &InstanceRow,
+        queries: &HashMap<String, String>,
+        secret: &[u8],
+        now: DateTime<Utc>,
+    ) -> NotifiedAlert {
+        let a = &self.alerting;
+        let firing = i.state == "firing";
+        let at = i.fired_at.unwrap_or(i.active_at);
+        let query = queries.get(&i.rule_uid).cloned().unwrap_or_default();
+        let from = (at - Duration::hours(1)).timestamp_millis().to_string();
+        let to = i
+            .resolved_at
+            .map(|t| t + Duration::minutes(15))
+            .unwrap_or(now)
+            .timestamp_millis()
+            .to_string();
+        NotifiedAlert {
+            fingerprint: i.fingerprint,
+            rule_uid: i.rule_uid.clone(),
+            firing,
+            labels: labels_of(&i.labels),
+            annotations: labels_of(&i.annotations),
+            starts_at: at,
+            ends_at: if firing { None } else { i.resolved_at },
+            value: i.value,
+            rule_url: format!("{}/alerting/rules/{}", a.external_url, i.rule_uid),
+            explore_url: format!(
+                "{}/explore/metrics{}",
+                a.external_url,
+                app::format::query_string([
+                    ("q", query.as_str()),
+                    ("from", from.as_str()),
+                    ("to", to.as_str())
+                ])
+            ),
+            image_url: a.image_link(secret, &i.rule_uid, at.timestamp_millis()),
+        }
+    }
+}
+
+impl Alerting {
+    /// Sends a made-up firing alert to a contact point once, logs it, and says how it went.
+    pub async fn test_contact_point(&self, point: &ContactPoint) -> Result<TestOutcome, ApiError> {
+        if let Some(e) = point.validate().into_iter().next() {
+            return Err(ApiError::invalid(e.field, e.message));
+        }
+        let now = Utc::now();
+        let labels = BTreeMap::from([
+            ("alertname".to_string(), "TestAlert".to_string()),
+            ("severity".to_string(), "info".to_string()),
+        ]);
+        let n = Notification {
+            receiver: point.name.clone(),
+            group_key: format!("test/{}:{{}}", point.name),
+            group_labels: BTreeMap::from([("alertname".into(), "TestAlert".into())]),
+            alerts: vec![NotifiedAlert {
+                fingerprint: 0,
+                rule_uid: "test".into(),
+                firing: true,
+                labels,
+                annotations: BTreeMap::from([(
+                    "summary".to_string(),
+                    "A test notification from the portal".to_string(),
+                )]),
+                starts_at: now,
+                ends_at: None,
+                value: 1.0,
+                rule_url: format!("{}/alerting/rules", self.external_url),
+                explore_url: format!("{}/explore/metrics", self.external_url),
+                image_url: String::new(),
+            }],
+            external_url: self.external_url.clone(),
+        };
+        let message = Message::of(point, &n);
+        let id = db::insert_notification(
+            &self.pool,
+            &n.group_key,
+            &point.name,
+            "test",
+            1,
+            &message.logged(),
+        )
+        .await?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let result = message.deliver(&client).await;
+        let (outcome, answer) = match &result {
+            Ok(a) => ("delivered", a.clone()),
+            Err(e) => ("failed", e.clone()),
+        };
+        db::record_attempt(&self.pool, id, outcome, &answer).await?;
+        Ok(TestOutcome {
+            delivered: result.is_ok(),
+            answer,
+        })
+    }
+}

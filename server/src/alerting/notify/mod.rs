@@ -1,0 +1,360 @@
+//! Notifications: contact points (webhook with Alertmanager's payload, Slack, PagerDuty, email),
+//! the routing tree that sends each alert to them, aggregation groups with Alertmanager's
+//! `group_wait`, `group_interval` and `repeat_interval` ([`dispatch`]), the messages and their
+//! delivery with retries ([`send`]), and signed links to a chart of the alert ([`image`]).
+
+pub mod dispatch;
+pub mod image;
+pub mod send;
+
+use super::Alerting;
+use crate::{error::ApiError, store::alerting as db};
+use app::api::alerting::{
+    duration_field, ContactPoint, LabelMatcher, MatchOp, NotificationPolicy, NotificationRecord,
+    Route,
+};
+use std::collections::BTreeMap;
+
+/// Most nodes of a routing tree, and how deep it may nest.
+pub const MAX_ROUTES: usize = 1_000;
+pub const MAX_ROUTE_DEPTH: usize = 16;
+
+/// A route an alert reached, with the settings it inherited.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matched {
+    /// The route's place in the tree (`0`, `0.2`, `0.2.1`).
+    pub path: String,
+    pub receiver: String,
+    /// `None`: group by every label (`...`).
+    pub group_by: Option<Vec<String>>,
+    pub group_wait_ms: i64,
+    pub group_interval_ms: i64,
+    pub repeat_interval_ms: i64,
+}
+
+/// Whether `labels` satisfy `m`. Regular expressions are anchored, as in Alertmanager.
+pub fn matcher_holds(m: &LabelMatcher, labels: &BTreeMap<String, String>) -> bool {
+    let value = labels.get(&m.name).map(String::as_str).unwrap_or("");
+    match m.op {
+        MatchOp::Equal => value == m.value,
+        MatchOp::NotEqual => value != m.value,
+        MatchOp::Regex | MatchOp::NotRegex => {
+            let re = regex::Regex::new(&format!("^(?:{})$", m.value));
+            let hit = re.is_ok_and(|re| re.is_match(value));
+            (m.op == MatchOp::Regex) == hit
+        }
+    }
+}
+
+/// The routes `labels` reach, walking the tree as Alertmanager does: the first matching child
+/// (and the ones after it while `continue` is set), the deepest match wins; the root always
+/// matches.
+pub fn route(root: &Route, labels: &BTreeMap<String, String>) -> Vec<Matched> {
+    let inherited = Matched {
+        path: "0".into(),
+        receiver: root.receiver.clone(),
+        group_by: group_by_of(root.group_by.as_ref())
+            .unwrap_or(Some(vec![app::api::alerting::ALERTNAME.into()])),
+        group_wait_ms: ms(root.group_wait.as_deref()).unwrap_or(30_000),
+        group_interval_ms: ms(root.group_interval.as_deref()).unwrap_or(300_000),
+        repeat_interval_ms: ms(root.repeat_interval.as_deref()).unwrap_or(4 * 3_600_000),
+    };
+    let mut out = Vec::new();
+    walk(root, &inherited, labels, &mut out);
+    out
+}
+
+fn group_by_of(group_by: Option<&Vec<String>>) -> Option<Option<Vec<String>>> {
+    group_by.map(|g| {
+        if g.iter().any(|l| l == "...") {
+            None
+        } else {
+            Some(g.clone())
+        }
+    })
+}
+
+fn ms(text: Option<&str>) -> Option<i64> {
+    text.and_then(|t| duration_field("", t).ok())
+}
+
+fn walk(
+    node: &Route,
+    settings: &Matched,
+    labels: &BTreeMap<String, String>,
+    out: &mut Vec<Matched>,
+) {
+    let mut matched_child = false;
+    for (i, child) in node.routes.iter().enumerate() {
+        if !child.matchers.iter().all(|m| matcher_holds(m, labels)) {
+            continue;
+        }
+        let mut s = settings.clone();
+        s.path = format!("{}.{i}", settings.path);
+        if !child.receiver.is_empty() {
+            s.receiver = child.receiver.clone();
+        }
+        if let Some(g) = group_by_of(child.group_by.as_ref()) {
+            s.group_by = g;
+        }
+        if let Some(v) = ms(child.group_wait.as_deref()) {
+            s.group_wait_ms = v;
+        }
+        if let Some(v) = ms(child.group_interval.as_deref()) {
+            s.group_interval_ms = v;
+        }
+        if let Some(v) = ms(child.repeat_interval.as_deref()) {
+            s.repeat_interval_ms = v;
+        }
+        walk(child, &s, labels, out);
+        matched_child = true;
+        if !child.continue_matching {
+            break;
+        }
+    }
+    if !matched_child {
+        out.push(settings.clone());
+    }
+}
+
+impl Alerting {
+    pub async fn contact_points(&self) -> Result<Vec<ContactPoint>, ApiError> {
+        Ok(db::select_contact_points(&self.pool)
+            .await?
+            .into_iter()
+            .filter_map(|(_, spec)| serde_json::from_value(spec).ok())
+            .collect())
+    }
+
+    pub async fn contact_point(&self, name: &str) -> Result<ContactPoint, ApiError> {
+        self.contact_points()
+            .await?
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| ApiError::not_found(format!("no contact point \"{name}\"")))
+    }
+
+    pub async fn save_contact_point(&self, point: ContactPoint) -> Result<ContactPoint, ApiError> {
+        if let Some(e) = point.validate().into_iter().next() {
+            return Err(ApiError::invalid(e.field, e.message));
+        }
+        for (field, text) in [
+            ("title_template", &point.title_template),
+            ("body_template", &point.body_template),
+        ] {
+            super::template::check(text).map_err(|e| ApiError::invalid(field, e))?;
+        }
+        let spec = serde_json::to_value(&point).map_err(anyhow::Error::from)?;
+        db::upsert_contact_point(&self.pool, &point.name, &spec).await?;
+        Ok(point)
+    }
+
+    /// Deletes a contact point no route uses.
+    pub async fn delete_contact_point(&self, name: &str) -> Result<(), ApiError> {
+        let policy = self.policy().await?;
+        let mut used = false;
+        visit(&policy.root, &mut |r| used |= r.receiver == name);
+        if used {
+            return Err(ApiError::Conflict(format!(
+                "contact point \"{name}\" is used by the routing tree; change the routes first"
+            )));
+        }
+        if !db::delete_contact_point(&self.pool, name).await? {
+            return Err(ApiError::not_found(format!("no contact point \"{name}\"")));
+        }
+        Ok(())
+    }
+
+    /// The routing tree (a root without receiver until one is set).
+    pub async fn policy(&self) -> Result<NotificationPolicy, ApiError> {
+        Ok(match db::select_policy(&self.pool).await? {
+            Some(spec) => serde_json::from_value(spec).unwrap_or_default(),
+            None => NotificationPolicy::default(),
+        })
+    }
+
+    /// Replaces the routing tree after checking every route: receivers exist, matchers and
+    /// durations read, the tree is not too large or deep.
+    pub async fn save_policy(
+        &self,
+        policy: NotificationPolicy,
+    ) -> Result<NotificationPolicy, ApiError> {
+        let names: Vec<String> = self
+            .contact_points()
+            .await?
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        check_route(&policy.root, "root", 0, &names, &mut 0)?;
+        let spec = serde_json::to_value(&policy).map_err(anyhow::Error::from)?;
+        db::upsert_policy(&self.pool, &spec).await?;
+        Ok(policy)
+    }
+
+    /// The newest entries of the notification log.
+    pub async fn notifications(&self, limit: i64) -> Result<Vec<NotificationRecord>, ApiError> {
+        Ok(db::select_notifications(&self.pool, limit.clamp(1, 1_000))
+            .await?
+            .into_iter()
+            .map(|r| NotificationRecord {
+                id: r.id,
+                receiver: r.receiver,
+                group_key: r.group_key,
+                status: r.status,
+                alerts: r.alerts.max(0) as u32,
+                created_at: r.created_at,
+                delivered_at: r.delivered_at,
+                attempts: r.attempts.max(0) as u32,
+                outcome: r.outcome,
+                response: r.response,
+            })
+            .collect())
+    }
+}
+
+fn visit(route: &Route, f: &mut impl FnMut(&Route)) {
+    f(route);
+    for child in &route.routes {
+        visit(child, f);
+    }
+}
+
+fn check_route(
+    route: &Route,
+    at: &str,
+    depth: usize,
+    receivers: &[String],
+    count: &mut usize,
+) -> Result<(), ApiError> {
+    *count += 1;
+    if *count > MAX_ROUTES {
+        return Err(ApiError::invalid(
+            at,
+            format!("at most {MAX_ROUTES} routes"),
+        ));
+    }
+    if depth > MAX_ROUTE_DEPTH {
+        return Err(ApiError::invalid(
+            at,
+            format!("routes nest at most {MAX_ROUTE_DEPTH} deep"),
+        ));
+    }
+    if depth == 0 && route.receiver.is_empty() && !route.routes.is_empty() {
+        return Err(ApiError::invalid(
+            "root.receiver",
+            "the default route needs a contact point",
+        ));
+    }
+    if depth == 0 && !route.matchers.is_empty() {
+        return Err(ApiError::invalid(
+            "root.matchers",
+            "the default route matches every alert",
+        ));
+    }
+    if !route.receiver.is_empty() && !receivers.contains(&route.receiver) {
+        return Err(ApiError::invalid(
+            format!("{at}.receiver"),
+            format!("no contact point \"{}\"", route.receiver),
+        ));
+    }
+    for (i, m) in route.matchers.iter().enumerate() {
+        if matches!(m.op, MatchOp::Regex | MatchOp::NotRegex) {
+            regex::Regex::new(&format!("^(?:{})$", m.value)).map_err(|e| {
+                ApiError::invalid(
+                    format!("{at}.matchers[{i}]"),
+                    format!("bad regular expression: {e}"),
+                )
+            })?;
+        }
+    }
+    for (field, value) in [
+        ("group_wait", &route.group_wait),
+        ("group_interval", &route.group_interval),
+        ("repeat_interval", &route.repeat_interval),
+    ] {
+        if let Some(text) = value {
+            let ms = duration_field(field, text)
+                .map_err(|e| ApiError::invalid(format!("{at}.{field}"), e.message))?;
+            if field != "group_wait" && ms < 1_000 {
+                return Err(ApiError::invalid(
+                    format!("{at}.{field}"),
+                    "must be at least 1s",
+                ));
+            }
+        }
+    }
+    for (i, child) in route.routes.iter().enumerate() {
+        check_route(
+            child,
+            &format!("{at}.routes[{i}]"),
+            depth + 1,
+            receivers,
+            count,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::api::alerting::parse_matchers;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn routes_like_alertmanager() {
+        let root = Route {
+            receiver: "default".into(),
+            routes: vec![
+                Route {
+                    receiver: "pager".into(),
+                    matchers: parse_matchers("severity=\"critical\"").unwrap(),
+                    continue_matching: true,
+                    group_by: None,
+                    group_wait: None,
+                    group_interval: None,
+                    repeat_interval: Some("1h".into()),
+                    routes: vec![],
+                },
+                Route {
+                    receiver: "team-a".into(),
+                    matchers: parse_matchers("team=~\"a|agents\"").unwrap(),
+                    group_by: Some(vec!["...".into()]),
+                    ..Route::default()
+                },
+                Route {
+                    receiver: "never".into(),
+                    ..Route::default()
+                },
+            ],
+            ..Route::default()
+        };
+        let hits = route(
+            &root,
+            &labels(&[("severity", "critical"), ("team", "agents")]),
+        );
+        let receivers: Vec<&str> = hits.iter().map(|m| m.receiver.as_str()).collect();
+        assert_eq!(receivers, ["pager", "team-a"]);
+        assert_eq!(hits[0].repeat_interval_ms, 3_600_000);
+        assert_eq!(hits[0].group_wait_ms, 30_000, "inherited");
+        assert_eq!(hits[1].group_by, None);
+        // The empty-matcher child matches what the others did not.
+        let hits = route(&root, &labels(&[("team", "other")]));
+        assert_eq!(hits[0].receiver, "never");
+        // Regular expressions are anchored.
+        let hits = route(&root, &labels(&[("team", "agentsx")]));
+        assert_eq!(hits[0].receiver, "never");
+        // No children: the root.
+        let bare = Route {
+            receiver: "default".into(),
+            ..Route::default()
+        };
+        assert_eq!(route(&bare, &labels(&[]))[0].path, "0");
+    }
+}
