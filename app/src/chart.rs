@@ -188,6 +188,32 @@ pub fn format_instant(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The lines of a range query's series, named by their labels, in the palette's order.
+pub fn lines_of(series: Vec<crate::api::prometheus::RangeSeries>) -> Vec<Line> {
+    series
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| Line {
+            label: crate::api::prometheus::series_name(&s.metric),
+            color: i,
+            points: s
+                .values
+                .iter()
+                .map(|(t, v)| ((t * 1000.0).round() as i64, v.parse().unwrap_or(f64::NAN)))
+                .collect(),
+        })
+        .collect()
+}
+
+/// A stretch of time shaded across the whole height of a chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeRegion {
+    pub from: i64,
+    pub to: i64,
+    /// A colour name or `#rrggbb`.
+    pub color: String,
+}
+
 /// How a time-series chart draws, beyond its data: the dashboard panel options that apply.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChartStyle {
@@ -201,6 +227,8 @@ pub struct ChartStyle {
     pub thresholds: Vec<Threshold>,
     /// `off`, `line` or `area`.
     pub threshold_style: String,
+    /// Stretches of time shaded behind the data (an alert rule's pending and firing times).
+    pub regions: Vec<TimeRegion>,
     /// The colours of axis text and grid lines; the default marks are replaced in SVGs by the
     /// page's theme colours.
     pub text: RGBColor,
@@ -218,6 +246,7 @@ impl Default for ChartStyle {
             max: None,
             thresholds: Vec::new(),
             threshold_style: "off".into(),
+            regions: Vec::new(),
             text: TEXT_MARK,
             grid: GRID_MARK,
         }
@@ -368,6 +397,17 @@ pub fn draw_on<DB: DrawingBackend>(
         .draw()
         .map_err(|e| e.to_string())?;
     draw_time_ticks(root, &chart, (from, to), text, Some(style.grid))?;
+    for region in &style.regions {
+        let (lo, hi) = (region.from.max(from), region.to.min(to));
+        if hi > lo {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(lo, y_min), (hi, y_max)],
+                    rgb(&region.color, style.text).mix(0.16).filled(),
+                )))
+                .map_err(|e| e.to_string())?;
+        }
+    }
     // Threshold bands under the data, lines over it.
     let steps: Vec<(f64, RGBColor)> = style
         .thresholds

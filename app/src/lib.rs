@@ -65,6 +65,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("explore/logs") view=pages::explore::LogsExplorePage/>
                     <Route path=path!("explore/traces") view=pages::explore::TracesExplorePage/>
                     <Route path=path!("alerting/rules") view=pages::alerting::AlertRulesPage/>
+                    <Route path=path!("alerting/rules/new") view=pages::alerting::NewRulePage/>
+                    <Route path=path!("alerting/rules/:uid") view=pages::alerting::RulePage/>
+                    <Route path=path!("alerting/rules/:uid/edit") view=pages::alerting::EditRulePage/>
+                    <Route path=path!("alerting/notifications") view=pages::alerting::NotificationsPage/>
                     <Route path=path!("alerting/alerts") view=pages::alerting::AlertsPage/>
                     <Route path=path!("alerting/silences") view=pages::alerting::SilencesPage/>
                     <Route path=path!("settings") view=pages::settings::SettingsPage/>

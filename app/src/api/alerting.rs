@@ -1111,6 +1111,36 @@ pub struct NotificationRecord {
     pub response: String,
 }
 
+/// Save one rule into a folder and group (made with `interval` when new).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SaveRule {
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    pub group: String,
+    /// The group's interval when the group is new or changes it.
+    #[serde(default)]
+    pub interval: Option<String>,
+    pub rule: Rule,
+}
+
+/// Where alerts with some labels would be notified: one entry per route they reach.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RouteMatch {
+    pub path: String,
+    pub receiver: String,
+    /// `None`: grouped by every label.
+    pub group_by: Option<Vec<String>>,
+    pub group_wait_ms: i64,
+    pub group_interval_ms: i64,
+    pub repeat_interval_ms: i64,
+}
+
+/// Ask where alerts with `labels` would be notified.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouteQuery {
+    pub labels: BTreeMap<String, String>,
+}
+
 /// What a contact point's "send test" got back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TestOutcome {

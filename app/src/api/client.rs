@@ -67,6 +67,35 @@ pub(super) async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
         None => builder.build(),
     }
     .map_err(|e| ClientError::Transport(format!("request to {path} failed: {e}")))?;
+    answer(request, path).await
+}
+
+/// Sends `text` (e.g. a YAML rule file) with `method` to `path` and decodes the JSON answer.
+#[cfg(feature = "hydrate")]
+pub(super) async fn send_text<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    content_type: &str,
+    text: &str,
+) -> Result<T, ClientError> {
+    use gloo_net::http::{Method, RequestBuilder};
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|e| ClientError::Transport(format!("bad method {method}: {e}")))?;
+    let request = RequestBuilder::new(path)
+        .method(method)
+        .header("accept", "application/json")
+        .header("content-type", content_type)
+        .body(text.to_string())
+        .map_err(|e| ClientError::Transport(format!("request to {path} failed: {e}")))?;
+    answer(request, path).await
+}
+
+/// Sends `request` and decodes its JSON answer or the API's error body.
+#[cfg(feature = "hydrate")]
+async fn answer<T: DeserializeOwned>(
+    request: gloo_net::http::Request,
+    path: &str,
+) -> Result<T, ClientError> {
     let response = request
         .send()
         .await
@@ -86,6 +115,19 @@ pub(super) async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
         Ok(body) => Err(ClientError::Api { status, body }),
         Err(_) => Err(ClientError::Transport(format!("{path} answered {status}"))),
     }
+}
+
+/// On the server nothing is sent; forms that call this run in the browser.
+#[cfg(not(feature = "hydrate"))]
+pub(super) async fn send_text<T: DeserializeOwned>(
+    _method: &str,
+    path: &str,
+    _content_type: &str,
+    _text: &str,
+) -> Result<T, ClientError> {
+    Err(ClientError::Transport(format!(
+        "{path} is called from the browser"
+    )))
 }
 
 /// On the server nothing is sent; forms that call this run in the browser.

@@ -3,7 +3,11 @@
 //! build rather than a page. [`paths`] writes every API URL; nothing else in the UI does.
 
 use super::{
-    client::{get_json, get_prom, send_json},
+    alerting::{
+        Alert, ContactPoint, ImportSummary, NotificationPolicy, NotificationRecord, Preview,
+        PreviewRequest, RouteMatch, RouteQuery, RuleHistory, RuleSummary, SaveRule, TestOutcome,
+    },
+    client::{get_json, get_prom, send_json, send_text},
     dashboard::{
         Change, CreatePublicLink, CreateShortLink, Dashboard, DashboardRecord, DashboardSummary,
         HomePreference, ImportReport, PublicLink, ResolveVariable, SaveDashboard, ShortLink,
@@ -168,6 +172,98 @@ pub mod paths {
     }
 
     /// A panel's image (`ext` png or svg), of a dashboard or of a public link's dashboard.
+    /// The rule list, narrowed by state, folder, words and label matchers.
+    pub fn alert_rules(state: &str, folder: &str, search: &str, matchers: &str) -> String {
+        let mut pairs = Vec::new();
+        for (k, v) in [
+            ("state", state),
+            ("folder", folder),
+            ("query", search),
+            ("matcher", matchers),
+        ] {
+            if !v.trim().is_empty() {
+                pairs.push((k.to_string(), v.to_string()));
+            }
+        }
+        format!("/api/alerting/rules{}", query(&pairs))
+    }
+
+    pub fn alert_rule(uid: &str) -> String {
+        format!("/api/alerting/rules/{}", escape(uid))
+    }
+
+    pub fn new_alert_rule() -> String {
+        "/api/alerting/rules".into()
+    }
+
+    pub fn pause_alert_rule(uid: &str, paused: bool) -> String {
+        let action = if paused { "pause" } else { "resume" };
+        format!("/api/alerting/rules/{}/{action}", escape(uid))
+    }
+
+    pub fn alert_rule_history(uid: &str, start_ms: i64, end_ms: i64) -> String {
+        format!(
+            "/api/alerting/rules/{}/history?start={}&end={}",
+            escape(uid),
+            secs(start_ms),
+            secs(end_ms)
+        )
+    }
+
+    pub fn alert_preview() -> String {
+        "/api/alerting/preview".into()
+    }
+
+    pub fn alerts(matchers: &str) -> String {
+        let pairs: Vec<(String, String)> = if matchers.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![("matcher".into(), matchers.to_string())]
+        };
+        format!("/api/alerting/alerts{}", query(&pairs))
+    }
+
+    pub fn import_rules(folder: &str) -> String {
+        format!(
+            "/api/alerting/import{}",
+            query(&[("folder".into(), folder.to_string())])
+        )
+    }
+
+    /// The rule file download (`folder` empty: every folder).
+    pub fn export_rules(folder: &str) -> String {
+        let pairs: Vec<(String, String)> = if folder.is_empty() {
+            Vec::new()
+        } else {
+            vec![("folder".into(), folder.to_string())]
+        };
+        format!("/api/alerting/export{}", query(&pairs))
+    }
+
+    pub fn contact_points() -> String {
+        "/api/alerting/contact-points".into()
+    }
+
+    pub fn contact_point(name: &str) -> String {
+        format!("/api/alerting/contact-points/{}", escape(name))
+    }
+
+    pub fn test_contact_point() -> String {
+        "/api/alerting/contact-points/test".into()
+    }
+
+    pub fn notification_policy() -> String {
+        "/api/alerting/policy".into()
+    }
+
+    pub fn route_labels() -> String {
+        "/api/alerting/policy/route".into()
+    }
+
+    pub fn notifications(limit: u32) -> String {
+        format!("/api/alerting/notifications?limit={limit}")
+    }
+
     pub fn panel_image(public_token: Option<&str>, uid: &str, panel: u32, ext: &str) -> String {
         match public_token {
             None => format!("{}/panels/{panel}.{ext}", dashboard(uid)),
@@ -299,6 +395,105 @@ pub async fn create_public_link(
 
 pub async fn revoke_public_link(uid: &str, token: &str) -> Result<(), ClientError> {
     send_json::<(), ()>("DELETE", &paths::public_link(uid, token), None).await
+}
+
+pub async fn list_alert_rules(
+    state: &str,
+    folder: &str,
+    search: &str,
+    matchers: &str,
+) -> Result<Vec<RuleSummary>, ClientError> {
+    get_json(&paths::alert_rules(state, folder, search, matchers)).await
+}
+
+pub async fn get_alert_rule(uid: &str) -> Result<RuleSummary, ClientError> {
+    get_json(&paths::alert_rule(uid)).await
+}
+
+/// Creates the rule (no uid) or saves it over the one with its uid.
+pub async fn save_alert_rule(request: &SaveRule) -> Result<RuleSummary, ClientError> {
+    if request.rule.uid.is_empty() {
+        send_json("POST", &paths::new_alert_rule(), Some(request)).await
+    } else {
+        send_json("PUT", &paths::alert_rule(&request.rule.uid), Some(request)).await
+    }
+}
+
+pub async fn delete_alert_rule(uid: &str) -> Result<(), ClientError> {
+    send_json::<(), ()>("DELETE", &paths::alert_rule(uid), None).await
+}
+
+pub async fn set_alert_rule_paused(uid: &str, paused: bool) -> Result<RuleSummary, ClientError> {
+    send_json::<(), _>("POST", &paths::pause_alert_rule(uid, paused), None).await
+}
+
+pub async fn get_rule_history(
+    uid: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<RuleHistory, ClientError> {
+    get_json(&paths::alert_rule_history(uid, start_ms, end_ms)).await
+}
+
+pub async fn preview_alert_rule(request: &PreviewRequest) -> Result<Preview, ClientError> {
+    send_json("POST", &paths::alert_preview(), Some(request)).await
+}
+
+pub async fn list_alerts(matchers: &str) -> Result<Vec<Alert>, ClientError> {
+    get_json(&paths::alerts(matchers)).await
+}
+
+pub async fn import_rules(folder: &str, yaml: &str) -> Result<ImportSummary, ClientError> {
+    send_text(
+        "POST",
+        &paths::import_rules(folder),
+        "application/yaml",
+        yaml,
+    )
+    .await
+}
+
+pub async fn list_contact_points() -> Result<Vec<ContactPoint>, ClientError> {
+    get_json(&paths::contact_points()).await
+}
+
+/// Creates a contact point, or saves over the one of its name when `existing`.
+pub async fn save_contact_point(
+    point: &ContactPoint,
+    existing: bool,
+) -> Result<ContactPoint, ClientError> {
+    if existing {
+        send_json("PUT", &paths::contact_point(&point.name), Some(point)).await
+    } else {
+        send_json("POST", &paths::contact_points(), Some(point)).await
+    }
+}
+
+pub async fn delete_contact_point(name: &str) -> Result<(), ClientError> {
+    send_json::<(), ()>("DELETE", &paths::contact_point(name), None).await
+}
+
+/// Sends a test notification to a contact point as the form holds it (saved or not).
+pub async fn test_contact_point(point: &ContactPoint) -> Result<TestOutcome, ClientError> {
+    send_json("POST", &paths::test_contact_point(), Some(point)).await
+}
+
+pub async fn get_notification_policy() -> Result<NotificationPolicy, ClientError> {
+    get_json(&paths::notification_policy()).await
+}
+
+pub async fn save_notification_policy(
+    policy: &NotificationPolicy,
+) -> Result<NotificationPolicy, ClientError> {
+    send_json("PUT", &paths::notification_policy(), Some(policy)).await
+}
+
+pub async fn route_labels(query: &RouteQuery) -> Result<Vec<RouteMatch>, ClientError> {
+    send_json("POST", &paths::route_labels(), Some(query)).await
+}
+
+pub async fn list_notifications(limit: u32) -> Result<Vec<NotificationRecord>, ClientError> {
+    get_json(&paths::notifications(limit)).await
 }
 
 #[cfg(test)]

@@ -62,6 +62,10 @@ const NAVIGATION: &[NavSection] = &[
                 label: "Alerts",
             },
             NavItem {
+                path: "/alerting/notifications",
+                label: "Notifications",
+            },
+            NavItem {
                 path: "/alerting/silences",
                 label: "Silences",
             },

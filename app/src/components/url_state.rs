@@ -59,6 +59,24 @@ pub fn use_refresh_tick() -> ReadSignal<u64> {
     tick
 }
 
+/// A counter that goes up every `seconds` once the page is hydrated, for pages that show live
+/// state (alerts) whatever the refresh picker says.
+pub fn use_tick(seconds: u32) -> ReadSignal<u64> {
+    let (tick, set_tick) = signal(0u64);
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(handle) = leptos::leptos_dom::helpers::set_interval_with_handle(
+            move || set_tick.update(|t| *t += 1),
+            std::time::Duration::from_secs(u64::from(seconds.max(1))),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (seconds, set_tick);
+    tick
+}
+
 /// Returns a function that sets (`Some`) or removes (`None`) query parameters of the current
 /// page, keeping the others, as a new history entry.
 pub fn use_query_updater(

@@ -5,7 +5,7 @@ use crate::api::{
     endpoints,
     prometheus::{series_name, QueryData},
 };
-use crate::chart::{format_instant, Line};
+use crate::chart::format_instant;
 use crate::components::{
     page_header::PageHeader,
     promql_editor::PromqlEditor,
@@ -20,7 +20,7 @@ use leptos_router::hooks::use_query_map;
 #[derive(Clone, Debug, PartialEq)]
 enum Answer {
     /// A range query: the chart's data and how many series it has.
-    Graph(ChartData),
+    Graph(Box<ChartData>),
     /// An instant query at the range's end: one row per series.
     Table {
         at: i64,
@@ -71,22 +71,12 @@ async fn run_query(query: String, range: TimeRange, table: bool) -> Result<Answe
         step,
     };
     let lines = match endpoints::range_query(&query, range).await? {
-        QueryData::Matrix(m) => m
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| Line {
-                label: series_name(&s.metric),
-                color: i,
-                points: s
-                    .values
-                    .iter()
-                    .map(|(t, v)| ((t * 1000.0).round() as i64, v.parse().unwrap_or(f64::NAN)))
-                    .collect(),
-            })
-            .collect(),
+        QueryData::Matrix(m) => crate::chart::lines_of(m),
         other => return Err(format!("a range query answered {other:?}")),
     };
-    Ok(Answer::Graph(ChartData::plain(lines, start, to, step)))
+    Ok(Answer::Graph(Box::new(ChartData::plain(
+        lines, start, to, step,
+    ))))
 }
 
 #[component]
@@ -175,7 +165,7 @@ pub fn MetricsExplorePage() -> impl IntoView {
                 Some(Ok(Some((Answer::Graph(d), _)))) if d.lines.is_empty() => view! {
                     <p class="explore-empty">"No data: the query matched no series in this time range."</p>
                 }.into_any(),
-                Some(Ok(Some((Answer::Graph(d), _)))) => view! { <TimeSeriesChart data=Signal::stored(d)/> }.into_any(),
+                Some(Ok(Some((Answer::Graph(d), _)))) => view! { <TimeSeriesChart data=Signal::stored(*d)/> }.into_any(),
                 Some(Ok(Some((Answer::Table { at, rows }, _)))) => view! { <ResultTable at=at rows=rows/> }.into_any(),
             }}
         </section>

@@ -20,7 +20,7 @@ use crate::{
 use app::api::{
     alerting::{
         duration_text, Alert, AlertState, Preview, PreviewRequest, Rule, RuleGroup, RuleHealth,
-        RuleHistory, RuleKind, RuleSource, RuleSummary, StateChange, DEFAULT_FOLDER,
+        RuleHistory, RuleKind, RuleSource, RuleSummary, SaveRule, StateChange,
     },
     dashboard::ModelError,
 };
@@ -59,22 +59,6 @@ pub(crate) fn prefixed(e: ApiError, prefix: &str) -> ApiError {
         },
         other => other,
     }
-}
-
-/// Where a rule is saved: its folder and group (made with `interval` when new).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct SaveRule {
-    #[serde(default = "default_folder")]
-    pub folder: String,
-    pub group: String,
-    /// The group's interval when the group is new or changes it.
-    #[serde(default)]
-    pub interval: Option<String>,
-    pub rule: Rule,
-}
-
-fn default_folder() -> String {
-    DEFAULT_FOLDER.into()
 }
 
 /// A rule's row turned back into the API's rule.

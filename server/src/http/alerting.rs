@@ -10,14 +10,14 @@ use super::{
     AppState,
 };
 use crate::{
-    alerting::{notify::matcher_holds, Alerting, SaveRule},
+    alerting::{notify::matcher_holds, Alerting},
     error::ApiError,
 };
 use app::api::{
     alerting::{
         parse_matchers, Alert, AlertState, ContactPoint, ImportSummary, LabelMatcher,
-        NotificationPolicy, NotificationRecord, Preview, PreviewRequest, RuleGroup, RuleHealth,
-        RuleHistory, RuleKind, RuleSummary, TestOutcome,
+        NotificationPolicy, NotificationRecord, Preview, PreviewRequest, RouteMatch, RouteQuery,
+        RuleGroup, RuleHealth, RuleHistory, RuleKind, RuleSummary, SaveRule, TestOutcome,
     },
     prometheus::PromResponse,
 };
@@ -70,6 +70,7 @@ pub fn router() -> Router<AppState> {
             post(test_contact_point),
         )
         .route("/api/alerting/policy", get(get_policy).put(put_policy))
+        .route("/api/alerting/policy/route", post(route_labels))
         .route("/api/alerting/notifications", get(list_notifications))
         .route("/api/v1/rules", get(prometheus_rules))
         .route("/api/v1/alerts", get(prometheus_alerts))
@@ -390,6 +391,14 @@ async fn put_policy(
 ) -> Result<Json<NotificationPolicy>, ApiError> {
     let policy: NotificationPolicy = json_body(&body)?;
     Ok(Json(alerting.save_policy(policy).await?))
+}
+
+async fn route_labels(
+    State(alerting): State<Alerting>,
+    body: Bytes,
+) -> Result<Json<Vec<RouteMatch>>, ApiError> {
+    let query: RouteQuery = json_body(&body)?;
+    Ok(Json(alerting.routes_for(&query.labels).await?))
 }
 
 async fn list_notifications(

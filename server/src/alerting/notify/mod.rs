@@ -19,18 +19,9 @@ use std::collections::BTreeMap;
 pub const MAX_ROUTES: usize = 1_000;
 pub const MAX_ROUTE_DEPTH: usize = 16;
 
-/// A route an alert reached, with the settings it inherited.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Matched {
-    /// The route's place in the tree (`0`, `0.2`, `0.2.1`).
-    pub path: String,
-    pub receiver: String,
-    /// `None`: group by every label (`...`).
-    pub group_by: Option<Vec<String>>,
-    pub group_wait_ms: i64,
-    pub group_interval_ms: i64,
-    pub repeat_interval_ms: i64,
-}
+/// A route an alert reached, with the settings it inherited; its `path` is its place in the
+/// tree (`0`, `0.2`, `0.2.1`).
+pub use app::api::alerting::RouteMatch as Matched;
 
 /// Whether `labels` satisfy `m`. Regular expressions are anchored, as in Alertmanager.
 pub fn matcher_holds(m: &LabelMatcher, labels: &BTreeMap<String, String>) -> bool {
@@ -189,6 +180,18 @@ impl Alerting {
         let spec = serde_json::to_value(&policy).map_err(anyhow::Error::from)?;
         db::upsert_policy(&self.pool, &spec).await?;
         Ok(policy)
+    }
+
+    /// Where alerts with `labels` would be notified.
+    pub async fn routes_for(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<Matched>, ApiError> {
+        let policy = self.policy().await?;
+        Ok(route(&policy.root, labels)
+            .into_iter()
+            .filter(|m| !m.receiver.is_empty())
+            .collect())
     }
 
     /// The newest entries of the notification log.

@@ -1,0 +1,212 @@
+// Alerting in headless Chromium over the demo fleet: a person sets "queue depth above 100 for
+// 2 minutes" in the rule form's simple mode, sees the preview mark when it would have fired over
+// the stored history, saves it; the queue crosses the threshold; the alert goes pending, then
+// firing; a webhook receiver (a real HTTP server here) gets Alertmanager's payload grouped as
+// configured, then the resolved message. The built-in "Agent fleet" rules are listed.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { openPage } from './lib/browser.mjs';
+import { usePortalAndBrowser } from './lib/session.mjs';
+
+const SHOTS = process.env.E2E_SCREENSHOTS ?? 'test-results';
+mkdirSync(SHOTS, { recursive: true });
+
+async function demoHistory(portal) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = await fetch(`${portal.url}/api/v1/query?query=count(agent_queue_depth)`);
+    const body = await r.json();
+    if (body.data?.result?.length) return;
+    if (Date.now() > deadline) throw new Error('the demo data never arrived');
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
+const session = usePortalAndBrowser({ env: { PORTAL_DEMO: 'true' }, ready: demoHistory });
+
+/** Writes depths of the "e2e" queue over OTLP/HTTP JSON: [[ms, value], …]. */
+async function writeDepth(points) {
+  const body = {
+    resourceMetrics: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'queue-e2e' } }] },
+      scopeMetrics: [{
+        metrics: [{
+          name: 'agent_queue_depth',
+          gauge: {
+            dataPoints: points.map(([ms, v]) => ({
+              asDouble: v,
+              timeUnixNano: `${BigInt(ms) * 1_000_000n}`,
+              attributes: [{ key: 'queue_name', value: { stringValue: 'e2e' } }],
+            })),
+          },
+        }],
+      }],
+    }],
+  };
+  const r = await fetch(`${session.portal.url}/v1/metrics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+/** A webhook receiver on a free loopback port that keeps every JSON body. */
+async function startReceiver() {
+  const bodies = [];
+  const server = createServer((req, res) => {
+    let data = '';
+    req.on('data', (c) => { data += c; });
+    req.on('end', () => {
+      try { bodies.push(JSON.parse(data)); } catch { bodies.push({ unreadable: data }); }
+      res.end('ok');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hook`,
+    bodies,
+    close: () => new Promise((r) => server.close(r)),
+    async waitFor(check, ms) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const hit = bodies.find(check);
+        if (hit) return hit;
+        if (Date.now() > deadline) throw new Error(`no such notification in ${ms} ms; got ${JSON.stringify(bodies)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+  };
+}
+
+async function api(method, path, body) {
+  const r = await fetch(`${session.portal.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+test('the built-in Agent fleet rules are listed with their state and health', async () => {
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/alerting/rules`);
+  await page.waitForSelector('.rule-row');
+  const names = await page.locator('.rule-name').allTextContents();
+  for (const name of ['QueueDepthHigh', 'AgentTaskFailures', 'TaskDurationP95High', 'AgentDown', 'LlmDailyBudgetExceeded']) {
+    assert.ok(names.includes(name), `${name} is listed: ${names}`);
+  }
+  // The evaluator runs them: each gets a health within an interval or two.
+  await page.waitForFunction(() => [...document.querySelectorAll('.rule-row')]
+    .every((r) => /OK|Error/.test(r.textContent)), null, { timeout: 90_000, polling: 1000 });
+  assert.equal(await page.locator('.rule-row .status-bad').count(), 0, 'no built-in rule fails');
+  await page.screenshot({ path: `${SHOTS}/alert-rules.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test('a threshold set in the simple form previews, fires, notifies grouped, and resolves', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  await api('POST', '/api/alerting/contact-points', { name: 'ops-hook', type: 'webhook', url: receiver.url });
+  await api('PUT', '/api/alerting/policy', {
+    root: { receiver: 'ops-hook', group_by: ['alertname'], group_wait: '1s', group_interval: '5s', repeat_interval: '4h' },
+  });
+  // History: the e2e queue was above 100 for ten minutes three hours ago.
+  const now = Date.now();
+  const history = [];
+  for (let m = 240; m >= 1; m -= 1) {
+    const at = now - m * 60_000;
+    history.push([at, m <= 190 && m > 180 ? 180 : 20]);
+  }
+  await writeDepth(history);
+
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/alerting/rules/new`);
+  await page.fill('input[name="name"]', 'E2eQueueDeep');
+  await page.fill('input[name="metric"]', 'agent_queue_depth');
+  await page.press('input[name="metric"]', 'Tab');
+  await page.selectOption('select[name="aggregation"]', 'max');
+  await page.fill('input[name="group_by"]', 'queue_name');
+  await page.press('input[name="group_by"]', 'Tab');
+  await page.fill('input[name="filter"]', 'queue_name="e2e"');
+  await page.press('input[name="filter"]', 'Tab');
+  await page.selectOption('select[name="condition"]', 'above');
+  await page.fill('input[name="threshold"]', '100');
+  await page.press('input[name="threshold"]', 'Tab');
+  await page.fill('input[name="for"]', '2m');
+  await page.press('input[name="for"]', 'Tab');
+  await page.fill('input[name="interval"]', '5s');
+  await page.press('input[name="interval"]', 'Tab');
+  assert.equal(
+    await page.locator('.rule-query-preview').textContent(),
+    'max by (queue_name) (agent_queue_depth{queue_name="e2e"})',
+  );
+  // The preview replays the last 24 hours at the group's interval: one alert, three hours ago.
+  await page.fill('input[name="interval"]', '1m');
+  await page.press('input[name="interval"]', 'Tab');
+  const summary = page.locator('.rule-preview-summary');
+  await summary.waitFor();
+  await page.waitForFunction(() => document.querySelector('.rule-preview-summary')?.dataset.alerts === '1', null, { timeout: 30_000 });
+  assert.match(await summary.textContent(), /fired once/);
+  assert.ok(await page.locator('.rule-preview .ts-chart-svg rect').count() > 0, 'the chart shades when it would have fired');
+  await page.screenshot({ path: `${SHOTS}/alert-rule-form.png`, fullPage: true });
+
+  // A wrong field is named where it is, and nothing is saved.
+  await page.fill('input[name="for"]', 'two minutes');
+  await page.press('input[name="for"]', 'Tab');
+  await page.click('button[name="save"]');
+  await page.locator('[data-field="for"] .field-error', { hasText: /duration/ }).waitFor();
+  assert.equal((await api('GET', '/api/alerting/rules?query=E2eQueueDeep')).length, 0);
+  await page.fill('input[name="for"]', '2m');
+  await page.press('input[name="for"]', 'Tab');
+  await page.fill('input[name="interval"]', '5s');
+  await page.press('input[name="interval"]', 'Tab');
+  await page.click('button[name="save"]');
+  await page.waitForURL(/\/alerting\/rules\/[a-z0-9]+$/);
+  const uid = page.url().split('/').pop();
+
+  // The queue crosses the threshold and stays there: pending, then firing after two minutes.
+  let writing = true;
+  const feed = (async () => {
+    while (writing) {
+      await writeDepth([[Date.now(), 150]]);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  })();
+  try {
+    const rules = await page.context().newPage();
+    await rules.goto(`${session.portal.url}/alerting/alerts?matcher=alertname%3D%22E2eQueueDeep%22`);
+    await rules.locator('.alert-row[data-state="pending"]').waitFor({ timeout: 30_000 });
+    await rules.screenshot({ path: `${SHOTS}/alerts-pending.png`, fullPage: true });
+    await rules.locator('.alert-row[data-state="firing"]').waitFor({ timeout: 150_000 });
+    const mine = (b) => b.groupLabels?.alertname === 'E2eQueueDeep';
+    const firing = await receiver.waitFor((b) => mine(b) && b.status === 'firing', 30_000);
+    assert.equal(firing.version, '4');
+    assert.equal(firing.receiver, 'ops-hook');
+    assert.deepEqual(firing.groupLabels, { alertname: 'E2eQueueDeep' });
+    assert.equal(firing.alerts.length, 1);
+    assert.equal(firing.alerts[0].labels.queue_name, 'e2e');
+    assert.equal(firing.alerts[0].labels.severity, 'warning');
+    assert.ok(firing.alerts[0].generatorURL.endsWith(`/alerting/rules/${uid}`));
+    await rules.close();
+  } finally {
+    writing = false;
+    await feed;
+  }
+  // The queue drains: one resolved message.
+  await writeDepth([[Date.now(), 10]]);
+  const mine = (b) => b.groupLabels?.alertname === 'E2eQueueDeep';
+  const resolved = await receiver.waitFor((b) => mine(b) && b.status === 'resolved', 60_000);
+  assert.equal(resolved.alerts[0].status, 'resolved');
+  assert.equal(receiver.bodies.filter((b) => mine(b) && b.status === 'firing').length, 1, 'fired once');
+
+  // The rule's page shows the history.
+  await page.goto(`${session.portal.url}/alerting/rules/${uid}?from=now-15m&to=now`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.locator('[data-stat="fired"]', { hasText: '1' }).waitFor({ timeout: 20_000 });
+  assert.ok(await page.locator('.state-span-firing').count() >= 1, 'the timeline shows the firing stretch');
+  await page.screenshot({ path: `${SHOTS}/alert-rule-page.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
