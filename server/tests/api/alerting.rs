@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-fn gauge(name: &str, labels: &[(&str, &str)], samples: Vec<(i64, f64)>) -> IncomingSeries {
+pub fn gauge(name: &str, labels: &[(&str, &str)], samples: Vec<(i64, f64)>) -> IncomingSeries {
     let mut pairs = vec![("__name__", name)];
     pairs.extend_from_slice(labels);
     IncomingSeries {
@@ -23,7 +23,7 @@ fn gauge(name: &str, labels: &[(&str, &str)], samples: Vec<(i64, f64)>) -> Incom
     }
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 

@@ -1,6 +1,8 @@
 //! API tests: the real router on a real port, each test with a database of its own.
 
 mod alerting;
+mod alerting_prometheus;
+mod alerting_replicas;
 mod architecture;
 mod compaction;
 mod dashboards;

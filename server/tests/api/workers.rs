@@ -15,12 +15,12 @@ use tokio::{
 const JOB: &str = "portal_worker_up{worker=\"compactor\"}";
 
 /// A portal process serving on a port of its own against `database_url`.
-struct Portal {
-    child: Child,
-    url: String,
+pub struct Portal {
+    pub child: Child,
+    pub url: String,
 }
 
-async fn start_portal(database_url: &str) -> Portal {
+pub async fn start_portal(database_url: &str) -> Portal {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -48,19 +48,24 @@ async fn start_portal(database_url: &str) -> Portal {
     Portal { child, url }
 }
 
-/// Whether `portal` runs the job now (None when it does not answer).
+/// Whether `portal` runs the compactor now (None when it does not answer).
 async fn runs_job(portal: &Portal) -> Option<bool> {
+    runs_worker(portal, JOB).await
+}
+
+/// Whether `portal` reports `gauge` (a `portal_worker_up{…}` series) at 1.
+pub async fn runs_worker(portal: &Portal, gauge: &str) -> Option<bool> {
     let text = reqwest::get(format!("{}/metrics", portal.url))
         .await
         .ok()?
         .text()
         .await
         .ok()?;
-    Some(text.lines().any(|l| l == format!("{JOB} 1")))
+    Some(text.lines().any(|l| l == format!("{gauge} 1")))
 }
 
 /// Waits until `check` holds, up to `limit`.
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
