@@ -47,8 +47,13 @@ pub fn expand(text: &str, ctx: &Context<'_>) -> Result<String, String> {
 
 /// Checks that `text` only uses what [`expand`] understands.
 pub fn check(text: &str) -> Result<(), String> {
+    check_with(text, &[])
+}
+
+/// Like [`check`], with the variables `vars` known as well (`$status` in messages).
+pub fn check_with(text: &str, vars: &[&str]) -> Result<(), String> {
     let labels = BTreeMap::new();
-    let vars = BTreeMap::new();
+    let vars: BTreeMap<&str, String> = vars.iter().map(|v| (*v, String::new())).collect();
     expand(
         text,
         &Context {

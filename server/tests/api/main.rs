@@ -2,6 +2,7 @@
 
 mod alerting;
 mod alerting_prometheus;
+mod alerting_receivers;
 mod alerting_replicas;
 mod architecture;
 mod compaction;

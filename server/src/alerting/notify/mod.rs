@@ -133,7 +133,8 @@ impl Alerting {
             ("title_template", &point.title_template),
             ("body_template", &point.body_template),
         ] {
-            super::template::check(text).map_err(|e| ApiError::invalid(field, e))?;
+            super::template::check_with(text, &send::MESSAGE_VARS)
+                .map_err(|e| ApiError::invalid(field, e))?;
         }
         let spec = serde_json::to_value(&point).map_err(anyhow::Error::from)?;
         db::upsert_contact_point(&self.pool, &point.name, &spec).await?;

@@ -20,6 +20,18 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most bytes of a receiver's answer the log keeps.
 const ANSWER_BYTES: usize = 512;
 
+/// The variables message templates have (besides `$labels` and `$value`).
+pub const MESSAGE_VARS: [&str; 8] = [
+    "status",
+    "count",
+    "firing",
+    "resolved",
+    "alertname",
+    "groupLabels",
+    "alerts",
+    "receiver",
+];
+
 pub const DEFAULT_TITLE: &str =
     "[{{ $status | toUpper }}{{ $count }}] {{ $alertname }} {{ $groupLabels }}";
 pub const DEFAULT_BODY: &str = "{{ $alerts }}";
@@ -542,4 +554,25 @@ async fn send_mail(smtp: &str, from: &str, to: &[String], data: &str) -> Result<
     let answer = command(&mut read, &mut write, ".", 250).await?;
     let _ = command(&mut read, &mut write, "QUIT", 221).await;
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_templates_know_exactly_the_variables_messages_have() {
+        let n = Notification {
+            receiver: "r".into(),
+            group_key: "k".into(),
+            group_labels: BTreeMap::new(),
+            alerts: Vec::new(),
+            external_url: String::new(),
+        };
+        let mut known: Vec<&str> = n.vars().into_keys().collect();
+        let mut declared = MESSAGE_VARS.to_vec();
+        known.sort();
+        declared.sort();
+        assert_eq!(known, declared);
+    }
 }
