@@ -150,6 +150,10 @@ pub fn draw_titled<DB: DrawingBackend>(
         PanelKind::Heatmap => draw_heatmap(&root, data, o, ink)?,
         PanelKind::Table => draw_table(&root, data, o, ink)?,
         PanelKind::Text => draw_text(&root, &o.text, ink)?,
+        // Live alerts are listed in the browser; an image says where to find them.
+        PanelKind::AlertList => {
+            draw_text(&root, "The live alerts are listed on the dashboard.", ink)?
+        }
         PanelKind::Row => {}
     }
     whole.present().map_err(err)

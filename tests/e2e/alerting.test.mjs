@@ -104,6 +104,23 @@ test('the built-in Agent fleet rules are listed with their state and health', as
     .every((r) => /OK|Error/.test(r.textContent)), null, { timeout: 90_000, polling: 1000 });
   assert.equal(await page.locator('.rule-row .status-bad').count(), 0, 'no built-in rule fails');
   await page.screenshot({ path: `${SHOTS}/alert-rules.png`, fullPage: true });
+
+  // An "Alert list" panel on a dashboard lists the live alerts its matchers pick.
+  const saved = await api('POST', '/api/dashboards', {
+    dashboard: {
+      title: 'Fleet alerts',
+      panels: [{
+        id: 1, type: 'alertlist', title: 'Memory alerts', gridPos: { x: 0, y: 0, w: 12, h: 8 },
+        options: { alert_matchers: 'alertname="AgentMemoryHigh"' },
+      }],
+    },
+    message: 'alert list',
+  });
+  await page.goto(`${session.portal.url}/d/${saved.dashboard.uid}`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.locator('.alert-list-item').first().waitFor({ timeout: 30_000 });
+  const items = await page.locator('.alert-list-item a').allTextContents();
+  assert.ok(items.length >= 1 && items.every((n) => n === 'AgentMemoryHigh'), `${items}`);
   assert.deepEqual(errors, []);
 });
 

@@ -679,6 +679,7 @@ pub enum AlertState {
     Pending,
     Firing,
     /// The rule's query returned nothing and the rule says so (see [`NoDataState::NoData`]).
+    #[serde(rename = "nodata")]
     NoData,
 }
 

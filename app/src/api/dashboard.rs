@@ -109,12 +109,14 @@ pub enum PanelKind {
     Table,
     Heatmap,
     Text,
+    /// The live alerts of the portal's rules, narrowed by label matchers.
+    AlertList,
     /// A collapsible row heading.
     Row,
 }
 
 impl PanelKind {
-    pub const ALL: [PanelKind; 8] = [
+    pub const ALL: [PanelKind; 9] = [
         Self::Timeseries,
         Self::Bar,
         Self::Stat,
@@ -122,6 +124,7 @@ impl PanelKind {
         Self::Table,
         Self::Heatmap,
         Self::Text,
+        Self::AlertList,
         Self::Row,
     ];
 
@@ -134,6 +137,7 @@ impl PanelKind {
             Self::Table => "table",
             Self::Heatmap => "heatmap",
             Self::Text => "text",
+            Self::AlertList => "alertlist",
             Self::Row => "row",
         }
     }
@@ -147,6 +151,7 @@ impl PanelKind {
             Self::Table => "Table",
             Self::Heatmap => "Heatmap",
             Self::Text => "Text",
+            Self::AlertList => "Alert list",
             Self::Row => "Row",
         }
     }
@@ -157,7 +162,7 @@ impl PanelKind {
 
     /// Whether the panel runs queries.
     pub fn queries(self) -> bool {
-        !matches!(self, Self::Text | Self::Row)
+        !matches!(self, Self::Text | Self::AlertList | Self::Row)
     }
 }
 
@@ -237,6 +242,9 @@ pub struct PanelOptions {
     pub mappings: Vec<ValueMapping>,
     /// Text panels: Markdown.
     pub text: String,
+    /// Alert lists: label matchers the alerts must satisfy (`severity="critical"`); empty for all.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub alert_matchers: String,
 }
 
 impl Default for PanelOptions {
@@ -255,6 +263,7 @@ impl Default for PanelOptions {
             sparkline: true,
             mappings: Vec::new(),
             text: String::new(),
+            alert_matchers: String::new(),
         }
     }
 }

@@ -232,6 +232,7 @@ pub fn PanelBody(
                 let h = height.get();
                 match p.kind {
                     PanelKind::Text => view! { <div class="panel-text markdown" inner_html=markdown(&p.options.text)></div> }.into_any(),
+                    PanelKind::AlertList => view! { <AlertList matchers=p.options.alert_matchers.clone() tick=tick/> }.into_any(),
                     PanelKind::Row => ().into_any(),
                     _ => match shown.get() {
                         None => ().into_any(),
@@ -252,6 +253,44 @@ pub fn PanelBody(
                 }
             }}
         </div>
+    }
+}
+
+/// The live alerts (firing first), narrowed by label matchers, each linking to its rule.
+#[component]
+fn AlertList(matchers: String, tick: Signal<u64>) -> impl IntoView {
+    let every_ten_seconds = super::url_state::use_tick(10);
+    let alerts = LocalResource::new(move || {
+        let matchers = matchers.clone();
+        tick.track();
+        every_ten_seconds.track();
+        async move { crate::api::endpoints::list_alerts(&matchers).await }
+    });
+    view! {
+        {move || match alerts.get() {
+            None => ().into_any(),
+            Some(Err(e)) => view! { <p class="panel-error" role="alert">{e.to_string()}</p> }.into_any(),
+            Some(Ok(list)) if list.is_empty() => view! { <p class="panel-empty">"Nothing is firing or pending"</p> }.into_any(),
+            Some(Ok(list)) => view! {
+                <ul class="alert-list">
+                    {list.into_iter().map(|a| {
+                        let state = a.state.as_str();
+                        let name = a.labels.get("alertname").cloned().unwrap_or_default();
+                        let labels = a.labels.iter().filter(|(k, _)| k.as_str() != "alertname")
+                            .map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+                        let since = crate::format::human_duration((chrono::Utc::now() - a.fired_at.unwrap_or(a.active_at)).num_seconds().max(0));
+                        view! {
+                            <li class="alert-list-item" data-state=state>
+                                <span class=format!("state-badge state-{state}")>{state}</span>
+                                <a href=format!("/alerting/rules/{}", a.rule_uid)>{name}</a>
+                                <span class="muted small">{labels}</span>
+                                <span class="muted small alert-list-since">{format!("for {since}")}</span>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+        }}
     }
 }
 

@@ -294,6 +294,7 @@ fn panel(p: &Value, path: &str, skipped: &mut Vec<String>) -> Result<Panel, Stri
         "table" | "table-old" => PanelKind::Table,
         "heatmap" => PanelKind::Heatmap,
         "text" => PanelKind::Text,
+        "alertlist" => PanelKind::AlertList,
         "row" => PanelKind::Row,
         other => return Err(format!("panels of type \"{other}\" are not supported")),
     };

@@ -432,15 +432,13 @@ pub async fn select_history_stats(
     end: DateTime<Utc>,
 ) -> sqlx::Result<(i64, Option<f64>, Vec<(String, String, i64)>)> {
     let row: (i64, Option<f64>, Json) = sqlx::query_as(
-        "with fired as (
-            select fingerprint, labels, at from alert_state_change
-            where rule_uid = $1 and to_state = 'firing' and at >= $2 and at <= $3
-         ), resolved as (
-            select f.at as fired_at,
-                   (select min(c.at) from alert_state_change c
-                    where c.rule_uid = $1 and c.fingerprint = f.fingerprint
-                      and c.from_state = 'firing' and c.at > f.at and c.at <= $3) as resolved_at
-            from fired f
+        "with changes as (
+            select labels, at, to_state,
+                   lead(at) over (partition by fingerprint order by at) as next_at
+            from alert_state_change
+            where rule_uid = $1 and at >= $2 and at <= $3
+         ), fired as (
+            select labels, at, next_at from changes where to_state = 'firing'
          ), top as (
             select kv.key, kv.value, count(*) as n
             from fired f, jsonb_each_text(f.labels) kv
@@ -448,8 +446,8 @@ pub async fn select_history_stats(
             group by kv.key, kv.value order by n desc, kv.key, kv.value limit 10
          )
          select (select count(*) from fired),
-                (select avg(extract(epoch from resolved_at - fired_at))::float8 from resolved
-                 where resolved_at is not null),
+                (select avg(extract(epoch from next_at - at))::float8 from fired
+                 where next_at is not null),
                 coalesce((select jsonb_agg(jsonb_build_array(key, value, n)) from top), '[]')",
     )
     .bind(rule_uid)

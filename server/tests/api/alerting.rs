@@ -73,7 +73,7 @@ impl Receiver {
     }
 }
 
-async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+pub async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
     let response = app
         .client
         .request(method, app.url(path))
@@ -118,7 +118,7 @@ async fn wait_for_alert(app: &TestApp, state: &str, limit: Duration) -> Value {
 }
 
 /// Writes the current depth of each queue.
-async fn write_depths(app: &TestApp, depths: &[(&str, f64)]) {
+pub async fn write_depths(app: &TestApp, depths: &[(&str, f64)]) {
     let t = now_ms();
     let series: Vec<IncomingSeries> = depths
         .iter()

@@ -4,7 +4,7 @@
 //! and when it resolves; "send test" reaches each, and a receiver that fails is retried and the
 //! notification log says so.
 
-use crate::alerting::{gauge, now_ms, Receiver};
+use crate::alerting::{gauge, now_ms, write_depths, Receiver};
 use crate::helpers::{spawn_app, TestApp};
 use serde_json::{json, Value};
 use std::{
@@ -282,15 +282,7 @@ async fn a_receiver_that_fails_is_retried_and_the_log_says_so() {
         json!({"root": {"receiver": "down", "group_wait": "0s", "group_interval": "1s"}}),
     )
     .await;
-    app.remote_write(
-        &[gauge(
-            "test_queue_depth",
-            &[("queue_name", "coding")],
-            vec![(now_ms(), 150.0)],
-        )],
-        &[],
-    )
-    .await;
+    write_depths(&app, &[("coding", 150.0)]).await;
     call(&app, Method::POST, "/api/alerting/rules", json!({
         "group": "queues", "interval": "1s",
         "rule": {"name": "QueueDeep", "query": "test_queue_depth", "condition": {"type": "above", "threshold": 100}}

@@ -4,6 +4,7 @@ mod alerting;
 mod alerting_prometheus;
 mod alerting_receivers;
 mod alerting_replicas;
+mod alerting_rules;
 mod architecture;
 mod compaction;
 mod dashboards;

@@ -173,6 +173,14 @@ pub fn PanelEditor(
                             <input class="field-input" name="description" prop:value=move || draft.with(|p| p.description.clone())
                                 on:change=move |ev| { let v = event_target_value(&ev); set_opt(Box::new(move |p| p.description = v.clone())); }/>
                         </label>
+                        <Show when=move || kind.get() == PanelKind::AlertList>
+                            <label class="field">
+                                <span class="field-label">"Only alerts with labels"</span>
+                                <input class="field-input" name="alert_matchers" placeholder="severity=\"critical\", team=~\"agents|infra\""
+                                    prop:value=move || draft.with(|p| p.options.alert_matchers.clone())
+                                    on:change=move |ev| { let v = event_target_value(&ev); set_opt(Box::new(move |p| p.options.alert_matchers = v.clone())); }/>
+                            </label>
+                        </Show>
                         <Show when=move || kind.get().queries()>
                             <fieldset class="editor-section">
                                 <legend>"Queries"</legend>

@@ -1,0 +1,285 @@
+//! Alerting benchmarks in one process on an embedded PostgreSQL (see `bench/alerting.sh`):
+//!
+//! - evaluation: groups of 10 and 50 rules, each over 1,000 series, evaluated at successive
+//!   slots (query, condition, state machine, instances and changes saved): rules × series per
+//!   second;
+//! - the preview of a rule over 24 hours of 1,000 series at a 1-minute interval;
+//! - the history of a rule and the rule list (fired in 7 days) with 1,000,000 state changes
+//!   stored: median and 95th percentile.
+
+use app::api::alerting::{Condition, PreviewRequest, Rule, RuleGroup, RuleSource};
+use server::{
+    alerting::{scheduler, Alerting},
+    embedded::{EmbeddedOptions, EmbeddedPostgres},
+    ingest::{IncomingSeries, IngestLimits, Ingester},
+    labels::SeriesKey,
+    metrics::Metrics,
+    query::{QueryLimits, QueryRange, QueryService},
+    store::{self, alerting as db},
+    tsdb::Storage,
+};
+use sqlx::postgres::PgPoolOptions;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+const SERIES: usize = 1_000;
+const MINUTE: i64 = 60_000;
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Depth of queue `i` at minute `m`: a slow wave per queue; about one in ten crosses 100 at
+/// its peaks.
+fn depth(i: usize, m: i64) -> f64 {
+    let phase = i as f64 * 0.37;
+    let amplitude = if i.is_multiple_of(10) { 80.0 } else { 40.0 };
+    50.0 + amplitude * ((m as f64) / 90.0 + phase).sin()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let pg = EmbeddedPostgres::start(
+        &EmbeddedOptions {
+            data_dir: dir.path().join("data"),
+            bin_dir: None,
+            user: "postgres".into(),
+        },
+        "portal",
+    )
+    .await?;
+    let result = run(&pg).await;
+    pg.stop().await?;
+    result
+}
+
+async fn run(pg: &EmbeddedPostgres) -> anyhow::Result<()> {
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(pg.connect_options("portal"))
+        .await?;
+    store::MIGRATOR.run(&pool).await?;
+    let metrics = Metrics::new();
+    let storage = Arc::new(Storage::new(pool.clone()));
+    let ingester = Arc::new(Ingester::new(
+        pool.clone(),
+        storage.clone(),
+        IngestLimits::default(),
+        metrics.clone(),
+    ));
+    let queries = QueryService::new(
+        pool.clone(),
+        storage,
+        QueryLimits {
+            max_depth: 500,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            max_concurrent: 4,
+            max_queued: 100,
+        },
+        metrics,
+    );
+    let alerting = Alerting::new(
+        pool.clone(),
+        queries.clone(),
+        ingester.clone(),
+        "http://127.0.0.1:3000".into(),
+    );
+
+    // 24 hours of 1,000 queues, one sample a minute (1.44 M samples).
+    let now = chrono::Utc::now().timestamp_millis() / MINUTE * MINUTE;
+    let start = now - 24 * 60 * MINUTE;
+    let loading = Instant::now();
+    for hour in 0..24 {
+        let batch: Vec<IncomingSeries> = (0..SERIES)
+            .map(|i| IncomingSeries {
+                key: SeriesKey::from_pairs([
+                    ("__name__", "bench_queue_depth".to_string()),
+                    ("queue", format!("q{i:04}")),
+                ])
+                .expect("valid labels"),
+                samples: (0..60)
+                    .map(|m| {
+                        let minute = hour * 60 + m;
+                        (start + minute * MINUTE, depth(i, minute))
+                    })
+                    .collect(),
+            })
+            .collect();
+        ingester.write("bench", batch).await?;
+    }
+    println!(
+        "loaded {} series × 24 h at 1 min in {:.1} s",
+        SERIES,
+        loading.elapsed().as_secs_f64()
+    );
+
+    println!("\n## Evaluation (each rule over {SERIES} series; a tenth of them alerting)\n");
+    println!("| rules in the group | evaluations | median per group | rules × series per second |");
+    println!("|---|---|---|---|");
+    for rules in [10usize, 50] {
+        let group = RuleGroup {
+            folder: "bench".into(),
+            name: format!("g{rules}"),
+            interval: "1m".into(),
+            source: RuleSource::Api,
+            rules: (0..rules)
+                .map(|r| Rule {
+                    name: format!("QueueDeep{r}"),
+                    query: "max by (queue) (bench_queue_depth)".into(),
+                    condition: Condition::Above {
+                        threshold: 95.0 + r as f64 * 0.01,
+                    },
+                    for_duration: "2m".into(),
+                    ..Rule::default()
+                })
+                .collect(),
+        };
+        alerting
+            .put_group(group, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let row = db::select_group(&pool, "bench", &format!("g{rules}"))
+            .await?
+            .expect("the group exists");
+        let mut times = Vec::new();
+        // Twenty evaluations over the last twenty minutes of data: alerts come and go.
+        for k in (0..20).rev() {
+            let t = Instant::now();
+            scheduler::evaluate_group(&alerting, &row, now - k * MINUTE).await?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        let median = percentile(&mut times, 0.5);
+        println!(
+            "| {rules} | 20 | {:.0} ms | {:.0} |",
+            median * 1000.0,
+            (rules * SERIES) as f64 / median
+        );
+    }
+
+    println!("\n## Preview: 24 h of {SERIES} series at a 1-minute interval (1,441 evaluations)\n");
+    let rule = Rule {
+        name: "QueueDeep".into(),
+        query: "max by (queue) (bench_queue_depth)".into(),
+        condition: Condition::Above { threshold: 100.0 },
+        for_duration: "10m".into(),
+        ..Rule::default()
+    };
+    let mut times = Vec::new();
+    let mut alerts = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let preview = alerting
+            .preview(PreviewRequest {
+                rule: rule.clone(),
+                interval: "1m".into(),
+                start: Some(now - 24 * 60 * MINUTE),
+                end: Some(now),
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed().as_secs_f64());
+        alerts = preview.alerts;
+    }
+    println!(
+        "median {:.0} ms, p95 {:.0} ms over 5 runs; it would have sent {alerts} alerts",
+        percentile(&mut times.clone(), 0.5) * 1000.0,
+        percentile(&mut times, 0.95) * 1000.0
+    );
+    let mut query_times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let expr = queries.parse(&rule.query)?;
+        queries
+            .range(
+                expr,
+                QueryRange::new(now - 24 * 60 * MINUTE, now, MINUTE)
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?,
+            )
+            .await?;
+        query_times.push(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "of which the range query alone: median {:.0} ms",
+        percentile(&mut query_times, 0.5) * 1000.0
+    );
+
+    println!("\n## History with 1,000,000 state changes (100 rules × 1,000 alerts × 10 changes over 7 days)\n");
+    let uid = db::select_rules(&pool)
+        .await?
+        .first()
+        .expect("a rule")
+        .uid
+        .clone();
+    let filling = Instant::now();
+    sqlx::query(
+        "insert into alert_state_change (rule_uid, fingerprint, labels, at, from_state, to_state, value)
+         select case when r = 0 then $1 else 'bench-' || r end, f,
+                jsonb_build_object('alertname', 'QueueDeep', 'queue', 'q' || f),
+                now() - interval '7 days' + (c * interval '16 hours') + (f * interval '1 second'),
+                case c % 3 when 0 then 'inactive' when 1 then 'pending' else 'firing' end,
+                case c % 3 when 0 then 'pending' when 1 then 'firing' else 'inactive' end,
+                100 + c
+         from generate_series(0, 99) r, generate_series(0, 999) f, generate_series(0, 9) c",
+    )
+    .bind(&uid)
+    .execute(&pool)
+    .await?;
+    sqlx::query("analyze alert_state_change")
+        .execute(&pool)
+        .await?;
+    println!("inserted in {:.1} s\n", filling.elapsed().as_secs_f64());
+    println!("| query | median | p95 |");
+    println!("|---|---|---|");
+    let end = chrono::Utc::now();
+    for (label, days) in [
+        ("a rule's history, 7 days (10,000 changes, 5,000 listed)", 7),
+        ("a rule's history, 1 day", 1),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            alerting
+                .history(&uid, end - chrono::Duration::days(days), end)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "| {label} | {:.1} ms | {:.1} ms |",
+            percentile(&mut times.clone(), 0.5) * 1000.0,
+            percentile(&mut times, 0.95) * 1000.0
+        );
+    }
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        alerting.rules().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "| the rule list with fired-in-7-days counts (60 rules, 1 M changes) | {:.1} ms | {:.1} ms |",
+        percentile(&mut times.clone(), 0.5) * 1000.0,
+        percentile(&mut times, 0.95) * 1000.0
+    );
+    let plan: Vec<(String,)> = sqlx::query_as(
+        "explain analyze select rule_uid, labels, at, from_state, to_state, value from alert_state_change
+         where rule_uid = $1 and at >= now() - interval '7 days' and at <= now() order by at desc limit 5001",
+    )
+    .bind(&uid)
+    .fetch_all(&pool)
+    .await?;
+    println!("\nEXPLAIN ANALYZE of a rule's 7-day history:\n");
+    for (line,) in plan {
+        println!("    {line}");
+    }
+    Ok(())
+}
