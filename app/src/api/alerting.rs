@@ -102,6 +102,10 @@ pub struct Rule {
     /// The simple-mode choices the query was written from, so the form reopens in that mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simple: Option<SimpleQuery>,
+    /// Sends the rule's alerts straight to this contact point (grouped and timed as the
+    /// default route says) instead of through the routing tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_point: Option<String>,
 }
 
 fn zero_duration() -> String {
@@ -125,6 +129,7 @@ impl Default for Rule {
             on_error: ErrorState::default(),
             paused: false,
             simple: None,
+            contact_point: None,
         }
     }
 }

@@ -138,6 +138,19 @@ impl Alerting {
         Ok(())
     }
 
+    /// Checks that the contact point a rule sends to exists.
+    async fn check_contact_point(&self, rule: &Rule) -> Result<(), ApiError> {
+        if let Some(name) = &rule.contact_point {
+            if self.contact_point(name).await.is_err() {
+                return Err(ApiError::invalid(
+                    "contact_point",
+                    format!("no contact point \"{name}\""),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Saves one rule into its folder and group (made when missing); returns it with its uid.
     pub async fn save_rule(&self, request: SaveRule) -> Result<RuleSummary, ApiError> {
         let SaveRule {
@@ -147,6 +160,7 @@ impl Alerting {
             mut rule,
         } = request;
         self.check_rule(&rule)?;
+        self.check_contact_point(&rule).await?;
         let probe = RuleGroup {
             folder: folder.trim().to_string(),
             name: group.trim().to_string(),
@@ -235,6 +249,9 @@ impl Alerting {
         }
         for (i, rule) in group.rules.iter().enumerate() {
             self.check_rule(rule)
+                .map_err(|e| prefixed(e, &format!("rules[{i}].")))?;
+            self.check_contact_point(rule)
+                .await
                 .map_err(|e| prefixed(e, &format!("rules[{i}].")))?;
         }
         let mut tx = self.pool.begin().await?;
@@ -325,6 +342,8 @@ impl Alerting {
     }
 
     pub async fn delete_rule(&self, uid: &str) -> Result<(), ApiError> {
+        // (Its history and counts stay until they age out: a rule made again under the same
+        // uid, as provisioning does, keeps them.)
         let row = db::select_rule(&self.pool, uid)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("no alert rule \"{uid}\"")))?;

@@ -29,6 +29,12 @@ pub const WORKER: &str = "alert-evaluator";
 pub const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long a resolved alert is kept (for its notification) before it is forgotten.
 pub const RESOLVED_RETENTION: chrono::Duration = chrono::Duration::minutes(15);
+/// How long state changes are kept (rule pages show any range within it).
+pub const HISTORY_RETENTION: chrono::Duration = chrono::Duration::days(90);
+/// How often old history is pruned.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
+/// When this process last pruned (ms); the first pass prunes.
+static LAST_PRUNE_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 /// The slot (ms) an interval is at, at `now`.
 pub fn slot(now_ms: i64, interval_ms: i64) -> i64 {
@@ -70,6 +76,19 @@ pub async fn pass(alerting: &Alerting) -> anyhow::Result<()> {
         }
     }
     db::delete_resolved_before(&alerting.pool, Utc::now() - RESOLVED_RETENTION).await?;
+    let last = LAST_PRUNE_MS.load(std::sync::atomic::Ordering::Relaxed);
+    if now - last >= PRUNE_EVERY_MS {
+        LAST_PRUNE_MS.store(now, std::sync::atomic::Ordering::Relaxed);
+        let pruned = db::delete_history_before(
+            &alerting.pool,
+            Utc::now() - HISTORY_RETENTION,
+            Utc::now() - chrono::Duration::days(8),
+        )
+        .await?;
+        if pruned > 0 {
+            tracing::info!(pruned, "old alert state changes forgotten");
+        }
+    }
     if failures.is_empty() {
         Ok(())
     } else {

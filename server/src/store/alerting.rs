@@ -342,12 +342,30 @@ pub async fn save_rule_state(
         .execute(&mut **tx)
         .await?;
     }
-    insert_changes(&mut **tx, changes).await
+    insert_changes(tx, changes).await
 }
 
-pub async fn insert_changes(db: impl PgExecutor<'_>, changes: &[ChangeRow]) -> sqlx::Result<()> {
+/// Appends state changes and counts the alerts that started firing, by the hour.
+pub async fn insert_changes(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &[ChangeRow],
+) -> sqlx::Result<()> {
     if changes.is_empty() {
         return Ok(());
+    }
+    let fired: Vec<&ChangeRow> = changes.iter().filter(|c| c.to_state == "firing").collect();
+    if !fired.is_empty() {
+        sqlx::query(
+            "insert into alert_rule_fired (rule_uid, hour, fired)
+             select rule_uid, date_trunc('hour', at), count(*)
+             from unnest($1::text[], $2::timestamptz[]) as c(rule_uid, at)
+             group by 1, 2
+             on conflict (rule_uid, hour) do update set fired = alert_rule_fired.fired + excluded.fired",
+        )
+        .bind(fired.iter().map(|c| c.rule_uid.clone()).collect::<Vec<_>>())
+        .bind(fired.iter().map(|c| c.at).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
     }
     sqlx::query(
         "insert into alert_state_change (rule_uid, fingerprint, labels, at, from_state, to_state, value)
@@ -361,7 +379,7 @@ pub async fn insert_changes(db: impl PgExecutor<'_>, changes: &[ChangeRow]) -> s
     .bind(changes.iter().map(|c| c.from_state.clone()).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.to_state.clone()).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.value).collect::<Vec<_>>())
-    .execute(db)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -380,14 +398,32 @@ pub async fn delete_resolved_before(
     )
 }
 
-/// Times each rule's alerts started firing since `since`.
+/// Forgets state changes older than `before`, and firing counts older than `counts_before`.
+pub async fn delete_history_before(
+    db: impl PgExecutor<'_> + Copy,
+    before: DateTime<Utc>,
+    counts_before: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    let changes = sqlx::query("delete from alert_state_change where at < $1")
+        .bind(before)
+        .execute(db)
+        .await?
+        .rows_affected();
+    sqlx::query("delete from alert_rule_fired where hour < $1")
+        .bind(counts_before)
+        .execute(db)
+        .await?;
+    Ok(changes)
+}
+
+/// Times each rule's alerts started firing since the hour `since` falls in.
 pub async fn select_fired_counts(
     db: impl PgExecutor<'_>,
     since: DateTime<Utc>,
 ) -> sqlx::Result<Vec<(String, i64)>> {
     sqlx::query_as(
-        "select rule_uid, count(*) from alert_state_change
-         where to_state = 'firing' and at >= $1 group by rule_uid",
+        "select rule_uid, sum(fired)::bigint from alert_rule_fired
+         where hour >= date_trunc('hour', $1) group by rule_uid",
     )
     .bind(since)
     .fetch_all(db)

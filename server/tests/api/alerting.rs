@@ -537,3 +537,56 @@ async fn the_preview_replays_history_with_the_evaluators_state_machine() {
     assert_eq!(spans[1]["end"], base + 8 * minute);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_rule_can_send_straight_to_a_contact_point() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    let (status, _) = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/alerting/contact-points",
+        json!({"name": "direct", "type": "webhook", "url": receiver.url}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // No routing tree at all; the root's default timing applies, made short here.
+    let (status, _) = send(
+        &app,
+        reqwest::Method::PUT,
+        "/api/alerting/policy",
+        json!({"root": {"group_wait": "0s", "group_interval": "1s"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    write_depths(&app, &[("coding", 150.0)]).await;
+    let mut body = queue_rule("0s");
+    body["rule"]["contact_point"] = json!("nobody");
+    let (status, answer) = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/alerting/rules",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (422, Some("contact_point"))
+    );
+    body["rule"]["contact_point"] = json!("direct");
+    create_rule(&app, body).await;
+    let message = receiver
+        .wait_for(Duration::from_secs(10), |v| v["status"] == "firing")
+        .await;
+    assert_eq!(message["receiver"], "direct");
+    // A contact point a rule sends to is not deleted from under it.
+    let (status, answer) = send(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/alerting/contact-points/direct",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 409, "{answer}");
+    app.stop().await;
+}

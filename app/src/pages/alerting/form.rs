@@ -137,6 +137,8 @@ struct Fields {
     runbook: RwSignal<String>,
     dashboard: RwSignal<String>,
     other_annotations: RwSignal<BTreeMap<String, String>>,
+    /// Empty: through the routing tree.
+    contact_point: RwSignal<String>,
 }
 
 impl Fields {
@@ -264,6 +266,7 @@ impl Fields {
             runbook: RwSignal::new(runbook),
             dashboard: RwSignal::new(dashboard),
             other_annotations: RwSignal::new(annotations),
+            contact_point: RwSignal::new(rule.contact_point.clone().unwrap_or_default()),
         }
     }
 
@@ -377,6 +380,7 @@ impl Fields {
             on_error: self.on_error.get(),
             paused: self.paused.get(),
             simple,
+            contact_point: Some(self.contact_point.get()).filter(|c| !c.is_empty()),
         };
         errors.extend(rule.validate());
         (rule, errors)
@@ -646,7 +650,7 @@ fn RuleForm(initial: Option<RuleSummary>) -> impl IntoView {
                         <input class="field-input field-grow" name="dashboard_url" placeholder="/d/agent-overview" prop:value=move || f.dashboard.get() on:change=move |ev| f.dashboard.set(event_target_value(&ev))/>
                     </Field>
                 </div>
-                {move || (!recording()).then(|| view! { <NotificationRoute built=built/> })}
+                {move || (!recording()).then(|| view! { <NotificationRoute built=built contact_point=f.contact_point/> })}
             </section>
 
             <div class="form-actions">
@@ -867,9 +871,14 @@ fn PreviewChart(preview: Preview) -> impl IntoView {
     }
 }
 
-/// Which contact points the rule's alerts would reach, by the routing tree.
+/// Where the rule's alerts go: a contact point picked here, or the routing tree (and which
+/// contact points it would reach for these labels).
 #[component]
-fn NotificationRoute(built: Memo<(Rule, Vec<ModelError>)>) -> impl IntoView {
+fn NotificationRoute(
+    built: Memo<(Rule, Vec<ModelError>)>,
+    contact_point: RwSignal<String>,
+) -> impl IntoView {
+    let points = LocalResource::new(endpoints::list_contact_points);
     let routes = LocalResource::new(move || {
         let (rule, _) = built.get();
         async move {
@@ -880,23 +889,35 @@ fn NotificationRoute(built: Memo<(Rule, Vec<ModelError>)>) -> impl IntoView {
     });
     view! {
         <div class="rule-route" aria-label="Notifications">
-            <span class="field-label">"Notifications"</span>
-            {move || match routes.get() {
-                None => view! { <p class="muted">"…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="error-text">{e.to_string()}</p> }.into_any(),
-                Some(Ok(r)) if r.is_empty() => view! {
-                    <p class="muted">"No contact point receives these alerts yet: "<a href="/alerting/notifications">"set up notifications"</a>"."</p>
-                }.into_any(),
-                Some(Ok(r)) => view! {
-                    <ul class="plain-list">
-                        {r.into_iter().map(|m| {
-                            let by = m.group_by.map(|g| g.join(", ")).unwrap_or_else(|| "every label".into());
-                            view! { <li>"→ "<strong>{m.receiver}</strong>
-                                <span class="muted">{format!(" grouped by {by}; first message after {} s, then every {} s while it changes, repeated every {}", m.group_wait_ms / 1000, m.group_interval_ms / 1000, crate::format::human_duration(m.repeat_interval_ms / 1000))}</span></li> }
-                        }).collect_view()}
-                    </ul>
-                    <p class="field-hint">"Routes are set on the "<a href="/alerting/notifications">"notifications"</a>" page."</p>
-                }.into_any(),
+            <label class="field"><span class="field-label">"Send notifications"</span>
+                <select class="field-input" name="contact_point" prop:value=move || contact_point.get()
+                    on:change=move |ev| contact_point.set(event_target_value(&ev))>
+                    <option value="">"By the routing tree"</option>
+                    {move || points.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|p| {
+                        let name = p.name.clone();
+                        view! { <option value=name.clone()>{format!("Straight to {name}")}</option> }
+                    }).collect_view()}
+                </select></label>
+            {move || if !contact_point.get().is_empty() {
+                view! { <p class="muted">"→ "<strong>{contact_point.get()}</strong>", grouped and timed as the default route says."</p> }.into_any()
+            } else {
+                match routes.get() {
+                    None => view! { <p class="muted">"…"</p> }.into_any(),
+                    Some(Err(e)) => view! { <p class="error-text">{e.to_string()}</p> }.into_any(),
+                    Some(Ok(r)) if r.is_empty() => view! {
+                        <p class="muted">"No contact point receives these alerts yet: "<a href="/alerting/notifications">"set up notifications"</a>"."</p>
+                    }.into_any(),
+                    Some(Ok(r)) => view! {
+                        <ul class="plain-list">
+                            {r.into_iter().map(|m| {
+                                let by = m.group_by.map(|g| g.join(", ")).unwrap_or_else(|| "every label".into());
+                                view! { <li>"→ "<strong>{m.receiver}</strong>
+                                    <span class="muted">{format!(" grouped by {by}; first message after {} s, then every {} s while it changes, repeated every {}", m.group_wait_ms / 1000, m.group_interval_ms / 1000, crate::format::human_duration(m.repeat_interval_ms / 1000))}</span></li> }
+                            }).collect_view()}
+                        </ul>
+                        <p class="field-hint">"Routes are set on the "<a href="/alerting/notifications">"notifications"</a>" page."</p>
+                    }.into_any(),
+                }
             }}
         </div>
     }

@@ -7,7 +7,7 @@
 //! notification is sent once even when another replica takes over.
 
 use super::{
-    route,
+    direct, route,
     send::{self, Message, Notification, NotifiedAlert},
     Matched,
 };
@@ -16,7 +16,7 @@ use crate::{
     error::ApiError,
     store::alerting::{self as db, InstanceRow, NotificationGroupRow},
 };
-use app::api::alerting::{ContactPoint, TestOutcome};
+use app::api::alerting::{ContactPoint, Rule, TestOutcome};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio_util::sync::CancellationToken;
@@ -70,22 +70,26 @@ impl Dispatcher {
     pub async fn pass(&self) -> anyhow::Result<()> {
         let a = &self.alerting;
         let policy = a.policy().await?;
-        if policy.root.receiver.is_empty() && policy.root.routes.is_empty() {
-            return Ok(());
-        }
         let points: HashMap<String, ContactPoint> = a
             .contact_points()
             .await?
             .into_iter()
             .map(|c| (c.name.clone(), c))
             .collect();
-        let queries: HashMap<String, String> = db::select_rules(&a.pool)
+        let rules: HashMap<String, Rule> = db::select_rules(&a.pool)
             .await?
             .into_iter()
-            .map(|r| {
-                let rule = crate::alerting::rule_of(&r);
-                (r.uid, rule.query)
-            })
+            .map(|r| (r.uid.clone(), crate::alerting::rule_of(&r)))
+            .collect();
+        if policy.root.receiver.is_empty()
+            && policy.root.routes.is_empty()
+            && rules.values().all(|r| r.contact_point.is_none())
+        {
+            return Ok(());
+        }
+        let queries: HashMap<String, String> = rules
+            .iter()
+            .map(|(uid, r)| (uid.clone(), r.query.clone()))
             .collect();
         let mut current: BTreeMap<String, Current> = BTreeMap::new();
         for instance in db::select_all_instances(&a.pool).await? {
@@ -93,7 +97,14 @@ impl Dispatcher {
                 continue;
             }
             let labels = labels_of(&instance.labels);
-            for m in route(&policy.root, &labels) {
+            let matched = match rules
+                .get(&instance.rule_uid)
+                .and_then(|r| r.contact_point.as_deref())
+            {
+                Some(point) => vec![direct(&policy.root, &instance.rule_uid, point)],
+                None => route(&policy.root, &labels),
+            };
+            for m in matched {
                 if m.receiver.is_empty() {
                     continue;
                 }

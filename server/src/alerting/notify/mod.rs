@@ -37,6 +37,22 @@ pub fn matcher_holds(m: &LabelMatcher, labels: &BTreeMap<String, String>) -> boo
     }
 }
 
+/// The one route of alerts whose rule names its contact point: the default route's grouping
+/// and timing, to that contact point.
+pub fn direct(root: &Route, rule_uid: &str, contact_point: &str) -> Matched {
+    let mut m = route(
+        &Route {
+            routes: Vec::new(),
+            ..root.clone()
+        },
+        &BTreeMap::new(),
+    )
+    .remove(0);
+    m.path = format!("rule/{rule_uid}");
+    m.receiver = contact_point.to_string();
+    m
+}
+
 /// The routes `labels` reach, walking the tree as Alertmanager does: the first matching child
 /// (and the ones after it while `continue` is set), the deepest match wins; the root always
 /// matches.
@@ -149,6 +165,19 @@ impl Alerting {
         if used {
             return Err(ApiError::Conflict(format!(
                 "contact point \"{name}\" is used by the routing tree; change the routes first"
+            )));
+        }
+        let rules: Vec<String> = db::select_rules(&self.pool)
+            .await?
+            .iter()
+            .map(super::rule_of)
+            .filter(|r| r.contact_point.as_deref() == Some(name))
+            .map(|r| r.name)
+            .collect();
+        if !rules.is_empty() {
+            return Err(ApiError::Conflict(format!(
+                "contact point \"{name}\" is where these rules send: {}; change them first",
+                rules.join(", ")
             )));
         }
         if !db::delete_contact_point(&self.pool, name).await? {
