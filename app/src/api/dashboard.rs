@@ -110,6 +110,7 @@ pub enum PanelKind {
     Heatmap,
     Text,
     /// The live alerts of the portal's rules, narrowed by label matchers.
+    #[serde(rename = "alertlist")]
     AlertList,
     /// A collapsible row heading.
     Row,

@@ -335,6 +335,21 @@ groups:
     }
 
     #[test]
+    fn refuses_alias_bombs_quickly() {
+        let mut bomb =
+            String::from("a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n");
+        for (i, prev) in ('b'..='j').zip('a'..='i') {
+            bomb.push_str(&format!(
+                "{i}: &{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+            ));
+        }
+        bomb.push_str("groups: []\n");
+        let started = std::time::Instant::now();
+        assert!(parse(&bomb, "f").is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
     fn refuses_what_is_not_a_rule_file() {
         assert!(parse("groups: [{name: a, rules: [{expr: up}]}]", "f").is_err());
         assert!(parse("groups: [{name: a, bogus: 1}]", "f").is_err());

@@ -418,8 +418,16 @@ impl Message {
                     .await
                     .map_err(|e| format!("request failed: {e}"))?;
                 let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                let answer = format!("{status} {}", truncate(&text));
+                // Only the start of the answer is kept, and only that much is read.
+                let mut response = response;
+                let mut body = Vec::new();
+                while body.len() < ANSWER_BYTES {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                        _ => break,
+                    }
+                }
+                let answer = format!("{status} {}", truncate(&String::from_utf8_lossy(&body)));
                 if status.is_success() {
                     Ok(answer)
                 } else {
