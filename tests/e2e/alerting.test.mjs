@@ -181,7 +181,7 @@ test('a threshold set in the simple form previews, fires, notifies grouped, and 
   await page.fill('input[name="interval"]', '5s');
   await page.press('input[name="interval"]', 'Tab');
   await page.click('button[name="save"]');
-  await page.waitForURL(/\/alerting\/rules\/[a-z0-9]+$/);
+  await page.waitForURL(/\/alerting\/rules\/(?!new$)[a-z0-9]+$/);
   const uid = page.url().split('/').pop();
 
   // The queue crosses the threshold and stays there: pending, then firing after two minutes.

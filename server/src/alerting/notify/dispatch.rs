@@ -304,7 +304,20 @@ impl Dispatcher {
             rule_uid: i.rule_uid.clone(),
             firing,
             labels: labels_of(&i.labels),
-            annotations: labels_of(&i.annotations),
+            annotations: labels_of(&i.annotations)
+                .into_iter()
+                .map(|(k, v)| {
+                    // Links written relative to the portal (`/d/agent-overview`) open from a
+                    // chat tool or a mailbox only when absolute.
+                    let link = k.ends_with("_url") && v.starts_with('/');
+                    let v = if link {
+                        format!("{}{v}", a.external_url)
+                    } else {
+                        v
+                    };
+                    (k, v)
+                })
+                .collect(),
             starts_at: at,
             ends_at: if firing { None } else { i.resolved_at },
             value: i.value,

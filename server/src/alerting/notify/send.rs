@@ -150,6 +150,9 @@ impl Notification {
                 "  rule: {}\n  explore: {}\n",
                 a.rule_url, a.explore_url
             ));
+            if let Some(d) = a.annotations.get("dashboard_url") {
+                list.push_str(&format!("  dashboard: {d}\n"));
+            }
             if !a.image_url.is_empty() {
                 list.push_str(&format!("  chart: {}\n", a.image_url));
             }
@@ -268,8 +271,11 @@ impl Notification {
                     "title": format!("[{}] {}", if a.firing { "FIRING" } else { "RESOLVED" },
                                      a.labels.get("alertname").cloned().unwrap_or_default()),
                     "title_link": a.rule_url,
-                    "text": format!("{summary}\nValue: {}\n<{}|Explore> · <{}|Rule>",
-                                    value_text(a.value), a.explore_url, a.rule_url),
+                    "text": format!("{summary}\nValue: {}\n<{}|Explore> · <{}|Rule>{}",
+                                    value_text(a.value), a.explore_url, a.rule_url,
+                                    a.annotations.get("dashboard_url")
+                                        .map(|d| format!(" · <{d}|Dashboard>"))
+                                        .unwrap_or_default()),
                     "fields": a.labels.iter().filter(|(k, _)| *k != "alertname")
                         .map(|(k, v)| json!({"title": k, "value": v, "short": true}))
                         .collect::<Vec<_>>(),
