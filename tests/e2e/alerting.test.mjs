@@ -124,6 +124,41 @@ test('the built-in Agent fleet rules are listed with their state and health', as
   assert.deepEqual(errors, []);
 });
 
+test('contact points are made, tested and routed to on the Notifications page', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/alerting/notifications`);
+  await page.getByRole('button', { name: 'New contact point' }).click();
+  await page.fill('input[name="contact-name"]', 'team-hook');
+  await page.press('input[name="contact-name"]', 'Tab');
+  await page.fill('input[name="contact-url"]', receiver.url);
+  await page.press('input[name="contact-url"]', 'Tab');
+  await page.getByRole('button', { name: 'Send test' }).click();
+  await page.locator('.contact-form [role="status"]', { hasText: 'Delivered' }).waitFor();
+  const test = await receiver.waitFor((b) => b.groupLabels?.alertname === 'TestAlert', 10_000);
+  assert.equal(test.version, '4');
+  await page.getByRole('button', { name: 'Save contact point' }).click();
+  await page.locator('td', { hasText: 'team-hook' }).first().waitFor();
+  // Route critical alerts to it; the default route goes there too.
+  await page.selectOption('.policy-root select', 'team-hook');
+  await page.getByRole('button', { name: 'Add a route' }).click();
+  const row = page.locator('.routes-table tbody tr').last();
+  await row.locator('input').first().fill('severity="critical"');
+  await row.locator('input').first().press('Tab');
+  await row.locator('select').selectOption('team-hook');
+  await page.click('button[name="save-policy"]');
+  await page.locator('[role="status"]', { hasText: 'Saved.' }).waitFor();
+  const policy = await api('GET', '/api/alerting/policy');
+  assert.equal(policy.root.receiver, 'team-hook');
+  assert.deepEqual(policy.root.routes[0].matchers, [{ name: 'severity', op: '=', value: 'critical' }]);
+  // The log shows the test that was delivered.
+  await page.reload();
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.locator('.notification-log td', { hasText: 'delivered' }).first().waitFor({ timeout: 15_000 });
+  await page.screenshot({ path: `${SHOTS}/notifications.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
 test('a threshold set in the simple form previews, fires, notifies grouped, and resolves', async (t) => {
   const receiver = await startReceiver();
   t.after(() => receiver.close());

@@ -245,38 +245,52 @@ pub fn replay(
     external_url: &str,
 ) -> Preview {
     let timing = timing(rule);
-    // Index each series' points by step.
-    let lookup = |points: &[(i64, f64)]| -> HashMap<i64, f64> { points.iter().copied().collect() };
-    // Each series: its labels, its values by time, its points in order.
-    type Indexed = (AlertLabels, HashMap<i64, f64>, Vec<(i64, f64)>);
+    // Each series' values by step index (NaN where it has none): the range query's points
+    // fall on the steps, so a step is an index, not a lookup.
+    let steps = usize::try_from((range.end - range.start) / range.step.max(1) + 1).unwrap_or(0);
+    let dense = |points: &[(i64, f64)]| -> Vec<f64> {
+        let mut out = vec![f64::NAN; steps];
+        for &(t, v) in points {
+            let offset = t - range.start;
+            if offset >= 0 && offset % range.step == 0 {
+                if let Some(slot) = out.get_mut((offset / range.step) as usize) {
+                    *slot = v;
+                }
+            }
+        }
+        out
+    };
+    // Each series: its labels, its values by step, its points in order.
+    type Indexed = (AlertLabels, Vec<f64>, Vec<(i64, f64)>);
     let mut series: Vec<Indexed> = values
         .into_iter()
-        .map(|(labels, points)| {
-            let index = lookup(&points);
-            (labels, index, points)
-        })
+        .map(|(labels, points)| (labels, dense(&points), points))
         .collect();
     series.sort_by(|a, b| a.0.cmp(&b.0));
-    let history: Vec<HashMap<&AlertLabels, HashMap<i64, f64>>> = history
+    let history: Vec<HashMap<&AlertLabels, Vec<f64>>> = history
         .iter()
-        .map(|h| h.iter().map(|(l, p)| (l, lookup(p))).collect())
+        .map(|h| h.iter().map(|(l, p)| (l, dense(p))).collect())
         .collect();
 
     let mut instances = Instances::new();
-    // fingerprint -> (series index, open span)
+    // fingerprint -> its spans, the times it fired, the series it belongs to.
     let mut spans: HashMap<i64, Vec<PreviewSpan>> = HashMap::new();
     let mut fired: HashMap<i64, u32> = HashMap::new();
     let mut alert_fp: HashMap<i64, usize> = HashMap::new();
     let mut total_alerts = 0;
-    let mut t = range.start;
-    while t <= range.end {
+    for step in 0..steps {
+        let t = range.start + step as i64 * range.step;
         let mut active = Vec::new();
-        for (i, (labels, index, _)) in series.iter().enumerate() {
-            let Some(&v) = index.get(&t) else { continue };
+        for (i, (labels, values, _)) in series.iter().enumerate() {
+            let v = values[step];
+            if v.is_nan() {
+                continue;
+            }
             let past: Option<Vec<f64>> = (!history.is_empty()).then(|| {
                 history
                     .iter()
-                    .filter_map(|h| h.get(labels).and_then(|p| p.get(&t)).copied())
+                    .filter_map(|h| h.get(labels).map(|p| p[step]))
+                    .filter(|v| !v.is_nan())
                     .collect()
             });
             if let Some(a) = active_one(rule, labels, v, past.as_ref(), external_url) {
@@ -287,7 +301,6 @@ pub fn replay(
         for change in state::advance(&mut instances, active, t, timing) {
             record(&mut spans, &mut fired, &change, &mut total_alerts);
         }
-        t += range.step;
     }
     // Close what is still open at the end.
     for list in spans.values_mut() {
@@ -297,16 +310,33 @@ pub fn replay(
             }
         }
     }
-    let mut out: Vec<PreviewSeries> = series
-        .iter()
-        .enumerate()
-        .map(|(i, (labels, _, points))| {
-            let fps: Vec<i64> = alert_fp
+    // The series that alerted most first; only those drawn are copied out.
+    let mut fps_of: HashMap<usize, Vec<i64>> = HashMap::new();
+    for (fp, i) in &alert_fp {
+        fps_of.entry(*i).or_default().push(*fp);
+    }
+    let no_fps = Vec::new();
+    let mut order: Vec<(usize, u32, usize)> = (0..series.len())
+        .map(|i| {
+            let fps = fps_of.get(&i).unwrap_or(&no_fps);
+            let times: u32 = fps
                 .iter()
-                .filter(|(_, &idx)| idx == i)
-                .map(|(fp, _)| *fp)
-                .collect();
-            let mut s: Vec<PreviewSpan> = fps
+                .map(|fp| fired.get(fp).copied().unwrap_or(0))
+                .sum();
+            let stretches: usize = fps.iter().map(|fp| spans.get(fp).map_or(0, Vec::len)).sum();
+            (i, times, stretches)
+        })
+        .collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+    let truncated = order.len() > PREVIEW_MAX_SERIES;
+    order.truncate(PREVIEW_MAX_SERIES);
+    let out: Vec<PreviewSeries> = order
+        .into_iter()
+        .map(|(i, times, _)| {
+            let (labels, _, points) = &series[i];
+            let mut s: Vec<PreviewSpan> = fps_of
+                .get(&i)
+                .unwrap_or(&no_fps)
                 .iter()
                 .flat_map(|fp| spans.get(fp).cloned().unwrap_or_default())
                 .collect();
@@ -315,21 +345,10 @@ pub fn replay(
                 labels: labels.clone(),
                 points: points.clone(),
                 spans: s,
-                fired: fps
-                    .iter()
-                    .map(|fp| fired.get(fp).copied().unwrap_or(0))
-                    .sum(),
+                fired: times,
             }
         })
         .collect();
-    // The series that alerted first, then the rest.
-    out.sort_by(|a, b| {
-        b.fired
-            .cmp(&a.fired)
-            .then(b.spans.len().cmp(&a.spans.len()))
-    });
-    let truncated = out.len() > PREVIEW_MAX_SERIES;
-    out.truncate(PREVIEW_MAX_SERIES);
     let (band_fires_inside, thresholds) = (
         matches!(rule.condition, Condition::Inside { .. }),
         rule.condition.lines(),

@@ -11,6 +11,15 @@ use crate::api::{
 use crate::components::{page_header::PageHeader, url_state::use_tick};
 use leptos::prelude::*;
 
+/// `1 alert`, `2 alerts`.
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 fn kind_name(kind: &ContactKind) -> &'static str {
     match kind {
         ContactKind::Webhook { .. } => "webhook",
@@ -431,7 +440,7 @@ fn PolicyForm(policy: NotificationPolicy, receivers: Vec<String>) -> impl IntoVi
             {timing("Between messages of a group", "group_interval", group_interval)}
             {timing("Repeat while firing", "repeat_interval", repeat_interval)}
         </div>
-        <table class="result-table">
+        <table class="result-table routes-table">
             <thead><tr><th scope="col">"Alerts with labels"</th><th scope="col">"Go to"</th><th scope="col">"Grouped by"</th><th scope="col">"Continue"</th><th scope="col"></th></tr></thead>
             <tbody>
                 <For each=move || rows.get().into_iter().enumerate() key=|(i, r)| (*i, r.matchers.get_untracked()) let:item>
@@ -485,9 +494,9 @@ fn NotificationLog() -> impl IntoView {
                                 <tr>
                                     <td title=n.created_at.to_rfc3339()>{super::ago(n.created_at)}</td>
                                     <td>{n.receiver.clone()}</td>
-                                    <td>{format!("{} · {} alerts", n.status, n.alerts)}<div class="muted small"><code>{n.group_key.clone()}</code></div></td>
+                                    <td>{format!("{} · {}", n.status, plural(n.alerts, "alert"))}<div class="muted small"><code>{n.group_key.clone()}</code></div></td>
                                     <td class=if n.outcome == "delivered" { "status-ok" } else if n.outcome == "failed" { "status-bad" } else { "" }>
-                                        {format!("{} ({} attempts)", n.outcome, n.attempts)}</td>
+                                        {format!("{} ({})", n.outcome, plural(n.attempts, "attempt"))}</td>
                                     <td><code class="small">{n.response.clone()}</code></td>
                                 </tr>
                             }).collect_view()}
