@@ -228,6 +228,10 @@ settings! {
         default false;
     /// A directory of dashboard JSON files (the portal's model or Grafana's) kept in sync with the database
     dashboards_dir: PathBuf => Option<PathBuf> [env = "PORTAL_DASHBOARDS_DIR", value_name = "DIR"];
+    /// The longest a silence may last; longer ones are refused [default: 30d]
+    silence_max_duration: HumanDuration => Duration [env = "PORTAL_SILENCE_MAX_DURATION", value_name = "DURATION"]
+        check |d| *d >= Duration::from_secs(60) => "must be at least 1m"
+        default Duration::from_secs(30 * 86_400);
     /// A directory of Prometheus rule files (*.yml, *.yaml) kept in sync with the database; each file is a folder of rule groups
     rules_dir: PathBuf => Option<PathBuf> [env = "PORTAL_RULES_DIR", value_name = "DIR"];
     /// A TrueType font file panel images are drawn with [default: DejaVu Sans from fonts-dejavu-core]

@@ -176,6 +176,10 @@ impl Application {
             queries.clone(),
             ingester.clone(),
             external_url.clone(),
+        )
+        .with_max_silence(
+            chrono::Duration::from_std(settings.silence_max_duration)
+                .unwrap_or(chrono::Duration::days(30)),
         );
         if settings.demo {
             alerting

@@ -262,3 +262,25 @@ test('a threshold set in the simple form previews, fires, notifies grouped, and 
   await page.screenshot({ path: `${SHOTS}/alert-rule-page.png`, fullPage: true });
   assert.deepEqual(errors, []);
 });
+
+test('an alert is silenced from the Alerts page: the form is filled in, previews what it mutes, and the alert shows silenced', async () => {
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/alerting/alerts?matcher=alertname%3D%22LlmDailyBudgetExceeded%22`);
+  const row = page.locator('.alert-row').first();
+  await row.waitFor({ timeout: 60_000 });
+  const agent = (await row.locator('.label-tag', { hasText: 'agent_id=' }).textContent()).split('=')[1];
+  await row.getByRole('link', { name: 'Silence' }).click();
+  await page.waitForURL(/\/alerting\/silences\?matchers=/);
+  const matchers = page.locator('input[name="silence-matchers"]');
+  assert.match(await matchers.inputValue(), new RegExp(`agent_id="${agent}"`));
+  await page.locator('.silence-preview-summary[data-alerts="1"]').waitFor({ timeout: 15_000 });
+  await page.fill('input[name="silence-created-by"]', 'e2e');
+  await page.fill('input[name="silence-comment"]', 'budget raised tomorrow');
+  await page.press('input[name="silence-comment"]', 'Tab');
+  await page.click('button[name="save-silence"]');
+  await page.locator('.silence-group[data-state="active"] .silence-row').first().waitFor();
+  await page.screenshot({ path: `${SHOTS}/silences.png`, fullPage: true });
+  await page.goto(`${session.portal.url}/alerting/alerts?matcher=agent_id%3D%22${agent}%22`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.locator('.alert-row', { hasText: 'LlmDailyBudgetExceeded' }).locator('.badge', { hasText: 'Silenced' }).waitFor({ timeout: 15_000 });
+  assert.deepEqual(errors, []);
+});

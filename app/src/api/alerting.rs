@@ -754,6 +754,9 @@ pub struct Alert {
     /// Muted by a silence (see the silences page).
     #[serde(default)]
     pub silenced: bool,
+    /// The ids of the silences muting it.
+    #[serde(default)]
+    pub silenced_by: Vec<String>,
 }
 
 /// One state change of one alert instance.

@@ -14,6 +14,7 @@ use super::{
         VariableOptions, VersionSummary,
     },
     prometheus::{QueryData, QueryRange},
+    silences::{SaveSilence, Silence, SilencePreview, SilencePreviewRequest},
     ClientError, PortalStatus,
 };
 
@@ -264,6 +265,27 @@ pub mod paths {
         format!("/api/alerting/notifications?limit={limit}")
     }
 
+    /// Silences; expired ones too with `expired`.
+    pub fn silences(expired: bool) -> String {
+        if expired {
+            "/api/alerting/silences".into()
+        } else {
+            "/api/alerting/silences?state=active".into()
+        }
+    }
+
+    pub fn silence(id: &str) -> String {
+        format!("/api/alerting/silences/{}", escape(id))
+    }
+
+    pub fn silence_preview() -> String {
+        "/api/alerting/silences/preview".into()
+    }
+
+    pub fn silences_matching() -> String {
+        "/api/alerting/silences/matching".into()
+    }
+
     pub fn panel_image(public_token: Option<&str>, uid: &str, panel: u32, ext: &str) -> String {
         match public_token {
             None => format!("{}/panels/{panel}.{ext}", dashboard(uid)),
@@ -494,6 +516,34 @@ pub async fn route_labels(query: &RouteQuery) -> Result<Vec<RouteMatch>, ClientE
 
 pub async fn list_notifications(limit: u32) -> Result<Vec<NotificationRecord>, ClientError> {
     get_json(&paths::notifications(limit)).await
+}
+
+pub async fn list_silences(expired: bool) -> Result<Vec<Silence>, ClientError> {
+    get_json(&paths::silences(expired)).await
+}
+
+/// Creates the silence (no id) or changes the one with its id; returns what holds it now.
+pub async fn save_silence(request: &SaveSilence) -> Result<Silence, ClientError> {
+    if request.id.is_empty() {
+        send_json("POST", &paths::silences(true), Some(request)).await
+    } else {
+        send_json("PUT", &paths::silence(&request.id), Some(request)).await
+    }
+}
+
+pub async fn expire_silence(id: &str) -> Result<(), ClientError> {
+    send_json::<(), ()>("DELETE", &paths::silence(id), None).await
+}
+
+pub async fn preview_silence(
+    request: &SilencePreviewRequest,
+) -> Result<SilencePreview, ClientError> {
+    send_json("POST", &paths::silence_preview(), Some(request)).await
+}
+
+/// The silences that could mute alerts with these labels.
+pub async fn silences_matching(query: &RouteQuery) -> Result<Vec<Silence>, ClientError> {
+    send_json("POST", &paths::silences_matching(), Some(query)).await
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod client;
 pub mod dashboard;
 pub mod endpoints;
 pub mod prometheus;
+pub mod silences;
 mod status;
 
 pub use client::ClientError;

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod notify;
 pub mod promfile;
 pub mod scheduler;
+pub mod silences;
 pub mod state;
 pub mod template;
 
@@ -39,6 +40,8 @@ pub struct Alerting {
     pub(crate) ingester: Arc<Ingester>,
     /// Links in notifications and `$externalURL` in templates start with this.
     pub(crate) external_url: String,
+    /// The longest a silence may last.
+    pub(crate) max_silence: Duration,
 }
 
 fn invalid(e: ModelError) -> ApiError {
@@ -113,7 +116,14 @@ impl Alerting {
             queries,
             ingester,
             external_url,
+            max_silence: Duration::days(app::api::silences::DEFAULT_MAX_DURATION_DAYS),
         }
+    }
+
+    /// The same service with `max` as the longest a silence may last.
+    pub fn with_max_silence(mut self, max: Duration) -> Self {
+        self.max_silence = max;
+        self
     }
 
     /// Checks a rule fully: its fields, its PromQL and its templates; the first problem found,
@@ -466,8 +476,10 @@ impl Alerting {
             .ok_or_else(|| ApiError::not_found(format!("no alert rule \"{uid}\"")))
     }
 
-    /// The live alerts: pending, firing and without data.
+    /// The live alerts: pending, firing and without data, each marked with the silences
+    /// muting it.
     pub async fn alerts(&self) -> Result<Vec<Alert>, ApiError> {
+        let active = self.active_silences().await?;
         let rows = db::select_rules(&self.pool).await?;
         let names: BTreeMap<&str, &str> = rows
             .iter()
@@ -481,16 +493,19 @@ impl Alerting {
                 if state == AlertState::Inactive {
                     return None;
                 }
+                let labels = labels_of(&i.labels);
+                let silenced_by = Self::silenced_by(&active, &labels);
                 Some(Alert {
                     rule_name: names.get(i.rule_uid.as_str()).copied().unwrap_or("").into(),
                     rule_uid: i.rule_uid,
-                    labels: labels_of(&i.labels),
                     annotations: labels_of(&i.annotations),
                     state,
                     active_at: i.active_at,
                     fired_at: i.fired_at,
                     value: i.value,
-                    silenced: false,
+                    silenced: !silenced_by.is_empty(),
+                    silenced_by,
+                    labels,
                 })
             })
             .collect();

@@ -10,7 +10,10 @@ use super::{
     AppState,
 };
 use crate::{
-    alerting::{notify::matcher_holds, Alerting},
+    alerting::{
+        notify::{check_matchers, matcher_holds},
+        Alerting,
+    },
     error::ApiError,
 };
 use app::api::{
@@ -86,16 +89,7 @@ fn matchers_param(params: &Params) -> Result<Vec<LabelMatcher>, ApiError> {
     for text in params.all("matcher").chain(params.all("matchers")) {
         all.extend(parse_matchers(text).map_err(|e| ApiError::bad_request("matcher", e))?);
     }
-    for m in &all {
-        if matches!(
-            m.op,
-            app::api::alerting::MatchOp::Regex | app::api::alerting::MatchOp::NotRegex
-        ) {
-            regex::Regex::new(&m.value).map_err(|e| {
-                ApiError::bad_request("matcher", format!("bad regular expression: {e}"))
-            })?;
-        }
-    }
+    check_matchers(&all, "matcher")?;
     Ok(all)
 }
 

@@ -3,6 +3,7 @@
 //! bodies, panic recovery).
 
 mod alerting;
+mod alertmanager;
 pub mod assets;
 mod dashboards;
 mod health;
@@ -15,6 +16,7 @@ mod preferences;
 mod prometheus;
 mod public_links;
 mod short_links;
+mod silences;
 mod state;
 mod status;
 mod versions;
@@ -65,6 +67,8 @@ fn api_routes() -> Router<AppState> {
         .merge(public_links::router())
         .merge(panel_images::router())
         .merge(alerting::router())
+        .merge(silences::router())
+        .merge(alertmanager::router())
         .route("/api/{*rest}", any(api_not_found))
 }
 

@@ -8,6 +8,7 @@ pub mod dashboards;
 pub mod instance;
 pub mod metadata;
 pub mod series;
+pub mod silences;
 
 use chrono::{DateTime, Utc};
 use sqlx::{migrate::Migrator, PgExecutor};

@@ -20,5 +20,6 @@ mod query;
 mod query_guards;
 mod remote_write;
 mod scrape;
+mod silences;
 mod status;
 mod workers;

@@ -887,6 +887,19 @@ fn NotificationRoute(
             endpoints::route_labels(&RouteQuery { labels }).await
         }
     });
+    let silences = LocalResource::new(move || {
+        let (rule, _) = built.get();
+        async move {
+            let mut labels: BTreeMap<String, String> = rule
+                .labels
+                .iter()
+                .filter(|(_, v)| !v.contains("{{"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            labels.insert(ALERTNAME.into(), rule.name.clone());
+            endpoints::silences_matching(&RouteQuery { labels }).await
+        }
+    });
     view! {
         <div class="rule-route" aria-label="Notifications">
             <label class="field"><span class="field-label">"Send notifications"</span>
@@ -898,6 +911,17 @@ fn NotificationRoute(
                         view! { <option value=name.clone()>{format!("Straight to {name}")}</option> }
                     }).collect_view()}
                 </select></label>
+            {move || match silences.get() {
+                Some(Ok(list)) if !list.is_empty() => view! {
+                    <p class="rule-silences" role="status">"Muted while these silences run: "
+                        {list.into_iter().map(|s| view! {
+                            <a href="/alerting/silences" title=s.comment.clone()><code>{super::silences::matchers_text(&s.matchers)}</code></a>
+                            {format!(" ({}) ", s.state.as_str())}
+                        }).collect_view()}</p>
+                }.into_any(),
+                Some(Ok(_)) => view! { <p class="muted rule-silences">"No silence would mute it."</p> }.into_any(),
+                _ => ().into_any(),
+            }}
             {move || if !contact_point.get().is_empty() {
                 view! { <p class="muted">"→ "<strong>{contact_point.get()}</strong>", grouped and timed as the default route says."</p> }.into_any()
             } else {

@@ -4,12 +4,13 @@
 mod form;
 mod notifications;
 mod rule;
+mod silences;
 
 pub use form::{EditRulePage, NewRulePage};
 pub use notifications::NotificationsPage;
 pub use rule::RulePage;
+pub use silences::SilencesPage;
 
-use super::Upcoming;
 use crate::api::{
     alerting::{Alert, AlertState, RuleHealth, RuleSummary},
     endpoints::{self, paths},
@@ -340,12 +341,14 @@ pub fn AlertsPage() -> impl IntoView {
                                 <tbody>
                                     {alerts.into_iter().map(|a| view! {
                                         <tr class="alert-row" data-state=a.state.as_str()>
-                                            <td><StateBadge state=a.state/>{a.silenced.then(|| view! { <span class="badge">"Silenced"</span> })}</td>
+                                            <td><StateBadge state=a.state/>{(!a.silenced_by.is_empty()).then(|| view! {
+                                                <a class="badge" href="/alerting/silences" title=format!("muted by {}", a.silenced_by.join(", "))>"Silenced"</a> })}</td>
                                             <td><LabelTags labels=a.labels.clone()/>
                                                 {a.annotations.get("summary").cloned().map(|s| view! { <div class="small">{s}</div> })}</td>
                                             <td title=a.active_at.to_rfc3339()>{ago(a.fired_at.unwrap_or(a.active_at))}</td>
                                             <td class="num">{crate::format::format_value(a.value)}</td>
-                                            <td><a href=format!("/alerting/rules/{}", a.rule_uid)>{a.rule_name.clone()}</a></td>
+                                            <td><a href=format!("/alerting/rules/{}", a.rule_uid)>{a.rule_name.clone()}</a>
+                                                " · "<a class="small" href=silences::silence_link(&a.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join(", "))>"Silence"</a></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
@@ -355,19 +358,5 @@ pub fn AlertsPage() -> impl IntoView {
                 }).collect_view().into_any()
             }
         }}
-    }
-}
-
-#[component]
-pub fn SilencesPage() -> impl IntoView {
-    view! {
-        <PageHeader title="Silences" subtitle="Mute notifications for maintenance windows"/>
-        <Upcoming
-            shows="Active, pending and expired silences, and a form to create one from label matchers with a start and an end."
-            features=&[
-                "Matchers with =, !=, =~ and !~",
-                "The alerts a silence would mute, shown before it is saved",
-                "Managed by amtool through the Alertmanager API as well",
-            ]/>
     }
 }

@@ -123,6 +123,7 @@ pub fn RulePage() -> impl IntoView {
                             <StateBadge state=s.state paused=paused/>
                             <span class="toolbar-spacer"></span>
                             <a class="button" href=format!("/alerting/rules/{}/edit", s.rule.uid)>"Edit"</a>
+                            <a class="button" href=super::silences::silence_link(&format!("alertname={:?}", s.rule.name))>"Silence"</a>
                             <button type="button" class="button" on:click=move |_| pause(!paused)>{if paused { "Resume" } else { "Pause" }}</button>
                             <button type="button" class="button danger" on:click=delete>"Delete"</button>
                         </header>

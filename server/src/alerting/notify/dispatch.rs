@@ -91,12 +91,17 @@ impl Dispatcher {
             .iter()
             .map(|(uid, r)| (uid.clone(), r.query.clone()))
             .collect();
+        let silences = a.active_silences().await?;
         let mut current: BTreeMap<String, Current> = BTreeMap::new();
         for instance in db::select_all_instances(&a.pool).await? {
             if !matches!(instance.state.as_str(), "firing" | "inactive") {
                 continue;
             }
             let labels = labels_of(&instance.labels);
+            // A silenced alert is not notified (nor its resolution) while the silence runs.
+            if !Alerting::silenced_by(&silences, &labels).is_empty() {
+                continue;
+            }
             let matched = match rules
                 .get(&instance.rule_uid)
                 .and_then(|r| r.contact_point.as_deref())
@@ -229,6 +234,11 @@ impl Dispatcher {
         };
         let done = firing.is_empty();
         if !(changed || repeat_due) {
+            return Ok(());
+        }
+        if done && resolved.is_empty() {
+            // Its alerts went quiet without anything to tell (silenced, or forgotten).
+            db::delete_notification_group(pool, &row.group_key).await?;
             return Ok(());
         }
         next.last_sent_at = Some(now);

@@ -53,6 +53,22 @@ pub fn direct(root: &Route, rule_uid: &str, contact_point: &str) -> Matched {
     m
 }
 
+/// Checks that the regular expressions of `matchers` compile; an error names
+/// `<field>[i].value`.
+pub fn check_matchers(matchers: &[LabelMatcher], field: &str) -> Result<(), ApiError> {
+    for (i, m) in matchers.iter().enumerate() {
+        if matches!(m.op, MatchOp::Regex | MatchOp::NotRegex) {
+            regex::Regex::new(&format!("^(?:{})$", m.value)).map_err(|e| {
+                ApiError::invalid(
+                    format!("{field}[{i}].value"),
+                    format!("bad regular expression: {e}"),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The routes `labels` reach, walking the tree as Alertmanager does: the first matching child
 /// (and the ones after it while `continue` is set), the deepest match wins; the root always
 /// matches.
@@ -290,16 +306,7 @@ fn check_route(
             format!("no contact point \"{}\"", route.receiver),
         ));
     }
-    for (i, m) in route.matchers.iter().enumerate() {
-        if matches!(m.op, MatchOp::Regex | MatchOp::NotRegex) {
-            regex::Regex::new(&format!("^(?:{})$", m.value)).map_err(|e| {
-                ApiError::invalid(
-                    format!("{at}.matchers[{i}]"),
-                    format!("bad regular expression: {e}"),
-                )
-            })?;
-        }
-    }
+    check_matchers(&route.matchers, &format!("{at}.matchers"))?;
     for (field, value) in [
         ("group_wait", &route.group_wait),
         ("group_interval", &route.group_interval),

@@ -1,0 +1,283 @@
+//! Silences: saved with Alertmanager's rules for changes (a silence that can be changed in
+//! place keeps its id; otherwise the old one is expired and a new one made), listed by state,
+//! and consulted by the dispatcher: an alert that an active silence matches is not notified.
+
+use super::{
+    notify::{check_matchers, matcher_holds},
+    Alerting,
+};
+use crate::{error::ApiError, store::silences as db};
+use app::api::{
+    alerting::{LabelMatcher, RuleKind},
+    silences::{RuleRef, SaveSilence, Silence, SilencePreview, SilenceState},
+};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
+
+/// The labels every alert of a rule has: its own (templates left out) and `alertname`.
+fn known_labels(rule: &app::api::alerting::Rule) -> BTreeMap<String, String> {
+    let mut known: BTreeMap<String, String> = rule
+        .labels
+        .iter()
+        .filter(|(_, v)| !v.contains("{{"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    known.insert(app::api::alerting::ALERTNAME.into(), rule.name.clone());
+    known
+}
+
+/// Whether every matcher of `matchers` holds for `labels`.
+pub fn matches(matchers: &[LabelMatcher], labels: &BTreeMap<String, String>) -> bool {
+    matchers.iter().all(|m| matcher_holds(m, labels))
+}
+
+fn silence_of(row: db::SilenceRow, now: DateTime<Utc>) -> Silence {
+    Silence {
+        state: SilenceState::at(row.starts_at, row.ends_at, now),
+        matchers: serde_json::from_value(row.matchers).unwrap_or_default(),
+        id: row.id,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        created_by: row.created_by,
+        comment: row.comment,
+        updated_at: row.updated_at,
+    }
+}
+
+/// Whether `old` can take `new` in place (Alertmanager's `canUpdate`): same matchers; a
+/// running silence keeps its start and does not end in the past; a pending one does not start
+/// in the past; an expired one never.
+fn can_update(old: &Silence, new: &SaveSilence, now: DateTime<Utc>) -> bool {
+    if old.matchers != new.matchers {
+        return false;
+    }
+    match SilenceState::at(old.starts_at, old.ends_at, now) {
+        SilenceState::Active => {
+            new.starts_at.timestamp() == old.starts_at.timestamp() && new.ends_at >= now
+        }
+        SilenceState::Pending => new.starts_at >= now,
+        SilenceState::Expired => false,
+    }
+}
+
+impl Alerting {
+    /// Silences that have not ended, or all of them with `expired`.
+    pub async fn silences(&self, expired: bool) -> Result<Vec<Silence>, ApiError> {
+        let now = Utc::now();
+        let since = (!expired).then_some(now);
+        Ok(db::select_silences(&self.pool, since)
+            .await?
+            .into_iter()
+            .map(|r| silence_of(r, now))
+            .collect())
+    }
+
+    pub async fn silence(&self, id: &str) -> Result<Silence, ApiError> {
+        db::select_silence(&self.pool, id)
+            .await?
+            .map(|r| silence_of(r, Utc::now()))
+            .ok_or_else(|| ApiError::not_found(format!("no silence \"{id}\"")))
+    }
+
+    /// Creates a silence, or changes the one with the request's id: in place when Alertmanager
+    /// would, else by expiring it and making a new one. Returns the id that now holds it.
+    pub async fn save_silence(&self, mut request: SaveSilence) -> Result<String, ApiError> {
+        let now = Utc::now();
+        if let Some(e) = request.validate(self.max_silence).into_iter().next() {
+            return Err(ApiError::invalid(e.field, e.message));
+        }
+        check_matchers(&request.matchers, "matchers")?;
+        if matches(&request.matchers, &BTreeMap::new()) {
+            return Err(ApiError::invalid(
+                "matchers",
+                "at least one matcher must not match the empty string: this silence would mute every alert",
+            ));
+        }
+        if request.ends_at <= now {
+            return Err(ApiError::invalid("ends_at", "must be in the future"));
+        }
+        let mut tx = self.pool.begin().await?;
+        if !request.id.is_empty() {
+            let old = db::select_silence(&mut *tx, &request.id)
+                .await?
+                .map(|r| silence_of(r, now))
+                .ok_or_else(|| ApiError::not_found(format!("no silence \"{}\"", request.id)))?;
+            if !can_update(&old, &request, now) {
+                if old.state != SilenceState::Expired {
+                    db::expire_silence(&mut *tx, &old.id).await?;
+                }
+                request.id = String::new();
+            }
+        }
+        if request.id.is_empty() {
+            request.id = uuid::Uuid::new_v4().to_string();
+        }
+        db::upsert_silence(
+            &mut *tx,
+            &db::SilenceRow {
+                id: request.id.clone(),
+                matchers: serde_json::to_value(&request.matchers).map_err(anyhow::Error::from)?,
+                starts_at: request.starts_at.max(now - Duration::seconds(1)),
+                ends_at: request.ends_at,
+                created_by: request.created_by.trim().to_string(),
+                comment: request.comment.clone(),
+                updated_at: now,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(request.id)
+    }
+
+    /// Ends a silence now.
+    pub async fn expire_silence(&self, id: &str) -> Result<(), ApiError> {
+        let silence = self.silence(id).await?;
+        if silence.state == SilenceState::Expired {
+            return Err(ApiError::invalid("id", "the silence has already ended"));
+        }
+        db::expire_silence(&self.pool, id).await?;
+        Ok(())
+    }
+
+    /// The ids of the active silences that match `labels`, from `active` (see
+    /// [`Self::active_silences`]).
+    pub fn silenced_by(active: &[Silence], labels: &BTreeMap<String, String>) -> Vec<String> {
+        active
+            .iter()
+            .filter(|s| matches(&s.matchers, labels))
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// What a silence with `matchers` would mute: the live alerts now, and the alerting rules
+    /// whose alerts it could match (by their own labels and name; a matcher on a label the rule
+    /// does not set depends on its series).
+    pub async fn silence_preview(
+        &self,
+        matchers: &[LabelMatcher],
+    ) -> Result<SilencePreview, ApiError> {
+        let alerts = self
+            .alerts()
+            .await?
+            .into_iter()
+            .filter(|a| matches(matchers, &a.labels))
+            .collect();
+        let rules = self
+            .rules()
+            .await?
+            .into_iter()
+            .filter(|r| r.rule.kind == RuleKind::Alerting)
+            .filter_map(|r| {
+                let known = known_labels(&r.rule);
+                let decided: Vec<&LabelMatcher> = matchers
+                    .iter()
+                    .filter(|m| known.contains_key(&m.name))
+                    .collect();
+                decided
+                    .iter()
+                    .all(|m| matcher_holds(m, &known))
+                    .then(|| RuleRef {
+                        uid: r.rule.uid.clone(),
+                        name: r.rule.name.clone(),
+                        certain: decided.len() == matchers.len(),
+                    })
+            })
+            .collect();
+        Ok(SilencePreview { alerts, rules })
+    }
+
+    /// The silences, running or upcoming, that could mute alerts with `labels` (a rule's own
+    /// labels and name): each matcher on one of those labels holds.
+    pub async fn silences_for(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<Silence>, ApiError> {
+        Ok(self
+            .silences(false)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.matchers
+                    .iter()
+                    .filter(|m| labels.contains_key(&m.name))
+                    .all(|m| matcher_holds(m, labels))
+            })
+            .collect())
+    }
+
+    /// The silences running now.
+    pub async fn active_silences(&self) -> Result<Vec<Silence>, ApiError> {
+        Ok(self
+            .silences(false)
+            .await?
+            .into_iter()
+            .filter(|s| s.state == SilenceState::Active)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::api::alerting::parse_matchers;
+
+    fn existing(starts: DateTime<Utc>, ends: DateTime<Utc>) -> Silence {
+        Silence {
+            id: "s".into(),
+            matchers: parse_matchers("a=\"b\"").unwrap(),
+            starts_at: starts,
+            ends_at: ends,
+            created_by: "ops".into(),
+            comment: String::new(),
+            updated_at: starts,
+            state: SilenceState::Active,
+        }
+    }
+
+    fn change(starts: DateTime<Utc>, ends: DateTime<Utc>, matchers: &str) -> SaveSilence {
+        SaveSilence {
+            id: "s".into(),
+            matchers: parse_matchers(matchers).unwrap(),
+            starts_at: starts,
+            ends_at: ends,
+            created_by: "ops".into(),
+            comment: String::new(),
+        }
+    }
+
+    #[test]
+    fn running_silences_change_in_place_only_as_alertmanager_allows() {
+        let now = Utc::now();
+        let h = Duration::hours(1);
+        let running = existing(now - h, now + h);
+        assert!(
+            can_update(&running, &change(now - h, now + h * 3, "a=\"b\""), now),
+            "extended"
+        );
+        assert!(
+            !can_update(&running, &change(now, now + h, "a=\"b\""), now),
+            "moved start"
+        );
+        assert!(
+            !can_update(&running, &change(now - h, now + h, "a=\"c\""), now),
+            "new matchers"
+        );
+        let pending = existing(now + h, now + h * 2);
+        assert!(can_update(
+            &pending,
+            &change(now + h * 2, now + h * 3, "a=\"b\""),
+            now
+        ));
+        assert!(!can_update(
+            &pending,
+            &change(now - h, now + h * 3, "a=\"b\""),
+            now
+        ));
+        let over = existing(now - h * 2, now - h);
+        assert!(!can_update(
+            &over,
+            &change(now - h * 2, now + h, "a=\"b\""),
+            now
+        ));
+    }
+}
