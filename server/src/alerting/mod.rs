@@ -588,8 +588,4 @@ impl Alerting {
         let expr = self.queries.parse(&rule.query)?;
         Ok(evaluate::preview(&self.queries, &rule, expr, range, &self.external_url).await?)
     }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }

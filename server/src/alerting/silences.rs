@@ -162,13 +162,13 @@ impl Alerting {
             .into_iter()
             .filter(|a| matches(matchers, &a.labels))
             .collect();
-        let rules = self
-            .rules()
+        let rules = crate::store::alerting::select_rules(&self.pool)
             .await?
-            .into_iter()
-            .filter(|r| r.rule.kind == RuleKind::Alerting)
-            .filter_map(|r| {
-                let known = known_labels(&r.rule);
+            .iter()
+            .map(super::rule_of)
+            .filter(|r| r.kind == RuleKind::Alerting)
+            .filter_map(|rule| {
+                let known = known_labels(&rule);
                 let decided: Vec<&LabelMatcher> = matchers
                     .iter()
                     .filter(|m| known.contains_key(&m.name))
@@ -177,8 +177,8 @@ impl Alerting {
                     .iter()
                     .all(|m| matcher_holds(m, &known))
                     .then(|| RuleRef {
-                        uid: r.rule.uid.clone(),
-                        name: r.rule.name.clone(),
+                        uid: rule.uid.clone(),
+                        name: rule.name.clone(),
                         certain: decided.len() == matchers.len(),
                     })
             })

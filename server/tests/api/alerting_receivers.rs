@@ -4,7 +4,7 @@
 //! and when it resolves; "send test" reaches each, and a receiver that fails is retried and the
 //! notification log says so.
 
-use crate::alerting::{gauge, now_ms, write_depths, Receiver};
+use crate::alerting::{gauge, now_ms, send, write_depths, Receiver};
 use crate::helpers::{spawn_app, TestApp};
 use serde_json::{json, Value};
 use std::{
@@ -83,16 +83,8 @@ impl SmtpSink {
 }
 
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> Value {
-    let r = app
-        .client
-        .request(method, app.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{path}: {status} {body}");
+    let (status, body) = send(app, method, path, body).await;
+    assert!((200..300).contains(&status), "{path}: {status} {body}");
     body
 }
 

@@ -2,10 +2,9 @@
 //! button, the routing tree (a default route and routes by label matchers, grouping and
 //! timing), and the notification log: what was sent to whom, when, and the answer.
 
+use super::silences::matchers_text;
 use crate::api::{
-    alerting::{
-        parse_matchers, ContactKind, ContactPoint, LabelMatcher, NotificationPolicy, Route,
-    },
+    alerting::{parse_matchers, ContactKind, ContactPoint, NotificationPolicy, Route},
     endpoints,
 };
 use crate::components::{page_header::PageHeader, url_state::use_tick};
@@ -27,14 +26,6 @@ fn kind_name(kind: &ContactKind) -> &'static str {
         ContactKind::Pagerduty { .. } => "pagerduty",
         ContactKind::Email { .. } => "email",
     }
-}
-
-fn matchers_text(matchers: &[LabelMatcher]) -> String {
-    matchers
-        .iter()
-        .map(|m| format!("{}{}{:?}", m.name, m.op.as_str(), m.value))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[component]

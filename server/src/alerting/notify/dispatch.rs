@@ -87,10 +87,6 @@ impl Dispatcher {
         {
             return Ok(());
         }
-        let queries: HashMap<String, String> = rules
-            .iter()
-            .map(|(uid, r)| (uid.clone(), r.query.clone()))
-            .collect();
         let silences = a.active_silences().await?;
         let mut current: BTreeMap<String, Current> = BTreeMap::new();
         for instance in db::select_all_instances(&a.pool).await? {
@@ -142,7 +138,7 @@ impl Dispatcher {
         let secret = a.image_secret().await?;
         for (key, cur) in current {
             let row = stored.remove(&key);
-            self.flush(key, cur, row, now, &points, &queries, &secret)
+            self.flush(key, cur, row, now, &points, &rules, &secret)
                 .await?;
         }
         // Groups whose alerts are gone (rule deleted, resolution forgotten) end.
@@ -160,7 +156,7 @@ impl Dispatcher {
         row: Option<NotificationGroupRow>,
         now: DateTime<Utc>,
         points: &HashMap<String, ContactPoint>,
-        queries: &HashMap<String, String>,
+        rules: &HashMap<String, Rule>,
         secret: &[u8],
     ) -> anyhow::Result<()> {
         let pool = &self.alerting.pool;
@@ -202,7 +198,7 @@ impl Dispatcher {
                 Some(new),
                 now,
                 points,
-                queries,
+                rules,
                 secret,
             ))
             .await;
@@ -247,7 +243,7 @@ impl Dispatcher {
             let alerts = firing
                 .iter()
                 .chain(resolved.iter())
-                .map(|i| self.notified_alert(i, queries, secret, now))
+                .map(|i| self.notified_alert(i, rules, secret, now))
                 .collect();
             let n = Notification {
                 receiver: m.receiver.clone(),
@@ -294,14 +290,17 @@ impl Dispatcher {
     fn notified_alert(
         &self,
         i: &InstanceRow,
-        queries: &HashMap<String, String>,
+        rules: &HashMap<String, Rule>,
         secret: &[u8],
         now: DateTime<Utc>,
     ) -> NotifiedAlert {
         let a = &self.alerting;
         let firing = i.state == "firing";
         let at = i.fired_at.unwrap_or(i.active_at);
-        let query = queries.get(&i.rule_uid).cloned().unwrap_or_default();
+        let query = rules
+            .get(&i.rule_uid)
+            .map(|r| r.query.as_str())
+            .unwrap_or("");
         let from = (at - Duration::hours(1)).timestamp_millis().to_string();
         let to = i
             .resolved_at
@@ -336,7 +335,7 @@ impl Dispatcher {
                 "{}/explore/metrics{}",
                 a.external_url,
                 app::format::query_string([
-                    ("q", query.as_str()),
+                    ("q", query),
                     ("from", from.as_str()),
                     ("to", to.as_str())
                 ])
