@@ -39,6 +39,7 @@ apt_missing=()
 command -v /usr/bin/chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_missing+=(fonts-dejavu-core)
 command -v promtool >/dev/null 2>&1 || apt_missing+=(prometheus)
+command -v amtool >/dev/null 2>&1 || apt_missing+=(prometheus-alertmanager)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_missing+=(postgresql-15)
 command -v psql >/dev/null 2>&1 || apt_missing+=(postgresql-client-15)
 command -v pgrep >/dev/null 2>&1 || apt_missing+=(procps)
@@ -49,11 +50,16 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
-  # The prometheus package starts its service on install; the tests start their own on loopback,
-  # so the one just installed is stopped (never one that was there before).
+  # The prometheus and alertmanager packages start their services on install; the tests start
+  # their own on loopback, so the ones just installed are stopped (never ones there before).
   if [[ " ${apt_missing[*]} " == *" prometheus "* ]]; then
     if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop prometheus 2>/dev/null || true; fi
     $sudo pkill -x prometheus 2>/dev/null || true
+  fi
+  if [[ " ${apt_missing[*]} " == *" prometheus-alertmanager "* ]]; then
+    if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop prometheus-alertmanager 2>/dev/null || true; fi
+    $sudo pkill -x prometheus-alertmanager 2>/dev/null || true
+    $sudo pkill -x alertmanager 2>/dev/null || true
   fi
 fi
 # The OpenTelemetry Python SDK, a real OTLP sender for the tests, in a venv outside the clone.

@@ -284,3 +284,90 @@ test('an alert is silenced from the Alerts page: the form is filled in, previews
   await page.locator('.alert-row', { hasText: 'LlmDailyBudgetExceeded' }).locator('.badge', { hasText: 'Silenced' }).waitFor({ timeout: 15_000 });
   assert.deepEqual(errors, []);
 });
+
+test('a recurring maintenance window made in the form mutes the alerts it matches while the others are notified', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  await api('POST', '/api/alerting/contact-points', { name: 'window-hook', type: 'webhook', url: receiver.url });
+  const policy = await api('GET', '/api/alerting/policy');
+  policy.root.routes = [{ matchers: [{ name: 'alertname', op: '=', value: 'WindowQueueDeep' }], receiver: 'window-hook',
+    group_by: ['alertname', 'queue_name'], group_wait: '0s', group_interval: '1s' }, ...(policy.root.routes ?? [])];
+  policy.root.receiver ||= 'window-hook';
+  await api('PUT', '/api/alerting/policy', policy);
+  await api('POST', '/api/alerting/rules', {
+    group: 'window-e2e', interval: '1s',
+    rule: { name: 'WindowQueueDeep', query: 'max by (queue_name) (window_queue_depth)', for: '20s',
+      condition: { type: 'above', threshold: 100 } },
+  });
+  const writeWindowDepths = async () => {
+    const now = Date.now();
+    const points = (queue) => ({ asDouble: 500, timeUnixNano: `${BigInt(now) * 1_000_000n}`,
+      attributes: [{ key: 'queue_name', value: { stringValue: queue } }] });
+    const r = await fetch(`${session.portal.url}/v1/metrics`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'window_queue_depth',
+        gauge: { dataPoints: [points('window-a'), points('window-b')] } }] }] }] }),
+    });
+    assert.equal(r.status, 200, await r.text());
+  };
+  await writeWindowDepths();
+  const feeding = setInterval(() => writeWindowDepths().catch(() => {}), 5_000);
+  t.after(() => clearInterval(feeding));
+
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/alerting/silences`);
+  await page.click('button[name="new-window"]');
+  await page.fill('input[name="silence-matchers"]', 'alertname="WindowQueueDeep", queue_name="window-a"');
+  await page.press('input[name="silence-matchers"]', 'Tab');
+  // Open from ten minutes ago for an hour, every day, on UTC's clock (from yesterday, so a
+  // window that opened before midnight counts).
+  const hhmm = (d) => d.toISOString().slice(11, 16);
+  const now = new Date();
+  await page.fill('input[name="window-zone"]', 'UTC');
+  await page.press('input[name="window-zone"]', 'Tab');
+  await page.fill('input[name="window-start"]', hhmm(new Date(now - 10 * 60_000)));
+  await page.press('input[name="window-start"]', 'Tab');
+  await page.fill('input[name="window-end"]', hhmm(new Date(+now + 60 * 60_000)));
+  await page.press('input[name="window-end"]', 'Tab');
+  await page.uncheck('input[name="weekday-Sun"]');
+  await page.fill('input[name="window-from"]', new Date(now - 86_400_000).toISOString().slice(0, 10));
+  await page.press('input[name="window-from"]', 'Tab');
+  // The next windows, the running one first.
+  await page.locator('.occurrence[data-running="true"]').first().waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('.occurrence').count(), 5);
+  // What it would mute: the pending alert of window-a, and the rule.
+  await page.locator('.silence-preview-summary[data-alerts="1"]').waitFor({ timeout: 30_000 });
+  await page.locator('.silence-preview a', { hasText: 'WindowQueueDeep' }).waitFor();
+  await page.screenshot({ path: `${SHOTS}/maintenance-window-form.png`, fullPage: true });
+  await page.fill('input[name="silence-created-by"]', 'e2e');
+  await page.fill('input[name="silence-comment"]', 'nightly reindex of window-a');
+  await page.press('input[name="silence-comment"]', 'Tab');
+  await page.click('button[name="save-silence"]');
+  const row = page.locator('.silence-group[data-state="active"] .silence-row[data-recurring="true"]');
+  await row.waitFor({ timeout: 15_000 });
+  assert.match(await row.textContent(), /Recurring/);
+  await page.screenshot({ path: `${SHOTS}/maintenance-window.png`, fullPage: true });
+
+  // Both fire after 20 s; only window-b is told.
+  await receiver.waitFor((b) => b.groupLabels?.queue_name === 'window-b' && b.status === 'firing', 90_000);
+  await new Promise((r) => setTimeout(r, 3_000));
+  assert.ok(!receiver.bodies.some((b) => b.groupLabels?.queue_name === 'window-a'),
+    `window-a is muted: ${JSON.stringify(receiver.bodies)}`);
+  await page.goto(`${session.portal.url}/alerting/alerts?matcher=alertname%3D%22WindowQueueDeep%22`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.locator('.alert-row', { hasText: 'window-a' }).locator('.badge', { hasText: 'Silenced' }).waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('.alert-row', { hasText: 'window-b' }).locator('.badge', { hasText: 'Silenced' }).count(), 0);
+
+  // An inhibition rule is written in the same page's editor.
+  await page.goto(`${session.portal.url}/alerting/silences`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.click('button[name="add-inhibit-rule"]');
+  await page.fill('input[name="inhibit-source-0"]', 'alertname="AgentDown"');
+  await page.fill('input[name="inhibit-target-0"]', 'alertname="AgentTaskFailures"');
+  await page.fill('input[name="inhibit-equal-0"]', 'agent_id');
+  await page.press('input[name="inhibit-equal-0"]', 'Tab');
+  await page.click('button[name="save-inhibit-rules"]');
+  await page.getByRole('status').filter({ hasText: 'Saved 1 inhibition rule.' }).waitFor();
+  const rules = await api('GET', '/api/alerting/inhibit-rules');
+  assert.deepEqual(rules[0].equal, ['agent_id']);
+  assert.deepEqual(errors, []);
+});

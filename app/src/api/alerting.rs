@@ -757,6 +757,12 @@ pub struct Alert {
     /// The ids of the silences muting it.
     #[serde(default)]
     pub silenced_by: Vec<String>,
+    /// The firing alerts muting it through an inhibition rule, as `name{label="value", …}`.
+    #[serde(default)]
+    pub inhibited_by: Vec<String>,
+    /// For an alert another tool sent (its `generatorURL`); the portal's own have a rule.
+    #[serde(default)]
+    pub source_url: String,
 }
 
 /// One state change of one alert instance.
@@ -986,6 +992,15 @@ impl MatchOp {
             Self::NotRegex => "!~",
         }
     }
+}
+
+/// `name="value"` text of matchers, as the silence form and `amtool` write them.
+pub fn matchers_text(matchers: &[LabelMatcher]) -> String {
+    matchers
+        .iter()
+        .map(|m| format!("{}{}{:?}", m.name, m.op.as_str(), m.value))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parses `{a="b", c=~"d.*"}` or `a="b",c!="d"` into matchers.

@@ -14,7 +14,10 @@ use super::{
         VariableOptions, VersionSummary,
     },
     prometheus::{QueryData, QueryRange},
-    silences::{SaveSilence, Silence, SilencePreview, SilencePreviewRequest},
+    silences::{
+        InhibitRule, OccurrencesRequest, SaveSilence, Silence, SilencePreview,
+        SilencePreviewRequest, Window,
+    },
     ClientError, PortalStatus,
 };
 
@@ -286,6 +289,18 @@ pub mod paths {
         "/api/alerting/silences/matching".into()
     }
 
+    pub fn silence_occurrences() -> String {
+        "/api/alerting/silences/occurrences".into()
+    }
+
+    pub fn time_zones() -> String {
+        "/api/alerting/time-zones".into()
+    }
+
+    pub fn inhibit_rules() -> String {
+        "/api/alerting/inhibit-rules".into()
+    }
+
     pub fn panel_image(public_token: Option<&str>, uid: &str, panel: u32, ext: &str) -> String {
         match public_token {
             None => format!("{}/panels/{panel}.{ext}", dashboard(uid)),
@@ -516,6 +531,24 @@ pub async fn route_labels(query: &RouteQuery) -> Result<Vec<RouteMatch>, ClientE
 
 pub async fn list_notifications(limit: u32) -> Result<Vec<NotificationRecord>, ClientError> {
     get_json(&paths::notifications(limit)).await
+}
+
+/// The next windows of a schedule.
+pub async fn silence_occurrences(request: &OccurrencesRequest) -> Result<Vec<Window>, ClientError> {
+    send_json("POST", &paths::silence_occurrences(), Some(request)).await
+}
+
+pub async fn time_zones() -> Result<Vec<String>, ClientError> {
+    get_json(&paths::time_zones()).await
+}
+
+pub async fn inhibit_rules() -> Result<Vec<InhibitRule>, ClientError> {
+    get_json(&paths::inhibit_rules()).await
+}
+
+/// Replaces the inhibition rules; returns them as stored.
+pub async fn save_inhibit_rules(rules: &[InhibitRule]) -> Result<Vec<InhibitRule>, ClientError> {
+    send_json("PUT", &paths::inhibit_rules(), Some(&rules.to_vec())).await
 }
 
 pub async fn list_silences(expired: bool) -> Result<Vec<Silence>, ClientError> {

@@ -5,8 +5,10 @@
 
 pub mod builtin;
 pub mod evaluate;
+pub mod muting;
 pub mod notify;
 pub mod promfile;
+pub mod schedule;
 pub mod scheduler;
 pub mod silences;
 pub mod state;
@@ -21,7 +23,7 @@ use crate::{
 use app::api::{
     alerting::{
         duration_text, Alert, AlertState, Preview, PreviewRequest, Rule, RuleGroup, RuleHealth,
-        RuleHistory, RuleKind, RuleSource, RuleSummary, SaveRule, StateChange,
+        RuleHistory, RuleKind, RuleSource, RuleSummary, SaveRule, StateChange, ALERTNAME,
     },
     dashboard::ModelError,
 };
@@ -476,17 +478,18 @@ impl Alerting {
             .ok_or_else(|| ApiError::not_found(format!("no alert rule \"{uid}\"")))
     }
 
-    /// The live alerts: pending, firing and without data, each marked with the silences
-    /// muting it.
+    /// The live alerts: pending, firing and without data, the portal's own and the ones other
+    /// tools sent, each marked with the silences and the alerts muting it.
     pub async fn alerts(&self) -> Result<Vec<Alert>, ApiError> {
-        let active = self.active_silences().await?;
+        let held = self.held().await?;
+        let muting = self.muting(&held).await?;
         let rows = db::select_rules(&self.pool).await?;
         let names: BTreeMap<&str, &str> = rows
             .iter()
             .map(|r| (r.uid.as_str(), r.name.as_str()))
             .collect();
-        let mut alerts: Vec<Alert> = db::select_all_instances(&self.pool)
-            .await?
+        let mut alerts: Vec<Alert> = held
+            .instances
             .into_iter()
             .filter_map(|i| {
                 let state = AlertState::parse(&i.state)?;
@@ -494,9 +497,23 @@ impl Alerting {
                     return None;
                 }
                 let labels = labels_of(&i.labels);
-                let silenced_by = Self::silenced_by(&active, &labels);
+                let silenced_by = muting.silenced_by(&labels);
+                let inhibited_by = muting
+                    .inhibited_by(i.fingerprint, &labels)
+                    .into_iter()
+                    .map(|(_, l)| muting::alert_text(l))
+                    .collect();
+                let rule_name = match names.get(i.rule_uid.as_str()) {
+                    Some(name) => name.to_string(),
+                    None => labels.get(ALERTNAME).cloned().unwrap_or_default(),
+                };
                 Some(Alert {
-                    rule_name: names.get(i.rule_uid.as_str()).copied().unwrap_or("").into(),
+                    rule_name,
+                    source_url: held
+                        .sources
+                        .get(&i.fingerprint)
+                        .cloned()
+                        .unwrap_or_default(),
                     rule_uid: i.rule_uid,
                     annotations: labels_of(&i.annotations),
                     state,
@@ -505,6 +522,7 @@ impl Alerting {
                     value: i.value,
                     silenced: !silenced_by.is_empty(),
                     silenced_by,
+                    inhibited_by,
                     labels,
                 })
             })

@@ -88,6 +88,10 @@ pub async fn pass(alerting: &Alerting) -> anyhow::Result<()> {
         if pruned > 0 {
             tracing::info!(pruned, "old alert state changes forgotten");
         }
+        let received = alerting.prune_received().await?;
+        if received > 0 {
+            tracing::info!(received, "received alerts resolved a day ago forgotten");
+        }
     }
     if failures.is_empty() {
         Ok(())

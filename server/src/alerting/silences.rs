@@ -4,12 +4,13 @@
 
 use super::{
     notify::{check_matchers, matcher_holds},
+    schedule::Compiled,
     Alerting,
 };
 use crate::{error::ApiError, store::silences as db};
 use app::api::{
     alerting::{LabelMatcher, RuleKind},
-    silences::{RuleRef, SaveSilence, Silence, SilencePreview, SilenceState},
+    silences::{RuleRef, SaveSilence, Schedule, Silence, SilencePreview, SilenceState, Window},
 };
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -31,9 +32,52 @@ pub fn matches(matchers: &[LabelMatcher], labels: &BTreeMap<String, String>) -> 
     matchers.iter().all(|m| matcher_holds(m, labels))
 }
 
+/// How many upcoming windows of a recurring silence are listed.
+const LISTED_WINDOWS: usize = 5;
+
+/// Where a window that recurs until expired ends.
+fn far_future() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_214_400, 0).unwrap_or_default() // 9999-12-31
+}
+
 fn silence_of(row: db::SilenceRow, now: DateTime<Utc>) -> Silence {
+    let schedule: Option<Schedule> = row.schedule.and_then(|s| serde_json::from_value(s).ok());
+    let compiled = schedule
+        .as_ref()
+        .and_then(|s| Compiled::new(s, "schedule").ok());
+    let (state, occurrences) = match &compiled {
+        None => (
+            SilenceState::at(row.starts_at, row.ends_at, now),
+            vec![Window {
+                starts_at: row.starts_at,
+                ends_at: row.ends_at,
+            }],
+        ),
+        Some(c) => {
+            // Expiring a series ends its running window and every later one.
+            let windows: Vec<Window> = c
+                .next(now, LISTED_WINDOWS)
+                .into_iter()
+                .filter(|w| w.starts_at < row.ends_at)
+                .map(|w| Window {
+                    starts_at: w.starts_at,
+                    ends_at: w.ends_at.min(row.ends_at),
+                })
+                .collect();
+            let state = if row.ends_at <= now {
+                SilenceState::Expired
+            } else if windows.first().is_some_and(|w| w.starts_at <= now) {
+                SilenceState::Active
+            } else if windows.is_empty() {
+                SilenceState::Expired
+            } else {
+                SilenceState::Pending
+            };
+            (state, windows)
+        }
+    };
     Silence {
-        state: SilenceState::at(row.starts_at, row.ends_at, now),
+        state,
         matchers: serde_json::from_value(row.matchers).unwrap_or_default(),
         id: row.id,
         starts_at: row.starts_at,
@@ -41,13 +85,20 @@ fn silence_of(row: db::SilenceRow, now: DateTime<Utc>) -> Silence {
         created_by: row.created_by,
         comment: row.comment,
         updated_at: row.updated_at,
+        schedule,
+        occurrences,
+        notify: row.notify,
     }
 }
 
 /// Whether `old` can take `new` in place (Alertmanager's `canUpdate`): same matchers; a
 /// running silence keeps its start and does not end in the past; a pending one does not start
 /// in the past; an expired one never.
+/// A recurring window keeps its id through any change until it has ended.
 fn can_update(old: &Silence, new: &SaveSilence, now: DateTime<Utc>) -> bool {
+    if old.schedule.is_some() || new.schedule.is_some() {
+        return old.state != SilenceState::Expired;
+    }
     if old.matchers != new.matchers {
         return false;
     }
@@ -93,8 +144,35 @@ impl Alerting {
                 "at least one matcher must not match the empty string: this silence would mute every alert",
             ));
         }
+        if let Some(schedule) = &request.schedule {
+            let (first, last) = Compiled::new(schedule, "schedule")?.span().ok_or_else(|| {
+                ApiError::invalid(
+                    "schedule",
+                    "no window ever opens on these days: check the days, weeks and months",
+                )
+            })?;
+            request.starts_at = first;
+            request.ends_at = last.unwrap_or_else(far_future);
+        }
         if request.ends_at <= now {
-            return Err(ApiError::invalid("ends_at", "must be in the future"));
+            let field = match request.schedule {
+                Some(_) => "schedule.until",
+                None => "ends_at",
+            };
+            return Err(ApiError::invalid(field, "must be in the future"));
+        }
+        request.notify = request.notify.trim().to_string();
+        if !request.notify.is_empty()
+            && !self
+                .contact_points()
+                .await?
+                .iter()
+                .any(|p| p.name == request.notify)
+        {
+            return Err(ApiError::invalid(
+                "notify",
+                format!("no contact point \"{}\"", request.notify),
+            ));
         }
         let mut tx = self.pool.begin().await?;
         if !request.id.is_empty() {
@@ -112,16 +190,30 @@ impl Alerting {
         if request.id.is_empty() {
             request.id = uuid::Uuid::new_v4().to_string();
         }
+        let schedule = match &request.schedule {
+            Some(s) => {
+                let mut s = s.clone();
+                s.time_zone = s.time_zone.trim().to_string();
+                Some(serde_json::to_value(s).map_err(anyhow::Error::from)?)
+            }
+            None => None,
+        };
         db::upsert_silence(
             &mut *tx,
             &db::SilenceRow {
                 id: request.id.clone(),
                 matchers: serde_json::to_value(&request.matchers).map_err(anyhow::Error::from)?,
-                starts_at: request.starts_at.max(now - Duration::seconds(1)),
+                starts_at: if schedule.is_some() {
+                    request.starts_at
+                } else {
+                    request.starts_at.max(now - Duration::seconds(1))
+                },
                 ends_at: request.ends_at,
                 created_by: request.created_by.trim().to_string(),
                 comment: request.comment.clone(),
                 updated_at: now,
+                schedule,
+                notify: request.notify.clone(),
             },
         )
         .await?;
@@ -231,6 +323,9 @@ mod tests {
             comment: String::new(),
             updated_at: starts,
             state: SilenceState::Active,
+            schedule: None,
+            occurrences: Vec::new(),
+            notify: String::new(),
         }
     }
 
@@ -242,6 +337,8 @@ mod tests {
             ends_at: ends,
             created_by: "ops".into(),
             comment: String::new(),
+            schedule: None,
+            notify: String::new(),
         }
     }
 

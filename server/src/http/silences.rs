@@ -5,10 +5,16 @@ use super::{
     params::{json_body, Params},
     AppState,
 };
-use crate::{alerting::Alerting, error::ApiError};
+use crate::{
+    alerting::{schedule::Compiled, Alerting},
+    error::ApiError,
+};
 use app::api::{
     alerting::{parse_matchers, RouteQuery},
-    silences::{SaveSilence, Silence, SilencePreview, SilencePreviewRequest, SilenceState},
+    silences::{
+        InhibitRule, OccurrencesRequest, SaveSilence, Silence, SilencePreview,
+        SilencePreviewRequest, SilenceState, Window,
+    },
 };
 use axum::{
     body::Bytes,
@@ -23,6 +29,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/alerting/silences", get(list).post(create))
         .route("/api/alerting/silences/preview", post(preview))
         .route("/api/alerting/silences/matching", post(matching))
+        .route("/api/alerting/silences/occurrences", post(occurrences))
+        .route("/api/alerting/time-zones", get(time_zones))
+        .route(
+            "/api/alerting/inhibit-rules",
+            get(inhibit_rules).put(put_inhibit_rules),
+        )
         .route(
             "/api/alerting/silences/{id}",
             get(read).put(update).delete(expire),
@@ -116,4 +128,36 @@ async fn matching(
 ) -> Result<Json<Vec<Silence>>, ApiError> {
     let request: RouteQuery = json_body(&body)?;
     Ok(Json(alerting.silences_for(&request.labels).await?))
+}
+
+/// The next windows of a schedule, for the form to show before it is saved.
+async fn occurrences(body: Bytes) -> Result<Json<Vec<Window>>, ApiError> {
+    let request: OccurrencesRequest = json_body(&body)?;
+    if !(1..=50).contains(&request.count) {
+        return Err(ApiError::invalid("count", "1 to 50"));
+    }
+    let compiled = Compiled::new(&request.schedule, "schedule")?;
+    Ok(Json(compiled.next(chrono::Utc::now(), request.count)))
+}
+
+/// The time zones a schedule may name (IANA names).
+async fn time_zones() -> Json<Vec<&'static str>> {
+    Json(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect())
+}
+
+async fn inhibit_rules(
+    State(alerting): State<Alerting>,
+) -> Result<Json<Vec<InhibitRule>>, ApiError> {
+    Ok(Json(alerting.inhibit_rules().await?))
+}
+
+/// Replaces the inhibition rules with the list sent (checked whole: nothing changes on a
+/// refusal).
+async fn put_inhibit_rules(
+    State(alerting): State<Alerting>,
+    body: Bytes,
+) -> Result<Json<Vec<InhibitRule>>, ApiError> {
+    let rules: Vec<InhibitRule> = json_body(&body)?;
+    alerting.put_inhibit_rules(rules).await?;
+    Ok(Json(alerting.inhibit_rules().await?))
 }

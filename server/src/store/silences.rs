@@ -13,9 +13,12 @@ pub struct SilenceRow {
     pub created_by: String,
     pub comment: String,
     pub updated_at: DateTime<Utc>,
+    pub schedule: Option<Json>,
+    pub notify: String,
 }
 
-const COLUMNS: &str = "id, matchers, starts_at, ends_at, created_by, comment, updated_at";
+const COLUMNS: &str =
+    "id, matchers, starts_at, ends_at, created_by, comment, updated_at, schedule, notify";
 
 /// Silences that end after `since` (all of them with `None`), newest first.
 pub async fn select_silences(
@@ -41,11 +44,13 @@ pub async fn select_silence(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<O
 /// Inserts a silence or replaces the one with its id.
 pub async fn upsert_silence(db: impl PgExecutor<'_>, row: &SilenceRow) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into silence (id, matchers, starts_at, ends_at, created_by, comment, updated_at)
-         values ($1, $2, $3, $4, $5, $6, now())
+        "insert into silence (id, matchers, starts_at, ends_at, created_by, comment, updated_at,
+           schedule, notify)
+         values ($1, $2, $3, $4, $5, $6, now(), $7, $8)
          on conflict (id) do update set matchers = excluded.matchers,
            starts_at = excluded.starts_at, ends_at = excluded.ends_at,
-           created_by = excluded.created_by, comment = excluded.comment, updated_at = now()",
+           created_by = excluded.created_by, comment = excluded.comment, updated_at = now(),
+           schedule = excluded.schedule, notify = excluded.notify",
     )
     .bind(&row.id)
     .bind(&row.matchers)
@@ -53,6 +58,8 @@ pub async fn upsert_silence(db: impl PgExecutor<'_>, row: &SilenceRow) -> sqlx::
     .bind(row.ends_at)
     .bind(&row.created_by)
     .bind(&row.comment)
+    .bind(&row.schedule)
+    .bind(&row.notify)
     .execute(db)
     .await?;
     Ok(())
@@ -70,4 +77,129 @@ pub async fn expire_silence(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<b
     .await?
     .rows_affected()
         > 0)
+}
+
+/// Records that a window's notice of `kind` is being told; false when it already was.
+pub async fn claim_notice(
+    db: impl PgExecutor<'_>,
+    silence_id: &str,
+    window_start: DateTime<Utc>,
+    kind: &str,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "insert into silence_notice (silence_id, window_start, kind) values ($1, $2, $3)
+         on conflict do nothing",
+    )
+    .bind(silence_id)
+    .bind(window_start)
+    .bind(kind)
+    .execute(db)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct InhibitRuleRow {
+    pub id: i64,
+    pub source_matchers: Json,
+    pub target_matchers: Json,
+    pub equal: Json,
+    pub comment: String,
+}
+
+pub async fn select_inhibit_rules(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<InhibitRuleRow>> {
+    sqlx::query_as(
+        "select id, source_matchers, target_matchers, equal, comment from inhibit_rule order by id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Replaces every inhibition rule (they are edited as one list, like Alertmanager's).
+pub async fn replace_inhibit_rules(
+    db: &mut sqlx::PgConnection,
+    rules: &[InhibitRuleRow],
+) -> sqlx::Result<()> {
+    sqlx::query("delete from inhibit_rule")
+        .execute(&mut *db)
+        .await?;
+    for r in rules {
+        sqlx::query(
+            "insert into inhibit_rule (source_matchers, target_matchers, equal, comment)
+             values ($1, $2, $3, $4)",
+        )
+        .bind(&r.source_matchers)
+        .bind(&r.target_matchers)
+        .bind(&r.equal)
+        .bind(&r.comment)
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct ReceivedAlertRow {
+    pub fingerprint: i64,
+    pub labels: Json,
+    pub annotations: Json,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub generator_url: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn select_received_alerts(
+    db: impl PgExecutor<'_>,
+) -> sqlx::Result<Vec<ReceivedAlertRow>> {
+    sqlx::query_as(
+        "select fingerprint, labels, annotations, starts_at, ends_at, generator_url, updated_at
+         from received_alert order by starts_at, fingerprint",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Stores alerts as sent, merging with the ones known (Alertmanager's merge: the earlier
+/// start is kept, the newer end wins).
+pub async fn upsert_received_alerts(
+    db: &mut sqlx::PgConnection,
+    alerts: &[ReceivedAlertRow],
+) -> sqlx::Result<()> {
+    for a in alerts {
+        sqlx::query(
+            "insert into received_alert
+               (fingerprint, labels, annotations, starts_at, ends_at, generator_url, updated_at)
+             values ($1, $2, $3, $4, $5, $6, now())
+             on conflict (fingerprint) do update set labels = excluded.labels,
+               annotations = excluded.annotations,
+               starts_at = case when received_alert.ends_at < excluded.starts_at
+                 then excluded.starts_at
+                 else least(received_alert.starts_at, excluded.starts_at) end,
+               ends_at = excluded.ends_at, generator_url = excluded.generator_url,
+               updated_at = now()",
+        )
+        .bind(a.fingerprint)
+        .bind(&a.labels)
+        .bind(&a.annotations)
+        .bind(a.starts_at)
+        .bind(a.ends_at)
+        .bind(&a.generator_url)
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Forgets alerts resolved before `before`.
+pub async fn delete_received_alerts(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query("delete from received_alert where ends_at < $1")
+        .bind(before)
+        .execute(db)
+        .await?
+        .rows_affected())
 }

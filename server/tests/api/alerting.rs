@@ -128,38 +128,46 @@ pub async fn write_depths(app: &TestApp, depths: &[(&str, f64)]) {
 }
 
 /// Creates a rule (the call must succeed) and returns what the API answered.
-async fn create_rule(app: &TestApp, body: Value) -> Value {
+pub async fn create_rule(app: &TestApp, body: Value) -> Value {
     let (status, created) = send(app, reqwest::Method::POST, "/api/alerting/rules", body).await;
     assert_eq!(status, 201, "{created}");
     created
 }
 
-async fn route_to_webhook(app: &TestApp, receiver: &Receiver) {
+/// Makes `receiver` the contact point `name` and the root of the routing tree, with `root`'s
+/// grouping and timing.
+pub async fn route_all_to(app: &TestApp, receiver: &Receiver, name: &str, mut root: Value) {
     let (status, body) = send(
         app,
         reqwest::Method::POST,
         "/api/alerting/contact-points",
-        json!({"name": "ops-hook", "type": "webhook", "url": receiver.url}),
+        json!({"name": name, "type": "webhook", "url": receiver.url}),
     )
     .await;
     assert_eq!(status, 201, "{body}");
+    root["receiver"] = json!(name);
     let (status, body) = send(
         app,
         reqwest::Method::PUT,
         "/api/alerting/policy",
-        json!({"root": {
-            "receiver": "ops-hook",
-            "group_by": ["alertname"],
-            "group_wait": "1s",
-            "group_interval": "2s",
-            "repeat_interval": "1h"
-        }}),
+        json!({ "root": root }),
     )
     .await;
     assert_eq!(status, 200, "{body}");
 }
 
-fn queue_rule(for_duration: &str) -> Value {
+async fn route_to_webhook(app: &TestApp, receiver: &Receiver) {
+    route_all_to(
+        app,
+        receiver,
+        "ops-hook",
+        json!({"group_by": ["alertname"], "group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}),
+    )
+    .await;
+}
+
+/// "The deepest queue of each name above 100 for `for_duration`", evaluated every second.
+pub fn queue_rule(for_duration: &str) -> Value {
     json!({
         "folder": "Agents",
         "group": "queues",

@@ -5,11 +5,11 @@
 
 use crate::alerting::{gauge, now_ms};
 use crate::helpers::spawn_app;
+use crate::peers::start_peer;
 use serde_json::Value;
 use server::ingest::IncomingSeries;
 use std::{
     collections::BTreeSet,
-    process::Stdio,
     time::{Duration, Instant},
 };
 
@@ -163,44 +163,18 @@ async fn the_portal_and_prometheus_raise_the_same_alerts_from_the_same_rules_and
         "global:\n  evaluation_interval: 1s\nrule_files:\n  - rules.yml\n",
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut prometheus = tokio::process::Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.path().join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prometheus runs (installed by .ci/tools.sh)");
-    let base = format!("http://127.0.0.1:{port}");
+    let dir_arg = |name: &str| dir.path().join(name).display().to_string();
+    let mut prometheus = start_peer(
+        "prometheus",
+        &[
+            format!("--config.file={}", dir_arg("prometheus.yml")),
+            format!("--storage.tsdb.path={}", dir_arg("data")),
+            "--web.enable-remote-write-receiver".into(),
+        ],
+    )
+    .await;
+    let base = prometheus.base.clone();
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client
-        .get(format!("{base}/-/ready"))
-        .send()
-        .await
-        .map(|r| r.status().is_success())
-        .ok()
-        != Some(true)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "prometheus did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 
     let app = spawn_app().await;
     let response = app
@@ -258,6 +232,6 @@ async fn the_portal_and_prometheus_raise_the_same_alerts_from_the_same_rules_and
     // The recording rule's series is in the store like any other.
     let recorded = app.instant("agent:memory:max").await;
     assert_eq!(recorded.len(), 2);
-    prometheus.start_kill().ok();
+    prometheus.child.start_kill().ok();
     app.stop().await;
 }

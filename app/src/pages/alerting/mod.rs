@@ -305,7 +305,7 @@ pub fn AlertsPage() -> impl IntoView {
         }
     };
     view! {
-        <PageHeader title="Alerts" subtitle="What is firing and pending now, from the portal's rules"/>
+        <PageHeader title="Alerts" subtitle="What is firing and pending now, from the portal's rules and the tools that send it alerts"/>
         <section class="card dashboards-toolbar">
             <input class="field-input field-grow" name="matcher" placeholder="Filter by labels, e.g. severity=\"critical\", team=~\"agents|infra\""
                 aria-label="Label matchers" prop:value=move || matchers.get() on:change=set("matcher")/>
@@ -342,12 +342,19 @@ pub fn AlertsPage() -> impl IntoView {
                                     {alerts.into_iter().map(|a| view! {
                                         <tr class="alert-row" data-state=a.state.as_str()>
                                             <td><StateBadge state=a.state/>{(!a.silenced_by.is_empty()).then(|| view! {
-                                                <a class="badge" href="/alerting/silences" title=format!("muted by {}", a.silenced_by.join(", "))>"Silenced"</a> })}</td>
+                                                <a class="badge" href="/alerting/silences" title=format!("muted by {}", a.silenced_by.join(", "))>"Silenced"</a> })}
+                                                {(!a.inhibited_by.is_empty()).then(|| view! {
+                                                    <span class="badge badge-inhibited" title=format!("inhibited by {}", a.inhibited_by.join("; "))>"Inhibited"</span>
+                                                    <div class="small muted">{format!("inhibited by {}", a.inhibited_by.join("; "))}</div> })}</td>
                                             <td><LabelTags labels=a.labels.clone()/>
                                                 {a.annotations.get("summary").cloned().map(|s| view! { <div class="small">{s}</div> })}</td>
                                             <td title=a.active_at.to_rfc3339()>{ago(a.fired_at.unwrap_or(a.active_at))}</td>
                                             <td class="num">{crate::format::format_value(a.value)}</td>
-                                            <td><a href=format!("/alerting/rules/{}", a.rule_uid)>{a.rule_name.clone()}</a>
+                                            <td>{if a.rule_uid.is_empty() {
+                                                    view! { <a href=a.source_url.clone() title="sent by another tool">{a.rule_name.clone()}</a> }.into_any()
+                                                } else {
+                                                    view! { <a href=format!("/alerting/rules/{}", a.rule_uid)>{a.rule_name.clone()}</a> }.into_any()
+                                                }}
                                                 " · "<a class="small" href=silences::silence_link(&a.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join(", "))>"Silence"</a></td>
                                         </tr>
                                     }).collect_view()}

@@ -7,7 +7,7 @@
 //! notification is sent once even when another replica takes over.
 
 use super::{
-    direct, route,
+    group_labels, routes_of,
     send::{self, Message, Notification, NotifiedAlert},
     Matched,
 };
@@ -24,6 +24,9 @@ use tokio_util::sync::CancellationToken;
 /// The worker's name (and advisory lock).
 pub const WORKER: &str = "alert-notifier";
 pub const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long before a silence's window ends its contact point is told (at most half the
+/// window).
+pub const ENDING_NOTICE: Duration = Duration::minutes(10);
 
 /// Delivers notifications; one per portal, its passes run by the supervisor.
 #[derive(Clone)]
@@ -31,6 +34,13 @@ pub struct Dispatcher {
     alerting: Alerting,
     client: reqwest::Client,
     stop: CancellationToken,
+}
+
+/// What a notified alert links to: its rule, or the tool that sent it.
+struct Links<'a> {
+    rules: &'a HashMap<String, Rule>,
+    sources: &'a HashMap<i64, String>,
+    secret: &'a [u8],
 }
 
 /// The alerts of one aggregation group at this pass.
@@ -81,41 +91,28 @@ impl Dispatcher {
             .into_iter()
             .map(|r| (r.uid.clone(), crate::alerting::rule_of(&r)))
             .collect();
+        self.silence_notices(&points).await?;
         if policy.root.receiver.is_empty()
             && policy.root.routes.is_empty()
             && rules.values().all(|r| r.contact_point.is_none())
         {
             return Ok(());
         }
-        let silences = a.active_silences().await?;
+        let held = a.held().await?;
+        let muting = a.muting(&held).await?;
         let mut current: BTreeMap<String, Current> = BTreeMap::new();
-        for instance in db::select_all_instances(&a.pool).await? {
+        for instance in held.instances {
             if !matches!(instance.state.as_str(), "firing" | "inactive") {
                 continue;
             }
             let labels = labels_of(&instance.labels);
-            // A silenced alert is not notified (nor its resolution) while the silence runs.
-            if !Alerting::silenced_by(&silences, &labels).is_empty() {
+            // A silenced or inhibited alert is not notified (nor its resolution) while muted.
+            if muting.muted(instance.fingerprint, &labels) {
                 continue;
             }
-            let matched = match rules
-                .get(&instance.rule_uid)
-                .and_then(|r| r.contact_point.as_deref())
-            {
-                Some(point) => vec![direct(&policy.root, &instance.rule_uid, point)],
-                None => route(&policy.root, &labels),
-            };
-            for m in matched {
-                if m.receiver.is_empty() {
-                    continue;
-                }
-                let group_labels: BTreeMap<String, String> = match &m.group_by {
-                    None => labels.clone(),
-                    Some(names) => names
-                        .iter()
-                        .filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone())))
-                        .collect(),
-                };
+            let rule = rules.get(&instance.rule_uid);
+            for m in routes_of(&policy.root, rule, &instance.rule_uid, &labels) {
+                let group_labels = group_labels(&m, &labels);
                 let key = group_key(&m, &group_labels);
                 current
                     .entry(key)
@@ -136,10 +133,14 @@ impl Dispatcher {
                 .collect();
         let now = Utc::now();
         let secret = a.image_secret().await?;
+        let links = Links {
+            rules: &rules,
+            sources: &held.sources,
+            secret: &secret,
+        };
         for (key, cur) in current {
             let row = stored.remove(&key);
-            self.flush(key, cur, row, now, &points, &rules, &secret)
-                .await?;
+            self.flush(key, cur, row, now, &points, &links).await?;
         }
         // Groups whose alerts are gone (rule deleted, resolution forgotten) end.
         for key in stored.keys() {
@@ -148,7 +149,6 @@ impl Dispatcher {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn flush(
         &self,
         key: String,
@@ -156,8 +156,7 @@ impl Dispatcher {
         row: Option<NotificationGroupRow>,
         now: DateTime<Utc>,
         points: &HashMap<String, ContactPoint>,
-        rules: &HashMap<String, Rule>,
-        secret: &[u8],
+        links: &Links<'_>,
     ) -> anyhow::Result<()> {
         let pool = &self.alerting.pool;
         let m = &cur.matched;
@@ -192,16 +191,8 @@ impl Dispatcher {
             if m.group_wait_ms > 0 {
                 return Ok(());
             }
-            return Box::pin(self.flush(
-                new.group_key.clone(),
-                cur,
-                Some(new),
-                now,
-                points,
-                rules,
-                secret,
-            ))
-            .await;
+            return Box::pin(self.flush(new.group_key.clone(), cur, Some(new), now, points, links))
+                .await;
         };
         if now < row.next_flush_at {
             return Ok(());
@@ -243,7 +234,7 @@ impl Dispatcher {
             let alerts = firing
                 .iter()
                 .chain(resolved.iter())
-                .map(|i| self.notified_alert(i, rules, secret, now))
+                .map(|i| self.notified_alert(i, links, now))
                 .collect();
             let n = Notification {
                 receiver: m.receiver.clone(),
@@ -287,14 +278,118 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Tells a silence's contact point when each of its windows starts and shortly before it
+    /// ends, once each (claimed in the database before sending).
+    async fn silence_notices(&self, points: &HashMap<String, ContactPoint>) -> anyhow::Result<()> {
+        let a = &self.alerting;
+        let now = Utc::now();
+        for silence in a.active_silences().await? {
+            let Some(point) = points.get(&silence.notify) else {
+                continue;
+            };
+            let Some(window) = silence.running(now) else {
+                continue;
+            };
+            let lead = ENDING_NOTICE.min((window.ends_at - window.starts_at) / 2);
+            let kind = if now >= window.ends_at - lead {
+                "ending"
+            } else {
+                "started"
+            };
+            let mut tx = a.pool.begin().await?;
+            let mut claimed = false;
+            for k in ["started", "ending"] {
+                // An "ending" notice claims the start too: one that never went out stays quiet.
+                if k == "started" || kind == "ending" {
+                    let new = crate::store::silences::claim_notice(
+                        &mut *tx,
+                        &silence.id,
+                        window.starts_at,
+                        k,
+                    )
+                    .await?;
+                    claimed |= new && k == kind;
+                }
+            }
+            if !claimed {
+                tx.rollback().await?;
+                continue;
+            }
+            let matchers = app::api::alerting::matchers_text(&silence.matchers);
+            let (name, summary) = match kind {
+                "started" => (
+                    "SilenceStarted",
+                    format!(
+                        "Silence {{{matchers}}} by {} started; it ends {}",
+                        silence.created_by,
+                        window.ends_at.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                ),
+                _ => (
+                    "SilenceEnding",
+                    format!(
+                        "Silence {{{matchers}}} by {} ends at {}",
+                        silence.created_by,
+                        window.ends_at.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                ),
+            };
+            let labels = BTreeMap::from([
+                ("alertname".to_string(), name.to_string()),
+                ("silence_id".to_string(), silence.id.clone()),
+            ]);
+            let n = Notification {
+                receiver: point.name.clone(),
+                group_key: format!("silence/{}:{{}}", silence.id),
+                group_labels: labels.clone(),
+                alerts: vec![NotifiedAlert {
+                    fingerprint: 0,
+                    rule_uid: String::new(),
+                    firing: true,
+                    labels,
+                    annotations: BTreeMap::from([
+                        ("summary".to_string(), summary),
+                        ("description".to_string(), silence.comment.clone()),
+                    ]),
+                    starts_at: window.starts_at,
+                    ends_at: None,
+                    value: 0.0,
+                    rule_url: format!("{}/alerting/silences?edit={}", a.external_url, silence.id),
+                    explore_url: String::new(),
+                    image_url: String::new(),
+                }],
+                external_url: a.external_url.clone(),
+            };
+            let msg = Message::of(point, &n);
+            let id = db::insert_notification(
+                &mut *tx,
+                &n.group_key,
+                &n.receiver,
+                "firing",
+                1,
+                &msg.logged(),
+            )
+            .await?;
+            tx.commit().await?;
+            tokio::spawn(send::deliver_with_retries(
+                a.pool.clone(),
+                self.client.clone(),
+                msg,
+                id,
+                self.stop.clone(),
+            ));
+        }
+        Ok(())
+    }
+
     fn notified_alert(
         &self,
         i: &InstanceRow,
-        rules: &HashMap<String, Rule>,
-        secret: &[u8],
+        links: &Links<'_>,
         now: DateTime<Utc>,
     ) -> NotifiedAlert {
         let a = &self.alerting;
+        let rules = links.rules;
         let firing = i.state == "firing";
         let at = i.fired_at.unwrap_or(i.active_at);
         let query = rules
@@ -330,7 +425,11 @@ impl Dispatcher {
             starts_at: at,
             ends_at: if firing { None } else { i.resolved_at },
             value: i.value,
-            rule_url: format!("{}/alerting/rules/{}", a.external_url, i.rule_uid),
+            rule_url: match links.sources.get(&i.fingerprint) {
+                // Sent by another tool: its own link back.
+                Some(url) if i.rule_uid.is_empty() => url.clone(),
+                _ => format!("{}/alerting/rules/{}", a.external_url, i.rule_uid),
+            },
             explore_url: format!(
                 "{}/explore/metrics{}",
                 a.external_url,
@@ -340,7 +439,11 @@ impl Dispatcher {
                     ("to", to.as_str())
                 ])
             ),
-            image_url: a.image_link(secret, &i.rule_uid, at.timestamp_millis()),
+            image_url: if i.rule_uid.is_empty() {
+                String::new()
+            } else {
+                a.image_link(links.secret, &i.rule_uid, at.timestamp_millis())
+            },
         }
     }
 }

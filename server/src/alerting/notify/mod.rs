@@ -37,6 +37,33 @@ pub fn matcher_holds(m: &LabelMatcher, labels: &BTreeMap<String, String>) -> boo
     }
 }
 
+/// The routes an alert takes: straight to its rule's contact point when the rule names one,
+/// else down the tree; routes without a receiver are left out.
+pub fn routes_of(
+    root: &Route,
+    rule: Option<&app::api::alerting::Rule>,
+    rule_uid: &str,
+    labels: &BTreeMap<String, String>,
+) -> Vec<Matched> {
+    let all = match rule.and_then(|r| r.contact_point.as_deref()) {
+        Some(point) => vec![direct(root, rule_uid, point)],
+        None => route(root, labels),
+    };
+    all.into_iter().filter(|m| !m.receiver.is_empty()).collect()
+}
+
+/// The labels an alert's aggregation group is known by on route `m`: its `group_by` labels
+/// (all of them with `...`).
+pub fn group_labels(m: &Matched, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    match &m.group_by {
+        None => labels.clone(),
+        Some(names) => names
+            .iter()
+            .filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone())))
+            .collect(),
+    }
+}
+
 /// The one route of alerts whose rule names its contact point: the default route's grouping
 /// and timing, to that contact point.
 pub fn direct(root: &Route, rule_uid: &str, contact_point: &str) -> Matched {
