@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 pub const MAX_INHIBIT_RULES: usize = 200;
 /// At most this many alerts in one post (Prometheus sends up to 64 per request).
 pub const MAX_POSTED_ALERTS: usize = 10_000;
+/// At most this many received alerts are held (firing, or resolved within the day): a sender
+/// that keeps inventing labels is told to wait rather than fill the database.
+pub const MAX_RECEIVED_ALERTS: i64 = 50_000;
 /// Received alerts are kept this long after they resolve, for their resolution to be told.
 pub const RESOLVED_KEPT: i64 = 24;
 /// An alert posted without an end resolves this long after its last post, as
@@ -49,12 +52,24 @@ pub struct Held {
     pub ends: HashMap<i64, DateTime<Utc>>,
 }
 
+/// An inhibition rule's firing source alerts by the values of its `equal` labels.
+type Sources = HashMap<Vec<String>, Vec<usize>>;
+
 /// What mutes alerts at one moment.
 pub struct Muting {
     silences: Vec<Silence>,
-    rules: Vec<InhibitRule>,
+    /// Each inhibition rule with its firing source alerts by the values of its `equal` labels
+    /// (indices into `firing`): a target is looked up, not compared with every source.
+    rules: Vec<(InhibitRule, Sources)>,
     /// The firing alerts: fingerprint and labels.
     firing: Vec<(i64, BTreeMap<String, String>)>,
+}
+
+fn equal_key(rule: &InhibitRule, labels: &BTreeMap<String, String>) -> Vec<String> {
+    rule.equal
+        .iter()
+        .map(|n| labels.get(n).cloned().unwrap_or_default())
+        .collect()
 }
 
 fn labels_of(v: &serde_json::Value) -> BTreeMap<String, String> {
@@ -73,32 +88,50 @@ pub fn alert_text(labels: &BTreeMap<String, String>) -> String {
 }
 
 impl Muting {
+    pub fn new(
+        silences: Vec<Silence>,
+        rules: Vec<InhibitRule>,
+        firing: Vec<(i64, BTreeMap<String, String>)>,
+    ) -> Self {
+        let rules = rules
+            .into_iter()
+            .map(|rule| {
+                let mut sources = Sources::new();
+                for (i, (_, labels)) in firing.iter().enumerate() {
+                    if matches(&rule.source_matchers, labels) {
+                        sources.entry(equal_key(&rule, labels)).or_default().push(i);
+                    }
+                }
+                (rule, sources)
+            })
+            .collect();
+        Self {
+            silences,
+            rules,
+            firing,
+        }
+    }
+
     pub fn silenced_by(&self, labels: &BTreeMap<String, String>) -> Vec<String> {
         Alerting::silenced_by(&self.silences, labels)
     }
 
     /// The firing alerts inhibiting the alert `fp` with `labels`, as Alertmanager decides:
     /// a rule whose target matchers match it and a firing source alert (not itself) with the
-    /// same values of the rule's `equal` labels.
+    /// same values of the rule's `equal` labels (missing on both sides counts as equal).
     pub fn inhibited_by(
         &self,
         fp: i64,
         labels: &BTreeMap<String, String>,
     ) -> Vec<(i64, &BTreeMap<String, String>)> {
         let mut out: Vec<(i64, &BTreeMap<String, String>)> = Vec::new();
-        for rule in &self.rules {
-            if !matches(&rule.target_matchers, labels) {
+        for (rule, sources) in &self.rules {
+            if sources.is_empty() || !matches(&rule.target_matchers, labels) {
                 continue;
             }
-            for (source_fp, source) in &self.firing {
-                if *source_fp == fp || !matches(&rule.source_matchers, source) {
-                    continue;
-                }
-                let equal = rule.equal.iter().all(|n| {
-                    source.get(n).map(String::as_str).unwrap_or("")
-                        == labels.get(n).map(String::as_str).unwrap_or("")
-                });
-                if equal && !out.iter().any(|(f, _)| f == source_fp) {
+            for &i in sources.get(&equal_key(rule, labels)).into_iter().flatten() {
+                let (source_fp, source) = &self.firing[i];
+                if *source_fp != fp && !out.iter().any(|(f, _)| f == source_fp) {
                     out.push((*source_fp, source));
                 }
             }
@@ -305,9 +338,24 @@ impl Alerting {
                 updated_at: now,
             });
         }
-        let mut tx = self.pool.begin().await?;
-        sdb::upsert_received_alerts(&mut tx, &rows).await?;
-        tx.commit().await?;
+        // The same alert twice in one post: the later one counts.
+        let mut seen = std::collections::HashSet::new();
+        rows.reverse();
+        rows.retain(|r| seen.insert(r.fingerprint));
+        rows.reverse();
+        let fingerprints: Vec<i64> = rows.iter().map(|r| r.fingerprint).collect();
+        let (held, known) = sdb::count_received_alerts(&self.pool, &fingerprints).await?;
+        let new = rows.len() as i64 - known;
+        if new > 0 && held + new > MAX_RECEIVED_ALERTS {
+            return Err(ApiError::Unavailable {
+                message: format!(
+                    "the portal holds {held} received alerts, the most it keeps is {MAX_RECEIVED_ALERTS}: resolve some or send fewer distinct label sets"
+                ),
+                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+                retry_after_secs: 60,
+            });
+        }
+        sdb::upsert_received_alerts(&self.pool, &rows).await?;
         Ok(())
     }
 
@@ -345,16 +393,15 @@ impl Alerting {
 
     /// What mutes alerts now, given the alerts held.
     pub async fn muting(&self, held: &Held) -> Result<Muting, ApiError> {
-        Ok(Muting {
-            silences: self.active_silences().await?,
-            rules: self.inhibit_rules().await?,
-            firing: held
-                .instances
+        Ok(Muting::new(
+            self.active_silences().await?,
+            self.inhibit_rules().await?,
+            held.instances
                 .iter()
                 .filter(|i| i.state == "firing")
                 .map(|i| (i.fingerprint, labels_of(&i.labels)))
                 .collect(),
-        })
+        ))
     }
 }
 
@@ -370,11 +417,11 @@ mod tests {
     }
 
     fn muting(rules: Vec<InhibitRule>, firing: Vec<BTreeMap<String, String>>) -> Muting {
-        Muting {
-            silences: Vec::new(),
+        Muting::new(
+            Vec::new(),
             rules,
-            firing: firing.into_iter().map(|l| (fingerprint(&l), l)).collect(),
-        }
+            firing.into_iter().map(|l| (fingerprint(&l), l)).collect(),
+        )
     }
 
     #[test]

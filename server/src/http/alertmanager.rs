@@ -60,12 +60,24 @@ impl IntoResponse for AmError {
             StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
             other => other,
         };
+        let retry_after = match &self.0 {
+            ApiError::Unavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let body = self.0.body();
         let message = match body.error.field {
             Some(field) => format!("{field}: {}", body.error.message),
             None => body.error.message,
         };
-        (status, Json(message)).into_response()
+        let mut response = (status, Json(message)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

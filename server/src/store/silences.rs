@@ -161,34 +161,42 @@ pub async fn select_received_alerts(
     .await
 }
 
-/// Stores alerts as sent, merging with the ones known (Alertmanager's merge: the earlier
-/// start is kept, the newer end wins).
+/// Stores alerts as sent, in one statement, merging with the ones known (Alertmanager's
+/// merge: the earlier start is kept unless the known one had ended, the newer end wins). The
+/// fingerprints of `alerts` must differ.
 pub async fn upsert_received_alerts(
-    db: &mut sqlx::PgConnection,
+    db: impl PgExecutor<'_>,
     alerts: &[ReceivedAlertRow],
 ) -> sqlx::Result<()> {
-    for a in alerts {
-        sqlx::query(
-            "insert into received_alert
-               (fingerprint, labels, annotations, starts_at, ends_at, generator_url, updated_at)
-             values ($1, $2, $3, $4, $5, $6, now())
-             on conflict (fingerprint) do update set labels = excluded.labels,
-               annotations = excluded.annotations,
-               starts_at = case when received_alert.ends_at < excluded.starts_at
-                 then excluded.starts_at
-                 else least(received_alert.starts_at, excluded.starts_at) end,
-               ends_at = excluded.ends_at, generator_url = excluded.generator_url,
-               updated_at = now()",
-        )
-        .bind(a.fingerprint)
-        .bind(&a.labels)
-        .bind(&a.annotations)
-        .bind(a.starts_at)
-        .bind(a.ends_at)
-        .bind(&a.generator_url)
-        .execute(&mut *db)
-        .await?;
-    }
+    let column = |f: fn(&ReceivedAlertRow) -> Json| alerts.iter().map(f).collect::<Vec<Json>>();
+    sqlx::query(
+        "insert into received_alert
+           (fingerprint, labels, annotations, starts_at, ends_at, generator_url, updated_at)
+         select fingerprint, labels, annotations, starts_at, ends_at, generator_url, now()
+         from unnest($1::bigint[], $2::jsonb[], $3::jsonb[], $4::timestamptz[],
+                     $5::timestamptz[], $6::text[])
+           as a (fingerprint, labels, annotations, starts_at, ends_at, generator_url)
+         on conflict (fingerprint) do update set labels = excluded.labels,
+           annotations = excluded.annotations,
+           starts_at = case when received_alert.ends_at < excluded.starts_at
+             then excluded.starts_at
+             else least(received_alert.starts_at, excluded.starts_at) end,
+           ends_at = excluded.ends_at, generator_url = excluded.generator_url,
+           updated_at = now()",
+    )
+    .bind(alerts.iter().map(|a| a.fingerprint).collect::<Vec<i64>>())
+    .bind(column(|a| a.labels.clone()))
+    .bind(column(|a| a.annotations.clone()))
+    .bind(alerts.iter().map(|a| a.starts_at).collect::<Vec<_>>())
+    .bind(alerts.iter().map(|a| a.ends_at).collect::<Vec<_>>())
+    .bind(
+        alerts
+            .iter()
+            .map(|a| a.generator_url.clone())
+            .collect::<Vec<_>>(),
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -202,4 +210,17 @@ pub async fn delete_received_alerts(
         .execute(db)
         .await?
         .rows_affected())
+}
+
+/// How many received alerts are held, and how many of `fingerprints` are among them.
+pub async fn count_received_alerts(
+    db: impl PgExecutor<'_>,
+    fingerprints: &[i64],
+) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "select count(*), count(*) filter (where fingerprint = any($1)) from received_alert",
+    )
+    .bind(fingerprints)
+    .fetch_one(db)
+    .await
 }

@@ -30,11 +30,38 @@ pub fn matcher_holds(m: &LabelMatcher, labels: &BTreeMap<String, String>) -> boo
         MatchOp::Equal => value == m.value,
         MatchOp::NotEqual => value != m.value,
         MatchOp::Regex | MatchOp::NotRegex => {
-            let re = regex::Regex::new(&format!("^(?:{})$", m.value));
-            let hit = re.is_ok_and(|re| re.is_match(value));
+            let hit = with_regex(&m.value, |re| re.is_some_and(|re| re.is_match(value)));
             (m.op == MatchOp::Regex) == hit
         }
     }
+}
+
+/// How many compiled matcher expressions each thread keeps.
+const REGEX_CACHE: usize = 1_000;
+
+thread_local! {
+    static REGEXES: std::cell::RefCell<std::collections::HashMap<String, Option<regex::Regex>>> =
+        std::cell::RefCell::default();
+}
+
+/// Calls `f` with the anchored expression `pattern` compiled (None when it does not compile),
+/// compiling each pattern once per thread: every pass matches every alert against the same
+/// silences, routes and inhibition rules.
+fn with_regex<T>(pattern: &str, f: impl FnOnce(Option<&regex::Regex>) -> T) -> T {
+    REGEXES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(pattern) {
+            if cache.len() >= REGEX_CACHE {
+                cache.clear();
+            }
+            let re = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+                .size_limit(1 << 20)
+                .build()
+                .ok();
+            cache.insert(pattern.to_string(), re);
+        }
+        f(cache.get(pattern).and_then(Option::as_ref))
+    })
 }
 
 /// The routes an alert takes: straight to its rule's contact point when the rule names one,
@@ -85,12 +112,15 @@ pub fn direct(root: &Route, rule_uid: &str, contact_point: &str) -> Matched {
 pub fn check_matchers(matchers: &[LabelMatcher], field: &str) -> Result<(), ApiError> {
     for (i, m) in matchers.iter().enumerate() {
         if matches!(m.op, MatchOp::Regex | MatchOp::NotRegex) {
-            regex::Regex::new(&format!("^(?:{})$", m.value)).map_err(|e| {
-                ApiError::invalid(
-                    format!("{field}[{i}].value"),
-                    format!("bad regular expression: {e}"),
-                )
-            })?;
+            regex::RegexBuilder::new(&format!("^(?:{})$", m.value))
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| {
+                    ApiError::invalid(
+                        format!("{field}[{i}].value"),
+                        format!("bad regular expression: {e}"),
+                    )
+                })?;
         }
     }
     Ok(())
@@ -423,5 +453,57 @@ mod tests {
             ..Route::default()
         };
         assert_eq!(route(&bare, &labels(&[]))[0].path, "0");
+    }
+}
+
+#[cfg(test)]
+mod matcher_tests {
+    use super::*;
+    use app::api::alerting::parse_matchers;
+
+    fn holds(matchers: &str, labels: &[(&str, &str)]) -> bool {
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse_matchers(matchers)
+            .unwrap()
+            .iter()
+            .all(|m| matcher_holds(m, &labels))
+    }
+
+    #[test]
+    fn empty_values_stand_for_a_missing_label() {
+        assert!(holds(r#"team="""#, &[("a", "b")]));
+        assert!(!holds(r#"team="""#, &[("team", "x")]));
+        assert!(holds(r#"team!="""#, &[("team", "x")]));
+        assert!(!holds(r#"team!="""#, &[]));
+        assert!(holds(r#"team=~"x|""#, &[]));
+        assert!(!holds(r#"team!~".*""#, &[]));
+    }
+
+    #[test]
+    fn regular_expressions_are_anchored() {
+        assert!(!holds(r#"queue=~"cod""#, &[("queue", "coding")]));
+        assert!(holds(r#"queue=~"cod.*""#, &[("queue", "coding")]));
+        assert!(!holds(r#"queue=~"ding""#, &[("queue", "coding")]));
+        assert!(holds(r#"queue!~"cod""#, &[("queue", "coding")]));
+        // Alternatives are anchored as a whole, not just the first and last.
+        assert!(!holds(r#"queue=~"a|coding|b""#, &[("queue", "xcoding")]));
+    }
+
+    #[test]
+    fn quoted_values_keep_commas_quotes_and_escapes() {
+        let m = parse_matchers(r#"{msg="a, b", q="say \"hi\"", path=~"C:\\\\x", bare=word}"#)
+            .unwrap();
+        let values: Vec<&str> = m.iter().map(|m| m.value.as_str()).collect();
+        assert_eq!(values, ["a, b", "say \"hi\"", "C:\\\\x", "word"]);
+        assert!(holds(
+            r#"msg="a, b", q="say \"hi\"""#,
+            &[("msg", "a, b"), ("q", "say \"hi\"")]
+        ));
+        assert!(holds(r#"path=~"C:\\\\x""#, &[("path", "C:\\x")]));
+        assert!(parse_matchers(r#"a="unclosed"#).is_err());
+        assert!(parse_matchers(r#"1a="x""#).is_err());
     }
 }
