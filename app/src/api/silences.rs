@@ -228,11 +228,16 @@ impl Schedule {
     pub fn validate(&self, prefix: &str) -> Vec<ModelError> {
         let mut errors = Vec::new();
         let f = |name: &str| format!("{prefix}.{name}");
-        if self.time_zone.trim().is_empty() {
+        if self.time_zone.trim().is_empty() || self.time_zone.len() > 64 {
             errors.push(error(
                 f("time_zone"),
                 "name a time zone, e.g. Europe/Berlin or UTC",
             ));
+        }
+        for (field, day) in [("from", Some(self.from)), ("until", self.until)] {
+            if day.is_some_and(|d| !(2000..=9999).contains(&chrono::Datelike::year(&d))) {
+                errors.push(error(f(field), "a day between the years 2000 and 9999"));
+            }
         }
         for (field, text) in [
             ("start_time", &self.start_time),

@@ -216,6 +216,7 @@ async fn windows_list_their_next_occurrences_and_bad_schedules_name_their_field(
         (json!({"months": [13]}), "schedule.months"),
         (json!({"every_weeks": 0}), "schedule.every_weeks"),
         (json!({"until": "2025-01-01"}), "schedule.until"),
+        (json!({"from": "0001-01-01"}), "schedule.from"),
         (json!({"days_of_month": [31], "months": [2]}), "schedule"),
     ] {
         let mut schedule = base.clone();

@@ -494,8 +494,8 @@ mod matcher_tests {
 
     #[test]
     fn quoted_values_keep_commas_quotes_and_escapes() {
-        let m = parse_matchers(r#"{msg="a, b", q="say \"hi\"", path=~"C:\\\\x", bare=word}"#)
-            .unwrap();
+        let m =
+            parse_matchers(r#"{msg="a, b", q="say \"hi\"", path=~"C:\\\\x", bare=word}"#).unwrap();
         let values: Vec<&str> = m.iter().map(|m| m.value.as_str()).collect();
         assert_eq!(values, ["a, b", "say \"hi\"", "C:\\\\x", "word"]);
         assert!(holds(
