@@ -296,7 +296,7 @@ test('a recurring maintenance window made in the form mutes the alerts it matche
   await api('PUT', '/api/alerting/policy', policy);
   await api('POST', '/api/alerting/rules', {
     group: 'window-e2e', interval: '1s',
-    rule: { name: 'WindowQueueDeep', query: 'max by (queue_name) (window_queue_depth)', for: '20s',
+    rule: { name: 'WindowQueueDeep', query: 'max by (queue_name) (window_queue_depth)', for: '40s',
       condition: { type: 'above', threshold: 100 } },
   });
   const writeWindowDepths = async () => {
@@ -314,6 +314,13 @@ test('a recurring maintenance window made in the form mutes the alerts it matche
   const feeding = setInterval(() => writeWindowDepths().catch(() => {}), 5_000);
   t.after(() => clearInterval(feeding));
 
+  // Both queues' alerts are pending (the rule waits 40 s) before the window is made.
+  for (const deadline = Date.now() + 30_000; ;) {
+    const alerts = await api('GET', '/api/alerting/alerts');
+    if (alerts.filter((a) => a.rule_name === 'WindowQueueDeep').length === 2) break;
+    assert.ok(Date.now() < deadline, `the rule's alerts never went pending: ${JSON.stringify(alerts)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
   const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/alerting/silences`);
   await page.click('button[name="new-window"]');
   await page.fill('input[name="silence-matchers"]', 'alertname="WindowQueueDeep", queue_name="window-a"');
@@ -347,7 +354,7 @@ test('a recurring maintenance window made in the form mutes the alerts it matche
   assert.match(await row.textContent(), /Recurring/);
   await page.screenshot({ path: `${SHOTS}/maintenance-window.png`, fullPage: true });
 
-  // Both fire after 20 s; only window-b is told.
+  // Both fire after 40 s; only window-b is told.
   await receiver.waitFor((b) => b.groupLabels?.queue_name === 'window-b' && b.status === 'firing', 90_000);
   await new Promise((r) => setTimeout(r, 3_000));
   assert.ok(!receiver.bodies.some((b) => b.groupLabels?.queue_name === 'window-a'),

@@ -427,7 +427,10 @@ fn SilenceForm(
     let id = initial.as_ref().map(|s| s.id.clone()).unwrap_or_default();
     let error = RwSignal::new(None::<String>);
     let parsed = Memo::new(move |_| parse_matchers(&matchers.get()));
+    // "What it would mute now" follows the alerts while the form is open.
+    let preview_tick = use_tick(10);
     let preview = LocalResource::new(move || {
+        preview_tick.track();
         let parsed = parsed.get();
         async move {
             match parsed {
