@@ -446,3 +446,41 @@ async fn an_agent_down_alert_inhibits_that_agents_task_failures() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_silence_tells_its_contact_point_when_it_starts_and_before_it_ends() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    hook(&app, &receiver).await;
+    let now = chrono::Utc::now();
+    // Twenty seconds long: the ending notice is due halfway.
+    let (status, silence) = send(&app, Method::POST, "/api/alerting/silences", json!({
+        "matchers": [{"name": "queue_name", "op": "=", "value": "coding"}],
+        "starts_at": now.to_rfc3339(), "ends_at": (now + chrono::Duration::seconds(20)).to_rfc3339(),
+        "created_by": "ops", "comment": "failover drill", "notify": "hook"
+    }))
+    .await;
+    assert_eq!(status, 201, "{silence}");
+    let started = receiver
+        .wait_for(Duration::from_secs(10), |v| {
+            v["commonLabels"]["alertname"] == "SilenceStarted"
+        })
+        .await;
+    assert_eq!(started["commonLabels"]["silence_id"], silence["id"]);
+    assert_eq!(
+        started["alerts"][0]["annotations"]["description"],
+        "failover drill"
+    );
+    let ending = receiver
+        .wait_for(Duration::from_secs(20), |v| {
+            v["commonLabels"]["alertname"] == "SilenceEnding"
+        })
+        .await;
+    assert!(ending["alerts"][0]["annotations"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("queue_name=\"coding\""));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.received().len(), 2, "each notice once");
+    app.stop().await;
+}

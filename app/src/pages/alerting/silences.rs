@@ -313,9 +313,8 @@ fn ScheduleEditor(fields: ScheduleFields) -> impl IntoView {
             <div class="form-row">
                 <label class="field"><span class="field-label">"From"</span>
                     <input class="field-input field-small" name="window-start" placeholder="02:00" prop:value=move || fields.start.get() on:change=text(fields.start)/></label>
-                <label class="field"><span class="field-label">"To"</span>
-                    <input class="field-input field-small" name="window-end" placeholder="04:00" prop:value=move || fields.end.get() on:change=text(fields.end)/>
-                    <span class="field-hint">"At or before the start: the next day"</span></label>
+                <label class="field" title="At or before the start: on the next day"><span class="field-label">"To (next day if earlier)"</span>
+                    <input class="field-input field-small" name="window-end" placeholder="04:00" prop:value=move || fields.end.get() on:change=text(fields.end)/></label>
                 <label class="field"><span class="field-label">"Time zone"</span>
                     <input class="field-input" name="window-zone" list="time-zones" prop:value=move || fields.zone.get() on:change=text(fields.zone)/></label>
                 <datalist id="time-zones">{move || zones.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|z| view! { <option value=z/> }).collect_view()}</datalist>
@@ -598,10 +597,9 @@ fn InhibitRules() -> impl IntoView {
             match endpoints::save_inhibit_rules(&rules).await {
                 Ok(saved) => {
                     rows.set(saved.iter().map(row).collect());
-                    let n = saved.len();
                     status.set(Some(Ok(format!(
-                        "Saved {n} inhibition rule{}.",
-                        if n == 1 { "" } else { "s" }
+                        "Saved {}.",
+                        count(saved.len(), "inhibition rule")
                     ))));
                 }
                 Err(e) => status.set(Some(Err(e.to_string()))),
@@ -615,6 +613,9 @@ fn InhibitRules() -> impl IntoView {
             <table class="result-table inhibit-table">
                 <thead><tr><th scope="col">"When firing"</th><th scope="col">"Mute"</th><th scope="col">"Equal labels"</th><th scope="col">"Why"</th><th scope="col"></th></tr></thead>
                 <tbody>
+                    {move || rows.with(Vec::is_empty).then(|| view! {
+                        <tr><td colspan="5" class="muted">"None yet: add one to mute, say, an agent's task failures while that agent is down."</td></tr>
+                    })}
                     {move || rows.get().into_iter().enumerate().map(|(i, (source, target, equal, comment))| view! {
                         <tr class="inhibit-row">
                             <td><input class="field-input field-grow" name=format!("inhibit-source-{i}") aria-label="Source matchers" placeholder="alertname=\"AgentDown\""
@@ -642,12 +643,21 @@ fn InhibitRules() -> impl IntoView {
     }
 }
 
+/// "1 alert", "3 alerts".
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[component]
 fn Muted(preview: SilencePreview) -> impl IntoView {
     let alerts = preview.alerts.len();
     view! {
         <p class="silence-preview-summary" data-alerts=alerts.to_string()>
-            {format!("Mutes {} now; could match the alerts of {} rules.", if alerts == 1 { "1 alert".to_string() } else { format!("{alerts} alerts") }, preview.rules.len())}</p>
+            {format!("Mutes {} now; could match the alerts of {}.", count(alerts, "alert"), count(preview.rules.len(), "rule"))}</p>
         <ul class="plain-list">
             {preview.alerts.into_iter().take(20).map(|a| view! {
                 <li><StateBadge state=a.state/>" "<LabelTags labels=a.labels/></li>

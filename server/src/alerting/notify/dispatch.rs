@@ -36,6 +36,17 @@ pub struct Dispatcher {
     stop: CancellationToken,
 }
 
+/// Which notice of a running window is due at `now`: "ending" from `ENDING_NOTICE` before its
+/// end (half the window when it is shorter than twice that), "started" before.
+fn notice_due(window: app::api::silences::Window, now: DateTime<Utc>) -> &'static str {
+    let lead = ENDING_NOTICE.min((window.ends_at - window.starts_at) / 2);
+    if now >= window.ends_at - lead {
+        "ending"
+    } else {
+        "started"
+    }
+}
+
 /// What a notified alert links to: its rule, or the tool that sent it.
 struct Links<'a> {
     rules: &'a HashMap<String, Rule>,
@@ -290,12 +301,7 @@ impl Dispatcher {
             let Some(window) = silence.running(now) else {
                 continue;
             };
-            let lead = ENDING_NOTICE.min((window.ends_at - window.starts_at) / 2);
-            let kind = if now >= window.ends_at - lead {
-                "ending"
-            } else {
-                "started"
-            };
+            let kind = notice_due(window, now);
             let mut tx = a.pool.begin().await?;
             let mut claimed = false;
             for k in ["started", "ending"] {
@@ -505,5 +511,29 @@ impl Alerting {
             delivered: result.is_ok(),
             answer,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::api::silences::Window;
+
+    #[test]
+    fn the_ending_notice_is_due_ten_minutes_before_the_end_or_halfway() {
+        let start: DateTime<Utc> = "2026-12-06T01:00:00Z".parse().unwrap();
+        let hours = Window {
+            starts_at: start,
+            ends_at: start + Duration::hours(2),
+        };
+        assert_eq!(notice_due(hours, start), "started");
+        assert_eq!(notice_due(hours, start + Duration::minutes(109)), "started");
+        assert_eq!(notice_due(hours, start + Duration::minutes(110)), "ending");
+        let short = Window {
+            starts_at: start,
+            ends_at: start + Duration::minutes(6),
+        };
+        assert_eq!(notice_due(short, start + Duration::minutes(2)), "started");
+        assert_eq!(notice_due(short, start + Duration::minutes(3)), "ending");
     }
 }
