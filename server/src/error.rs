@@ -21,6 +21,12 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// Not signed in, or credentials that do not hold: 401.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in, without the right to: 403.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     MethodNotAllowed(String),
     /// Refused by a limit that retrying cannot lift (series per metric, time window).
@@ -77,6 +83,8 @@ impl ApiError {
             Self::Invalid { status, .. } | Self::Unavailable { status, .. } => *status,
             Self::Limited(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -89,6 +97,8 @@ impl ApiError {
             Self::Invalid { status, .. } if *status == StatusCode::BAD_REQUEST => "bad_request",
             Self::Invalid { .. } => "invalid",
             Self::Conflict(_) => "conflict",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::Limited(_) => "limit",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::TooLarge { .. } => "too_large",

@@ -2,6 +2,7 @@
 //! portal's own telemetry. `main.rs` only reads settings and runs an [`startup::Application`].
 #![recursion_limit = "512"]
 
+pub mod accounts;
 pub mod alerting;
 pub mod config;
 pub mod dashboards;

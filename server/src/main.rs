@@ -32,5 +32,11 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let url = format!("http://{}", app.address());
     tracing::info!(%url, "portal listening");
     println!("Portal is running at {url} (Ctrl-C to stop)");
+    if let Some((password, file)) = app.first_admin() {
+        println!(
+            "First start: sign in as admin with the password {password} (also in {}, readable by this user only)",
+            file.display()
+        );
+    }
     app.run_until_stopped(startup::stop_signal()).await
 }

@@ -58,6 +58,8 @@ pub struct Application {
     dashboards_dir: Option<std::path::PathBuf>,
     rules_dir: Option<std::path::PathBuf>,
     worker_lock_retry: Duration,
+    /// The first account's password when this start made it, and the file holding it.
+    first_admin: Option<(String, std::path::PathBuf)>,
 }
 
 impl Application {
@@ -196,11 +198,27 @@ impl Application {
                 )
             })?;
         }
+        let accounts = crate::accounts::Accounts::new(pool.clone());
+        let first_admin = match accounts
+            .ensure_admin()
+            .await
+            .map_err(|e| anyhow::anyhow!("failed to make the first account: {e}"))?
+        {
+            None => None,
+            Some(password) => {
+                let file = settings.data_dir.join("admin-password");
+                write_private(&file, &password).with_context(|| {
+                    format!("failed to write the first password to {}", file.display())
+                })?;
+                Some((password, file))
+            }
+        };
         let state = AppState {
             leptos_options,
             ingester,
             queries,
             alerting,
+            accounts,
             pool,
             metrics,
             assets: Arc::default(),
@@ -225,6 +243,7 @@ impl Application {
             storage,
             connect_options,
             worker_lock_retry: settings.worker_lock_retry,
+            first_admin,
             embedded: None,
             shutdown_timeout: settings.shutdown_timeout,
             scrape_targets: scrape::targets(&settings.scrape, own),
@@ -240,6 +259,11 @@ impl Application {
     }
 
     /// The bound address (tests bind port 0 and read the real port here).
+    /// The first account's password and the file holding it, when this start made them.
+    pub fn first_admin(&self) -> Option<&(String, std::path::PathBuf)> {
+        self.first_admin.as_ref()
+    }
+
     pub fn address(&self) -> SocketAddr {
         self.address
     }
@@ -272,6 +296,7 @@ impl Application {
             dashboards_dir,
             rules_dir,
             worker_lock_retry,
+            first_admin: _,
         } = self;
         let pool = state.pool.clone();
         let workers = register_workers(Workers {
@@ -287,14 +312,17 @@ impl Application {
         let queries = state.queries.clone();
         let router = http::router(state);
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-        let server =
-            axum::serve(listener, router.into_make_service()).with_graceful_shutdown(async move {
-                shutdown.await;
-                info!("stop requested, finishing in-flight requests");
-                // Queries are stopped rather than waited for: one can run for minutes.
-                queries.shut_down();
-                let _ = signalled_tx.send(());
-            });
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            info!("stop requested, finishing in-flight requests");
+            // Queries are stopped rather than waited for: one can run for minutes.
+            queries.shut_down();
+            let _ = signalled_tx.send(());
+        });
         let mut server = std::pin::pin!(server.into_future());
         let served = tokio::select! {
             result = &mut server => result,
@@ -425,6 +453,22 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
         }
     });
     supervisor
+}
+
+/// Writes `text` to `file`, readable and writable by this user only.
+fn write_private(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)?;
+    writeln!(f, "{text}")
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.

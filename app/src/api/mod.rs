@@ -1,6 +1,7 @@
 //! The public HTTP API's request and response types, shared by the server's handlers and the
 //! browser, and the browser's typed client for them.
 
+pub mod accounts;
 pub mod alerting;
 mod client;
 pub mod dashboard;

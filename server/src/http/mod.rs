@@ -5,6 +5,7 @@
 mod alerting;
 mod alertmanager;
 pub mod assets;
+mod auth;
 mod dashboards;
 mod health;
 mod link_previews;
@@ -69,6 +70,7 @@ fn api_routes() -> Router<AppState> {
         .merge(alerting::router())
         .merge(silences::router())
         .merge(alertmanager::router())
+        .merge(auth::router())
         .route("/api/{*rest}", any(api_not_found))
 }
 

@@ -4,8 +4,8 @@
 
 use super::AssetCache;
 use crate::{
-    alerting::Alerting, ingest::Ingester, metrics::Metrics, query::QueryService,
-    store::instance::Instance,
+    accounts::Accounts, alerting::Alerting, ingest::Ingester, metrics::Metrics,
+    query::QueryService, store::instance::Instance,
 };
 use app::api::DatabaseMode;
 use axum::extract::FromRef;
@@ -22,6 +22,7 @@ pub struct AppState {
     pub ingester: Arc<Ingester>,
     pub queries: QueryService,
     pub alerting: Alerting,
+    pub accounts: Accounts,
     pub info: Arc<RuntimeInfo>,
     /// The UI's files, compressed once.
     pub assets: Arc<AssetCache>,

@@ -1,6 +1,7 @@
 //! Everything that reads or writes PostgreSQL, one module per table group. Functions take
 //! `impl PgExecutor<'_>` so callers pass the pool or a transaction they own.
 
+pub mod accounts;
 pub mod alerting;
 pub mod batch;
 pub mod chunks;

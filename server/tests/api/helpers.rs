@@ -143,6 +143,8 @@ fn url_password(url: &str) -> Option<String> {
 
 /// A portal serving on a free port.
 pub struct TestApp {
+    /// The first account's password and the file holding it, when this start made them.
+    pub first_admin: Option<(String, std::path::PathBuf)>,
     pub address: String,
     pub client: reqwest::Client,
     /// A pool on the app's database, for arranging and asserting on stored data.
@@ -246,6 +248,9 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) -> TestApp {
     input.listen = Some("127.0.0.1:0".parse().unwrap());
     input.database_url = Some(url_of(&database));
+    // Files the portal writes (the first account's password) stay out of the machine's own
+    // data directory.
+    input.data_dir = input.data_dir.or_else(|| Some(scratch_dir()));
     // Tests count what they store; the portal's own scrapes would add to it unasked.
     input.scrape_self = input.scrape_self.or(Some(false));
     let settings = Settings::merge(input, SettingsInput::default()).unwrap();
@@ -253,6 +258,7 @@ pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) 
         .await
         .expect("the portal builds");
     let address = format!("http://{}", app.address());
+    let first_admin = app.first_admin().cloned();
     let app_pool = app.pool().clone();
     let storage = app.storage();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -270,5 +276,15 @@ pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) 
         storage,
         stop: Some(stop_tx),
         task: Some(task),
+        first_admin,
     }
+}
+
+/// A directory of its own for one portal of this test process.
+pub fn scratch_dir() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("portal-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

@@ -26,6 +26,7 @@ pub async fn start_portal(database_url: &str) -> Portal {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", database_url)
         .env("PORTAL_LISTEN", "127.0.0.1:0")
+        .env("PORTAL_DATA_DIR", crate::helpers::scratch_dir())
         .env("PORTAL_SCRAPE_SELF", "false")
         .env("PORTAL_WORKER_LOCK_RETRY", "300ms")
         .env("PORTAL_LOG", "warn")
