@@ -3,7 +3,7 @@
 //! its Alertmanager v2 API.
 
 use super::alerting::{LabelMatcher, MatchOp};
-use super::dashboard::ModelError;
+use super::dashboard::{is_label_name, ModelError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -172,7 +172,7 @@ impl InhibitRule {
                 errors.push(error(format!("{prefix}.{field}"), "at most 50 matchers"));
             }
             for (i, m) in list.iter().enumerate() {
-                if !valid_label_name(&m.name) {
+                if !is_label_name(&m.name) {
                     errors.push(error(
                         format!("{prefix}.{field}[{i}].name"),
                         "a label name is letters, digits and '_', not starting with a digit",
@@ -181,7 +181,7 @@ impl InhibitRule {
             }
         }
         for (i, name) in self.equal.iter().enumerate() {
-            if !valid_label_name(name) {
+            if !is_label_name(name) {
                 errors.push(error(format!("{prefix}.equal[{i}]"), "not a label name"));
             }
         }
@@ -193,12 +193,6 @@ impl InhibitRule {
         }
         errors
     }
-}
-
-fn valid_label_name(name: &str) -> bool {
-    let mut b = name.bytes();
-    matches!(b.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// Ask for the next windows of a schedule.
@@ -393,7 +387,7 @@ impl SaveSilence {
             errors.push(error("matchers", "at most 50 matchers"));
         }
         for (i, m) in self.matchers.iter().enumerate() {
-            if !valid_label_name(&m.name) {
+            if !is_label_name(&m.name) {
                 errors.push(error(
                     format!("matchers[{i}].name"),
                     "a label name is letters, digits and '_', not starting with a digit",

@@ -12,7 +12,7 @@ use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -322,11 +322,6 @@ impl Accounts {
             )))
         }
     }
-}
-
-/// When a session cookie set now expires.
-pub fn session_expiry(now: DateTime<Utc>) -> DateTime<Utc> {
-    now + SESSION_IDLE
 }
 
 #[cfg(test)]

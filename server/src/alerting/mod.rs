@@ -98,7 +98,8 @@ fn kind_text(kind: RuleKind) -> &'static str {
     }
 }
 
-fn labels_of(json: &serde_json::Value) -> BTreeMap<String, String> {
+/// Labels or annotations as stored (a JSON object of strings).
+pub(crate) fn labels_of(json: &serde_json::Value) -> BTreeMap<String, String> {
     serde_json::from_value(json.clone()).unwrap_or_default()
 }
 

@@ -2,7 +2,7 @@
 //! Prometheus using it as its Alertmanager), and what mutes each: the silences and recurring
 //! windows running now, and inhibition rules.
 
-use super::{notify::check_matchers, silences::matches, state::fingerprint, Alerting};
+use super::{labels_of, notify::check_matchers, silences::matches, state::fingerprint, Alerting};
 use crate::{
     error::ApiError,
     store::{
@@ -70,10 +70,6 @@ fn equal_key(rule: &InhibitRule, labels: &BTreeMap<String, String>) -> Vec<Strin
         .iter()
         .map(|n| labels.get(n).cloned().unwrap_or_default())
         .collect()
-}
-
-fn labels_of(v: &serde_json::Value) -> BTreeMap<String, String> {
-    serde_json::from_value(v.clone()).unwrap_or_default()
 }
 
 /// `name{label="value", …}`: how an alert is named to a person.
@@ -295,11 +291,10 @@ impl Alerting {
                     "an alert needs at least one label",
                 ));
             }
-            if let Some((name, _)) = labels.iter().find(|(k, _)| {
-                let mut b = k.bytes();
-                !(matches!(b.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
-                    && b.all(|c| c.is_ascii_alphanumeric() || c == b'_'))
-            }) {
+            if let Some((name, _)) = labels
+                .iter()
+                .find(|(k, _)| !app::api::dashboard::is_label_name(k))
+            {
                 return Err(ApiError::invalid(
                     format!("[{i}].labels"),
                     format!("\"{name}\" is not a label name"),
@@ -393,8 +388,17 @@ impl Alerting {
 
     /// What mutes alerts now, given the alerts held.
     pub async fn muting(&self, held: &Held) -> Result<Muting, ApiError> {
+        self.muting_with(held, self.active_silences().await?).await
+    }
+
+    /// The same, with the silences running now already read.
+    pub async fn muting_with(
+        &self,
+        held: &Held,
+        silences: Vec<Silence>,
+    ) -> Result<Muting, ApiError> {
         Ok(Muting::new(
-            self.active_silences().await?,
+            silences,
             self.inhibit_rules().await?,
             held.instances
                 .iter()

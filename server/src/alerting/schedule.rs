@@ -179,11 +179,6 @@ impl Compiled {
         out
     }
 
-    /// The window running at `now`, if one is.
-    pub fn running(&self, now: DateTime<Utc>) -> Option<Window> {
-        self.next(now, 1).into_iter().find(|w| w.starts_at <= now)
-    }
-
     /// The start of the first window and the end of the last (none: it recurs without end),
     /// or `None` when no window ever opens.
     pub fn span(&self) -> Option<(DateTime<Utc>, Option<DateTime<Utc>>)> {
@@ -230,6 +225,11 @@ mod tests {
 
     fn utc(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
+    }
+
+    /// The window running at `now`, if one is.
+    fn running(c: &Compiled, now: DateTime<Utc>) -> Option<Window> {
+        c.next(now, 1).into_iter().find(|w| w.starts_at <= now)
     }
 
     fn first(s: &Schedule, at: &str) -> Window {
@@ -308,13 +308,13 @@ mod tests {
         ];
         let c = Compiled::new(&s, "schedule").unwrap();
         // Friday 4 December 23:00: the Friday night window runs until Saturday 06:00.
-        let w = c.running(utc("2026-12-04T23:00:00Z")).unwrap();
+        let w = running(&c, utc("2026-12-04T23:00:00Z")).unwrap();
         assert_eq!(w.starts_at, utc("2026-12-04T22:00:00Z"));
         assert_eq!(w.ends_at, utc("2026-12-05T06:00:00Z"));
-        assert!(c.running(utc("2026-12-05T05:59:59Z")).is_some());
-        assert!(c.running(utc("2026-12-05T06:00:00Z")).is_none());
+        assert!(running(&c, utc("2026-12-05T05:59:59Z")).is_some());
+        assert!(running(&c, utc("2026-12-05T06:00:00Z")).is_none());
         // Saturday night and Sunday night are quiet; Monday 22:00 is the next.
-        assert!(c.running(utc("2026-12-06T23:00:00Z")).is_none());
+        assert!(running(&c, utc("2026-12-06T23:00:00Z")).is_none());
         assert_eq!(
             c.next(utc("2026-12-05T07:00:00Z"), 1)[0].starts_at,
             utc("2026-12-07T22:00:00Z")

@@ -12,7 +12,7 @@ use super::{
     Matched,
 };
 use crate::{
-    alerting::Alerting,
+    alerting::{labels_of, Alerting},
     error::ApiError,
     store::alerting::{self as db, InstanceRow, NotificationGroupRow},
 };
@@ -61,10 +61,6 @@ struct Current {
     alerts: Vec<InstanceRow>,
 }
 
-fn labels_of(v: &serde_json::Value) -> BTreeMap<String, String> {
-    serde_json::from_value(v.clone()).unwrap_or_default()
-}
-
 fn group_key(m: &Matched, labels: &BTreeMap<String, String>) -> String {
     let text = labels
         .iter()
@@ -102,7 +98,8 @@ impl Dispatcher {
             .into_iter()
             .map(|r| (r.uid.clone(), crate::alerting::rule_of(&r)))
             .collect();
-        self.silence_notices(&points).await?;
+        let silences = a.active_silences().await?;
+        self.silence_notices(&points, &silences).await?;
         if policy.root.receiver.is_empty()
             && policy.root.routes.is_empty()
             && rules.values().all(|r| r.contact_point.is_none())
@@ -110,7 +107,7 @@ impl Dispatcher {
             return Ok(());
         }
         let held = a.held().await?;
-        let muting = a.muting(&held).await?;
+        let muting = a.muting_with(&held, silences).await?;
         let mut current: BTreeMap<String, Current> = BTreeMap::new();
         for instance in held.instances {
             if !matches!(instance.state.as_str(), "firing" | "inactive") {
@@ -291,10 +288,14 @@ impl Dispatcher {
 
     /// Tells a silence's contact point when each of its windows starts and shortly before it
     /// ends, once each (claimed in the database before sending).
-    async fn silence_notices(&self, points: &HashMap<String, ContactPoint>) -> anyhow::Result<()> {
+    async fn silence_notices(
+        &self,
+        points: &HashMap<String, ContactPoint>,
+        silences: &[app::api::silences::Silence],
+    ) -> anyhow::Result<()> {
         let a = &self.alerting;
         let now = Utc::now();
-        for silence in a.active_silences().await? {
+        for silence in silences {
             let Some(point) = points.get(&silence.notify) else {
                 continue;
             };

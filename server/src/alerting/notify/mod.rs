@@ -36,6 +36,13 @@ pub fn matcher_holds(m: &LabelMatcher, labels: &BTreeMap<String, String>) -> boo
     }
 }
 
+/// A matcher's expression as Alertmanager reads it: anchored at both ends, and bounded in size.
+fn anchored(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(1 << 20)
+        .build()
+}
+
 /// How many compiled matcher expressions each thread keeps.
 const REGEX_CACHE: usize = 1_000;
 
@@ -54,10 +61,7 @@ fn with_regex<T>(pattern: &str, f: impl FnOnce(Option<&regex::Regex>) -> T) -> T
             if cache.len() >= REGEX_CACHE {
                 cache.clear();
             }
-            let re = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
-                .size_limit(1 << 20)
-                .build()
-                .ok();
+            let re = anchored(pattern).ok();
             cache.insert(pattern.to_string(), re);
         }
         f(cache.get(pattern).and_then(Option::as_ref))
@@ -112,15 +116,12 @@ pub fn direct(root: &Route, rule_uid: &str, contact_point: &str) -> Matched {
 pub fn check_matchers(matchers: &[LabelMatcher], field: &str) -> Result<(), ApiError> {
     for (i, m) in matchers.iter().enumerate() {
         if matches!(m.op, MatchOp::Regex | MatchOp::NotRegex) {
-            regex::RegexBuilder::new(&format!("^(?:{})$", m.value))
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| {
-                    ApiError::invalid(
-                        format!("{field}[{i}].value"),
-                        format!("bad regular expression: {e}"),
-                    )
-                })?;
+            anchored(&m.value).map_err(|e| {
+                ApiError::invalid(
+                    format!("{field}[{i}].value"),
+                    format!("bad regular expression: {e}"),
+                )
+            })?;
         }
     }
     Ok(())
