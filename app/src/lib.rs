@@ -50,12 +50,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::session::provide_session();
     view! {
         <Stylesheet id="portal-style" href=format!("/pkg/{OUTPUT_NAME}.css")/>
         <Title formatter=|page: String| if page.is_empty() { "Portal".to_string() } else { format!("{page} · Portal") }/>
         <Router>
             <Routes fallback=pages::not_found::NotFoundPage>
                 <Route path=path!("public/:token") view=pages::dashboard::PublicDashboardPage/>
+                <Route path=path!("sign-in") view=pages::sign_in::SignInPage/>
                 <Route path=path!("d-solo/:uid/:panel") view=pages::dashboard::PanelSoloPage/>
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=pages::home::HomePage/>
@@ -72,6 +74,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("alerting/alerts") view=pages::alerting::AlertsPage/>
                     <Route path=path!("alerting/silences") view=pages::alerting::SilencesPage/>
                     <Route path=path!("settings") view=pages::settings::SettingsPage/>
+                    <Route path=path!("settings/users") view=pages::admin::users::UsersPage/>
+                    <Route path=path!("settings/audit") view=pages::admin::audit::AuditPage/>
+                    <Route path=path!("connect") view=pages::connect::ConnectPage/>
                 </ParentRoute>
             </Routes>
         </Router>

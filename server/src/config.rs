@@ -258,6 +258,24 @@ settings! {
     /// Queries that may wait for a slot; more get 503 with Retry-After [default: 100]
     query_max_queued: usize => usize [env = "PORTAL_QUERY_MAX_QUEUED", value_name = "N"]
         default 100;
+    /// Ask /metrics for a read token or a session, as every other route does; open by default, as Prometheus targets are [default: false]
+    metrics_auth: bool => bool [env = "PORTAL_METRICS_AUTH", value_name = "BOOL"]
+        default false;
+    /// Reverse-proxy sign-in: the request header a trusted proxy names the signed-in user in, e.g. X-WEBAUTH-USER
+    auth_proxy_header: String => Option<String> [env = "PORTAL_AUTH_PROXY_HEADER", value_name = "HEADER"]
+        check |h| h.as_deref().is_none_or(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).is_ok()) => "must be a header name";
+    /// Addresses (IPs or CIDR ranges, comma-separated) whose user header is believed [default: 127.0.0.1,::1]
+    auth_proxy_trusted: String => String [env = "PORTAL_AUTH_PROXY_TRUSTED", value_name = "ADDRS"]
+        check |t| crate::accounts::parse_networks(t).is_ok() => "must be IP addresses or CIDR ranges separated by commas"
+        default "127.0.0.1,::1".into();
+    /// The role of an account a proxy names for the first time: viewer, editor or admin [default: viewer]
+    auth_proxy_role: String => String [env = "PORTAL_AUTH_PROXY_ROLE", value_name = "ROLE"]
+        check |r| app::api::accounts::Role::parse(r).is_some() => "must be viewer, editor or admin"
+        default "viewer".into();
+    /// How long audit events are kept [default: 90d]
+    audit_retention: HumanDuration => Duration [env = "PORTAL_AUDIT_RETENTION", value_name = "DURATION"]
+        check |d| *d >= Duration::from_secs(86_400) => "must be at least 1d"
+        default Duration::from_secs(90 * 86_400);
     /// How often a replica tries to take over a one-replica job (compaction) whose holder is gone [default: 2s]
     worker_lock_retry: HumanDuration => Duration [env = "PORTAL_WORKER_LOCK_RETRY", value_name = "DURATION"]
         check |d| *d >= Duration::from_millis(100) => "must be at least 100ms"

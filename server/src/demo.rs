@@ -1,6 +1,6 @@
 //! The demo generator: a small fleet of LLM agents whose telemetry reaches the portal through
-//! the same protocols real senders use: Prometheus remote-write for task counters, durations
-//! and queues, OTLP/HTTP for per-agent memory, tool calls, LLM tokens and cost. Traffic follows
+//! the same protocols real senders use, with an API token as they do: Prometheus remote-write
+//! for task counters, durations and queues, OTLP/HTTP for per-agent memory, tool calls, LLM tokens and cost. Traffic follows
 //! a daily curve with bursts; now and then an agent degrades and fails with one error type for
 //! a while. On first start it back-fills the last hours so charts have history at once.
 
@@ -464,8 +464,16 @@ async fn has_history(client: &reqwest::Client, base: &str) -> bool {
 }
 
 /// Feeds the portal at `base` until `stop` is cancelled: history first, then a step every 15 s.
-pub async fn run(base: String, stop: CancellationToken) {
-    let client = reqwest::Client::new();
+/// It authenticates as any sender does, with an API token (`ingest` and `read` scopes).
+pub async fn run(base: String, token: String, stop: CancellationToken) {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap_or_default();
     let mut fleet = Fleet::new(rand::random());
     let step_ms = STEP.as_millis() as i64;
     let now = chrono::Utc::now().timestamp_millis() / step_ms * step_ms;

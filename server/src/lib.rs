@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod alerting;
+pub mod audit;
 pub mod config;
 pub mod dashboards;
 pub mod demo;

@@ -42,6 +42,8 @@ pub const EMBEDDED_DATABASE: &str = "portal";
 
 /// How often the dashboards directory is synced.
 const PROVISIONING_INTERVAL: Duration = Duration::from_secs(10);
+/// How often audit events older than the retention are dropped.
+const AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// A built portal, bound to its port, not yet serving.
 pub struct Application {
@@ -53,7 +55,9 @@ pub struct Application {
     connect_options: PgConnectOptions,
     shutdown_timeout: Duration,
     scrape_targets: Vec<scrape::Target>,
-    demo: bool,
+    /// The demo generator's ingest token, when it runs.
+    demo: Option<String>,
+    audit_retention: Duration,
     compaction: CompactSettings,
     dashboards_dir: Option<std::path::PathBuf>,
     rules_dir: Option<std::path::PathBuf>,
@@ -213,12 +217,33 @@ impl Application {
                 Some((password, file))
             }
         };
+        let demo_token =
+            if settings.demo {
+                Some(accounts.demo_token().await.map_err(|e| {
+                    anyhow::anyhow!("failed to make the demo generator's token: {e}")
+                })?)
+            } else {
+                None
+            };
+        let auth_proxy = match &settings.auth_proxy_header {
+            Some(header) => Some(crate::accounts::ProxyAuth {
+                header: axum::http::HeaderName::from_bytes(header.as_bytes())
+                    .context("PORTAL_AUTH_PROXY_HEADER")?,
+                trusted: crate::accounts::parse_networks(&settings.auth_proxy_trusted)
+                    .map_err(|e| anyhow::anyhow!("PORTAL_AUTH_PROXY_TRUSTED: {e}"))?,
+                role: app::api::accounts::Role::parse(&settings.auth_proxy_role)
+                    .unwrap_or(app::api::accounts::Role::Viewer),
+            }),
+            None => None,
+        };
         let state = AppState {
             leptos_options,
             ingester,
             queries,
             alerting,
             accounts,
+            audit: crate::audit::Audit::new(pool.clone()),
+            self_router: Default::default(),
             pool,
             metrics,
             assets: Arc::default(),
@@ -231,6 +256,8 @@ impl Application {
                 request_timeout: settings.request_timeout,
                 database_mode,
                 data_directory,
+                metrics_auth: settings.metrics_auth,
+                auth_proxy,
             }),
         };
         let own = settings
@@ -247,7 +274,8 @@ impl Application {
             embedded: None,
             shutdown_timeout: settings.shutdown_timeout,
             scrape_targets: scrape::targets(&settings.scrape, own),
-            demo: settings.demo,
+            demo: demo_token,
+            audit_retention: settings.audit_retention,
             dashboards_dir: settings.dashboards_dir.clone(),
             rules_dir: settings.rules_dir.clone(),
             compaction: CompactSettings {
@@ -296,6 +324,7 @@ impl Application {
             dashboards_dir,
             rules_dir,
             worker_lock_retry,
+            audit_retention,
             first_admin: _,
         } = self;
         let pool = state.pool.clone();
@@ -307,10 +336,11 @@ impl Application {
             compaction,
             dashboards_dir,
             rules_dir,
-            demo: demo.then_some(address),
+            demo: demo.map(|token| (address, token)),
+            audit_retention,
         });
         let queries = state.queries.clone();
-        let router = http::router(state);
+        let (router, _keep_router) = http::router(state);
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
             listener,
@@ -354,8 +384,9 @@ struct Workers<'a> {
     compaction: CompactSettings,
     dashboards_dir: Option<std::path::PathBuf>,
     rules_dir: Option<std::path::PathBuf>,
-    /// The portal's own address, when the demo fleet feeds it.
-    demo: Option<SocketAddr>,
+    /// The portal's own address and an ingest token, when the demo fleet feeds it.
+    demo: Option<(SocketAddr, String)>,
+    audit_retention: Duration,
 }
 
 /// Every background job, registered in one place.
@@ -369,6 +400,7 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
         dashboards_dir,
         rules_dir,
         demo,
+        audit_retention,
     } = w;
     let pool = state.pool.clone();
 
@@ -435,12 +467,29 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
         });
     }
 
-    if let Some(mut own) = demo {
+    // Old audit events go, a day's worth at a time on one replica.
+    {
+        let audit = state.audit.clone();
+        let retention =
+            chrono::Duration::from_std(audit_retention).unwrap_or(chrono::Duration::days(90));
+        supervisor.every_on_one_replica("audit-retention", AUDIT_PRUNE_INTERVAL, move || {
+            let audit = audit.clone();
+            async move {
+                audit
+                    .prune(retention)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| anyhow::anyhow!("audit retention failed: {e}"))
+            }
+        });
+    }
+
+    if let Some((mut own, token)) = demo {
         if own.ip().is_unspecified() {
             own.set_ip([127, 0, 0, 1].into());
         }
         supervisor.spawn("demo", move |ctx| {
-            crate::demo::run(format!("http://{own}"), ctx.token())
+            crate::demo::run(format!("http://{own}"), token, ctx.token())
         });
     }
 

@@ -79,6 +79,24 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
 }
 
+/// Make an account (an Admin's doing).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewAccount {
+    pub login: String,
+    #[serde(default)]
+    pub name: String,
+    pub role: Role,
+    pub password: String,
+}
+
+/// Change an account's name and role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateAccount {
+    #[serde(default)]
+    pub name: String,
+    pub role: Role,
+}
+
 /// Sign in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SignIn {

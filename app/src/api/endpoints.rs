@@ -3,10 +3,15 @@
 //! build rather than a page. [`paths`] writes every API URL; nothing else in the UI does.
 
 use super::{
+    accounts::{
+        Account, ApiToken, CreateToken, CreatedToken, NewAccount, PasswordChange, SignIn,
+        UpdateAccount,
+    },
     alerting::{
         Alert, ContactPoint, ImportSummary, NotificationPolicy, NotificationRecord, Preview,
         PreviewRequest, RouteMatch, RouteQuery, RuleHistory, RuleSummary, SaveRule, TestOutcome,
     },
+    audit::AuditPage,
     client::{get_json, get_prom, send_json, send_text},
     dashboard::{
         Change, CreatePublicLink, CreateShortLink, Dashboard, DashboardRecord, DashboardSummary,
@@ -301,6 +306,53 @@ pub mod paths {
         "/api/alerting/inhibit-rules".into()
     }
 
+    pub fn sign_in() -> String {
+        "/api/auth/sign-in".into()
+    }
+
+    pub fn sign_out() -> String {
+        "/api/auth/sign-out".into()
+    }
+
+    pub fn me() -> String {
+        "/api/auth/me".into()
+    }
+
+    pub fn password() -> String {
+        "/api/auth/password".into()
+    }
+
+    pub fn users() -> String {
+        "/api/auth/users".into()
+    }
+
+    pub fn user(id: i64) -> String {
+        format!("/api/auth/users/{id}")
+    }
+
+    pub fn tokens() -> String {
+        "/api/auth/tokens".into()
+    }
+
+    pub fn token(id: i64) -> String {
+        format!("/api/auth/tokens/{id}")
+    }
+
+    /// The audit log, newest first, filtered by actor and text, older than `before`.
+    pub fn audit(actor: &str, text: &str, before: Option<i64>) -> String {
+        let mut pairs = Vec::new();
+        if !actor.is_empty() {
+            pairs.push(("actor".to_string(), actor.to_string()));
+        }
+        if !text.is_empty() {
+            pairs.push(("q".to_string(), text.to_string()));
+        }
+        if let Some(before) = before {
+            pairs.push(("before".to_string(), before.to_string()));
+        }
+        format!("/api/audit{}", query(&pairs))
+    }
+
     pub fn panel_image(public_token: Option<&str>, uid: &str, panel: u32, ext: &str) -> String {
         match public_token {
             None => format!("{}/panels/{panel}.{ext}", dashboard(uid)),
@@ -577,6 +629,58 @@ pub async fn preview_silence(
 /// The silences that could mute alerts with these labels.
 pub async fn silences_matching(query: &RouteQuery) -> Result<Vec<Silence>, ClientError> {
     send_json("POST", &paths::silences_matching(), Some(query)).await
+}
+
+pub async fn sign_in(request: &SignIn) -> Result<Account, ClientError> {
+    send_json("POST", &paths::sign_in(), Some(request)).await
+}
+
+pub async fn sign_out() -> Result<(), ClientError> {
+    send_json::<(), ()>("POST", &paths::sign_out(), None).await
+}
+
+pub async fn get_me() -> Result<Account, ClientError> {
+    get_json(&paths::me()).await
+}
+
+pub async fn change_password(change: &PasswordChange) -> Result<(), ClientError> {
+    send_json("PUT", &paths::password(), Some(change)).await
+}
+
+pub async fn list_users() -> Result<Vec<Account>, ClientError> {
+    get_json(&paths::users()).await
+}
+
+pub async fn create_user(request: &NewAccount) -> Result<Account, ClientError> {
+    send_json("POST", &paths::users(), Some(request)).await
+}
+
+pub async fn update_user(id: i64, request: &UpdateAccount) -> Result<Account, ClientError> {
+    send_json("PUT", &paths::user(id), Some(request)).await
+}
+
+pub async fn delete_user(id: i64) -> Result<(), ClientError> {
+    send_json::<(), ()>("DELETE", &paths::user(id), None).await
+}
+
+pub async fn list_tokens() -> Result<Vec<ApiToken>, ClientError> {
+    get_json(&paths::tokens()).await
+}
+
+pub async fn create_token(request: &CreateToken) -> Result<CreatedToken, ClientError> {
+    send_json("POST", &paths::tokens(), Some(request)).await
+}
+
+pub async fn revoke_token(id: i64) -> Result<(), ClientError> {
+    send_json::<(), ()>("DELETE", &paths::token(id), None).await
+}
+
+pub async fn list_audit(
+    actor: &str,
+    text: &str,
+    before: Option<i64>,
+) -> Result<AuditPage, ClientError> {
+    get_json(&paths::audit(actor, text, before)).await
 }
 
 #[cfg(test)]

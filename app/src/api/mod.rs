@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod alerting;
+pub mod audit;
 mod client;
 pub mod dashboard;
 pub mod endpoints;

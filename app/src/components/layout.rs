@@ -1,7 +1,7 @@
 //! The frame around every page: the navigation (Dashboards, Explore, Alerting, Settings), the
 //! theme switch, and the area pages render into. It narrows to a menu on small screens.
 
-use super::{theme::ThemeToggle, url_state::use_link_with_shared_params};
+use super::{session::SessionBox, theme::ThemeToggle, url_state::use_link_with_shared_params};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
@@ -74,10 +74,24 @@ const NAVIGATION: &[NavSection] = &[
     NavSection {
         title: "Settings",
         icon: ICON_SETTINGS,
-        items: &[NavItem {
-            path: "/settings",
-            label: "Portal settings",
-        }],
+        items: &[
+            NavItem {
+                path: "/settings",
+                label: "Portal settings",
+            },
+            NavItem {
+                path: "/connect",
+                label: "Connect a source",
+            },
+            NavItem {
+                path: "/settings/users",
+                label: "Users and tokens",
+            },
+            NavItem {
+                path: "/settings/audit",
+                label: "Audit log",
+            },
+        ],
     },
 ];
 
@@ -108,6 +122,7 @@ pub fn AppFrame(children: Children) -> impl IntoView {
                 <nav class="sidebar-nav" aria-label="Main" on:click=move |_| nav_open.set(false)>
                     {NAVIGATION.iter().map(|section| view! { <NavGroup section/> }).collect_view()}
                 </nav>
+                <SessionBox/>
             </aside>
             <div class="app-main">
                 <div class="mobile-bar">

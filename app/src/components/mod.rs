@@ -6,6 +6,7 @@ pub mod page_header;
 pub mod panel;
 pub mod promql_editor;
 pub mod refresh_picker;
+pub mod session;
 pub mod theme;
 pub mod time_picker;
 pub mod time_series_chart;

@@ -21,6 +21,7 @@ use crate::components::{
 use crate::dashboard::{
     choose, interpolate_text, layout, place_below, DataSource, Selection, ALL_VALUE,
 };
+use crate::{api::accounts::Role, components::session::use_session};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -452,6 +453,7 @@ struct Drag {
 /// The dashboard itself, for stored dashboards and public links alike.
 #[component]
 fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
+    let session = use_session();
     let editable = source == DataSource::Direct;
     let dash = RwSignal::new(record.dashboard.clone());
     let saved = RwSignal::new(record.dashboard.clone());
@@ -702,7 +704,7 @@ fn DashboardView(record: DashboardRecord, source: DataSource) -> impl IntoView {
                     }>
                         <button type="button" class="button" on:click=move |_| dialog.set(Some(Dialog::History))>"History"</button>
                         <a class="button" href=endpoints::paths::export_dashboard(&uid_for_export) download="">"Export"</a>
-                        <button type="button" class="button button-primary" disabled=provisioned
+                        <button type="button" class="button button-primary" hidden=move || !session.can(Role::Editor) disabled=provisioned
                             title=if provisioned { "Provisioned from a file: change the file" } else { "Add, move, resize and edit panels" }
                             on:click=move |_| editing.set(true)>"Edit"</button>
                     </Show>

@@ -6,12 +6,14 @@ use crate::api::{
     endpoints,
 };
 use crate::components::{page_header::PageHeader, url_state::use_query_updater};
+use crate::{api::accounts::Role, components::session::use_session};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use std::collections::BTreeMap;
 
 #[component]
 pub fn DashboardsPage() -> impl IntoView {
+    let session = use_session();
     let query = use_query_map();
     let update = use_query_updater();
     let search = Memo::new(move |_| query.with(|q| q.get_str("query").unwrap_or("").to_string()));
@@ -80,8 +82,8 @@ pub fn DashboardsPage() -> impl IntoView {
                 view! { <button type="button" class="tag tag-active" title="Remove this filter" on:click=move |_| set_tag.run(None)>{t}" ×"</button> }
             })}
             <span class="toolbar-spacer"></span>
-            <button type="button" class="button" on:click=move |_| importing.set(true)>"Import"</button>
-            <button type="button" class="button button-primary" on:click=create>"New dashboard"</button>
+            <button type="button" class="button" hidden=move || !session.can(Role::Editor) on:click=move |_| importing.set(true)>"Import"</button>
+            <button type="button" class="button button-primary" hidden=move || !session.can(Role::Editor) on:click=create>"New dashboard"</button>
         </section>
         {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e}</p> })}
         {move || importing.get().then(|| view! { <ImportDialog on_close=Callback::new(move |_| { importing.set(false); reload.update(|r| *r += 1); })/> })}

@@ -1,12 +1,15 @@
 //! One routed page per module.
 
+pub mod admin;
 pub mod alerting;
+pub mod connect;
 pub mod dashboard;
 pub mod dashboards;
 pub mod explore;
 pub mod home;
 pub mod not_found;
 pub mod settings;
+pub mod sign_in;
 
 use leptos::prelude::*;
 

@@ -16,7 +16,7 @@ use chrono::{Duration, Utc};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 pub use throttle::Throttle;
 
 /// How long a session stays open without use.
@@ -24,11 +24,121 @@ pub const SESSION_IDLE: Duration = Duration::days(30);
 /// Longest login and password looked at: longer ones are refused before any hashing.
 pub const MAX_CREDENTIAL_BYTES: usize = 1_024;
 
+/// How long a checked session or token is believed without asking the database again. A
+/// revocation, sign-out or role change on this replica takes effect at once (the cache is
+/// emptied); on other replicas within this time.
+pub const CREDENTIAL_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+const CREDENTIAL_CACHE_MAX: usize = 10_000;
+
+/// What a credential's hash was found to stand for, and when.
+#[derive(Clone)]
+enum Checked {
+    Session(Account),
+    Token(ApiToken),
+}
+
+type CredentialCache =
+    std::sync::Mutex<std::collections::HashMap<Vec<u8>, (std::time::Instant, Checked)>>;
+
 /// The accounts service.
 #[derive(Clone)]
 pub struct Accounts {
     pool: PgPool,
     throttle: Arc<Throttle>,
+    checked: Arc<CredentialCache>,
+}
+
+/// Reverse-proxy sign-in: which header names the user, whose addresses are believed, and the
+/// role a new account gets.
+#[derive(Clone, Debug)]
+pub struct ProxyAuth {
+    pub header: axum::http::HeaderName,
+    pub trusted: Vec<(IpAddr, u8)>,
+    pub role: Role,
+}
+
+/// Parses `a.b.c.d`, `a.b.c.d/n`, IPv6 and IPv6 ranges, comma-separated.
+pub fn parse_networks(text: &str) -> Result<Vec<(IpAddr, u8)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|item| {
+            let (ip, bits) = match item.split_once('/') {
+                Some((ip, bits)) => (ip, Some(bits)),
+                None => (item, None),
+            };
+            let ip: IpAddr = ip.parse().map_err(|_| format!("{item}: not an address"))?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                Some(b) => b
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| format!("{item}: the prefix is 0 to {max}"))?,
+                None => max,
+            };
+            Ok((ip, bits))
+        })
+        .collect()
+}
+
+/// Whether `address` is in one of `networks`.
+pub fn in_networks(address: IpAddr, networks: &[(IpAddr, u8)]) -> bool {
+    let address = match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    };
+    networks.iter().any(|(net, bits)| match (address, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(*bits)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(*n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(*bits)).unwrap_or(0);
+            u128::from(a) & mask == u128::from(*n) & mask
+        }
+        _ => false,
+    })
+}
+
+/// Who a request acts as: nobody, a person (signed in, or named by a trusted proxy), or an
+/// API token.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    Anonymous,
+    User(Account),
+    Token(ApiToken),
+}
+
+impl Principal {
+    /// How the audit log and the authors of changes name it.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Anonymous => "anonymous".into(),
+            Self::User(account) => account.login.clone(),
+            Self::Token(token) => format!("token:{}", token.name),
+        }
+    }
+
+    pub fn account(&self) -> Option<&Account> {
+        match self {
+            Self::User(account) => Some(account),
+            _ => None,
+        }
+    }
+
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        matches!(self, Self::Token(t) if t.scopes.contains(&scope) || t.scopes.contains(&Scope::Admin))
+    }
+
+    /// A person with at least `role`, or a token with the admin scope.
+    pub fn has_role(&self, role: Role) -> bool {
+        match self {
+            Self::User(account) => account.role >= role,
+            Self::Token(_) => self.has_scope(Scope::Admin),
+            Self::Anonymous => false,
+        }
+    }
 }
 
 /// A session just opened: the secret for the cookie, and whose it is.
@@ -106,7 +216,35 @@ impl Accounts {
         Self {
             pool,
             throttle: Arc::new(Throttle::default()),
+            checked: Arc::default(),
         }
+    }
+
+    fn cached(&self, hash: &[u8]) -> Option<Checked> {
+        let cache = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(hash)
+            .filter(|(at, _)| at.elapsed() < CREDENTIAL_CACHE_TTL)
+            .map(|(_, checked)| checked.clone())
+    }
+
+    fn remember(&self, hash: Vec<u8>, checked: Checked) {
+        let mut cache = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CREDENTIAL_CACHE_MAX {
+            cache.retain(|_, (at, _)| at.elapsed() < CREDENTIAL_CACHE_TTL);
+            if cache.len() >= CREDENTIAL_CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(hash, (std::time::Instant::now(), checked));
+    }
+
+    /// Forgets every checked credential: something that ends or narrows one happened.
+    fn forget_checked(&self) {
+        self.checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Creates the first account, `admin`, with a random password, when there is none;
@@ -160,6 +298,82 @@ impl Accounts {
             .ok_or_else(|| anyhow::anyhow!("the account just made is gone").into())
     }
 
+    /// The account a trusted proxy names, made with `role` on its first visit. It has no
+    /// password: it can only be reached through the proxy.
+    pub async fn proxy_account(&self, login: &str, role: Role) -> Result<Account, ApiError> {
+        let login = login.trim();
+        if login.is_empty() || login.len() > 100 {
+            return Err(ApiError::Unauthorized(
+                "the proxy's user header is empty or longer than 100 bytes".into(),
+            ));
+        }
+        if let Some(row) = db::select_account_by_login(&self.pool, login).await? {
+            return Ok(account_of(row));
+        }
+        // "!" is no PHC string: no password verifies against it.
+        db::insert_account(&self.pool, login, "", role.as_str(), "!").await?;
+        db::select_account_by_login(&self.pool, login)
+            .await?
+            .map(account_of)
+            .ok_or_else(|| anyhow::anyhow!("the proxy's account just made is gone").into())
+    }
+
+    /// Changes an account's name and role; the last Admin keeps the role.
+    pub async fn update_account(
+        &self,
+        id: i64,
+        name: &str,
+        role: Role,
+    ) -> Result<(Account, Account), ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let before = db::select_accounts(&mut *tx)
+            .await?
+            .into_iter()
+            .find(|a| a.id == id)
+            .map(account_of)
+            .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+        if before.role == Role::Admin
+            && role != Role::Admin
+            && db::count_admins(&mut *tx).await? <= 1
+        {
+            return Err(ApiError::invalid(
+                "role",
+                "this is the last admin; make another admin first",
+            ));
+        }
+        let after = db::update_account(&mut *tx, id, name.trim(), role.as_str())
+            .await?
+            .map(account_of)
+            .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+        if before.role != after.role {
+            // A demoted person signs in again under the new role.
+            db::delete_sessions(&mut *tx, id).await?;
+            self.forget_checked();
+        }
+        tx.commit().await?;
+        Ok((before, after))
+    }
+
+    /// Deletes an account and its sessions; the last Admin stays.
+    pub async fn delete_account(&self, id: i64) -> Result<Account, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let account = db::select_accounts(&mut *tx)
+            .await?
+            .into_iter()
+            .find(|a| a.id == id)
+            .map(account_of)
+            .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+        if account.role == Role::Admin && db::count_admins(&mut *tx).await? <= 1 {
+            return Err(ApiError::Conflict(
+                "this is the last admin; make another admin first".into(),
+            ));
+        }
+        db::delete_account(&mut *tx, id).await?;
+        tx.commit().await?;
+        self.forget_checked();
+        Ok(account)
+    }
+
     pub async fn accounts(&self) -> Result<Vec<Account>, ApiError> {
         Ok(db::select_accounts(&self.pool)
             .await?
@@ -198,7 +412,9 @@ impl Accounts {
             .await
             .map_err(anyhow::Error::from)?;
         let Some(row) = row.filter(|_| matches) else {
-            self.throttle.failed(login, address, now);
+            // The wait counts from the failure's answer: hashing can take long on a busy host.
+            self.throttle
+                .failed(login, address, std::time::Instant::now());
             return Err(wrong());
         };
         self.throttle.succeeded(login);
@@ -223,14 +439,21 @@ impl Accounts {
         if secret.len() > MAX_CREDENTIAL_BYTES {
             return Ok(None);
         }
-        Ok(
-            db::touch_session(&self.pool, &hash_secret(secret), Utc::now() + SESSION_IDLE)
-                .await?
-                .map(account_of),
-        )
+        let hash = hash_secret(secret);
+        if let Some(Checked::Session(account)) = self.cached(&hash) {
+            return Ok(Some(account));
+        }
+        let account = db::touch_session(&self.pool, &hash, Utc::now() + SESSION_IDLE)
+            .await?
+            .map(account_of);
+        if let Some(account) = &account {
+            self.remember(hash, Checked::Session(account.clone()));
+        }
+        Ok(account)
     }
 
     pub async fn sign_out(&self, secret: &str) -> Result<(), ApiError> {
+        self.forget_checked();
         db::delete_session(&self.pool, &hash_secret(secret)).await?;
         Ok(())
     }
@@ -260,6 +483,7 @@ impl Accounts {
         let mut tx = self.pool.begin().await?;
         db::update_password(&mut tx, row.id, &hash, &hash_secret(session_secret)).await?;
         tx.commit().await?;
+        self.forget_checked();
         Ok(())
     }
 
@@ -295,6 +519,19 @@ impl Accounts {
         })
     }
 
+    /// A fresh token for the demo generator (ingest and read), the one of the last start
+    /// revoked.
+    pub async fn demo_token(&self) -> Result<String, ApiError> {
+        const NAME: &str = "demo generator";
+        db::revoke_tokens_named(&self.pool, NAME, "portal").await?;
+        let request = CreateToken {
+            name: NAME.into(),
+            scopes: vec![Scope::Ingest, Scope::Read],
+            expires_at: None,
+        };
+        Ok(self.create_token(&request, "portal").await?.secret)
+    }
+
     pub async fn tokens(&self) -> Result<Vec<ApiToken>, ApiError> {
         Ok(db::select_tokens(&self.pool)
             .await?
@@ -308,12 +545,21 @@ impl Accounts {
         if !secret.starts_with("pt_") || secret.len() > MAX_CREDENTIAL_BYTES {
             return Ok(None);
         }
-        Ok(db::use_token(&self.pool, &hash_secret(secret))
-            .await?
-            .map(token_of))
+        let hash = hash_secret(secret);
+        if let Some(Checked::Token(token)) = self.cached(&hash) {
+            if token.expires_at.is_none_or(|t| t > Utc::now()) {
+                return Ok(Some(token));
+            }
+        }
+        let token = db::use_token(&self.pool, &hash).await?.map(token_of);
+        if let Some(token) = &token {
+            self.remember(hash, Checked::Token(token.clone()));
+        }
+        Ok(token)
     }
 
     pub async fn revoke_token(&self, id: i64) -> Result<(), ApiError> {
+        self.forget_checked();
         if db::revoke_token(&self.pool, id).await? {
             Ok(())
         } else {
@@ -327,6 +573,25 @@ impl Accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networks_match_addresses_and_ranges() {
+        let nets = parse_networks("127.0.0.1, 10.0.0.0/8,::1, fd00::/8").unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(in_networks(ip("127.0.0.1"), &nets));
+        assert!(in_networks(ip("10.200.3.4"), &nets));
+        assert!(!in_networks(ip("11.0.0.1"), &nets));
+        assert!(in_networks(ip("::1"), &nets));
+        assert!(in_networks(ip("::ffff:10.1.1.1"), &nets), "v4-mapped");
+        assert!(in_networks(ip("fd12::1"), &nets));
+        assert!(!in_networks(ip("fe80::1"), &nets));
+        assert!(in_networks(
+            ip("8.8.8.8"),
+            &parse_networks("0.0.0.0/0").unwrap()
+        ));
+        assert!(parse_networks("10.0.0.0/33").is_err());
+        assert!(parse_networks("example.com").is_err());
+    }
 
     #[test]
     fn passwords_verify_only_against_their_own_hash() {

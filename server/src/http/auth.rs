@@ -1,21 +1,35 @@
-//! Sign-in, sign-out, who am I, password change, accounts and API tokens. The session is an
-//! HttpOnly, SameSite=Lax cookie (Secure when the portal is reached over HTTPS) holding a
-//! random secret whose hash is stored server-side.
+//! Sign-in, sign-out, who am I, password change, accounts, API tokens and the audit log. The
+//! session is an HttpOnly, SameSite=Lax cookie (Secure when the portal is reached over HTTPS)
+//! holding a random secret whose hash is stored server-side. Who may call what is decided in
+//! front of these handlers, by the access layer.
 
-use super::{params::json_body, state::RuntimeInfo, AppState};
-use crate::{accounts::Accounts, error::ApiError};
-use app::api::accounts::{
-    Account, ApiToken, CreateToken, CreatedToken, PasswordChange, Role, SignIn,
+use super::{
+    access::{peer, session_secret},
+    params::{json_body, parse_time, Params},
+    state::RuntimeInfo,
+    AppState,
+};
+use crate::{
+    accounts::{Accounts, Principal},
+    audit::{Audit, Event, Filter},
+    error::ApiError,
+};
+use app::api::{
+    accounts::{
+        Account, ApiToken, CreateToken, CreatedToken, NewAccount, PasswordChange, SignIn,
+        UpdateAccount,
+    },
+    audit::AuditPage,
 };
 use axum::{
     body::Bytes,
-    extract::{connect_info::ConnectInfo, FromRequestParts, Path, State},
-    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
+    extract::{Path, RawQuery, State},
+    http::{header, Extensions, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, get, post, put},
     Json, Router,
 };
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 pub const COOKIE: &str = "portal_session";
 
@@ -26,53 +40,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/me", get(me))
         .route("/api/auth/password", put(change_password))
         .route("/api/auth/users", get(users).post(create_user))
+        .route(
+            "/api/auth/users/{id}",
+            get(user).put(update_user).delete(delete_user),
+        )
         .route("/api/auth/tokens", get(tokens).post(create_token))
         .route("/api/auth/tokens/{id}", delete(revoke_token))
+        .route("/api/audit", get(audit_log))
 }
 
-/// The session secret a request carries in its cookie.
-fn session_secret(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_string())
-}
-
-/// The signed-in account and its session secret; 401 without one.
-pub struct SignedIn {
-    pub account: Account,
-    pub secret: String,
-}
-
-impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthorized = || ApiError::Unauthorized("sign in first".into());
-        let secret = session_secret(&parts.headers).ok_or_else(unauthorized)?;
-        let account = state
-            .accounts
-            .session(&secret)
-            .await?
-            .ok_or_else(unauthorized)?;
-        Ok(Self { account, secret })
-    }
-}
-
-fn require(account: &Account, role: Role) -> Result<(), ApiError> {
-    if account.role >= role {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "this needs the {} role; you are {}",
-            role.as_str(),
-            account.role.as_str()
-        )))
-    }
+/// The signed-in person a handler acts for (the access layer let only people through).
+fn person(who: &Principal) -> Result<&Account, ApiError> {
+    who.account()
+        .ok_or_else(|| ApiError::Forbidden("this needs a signed-in account, not a token".into()))
 }
 
 fn cookie(info: &RuntimeInfo, value: &str, max_age_secs: i64) -> HeaderValue {
@@ -87,15 +67,18 @@ fn cookie(info: &RuntimeInfo, value: &str, max_age_secs: i64) -> HeaderValue {
     .unwrap_or(HeaderValue::from_static(""))
 }
 
-fn address(connection: Option<&ConnectInfo<SocketAddr>>) -> String {
-    connection.map(|c| c.0.ip().to_string()).unwrap_or_default()
+fn address(extensions: &Extensions) -> String {
+    peer(extensions)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default()
 }
 
 async fn sign_in(
     State(accounts): State<Accounts>,
+    State(audit): State<Audit>,
     State(info): State<Arc<RuntimeInfo>>,
     headers: HeaderMap,
-    extensions: axum::http::Extensions,
+    extensions: Extensions,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: SignIn = json_body(&body)?;
@@ -103,13 +86,27 @@ async fn sign_in(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let session = accounts
-        .sign_in(
-            &request,
-            &address(extensions.get::<ConnectInfo<SocketAddr>>()),
-            agent,
-        )
-        .await?;
+    let from = address(&extensions);
+    let outcome = accounts.sign_in(&request, &from, agent).await;
+    let login: String = request.login.trim().chars().take(100).collect();
+    audit
+        .record(Event {
+            actor: &login,
+            address: &from,
+            action: if outcome.is_ok() {
+                "sign-in"
+            } else {
+                "sign-in failed"
+            },
+            target: &login,
+            outcome: outcome
+                .as_ref()
+                .map_or_else(|e| e.status().as_u16(), |_| 200),
+            before: None,
+            after: None,
+        })
+        .await;
+    let session = outcome?;
     let mut response = Json(session.account).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -137,79 +134,128 @@ async fn sign_out(
     Ok(response)
 }
 
-async fn me(signed: SignedIn) -> Json<Account> {
-    Json(signed.account)
+async fn me(who: Principal) -> Result<Json<Account>, ApiError> {
+    Ok(Json(person(&who)?.clone()))
 }
 
 async fn change_password(
     State(accounts): State<Accounts>,
-    signed: SignedIn,
+    who: Principal,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
+    let account = person(&who)?;
     let change: PasswordChange = json_body(&body)?;
+    let secret = session_secret(&headers).unwrap_or_default();
     accounts
-        .change_password(&signed.account.login, &signed.secret, &change)
+        .change_password(&account.login, &secret, &change)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(serde::Deserialize)]
-struct NewUser {
-    login: String,
-    #[serde(default)]
-    name: String,
-    role: Role,
-    password: String,
+async fn users(State(accounts): State<Accounts>) -> Result<Json<Vec<Account>>, ApiError> {
+    Ok(Json(accounts.accounts().await?))
 }
 
-async fn users(
+async fn user(
     State(accounts): State<Accounts>,
-    signed: SignedIn,
-) -> Result<Json<Vec<Account>>, ApiError> {
-    require(&signed.account, Role::Admin)?;
-    Ok(Json(accounts.accounts().await?))
+    Path(id): Path<i64>,
+) -> Result<Json<Account>, ApiError> {
+    accounts
+        .accounts()
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no account {id}")))
+}
+
+async fn update_user(
+    State(accounts): State<Accounts>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<Account>, ApiError> {
+    let change: UpdateAccount = json_body(&body)?;
+    let (_, after) = accounts
+        .update_account(id, &change.name, change.role)
+        .await?;
+    Ok(Json(after))
+}
+
+async fn delete_user(
+    State(accounts): State<Accounts>,
+    who: Principal,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    if who.account().is_some_and(|a| a.id == id) {
+        return Err(ApiError::Conflict(
+            "you cannot delete your own account".into(),
+        ));
+    }
+    accounts.delete_account(id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn create_user(
     State(accounts): State<Accounts>,
-    signed: SignedIn,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
-    require(&signed.account, Role::Admin)?;
-    let user: NewUser = json_body(&body)?;
+    let user: NewAccount = json_body(&body)?;
     let account = accounts
         .create_account(&user.login, &user.name, user.role, &user.password)
         .await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
-async fn tokens(
-    State(accounts): State<Accounts>,
-    signed: SignedIn,
-) -> Result<Json<Vec<ApiToken>>, ApiError> {
-    require(&signed.account, Role::Admin)?;
+async fn tokens(State(accounts): State<Accounts>) -> Result<Json<Vec<ApiToken>>, ApiError> {
     Ok(Json(accounts.tokens().await?))
 }
 
 async fn create_token(
     State(accounts): State<Accounts>,
-    signed: SignedIn,
+    who: Principal,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    require(&signed.account, Role::Admin)?;
     let request: CreateToken = json_body(&body)?;
-    let created = accounts
-        .create_token(&request, &signed.account.login)
-        .await?;
+    let created = accounts.create_token(&request, &who.name()).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn revoke_token(
     State(accounts): State<Accounts>,
-    signed: SignedIn,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    require(&signed.account, Role::Admin)?;
     accounts.revoke_token(id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/audit?actor=&q=&since=&before=&limit=`: newest first, a page at a time.
+async fn audit_log(
+    State(audit): State<Audit>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<AuditPage>, ApiError> {
+    let params = Params::new(query, &[]);
+    let number = |name: &'static str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::invalid(name, "must be a whole number"))
+            })
+            .transpose()
+    };
+    let since = params
+        .get("since")
+        .filter(|v| !v.is_empty())
+        .map(|v| parse_time(v).map_err(|e| ApiError::invalid("since", e)))
+        .transpose()?;
+    let filter = Filter {
+        before_id: number("before")?,
+        actor: params.get("actor").map(str::to_string),
+        text: params.get("q").map(str::to_string),
+        since,
+        limit: number("limit")?,
+    };
+    Ok(Json(audit.list(&filter).await?))
 }

@@ -2,7 +2,8 @@
 //! export/import (the portal's JSON or Grafana's), stars, and the options of a variable.
 
 use super::{
-    params::{author, json_body, Params},
+    access::Actor,
+    params::{json_body, Params},
     AppState,
 };
 use crate::{
@@ -17,7 +18,7 @@ use app::api::dashboard::{
 use axum::{
     body::Bytes,
     extract::{Path, RawQuery, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post, put},
     Json, Router,
@@ -72,11 +73,10 @@ async fn list_dashboards(
 
 async fn create_dashboard(
     State(pool): State<PgPool>,
-    headers: HeaderMap,
+    Actor(by): Actor,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: SaveDashboard = json_body(&body)?;
-    let by = author(&headers);
     let record = dashboards::save(
         &pool,
         request,
@@ -105,7 +105,7 @@ async fn create_dashboard(
 async fn update_dashboard(
     State(pool): State<PgPool>,
     Path(uid): Path<String>,
-    headers: HeaderMap,
+    Actor(by): Actor,
     body: Bytes,
 ) -> Result<Json<DashboardRecord>, ApiError> {
     let mut request: SaveDashboard = json_body(&body)?;
@@ -126,7 +126,6 @@ async fn update_dashboard(
             "give the version you edited (or overwrite: true)",
         ));
     }
-    let by = author(&headers);
     Ok(Json(
         dashboards::save(
             &pool,
@@ -180,13 +179,12 @@ async fn export_dashboard(
 async fn import_dashboard(
     State(pool): State<PgPool>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    Actor(by): Actor,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::new(query, &[]);
     let overwrite = params.get("overwrite") == Some("true");
     let value: serde_json::Value = json_body(&body)?;
-    let by = author(&headers);
     let report = dashboards::import(&pool, value, overwrite, params.get("folder"), &by).await?;
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }

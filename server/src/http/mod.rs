@@ -2,6 +2,7 @@
 //! behind the shared layers (request observation, compression, body limit, timeout, JSON error
 //! bodies, panic recovery).
 
+pub mod access;
 mod alerting;
 mod alertmanager;
 pub mod assets;
@@ -43,7 +44,7 @@ use tower_http::{
 };
 
 /// The routes anyone may use: liveness and readiness, what a public link opens, and the UI's
-/// static files. Everything else is in [`api_routes`] and [`page_routes`].
+/// static files (each still has its decision, `Open`, in [`access::ROUTES`]).
 fn open_routes() -> Router<AppState> {
     Router::new()
         .merge(health::router())
@@ -53,7 +54,7 @@ fn open_routes() -> Router<AppState> {
         .merge(assets::router())
 }
 
-/// The API: the one place an authentication layer goes.
+/// The API, behind the access layer with the open routes.
 fn api_routes() -> Router<AppState> {
     Router::new()
         .merge(metrics::router())
@@ -90,14 +91,23 @@ fn page_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .leptos_routes(state, plain, shell)
         .merge(previews)
+        .route_layer(middleware::from_fn_with_state(state.clone(), access::pages))
 }
 
-/// Builds the whole application router.
-pub fn router(state: AppState) -> Router {
+/// Builds the whole application router, and what must be kept while it serves (the audit
+/// layer's handle on it).
+pub fn router(state: AppState) -> (Router, std::sync::Arc<Router>) {
     let body_limit = usize::try_from(state.info.body_limit).unwrap_or(usize::MAX);
-    Router::new()
+    let guarded = Router::new()
         .merge(open_routes())
         .merge(api_routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize,
+        ));
+    let self_router = state.self_router.clone();
+    let router = Router::new()
+        .merge(guarded)
         .merge(page_routes(&state))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
@@ -120,7 +130,9 @@ pub fn router(state: AppState) -> Router {
             telemetry::observe,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state)
+        .with_state(state);
+    let keep = self_router.serve(&router);
+    (router, keep)
 }
 
 async fn api_not_found(request: Request) -> ApiError {

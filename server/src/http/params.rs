@@ -85,16 +85,6 @@ pub fn parse_step(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("cannot parse \"{text}\" to a valid duration"))
 }
 
-/// Who made a change: the `X-Portal-User` header, else "anonymous".
-pub fn author(headers: &axum::http::HeaderMap) -> String {
-    headers
-        .get("x-portal-user")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().chars().take(100).collect::<String>())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "anonymous".into())
-}
-
 /// Reads a JSON body, or answers 400 saying why it cannot be read.
 pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)

@@ -4,7 +4,7 @@
 
 use super::AssetCache;
 use crate::{
-    accounts::Accounts, alerting::Alerting, ingest::Ingester, metrics::Metrics,
+    accounts::Accounts, alerting::Alerting, audit::Audit, ingest::Ingester, metrics::Metrics,
     query::QueryService, store::instance::Instance,
 };
 use app::api::DatabaseMode;
@@ -23,6 +23,9 @@ pub struct AppState {
     pub queries: QueryService,
     pub alerting: Alerting,
     pub accounts: Accounts,
+    pub audit: Audit,
+    /// The router itself, for the audit layer's look at a thing before and after a change.
+    pub self_router: super::access::SelfRouter,
     pub info: Arc<RuntimeInfo>,
     /// The UI's files, compressed once.
     pub assets: Arc<AssetCache>,
@@ -41,4 +44,8 @@ pub struct RuntimeInfo {
     pub request_timeout: Duration,
     pub database_mode: DatabaseMode,
     pub data_directory: Option<String>,
+    /// Whether `/metrics` asks for credentials.
+    pub metrics_auth: bool,
+    /// Reverse-proxy sign-in, when configured.
+    pub auth_proxy: Option<crate::accounts::ProxyAuth>,
 }

@@ -1,15 +1,11 @@
 //! A dashboard's history: its versions, one version's model, the changes between two, and
 //! restoring an old version as the newest.
 
-use super::{
-    params::{author, Params},
-    AppState,
-};
+use super::{access::Actor, params::Params, AppState};
 use crate::{dashboards, error::ApiError};
 use app::api::dashboard::{Change, Dashboard, DashboardRecord, VersionSummary};
 use axum::{
     extract::{Path, RawQuery, State},
-    http::HeaderMap,
     routing::{get, post},
     Json, Router,
 };
@@ -43,9 +39,8 @@ async fn get_version(
 async fn restore_version(
     State(pool): State<PgPool>,
     Path((uid, version)): Path<(String, i32)>,
-    headers: HeaderMap,
+    Actor(by): Actor,
 ) -> Result<Json<DashboardRecord>, ApiError> {
-    let by = author(&headers);
     Ok(Json(dashboards::restore(&pool, &uid, version, &by).await?))
 }
 

@@ -99,8 +99,8 @@ pub async fn insert_session(
     Ok(())
 }
 
-/// The account of a session that has not expired, its expiry pushed to `expires_at` (a
-/// session in use stays open).
+/// The account of a session that has not expired, its expiry pushed to `expires_at` at most
+/// once a minute (a session in use stays open).
 pub async fn touch_session(
     db: impl PgExecutor<'_>,
     token_hash: &[u8],
@@ -108,8 +108,11 @@ pub async fn touch_session(
 ) -> sqlx::Result<Option<AccountRow>> {
     sqlx::query_as(&format!(
         "with s as (
+           select account_id, last_seen_at from account_session
+           where token_hash = $1 and expires_at > now()),
+         touched as (
            update account_session set last_seen_at = now(), expires_at = $2
-           where token_hash = $1 and expires_at > now() returning account_id)
+           where token_hash = $1 and (select last_seen_at from s) < now() - interval '1 minute')
          select {ACCOUNT} from account where id = (select account_id from s)"
     ))
     .bind(token_hash)
@@ -168,16 +171,22 @@ pub async fn select_tokens(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<TokenRow
         .await
 }
 
-/// The token with this hash when it is neither revoked nor expired; its last use is recorded.
+/// The token with this hash when it is neither revoked nor expired; its last use is recorded
+/// (to the minute, so a busy shipper does not write a row per request).
 pub async fn use_token(
     db: impl PgExecutor<'_>,
     token_hash: &[u8],
 ) -> sqlx::Result<Option<TokenRow>> {
     sqlx::query_as(&format!(
-        "update api_token set last_used_at = now()
-         where token_hash = $1 and revoked_at is null
-           and (expires_at is null or expires_at > now())
-         returning {TOKEN}"
+        "with t as (
+           select {TOKEN} from api_token
+           where token_hash = $1 and revoked_at is null
+             and (expires_at is null or expires_at > now())),
+         touched as (
+           update api_token set last_used_at = now()
+           where id = (select id from t)
+             and (last_used_at is null or last_used_at < now() - interval '1 minute'))
+         select * from t"
     ))
     .bind(token_hash)
     .fetch_optional(db)
@@ -194,4 +203,63 @@ pub async fn revoke_token(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool
             .rows_affected()
             > 0,
     )
+}
+
+/// Changes an account's role and name; None when there is no such account.
+pub async fn update_account(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    name: &str,
+    role: &str,
+) -> sqlx::Result<Option<AccountRow>> {
+    sqlx::query_as(&format!(
+        "update account set name = $2, role = $3 where id = $1 returning {ACCOUNT}"
+    ))
+    .bind(id)
+    .bind(name)
+    .bind(role)
+    .fetch_optional(db)
+    .await
+}
+
+/// Deletes an account (its sessions go with it); false when there is none.
+pub async fn delete_account(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("delete from account where id = $1")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
+pub async fn count_admins(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from account where role = 'admin'")
+        .fetch_one(db)
+        .await
+}
+
+/// Ends every session of an account.
+pub async fn delete_sessions(db: impl PgExecutor<'_>, account_id: i64) -> sqlx::Result<()> {
+    sqlx::query("delete from account_session where account_id = $1")
+        .bind(account_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Revokes the live tokens with this name made by `created_by`.
+pub async fn revoke_tokens_named(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    created_by: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update api_token set revoked_at = now()
+         where name = $1 and created_by = $2 and revoked_at is null",
+    )
+    .bind(name)
+    .bind(created_by)
+    .execute(db)
+    .await?;
+    Ok(())
 }

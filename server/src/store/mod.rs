@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod alerting;
+pub mod audit;
 pub mod batch;
 pub mod chunks;
 pub mod dashboards;

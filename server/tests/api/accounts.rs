@@ -16,7 +16,7 @@ async fn call(
     cookie: Option<&str>,
     body: Value,
 ) -> (StatusCode, Value, Option<String>) {
-    let mut request = app.client.request(method, app.url(path));
+    let mut request = app.anonymous.request(method, app.url(path));
     if let Some(c) = cookie {
         request = request.header(header::COOKIE, c);
     }
@@ -221,7 +221,7 @@ async fn failed_sign_ins_say_the_same_and_are_slowed_down() {
     }
     // Five failures: now even the right password waits, with Retry-After.
     let response = app
-        .client
+        .anonymous
         .post(app.url("/api/auth/sign-in"))
         .json(&json!({"login": "admin", "password": password}))
         .send()

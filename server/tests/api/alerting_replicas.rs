@@ -20,7 +20,8 @@ async fn write_depth(portal: &Portal, value: f64) {
         )],
         &[],
     );
-    let r = reqwest::Client::new()
+    let r = portal
+        .client
         .post(format!("{}/api/v1/write", portal.url))
         .header("content-encoding", "snappy")
         .header("content-type", "application/x-protobuf")
@@ -32,7 +33,8 @@ async fn write_depth(portal: &Portal, value: f64) {
 }
 
 async fn post(portal: &Portal, method: reqwest::Method, path: &str, body: Value) {
-    let r = reqwest::Client::new()
+    let r = portal
+        .client
         .request(method, format!("{}{path}", portal.url))
         .json(&body)
         .send()

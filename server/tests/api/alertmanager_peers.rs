@@ -5,9 +5,10 @@
 //! them like its own.
 
 use crate::alerting::{route_all_to, send, Receiver};
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{make_token, spawn_app, TestApp};
 use crate::maintenance::agent_down_inhibits_its_failures;
 use crate::peers::start_peer;
+use app::api::accounts::Scope;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::{
@@ -16,15 +17,41 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Runs `amtool` against `url`; its standard output, or a panic with what it said.
-async fn amtool(url: &str, args: &[&str]) -> String {
-    let out = tokio::process::Command::new("amtool")
-        .arg(format!("--alertmanager.url={url}"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("amtool runs (installed by .ci/tools.sh)");
+/// Where `amtool` goes, and the `--http.config.file` with its credentials.
+struct Am {
+    url: String,
+    config: tempfile::NamedTempFile,
+}
+
+impl Am {
+    /// `http_config` is the YAML of Prometheus' HTTP client configuration (credentials).
+    fn new(app: &TestApp, http_config: &str) -> Self {
+        let config = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(config.path(), http_config).unwrap();
+        Self {
+            url: app.url("").trim_end_matches('/').to_string(),
+            config,
+        }
+    }
+
+    async fn run(&self, args: &[&str]) -> std::process::Output {
+        tokio::process::Command::new("amtool")
+            .arg(format!("--alertmanager.url={}", self.url))
+            .arg(format!(
+                "--http.config.file={}",
+                self.config.path().display()
+            ))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("amtool runs (installed by .ci/tools.sh)")
+    }
+}
+
+/// Runs `amtool`; its standard output, or a panic with what it said.
+async fn amtool(am: &Am, args: &[&str]) -> String {
+    let out = am.run(args).await;
     assert!(
         out.status.success(),
         "amtool {args:?}: {}{}",
@@ -35,9 +62,9 @@ async fn amtool(url: &str, args: &[&str]) -> String {
 }
 
 /// `amtool … -o json`, read.
-async fn amtool_json(url: &str, args: &[&str]) -> Value {
+async fn amtool_json(am: &Am, args: &[&str]) -> Value {
     let args: Vec<&str> = args.iter().copied().chain(["-o", "json"]).collect();
-    serde_json::from_str(&amtool(url, &args).await).unwrap()
+    serde_json::from_str(&amtool(am, &args).await).unwrap()
 }
 
 async fn route_to(app: &TestApp, receiver: &Receiver) {
@@ -53,8 +80,22 @@ async fn route_to(app: &TestApp, receiver: &Receiver) {
 #[tokio::test]
 async fn amtool_round_trips_silences_and_queries_alerts() {
     let app = spawn_app().await;
-    let url = app.url("");
-    let url = url.trim_end_matches('/');
+    let token = make_token(&app.db, "amtool", &[Scope::Alertmanager]).await;
+    // Without credentials amtool is turned away; with the token as basic auth's password (as
+    // its --http.config.file says) everything below works.
+    let refused = Am::new(&app, "").run(&["silence", "query"]).await;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("401")
+            || String::from_utf8_lossy(&refused.stderr).contains("nauthorized"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let am = Am::new(
+        &app,
+        &format!("basic_auth:\n  username: amtool\n  password: {token}\n"),
+    );
+    let url = &am;
     let id = amtool(
         url,
         &[
@@ -219,8 +260,9 @@ async fn answers_have_the_shapes_of_a_real_alertmanagers() {
     )
     .await;
     let theirs = alertmanager.base.clone();
-    let client = reqwest::Client::new();
     let app = spawn_app().await;
+    // Alertmanager itself ignores the token; the portal needs it.
+    let client = app.client.clone();
     route_to(&app, &receiver).await;
     agent_down_inhibits_its_failures(&app).await;
     let ours = app.url("");
@@ -371,6 +413,9 @@ async fn a_stock_prometheus_sends_its_alerts_to_the_portal_which_routes_and_sile
     assert_eq!(status, 201, "{body}");
     let portal = app.url("");
     let target = portal.trim_start_matches("http://").trim_end_matches('/');
+    // The same portal by another name, which Prometheus is given no credentials for.
+    let unauthenticated = target.replace("127.0.0.1", "localhost");
+    let token = make_token(&app.db, "prometheus", &[Scope::Alertmanager]).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("rules.yml"),
@@ -383,7 +428,8 @@ async fn a_stock_prometheus_sends_its_alerts_to_the_portal_which_routes_and_sile
         dir.path().join("prometheus.yml"),
         format!(
             "global:\n  evaluation_interval: 1s\nrule_files:\n  - rules.yml\n\
-             alerting:\n  alertmanagers:\n    - api_version: v2\n      static_configs:\n        - targets: ['{target}']\n"
+             alerting:\n  alertmanagers:\n    - api_version: v2\n      authorization:\n        credentials: {token}\n      static_configs:\n        - targets: ['{target}']\n\
+             \x20   - api_version: v2\n      static_configs:\n        - targets: ['{unauthenticated}']\n"
         ),
     )
     .unwrap();
@@ -448,5 +494,20 @@ async fn a_stock_prometheus_sends_its_alerts_to_the_portal_which_routes_and_sile
         .as_str()
         .unwrap()
         .contains(&format!(":{port}/")));
+    // What Prometheus sent without the token was refused with 401.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let refused = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("portal_http_requests_total")
+                && l.contains("\"/api/v2/alerts\"")
+                && l.contains("status=\"401\"")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(
+        refused > 0.0,
+        "alerts without the token were refused:\n{metrics}"
+    );
     app.stop().await;
 }

@@ -53,10 +53,7 @@ async fn send(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method, app.url(path))
-        .header("x-portal-user", "ada");
+    let mut request = app.client.request(method, app.url(path));
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -157,7 +154,10 @@ async fn dashboards_keep_versions_and_refuse_stale_saves() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["version"], 2);
-    assert_eq!(body["updated_by"], "ada");
+    assert_eq!(
+        body["updated_by"], "token:tests",
+        "the author is who the request acts as"
+    );
 
     // Someone still on version 1 cannot overwrite version 2 unknowingly.
     let (status, body) = send(
@@ -191,7 +191,7 @@ async fn dashboards_keep_versions_and_refuse_stale_saves() {
         .collect();
     assert_eq!(numbers, vec![2, 1]);
     assert_eq!(versions[0]["message"], "rename");
-    assert_eq!(versions[0]["created_by"], "ada");
+    assert_eq!(versions[0]["created_by"], "token:tests");
 
     let (_, changes) = send(
         &app,

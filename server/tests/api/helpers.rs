@@ -2,6 +2,7 @@
 //! embedded cluster in a temporary directory), a fresh database per test cloned from a migrated
 //! template, and `spawn_app` to serve the portal on port 0 against it.
 
+use app::api::accounts::{CreateToken, Scope};
 use server::{
     config::{Settings, SettingsInput},
     embedded::{EmbeddedOptions, EmbeddedPostgres},
@@ -146,7 +147,12 @@ pub struct TestApp {
     /// The first account's password and the file holding it, when this start made them.
     pub first_admin: Option<(String, std::path::PathBuf)>,
     pub address: String,
+    /// A client carrying an API token with the admin scope: what most tests act as.
     pub client: reqwest::Client,
+    /// A client with no credentials.
+    pub anonymous: reqwest::Client,
+    /// The secret of the admin token `client` carries.
+    pub token: String,
     /// A pool on the app's database, for arranging and asserting on stored data.
     pub db: PgPool,
     /// The app's own pool: closing it makes the database unreachable to the app.
@@ -260,6 +266,7 @@ pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) 
     let address = format!("http://{}", app.address());
     let first_admin = app.first_admin().cloned();
     let app_pool = app.pool().clone();
+    let token = make_token(&app_pool, "tests", &[Scope::Admin]).await;
     let storage = app.storage();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
@@ -267,10 +274,9 @@ pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) 
     }));
     TestApp {
         address,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: client_with(Some(&token)),
+        anonymous: client_with(None),
+        token,
         db: PgPool::connect_with(database).await.unwrap(),
         app_pool,
         storage,
@@ -278,6 +284,38 @@ pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) 
         task: Some(task),
         first_admin,
     }
+}
+
+/// An API token with `scopes`, made straight in the portal's database.
+pub async fn make_token(pool: &PgPool, name: &str, scopes: &[Scope]) -> String {
+    server::accounts::Accounts::new(pool.clone())
+        .create_token(
+            &CreateToken {
+                name: name.into(),
+                scopes: scopes.to_vec(),
+                expires_at: None,
+            },
+            "tests",
+        )
+        .await
+        .expect("a token is made")
+        .secret
+}
+
+/// A client that follows no redirects and sends `token` as a bearer credential when given.
+pub fn client_with(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+    }
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// A directory of its own for one portal of this test process.

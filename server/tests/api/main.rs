@@ -1,5 +1,6 @@
 //! API tests: the real router on a real port, each test with a database of its own.
 
+mod access;
 mod accounts;
 mod alerting;
 mod alerting_prometheus;

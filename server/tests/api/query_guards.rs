@@ -46,6 +46,14 @@ async fn wait_for_metric(app: &TestApp, series: &str, value: f64, limit: Duratio
 /// Starts the slow range query in the background with a client that gives up after `patience`.
 fn start_slow_query(app: &TestApp, patience: Duration) -> tokio::task::JoinHandle<Option<u16>> {
     let client = reqwest::Client::builder()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {}", app.token).parse().unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
         .timeout(patience)
         .build()
         .unwrap();

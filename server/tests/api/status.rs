@@ -55,6 +55,8 @@ async fn the_instance_survives_a_restart_on_the_same_database() {
 #[tokio::test]
 async fn status_says_so_when_the_database_is_unreachable() {
     let app = spawn_app().await;
+    // A credential checked moments ago is believed for a few seconds without the database.
+    assert_eq!(app.get("/api/portal/status").await.status(), 200);
     app.app_pool.close().await;
 
     let response = app.get("/api/portal/status").await;
@@ -62,5 +64,15 @@ async fn status_says_so_when_the_database_is_unreachable() {
     assert_eq!(response.status(), 200);
     let status: PortalStatus = response.json().await.unwrap();
     assert!(!status.database.reachable);
+    // A credential that must be looked up is answered 503, with when to try again.
+    let other = app
+        .anonymous
+        .get(app.url("/api/portal/status"))
+        .bearer_auth("pt_not_checked_before")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 503);
+    assert!(other.headers().contains_key("retry-after"));
     app.stop().await;
 }

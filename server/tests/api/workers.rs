@@ -18,6 +18,8 @@ const JOB: &str = "portal_worker_up{worker=\"compactor\"}";
 pub struct Portal {
     pub child: Child,
     pub url: String,
+    /// A client with an admin token for this portal's database.
+    pub client: reqwest::Client,
 }
 
 pub async fn start_portal(database_url: &str) -> Portal {
@@ -46,7 +48,16 @@ pub async fn start_portal(database_url: &str) -> Portal {
     })
     .await
     .expect("the portal serves within a minute");
-    Portal { child, url }
+    let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+    let token =
+        crate::helpers::make_token(&pool, "replica tests", &[app::api::accounts::Scope::Admin])
+            .await;
+    pool.close().await;
+    Portal {
+        child,
+        url,
+        client: crate::helpers::client_with(Some(&token)),
+    }
 }
 
 /// Whether `portal` runs the compactor now (None when it does not answer).

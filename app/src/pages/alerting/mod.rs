@@ -20,6 +20,7 @@ use crate::components::{
     url_state::{use_query_updater, use_tick},
 };
 use crate::format::human_duration;
+use crate::{api::accounts::Role, components::session::use_session};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use std::collections::BTreeMap;
@@ -58,6 +59,7 @@ pub(crate) fn LabelTags(labels: BTreeMap<String, String>) -> impl IntoView {
 
 #[component]
 pub fn AlertRulesPage() -> impl IntoView {
+    let session = use_session();
     let query = use_query_map();
     let update = use_query_updater();
     let param = move |name: &'static str| {
@@ -141,9 +143,9 @@ pub fn AlertRulesPage() -> impl IntoView {
                     on:click=move |_| update(vec![("folder", None)])>{format!("Folder: {} ×", folder.get())}</button> }
             })}
             <span class="toolbar-spacer"></span>
-            <button type="button" class="button" on:click=move |_| importing.set(true)>"Import"</button>
+            <button type="button" class="button" hidden=move || !session.can(Role::Editor) on:click=move |_| importing.set(true)>"Import"</button>
             <a class="button" href=paths::export_rules("") download="rules.yml">"Export"</a>
-            <a class="button button-primary" href="/alerting/rules/new">"New alert rule"</a>
+            <a class="button button-primary" hidden=move || !session.can(Role::Editor) href="/alerting/rules/new">"New alert rule"</a>
         </section>
         {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e}</p> })}
         {move || importing.get().then(|| view! { <ImportRules on_close=Callback::new(move |_| { importing.set(false); reload.update(|r| *r += 1); })/> })}
@@ -199,10 +201,10 @@ pub fn AlertRulesPage() -> impl IntoView {
                                                 <td><Health summary=r.clone()/></td>
                                                 <td class="num">{r.fired_7d}</td>
                                                 <td class="rule-actions">
-                                                    <a class="link-button" href=format!("/alerting/rules/{uid}/edit")>"Edit"</a>
-                                                    <button type="button" class="link-button" on:click=move |_| pause(uid_pause.clone(), !paused)>
+                                                    <a class="link-button" hidden=move || !session.can(Role::Editor) href=format!("/alerting/rules/{uid}/edit")>"Edit"</a>
+                                                    <button type="button" class="link-button" hidden=move || !session.can(Role::Editor) on:click=move |_| pause(uid_pause.clone(), !paused)>
                                                         {if paused { "Resume" } else { "Pause" }}</button>
-                                                    <button type="button" class="link-button danger" on:click=move |_| remove(uid_delete.clone(), name.clone())>"Delete"</button>
+                                                    <button type="button" class="link-button danger" hidden=move || !session.can(Role::Editor) on:click=move |_| remove(uid_delete.clone(), name.clone())>"Delete"</button>
                                                 </td>
                                             </tr>
                                         }

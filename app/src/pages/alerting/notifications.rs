@@ -8,6 +8,7 @@ use crate::api::{
     endpoints,
 };
 use crate::components::{page_header::PageHeader, url_state::use_tick};
+use crate::{api::accounts::Role, components::session::use_session};
 use leptos::prelude::*;
 
 /// `1 alert`, `2 alerts`.
@@ -30,6 +31,7 @@ fn kind_name(kind: &ContactKind) -> &'static str {
 
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
+    let session = use_session();
     let reload = RwSignal::new(0u32);
     let points = LocalResource::new(move || {
         reload.track();
@@ -66,7 +68,7 @@ pub fn NotificationsPage() -> impl IntoView {
             <header class="rule-preview-header">
                 <h2 class="card-title">"Contact points"</h2>
                 <span class="toolbar-spacer"></span>
-                <button type="button" class="button button-primary" on:click=new_point>"New contact point"</button>
+                <button type="button" class="button button-primary" hidden=move || !session.can(Role::Admin) on:click=new_point>"New contact point"</button>
             </header>
             {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e}</p> })}
             {move || match points.get() {
@@ -90,8 +92,8 @@ pub fn NotificationsPage() -> impl IntoView {
                                         <td>{kind_name(&p.kind)}</td>
                                         <td><code>{target}</code></td>
                                         <td class="rule-actions">
-                                            <button type="button" class="link-button" on:click=move |_| editing.set(Some((edit.clone(), true)))>"Edit"</button>
-                                            <button type="button" class="link-button danger" on:click=move |_| remove(name.clone())>"Delete"</button>
+                                            <button type="button" class="link-button" hidden=move || !session.can(Role::Admin) on:click=move |_| editing.set(Some((edit.clone(), true)))>"Edit"</button>
+                                            <button type="button" class="link-button danger" hidden=move || !session.can(Role::Admin) on:click=move |_| remove(name.clone())>"Delete"</button>
                                         </td>
                                     </tr>
                                 }
@@ -343,6 +345,7 @@ fn PolicyEditor(reload: RwSignal<u32>) -> impl IntoView {
 
 #[component]
 fn PolicyForm(policy: NotificationPolicy, receivers: Vec<String>) -> impl IntoView {
+    let session = use_session();
     let root = policy.root.clone();
     let receiver = RwSignal::new(root.receiver.clone());
     let group_by = RwSignal::new(root.group_by.clone().unwrap_or_default().join(", "));
@@ -458,7 +461,7 @@ fn PolicyForm(policy: NotificationPolicy, receivers: Vec<String>) -> impl IntoVi
                 matchers: RwSignal::new(String::new()), receiver: RwSignal::new(String::new()), group_by: RwSignal::new(String::new()),
                 continue_matching: RwSignal::new(false), rest: Route { group_by: None, group_wait: None, group_interval: None, repeat_interval: None, ..Route::default() },
             }))>"Add a route"</button>
-            <button type="button" class="button button-primary" name="save-policy" on:click=save>"Save routing"</button>
+            <button type="button" class="button button-primary" name="save-policy" hidden=move || !session.can(Role::Admin) on:click=save>"Save routing"</button>
         </div>
     }
 }

@@ -16,6 +16,7 @@ use crate::components::{
 };
 use crate::format::human_duration;
 use crate::time::auto_step_ms;
+use crate::{api::accounts::Role, components::session::use_session};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use std::collections::BTreeMap;
@@ -65,6 +66,7 @@ fn timelines(changes: &[StateChange], from: i64, to: i64) -> Vec<Timeline> {
 
 #[component]
 pub fn RulePage() -> impl IntoView {
+    let session = use_session();
     let params = use_params_map();
     let uid = Memo::new(move |_| params.with(|p| p.get("uid").unwrap_or_default()));
     let range = use_time_range();
@@ -122,10 +124,10 @@ pub fn RulePage() -> impl IntoView {
                             <h2 class="rule-title">{s.rule.name.clone()}</h2>
                             <StateBadge state=s.state paused=paused/>
                             <span class="toolbar-spacer"></span>
-                            <a class="button" href=format!("/alerting/rules/{}/edit", s.rule.uid)>"Edit"</a>
-                            <a class="button" href=super::silences::silence_link(&format!("alertname={:?}", s.rule.name))>"Silence"</a>
-                            <button type="button" class="button" on:click=move |_| pause(!paused)>{if paused { "Resume" } else { "Pause" }}</button>
-                            <button type="button" class="button danger" on:click=delete>"Delete"</button>
+                            <a class="button" hidden=move || !session.can(Role::Editor) href=format!("/alerting/rules/{}/edit", s.rule.uid)>"Edit"</a>
+                            <a class="button" hidden=move || !session.can(Role::Editor) href=super::silences::silence_link(&format!("alertname={:?}", s.rule.name))>"Silence"</a>
+                            <button type="button" class="button" hidden=move || !session.can(Role::Editor) on:click=move |_| pause(!paused)>{if paused { "Resume" } else { "Pause" }}</button>
+                            <button type="button" class="button danger" hidden=move || !session.can(Role::Editor) on:click=delete>"Delete"</button>
                         </header>
                         <RuleDetails summary=s.clone()/>
                     </section>

@@ -15,6 +15,7 @@ use crate::api::{
 };
 use crate::components::{page_header::PageHeader, url_state::use_tick};
 use crate::time::parse_duration;
+use crate::{api::accounts::Role, components::session::use_session};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -30,6 +31,7 @@ pub(crate) fn silence_link(matchers: &str) -> String {
 
 #[component]
 pub fn SilencesPage() -> impl IntoView {
+    let session = use_session();
     let query = use_query_map();
     let prefill = query.with_untracked(|q| q.get_str("matchers").map(str::to_owned));
     let show_form = RwSignal::new(prefill.is_some());
@@ -79,8 +81,8 @@ pub fn SilencesPage() -> impl IntoView {
             <input class="field-input" name="silence-filter-by" placeholder="Created by" aria-label="Filter by creator"
                 prop:value=move || filter_by.get() on:input=move |ev| filter_by.set(event_target_value(&ev))/>
             <span class="toolbar-spacer"></span>
-            <button type="button" class="button" name="new-window" on:click=move |_| { editing.set(None); recurring.set(true); show_form.set(false); show_form.set(true); }>"New maintenance window"</button>
-            <button type="button" class="button button-primary" name="new-silence" on:click=move |_| { editing.set(None); recurring.set(false); show_form.set(false); show_form.set(true); }>"New silence"</button>
+            <button type="button" class="button" name="new-window" hidden=move || !session.can(Role::Editor) on:click=move |_| { editing.set(None); recurring.set(true); show_form.set(false); show_form.set(true); }>"New maintenance window"</button>
+            <button type="button" class="button button-primary" name="new-silence" hidden=move || !session.can(Role::Editor) on:click=move |_| { editing.set(None); recurring.set(false); show_form.set(false); show_form.set(true); }>"New silence"</button>
         </section>
         {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e}</p> })}
         {move || show_form.get().then(|| view! {
@@ -137,10 +139,10 @@ pub fn SilencesPage() -> impl IntoView {
                                                     <td>{s.comment.clone()}</td>
                                                     <td class="rule-actions">
                                                         {(s.state != SilenceState::Expired).then(|| view! {
-                                                            <button type="button" class="link-button" on:click=move |_| { recurring.set(edit.schedule.is_some()); editing.set(Some(edit.clone())); show_form.set(false); show_form.set(true); }>"Edit"</button>
+                                                            <button type="button" class="link-button" hidden=move || !session.can(Role::Editor) on:click=move |_| { recurring.set(edit.schedule.is_some()); editing.set(Some(edit.clone())); show_form.set(false); show_form.set(true); }>"Edit"</button>
                                                             {ext.schedule.is_none().then(|| { let ext = ext.clone(); view! {
-                                                                <button type="button" class="link-button" on:click=move |_| extend(ext.clone())>"+1 h"</button> } })}
-                                                            <button type="button" class="link-button danger" on:click=move |_| expire(exp.clone())>"Expire"</button>
+                                                                <button type="button" class="link-button" hidden=move || !session.can(Role::Editor) on:click=move |_| extend(ext.clone())>"+1 h"</button> } })}
+                                                            <button type="button" class="link-button danger" hidden=move || !session.can(Role::Editor) on:click=move |_| expire(exp.clone())>"Expire"</button>
                                                         })}
                                                     </td>
                                                 </tr>
@@ -548,6 +550,7 @@ fn SilenceForm(
 /// The inhibition rules, edited as one list.
 #[component]
 fn InhibitRules() -> impl IntoView {
+    let session = use_session();
     let rows = RwSignal::new(Vec::<(
         RwSignal<String>,
         RwSignal<String>,
@@ -637,7 +640,7 @@ fn InhibitRules() -> impl IntoView {
             })}
             <div class="form-actions">
                 <button type="button" class="button" name="add-inhibit-rule" on:click=move |_| rows.update(|r| r.push(row(&InhibitRule::default())))>"Add rule"</button>
-                <button type="button" class="button button-primary" name="save-inhibit-rules" on:click=save>"Save inhibition rules"</button>
+                <button type="button" class="button button-primary" name="save-inhibit-rules" hidden=move || !session.can(Role::Editor) on:click=save>"Save inhibition rules"</button>
             </div>
         </section>
     }

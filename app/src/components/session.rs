@@ -1,0 +1,108 @@
+//! Who is signed in, for every page: asked of the API once the page is hydrated, so buttons a
+//! role cannot use are left out (the API refuses them anyway), and the frame shows who you are.
+
+use crate::api::{
+    accounts::{Account, Role},
+    endpoints,
+};
+use leptos::prelude::*;
+
+/// The signed-in account, once known.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub account: RwSignal<Option<Account>>,
+}
+
+impl Session {
+    /// Whether the signed-in account has at least `role` (false until known).
+    pub fn can(self, role: Role) -> bool {
+        self.account
+            .with(|a| a.as_ref().is_some_and(|a| a.role >= role))
+    }
+}
+
+/// Makes the session known to every page below.
+pub fn provide_session() {
+    let session = Session {
+        account: RwSignal::new(None),
+    };
+    // Effects run in the browser only: the server renders every page signed out of buttons.
+    Effect::new(move |_| {
+        // Signed-out pages do not ask (the answer would only be 401).
+        #[cfg(feature = "hydrate")]
+        {
+            let path = window().location().pathname().unwrap_or_default();
+            if path == "/sign-in" || path.starts_with("/public/") {
+                return;
+            }
+        }
+        leptos::task::spawn_local(async move {
+            if let Ok(account) = endpoints::get_me().await {
+                session.account.set(Some(account));
+            }
+        });
+    });
+    provide_context(session);
+}
+
+/// The session the frame provides (signed out outside it).
+pub fn use_session() -> Session {
+    use_context::<Session>().unwrap_or(Session {
+        account: RwSignal::new(None),
+    })
+}
+
+/// Its children when the signed-in account has at least `role`.
+#[component]
+pub fn RequireRole(role: Role, children: ChildrenFn) -> impl IntoView {
+    let session = use_session();
+    view! { <Show when=move || session.can(role)>{children()}</Show> }
+}
+
+/// Where to go after signing in: a path on this portal, never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_string()
+        }
+        _ => "/".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn sign_in_only_returns_to_pages_of_this_portal() {
+        assert_eq!(safe_next(Some("/d/abc?from=now-1h")), "/d/abc?from=now-1h");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}
+
+/// Who is signed in, and the way out, at the foot of the navigation.
+#[component]
+pub fn SessionBox() -> impl IntoView {
+    let session = use_session();
+    let sign_out = move |_| {
+        leptos::task::spawn_local(async move {
+            let _ = endpoints::sign_out().await;
+            crate::pages::sign_in::go_to("/sign-in");
+        });
+    };
+    view! {
+        {move || session.account.get().map(|a| view! {
+            <div class="session-box">
+                <span class="session-who" title="Signed in as">
+                    <strong class="session-login">{a.login.clone()}</strong>
+                    <span class="badge session-role">{a.role.as_str()}</span>
+                </span>
+                <a class="nav-link" href="/settings#account">"Account"</a>
+                <button type="button" class="link-button session-sign-out" on:click=sign_out>"Sign out"</button>
+            </div>
+        })}
+    }
+}
