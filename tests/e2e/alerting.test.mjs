@@ -16,7 +16,7 @@ mkdirSync(SHOTS, { recursive: true });
 async function demoHistory(portal) {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const r = await fetch(`${portal.url}/api/v1/query?query=count(agent_queue_depth)`);
+    const r = await portal.fetch(`${portal.url}/api/v1/query?query=count(agent_queue_depth)`);
     const body = await r.json();
     if (body.data?.result?.length) return;
     if (Date.now() > deadline) throw new Error('the demo data never arrived');
@@ -45,7 +45,7 @@ async function writeDepth(points) {
       }],
     }],
   };
-  const r = await fetch(`${session.portal.url}/v1/metrics`, {
+  const r = await session.portal.fetch(`${session.portal.url}/v1/metrics`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -82,7 +82,7 @@ async function startReceiver() {
 }
 
 async function api(method, path, body) {
-  const r = await fetch(`${session.portal.url}${path}`, {
+  const r = await session.portal.fetch(`${session.portal.url}${path}`, {
     method,
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -303,7 +303,7 @@ test('a recurring maintenance window made in the form mutes the alerts it matche
     const now = Date.now();
     const points = (queue) => ({ asDouble: 500, timeUnixNano: `${BigInt(now) * 1_000_000n}`,
       attributes: [{ key: 'queue_name', value: { stringValue: queue } }] });
-    const r = await fetch(`${session.portal.url}/v1/metrics`, {
+    const r = await session.portal.fetch(`${session.portal.url}/v1/metrics`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'window_queue_depth',
         gauge: { dataPoints: [points('window-a'), points('window-b')] } }] }] }] }),

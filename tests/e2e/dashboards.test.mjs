@@ -14,7 +14,7 @@ mkdirSync(SHOTS, { recursive: true });
 async function demoHistory(portal) {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const r = await fetch(`${portal.url}/api/v1/query?query=count(agent_task_success_total)`);
+    const r = await portal.fetch(`${portal.url}/api/v1/query?query=count(agent_task_success_total)`);
     const body = await r.json();
     if (body.data?.result?.length) return;
     if (Date.now() > deadline) throw new Error('the demo data never arrived');
@@ -214,7 +214,7 @@ test('a panel image opens as a PNG and dashboard pages carry it as their preview
   assert.equal(response.headers()['content-type'], 'image/png');
   const size = await page.evaluate(() => { const img = document.querySelector('img'); return [img.naturalWidth, img.naturalHeight]; });
   assert.deepEqual(size, [900, 320]);
-  const html = await (await fetch(`${session.portal.url}/d/agent-overview?from=now-1h&to=now`)).text();
+  const html = await (await session.portal.fetch(`${session.portal.url}/d/agent-overview?from=now-1h&to=now`)).text();
   assert.match(html, /<meta property="og:title" content="Agent overview"\/>/);
   const image = html.match(/<meta property="og:image" content="([^"]+)"/)[1].replaceAll('&amp;', '&');
   const preview = await fetch(image);
@@ -227,11 +227,11 @@ test('edit mode moves, resizes, duplicates and removes panels; history compares 
   const stat = (id, x, title) => ({ id, type: 'stat', title, gridPos: { x, y: 0, w: 12, h: 4 },
     targets: [{ expr: 'sum(agent_queue_depth)' }] });
   const model = { uid: 'layout-test', title: 'Layout', panels: [stat(1, 0, 'Left'), stat(2, 12, 'Right')] };
-  const created = await fetch(`${session.portal.url}/api/dashboards`, {
+  const created = await session.portal.fetch(`${session.portal.url}/api/dashboards`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dashboard: model }),
   });
   assert.equal(created.status, 201);
-  const stored = async () => (await (await fetch(`${session.portal.url}/api/dashboards/layout-test`)).json());
+  const stored = async () => (await (await session.portal.fetch(`${session.portal.url}/api/dashboards/layout-test`)).json());
 
   const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/d/layout-test?from=now-1h&to=now`);
   await panelsDrawn(page, 2);

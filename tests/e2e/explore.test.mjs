@@ -14,7 +14,7 @@ mkdirSync(SHOTS, { recursive: true });
 async function demoHistory(portal) {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const r = await fetch(`${session.portal.url}/api/v1/query?query=count(agent_task_success_total)`);
+    const r = await session.portal.fetch(`${session.portal.url}/api/v1/query?query=count(agent_task_success_total)`);
     const body = await r.json();
     if (body.data?.result?.length) return;
     if (Date.now() > deadline) throw new Error('the demo data never arrived');

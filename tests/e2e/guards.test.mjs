@@ -9,8 +9,8 @@ import { makeDataDir, startPortal } from './lib/portal.mjs';
 /** A query cheap per step with very many steps: it runs for minutes unless stopped. */
 const SLOW = 'count_over_time(vector(1)[10d:1s])';
 
-async function query(url, params, signal) {
-  const response = await fetch(`${url}/api/v1/query_range`, {
+async function query(portal, params, signal) {
+  const response = await portal.fetch(`${portal.url}/api/v1/query_range`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(params),
@@ -57,19 +57,19 @@ test('hostile queries are refused or stopped and the portal stays up', async (t)
 
     const parens = `${'('.repeat(50_000)}1${')'.repeat(50_000)}`;
     let started = Date.now();
-    let answer = await query(portal.url, { ...range, query: parens });
+    let answer = await query(portal, { ...range, query: parens });
     assert.equal(answer.status, 400);
     assert.match(answer.body.error, /levels deep/);
     assert.ok(Date.now() - started < 1000, `deep nesting took ${Date.now() - started} ms`);
 
     const chain = Array(5000).fill('up').join(' + ');
     started = Date.now();
-    answer = await query(portal.url, { ...range, query: chain });
+    answer = await query(portal, { ...range, query: chain });
     assert.equal(answer.status, 400);
     assert.ok(Date.now() - started < 1000, `the operator chain took ${Date.now() - started} ms`);
 
     started = Date.now();
-    answer = await query(portal.url, { ...range, query: 'rate(up[30d:1ms])' });
+    answer = await query(portal, { ...range, query: 'rate(up[30d:1ms])' });
     assert.equal(answer.status, 422);
     assert.match(answer.body.error, /too many samples/);
     assert.ok(Date.now() - started < 1000, `the runaway subquery took ${Date.now() - started} ms`);
@@ -78,7 +78,7 @@ test('hostile queries are refused or stopped and the portal stays up', async (t)
 
     // A slow query, abandoned by its client: the portal's CPU goes back to idle.
     const abandon = new AbortController();
-    const pending = query(portal.url, slowRange(), abandon.signal).catch(() => null);
+    const pending = query(portal, slowRange(), abandon.signal).catch(() => null);
     await eventually(async () => (await metric(portal.url, 'portal_queries_running')) === 1, 'the slow query to start');
     abandon.abort();
     await pending;
@@ -89,7 +89,7 @@ test('hostile queries are refused or stopped and the portal stays up', async (t)
     assert.ok(busy < 0.5, `the portal used ${busy.toFixed(2)} CPU seconds in 2 s after the query was abandoned`);
 
     // Ctrl-C during a slow query: the portal stops within seconds, not after the query.
-    const during = query(portal.url, slowRange()).catch(() => null);
+    const during = query(portal, slowRange()).catch(() => null);
     await eventually(async () => (await metric(portal.url, 'portal_queries_running')) === 1, 'the second slow query to start');
     started = Date.now();
     const exit = await portal.stop();

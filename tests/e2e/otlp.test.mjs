@@ -11,7 +11,7 @@ const python = join(process.env.PORTAL_OTEL_VENV ?? join(homedir(), '.cache/port
 const script = new URL('../otel/send_metrics.py', import.meta.url).pathname;
 
 async function query(portal, promql) {
-  const response = await fetch(`${portal.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+  const response = await portal.fetch(`${portal.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
   const body = await response.json();
   assert.equal(body.status, 'success', JSON.stringify(body));
   return body.data.result;
@@ -28,8 +28,16 @@ for (const [temporality, encoding] of [['cumulative', 'gzip'], ['delta', 'none']
     const { dir, cleanup } = makeDataDir();
     const portal = await startPortal({ dataDir: dir });
     try {
+      // Without a token the SDK's export is refused and the script says so.
+      assert.throws(
+        () => execFileSync(python, [script, `${portal.url}/v1/metrics`, temporality, encoding], { encoding: 'utf8', stdio: 'pipe' }),
+        /failed|401|Unauthorized/i,
+      );
+      // With the header the Connect page gives, in the environment every SDK reads.
+      const token = await portal.makeToken(`otel ${temporality}`, ['ingest']);
       const out = execFileSync(python, [script, `${portal.url}/v1/metrics`, temporality, encoding], {
         encoding: 'utf8',
+        env: { ...process.env, OTEL_EXPORTER_OTLP_METRICS_HEADERS: `Authorization=Bearer%20${token}` },
       });
       assert.match(out, /exported/);
       const sel = '{job="otel-agents", instance="worker-1", agent_id="a1"}';
@@ -46,7 +54,7 @@ for (const [temporality, encoding] of [['cumulative', 'gzip'], ['delta', 'none']
       assert.equal(await valueOf(portal, 'histogram_quantile(0.5, agent_task_duration_seconds_bucket)'), 2.5);
       const info = await query(portal, 'target_info{job="otel-agents"}');
       assert.equal(info[0].metric.deployment, 'test');
-      const meta = await (await fetch(`${portal.url}/api/v1/metadata?metric=agent_tasks_total`)).json();
+      const meta = await (await portal.fetch(`${portal.url}/api/v1/metadata?metric=agent_tasks_total`)).json();
       assert.equal(meta.data.agent_tasks_total[0].type, 'counter');
     } finally {
       assert.equal((await portal.stop()).code, 0);

@@ -30,6 +30,7 @@ test('the portal serves, reports on itself, stops cleanly and keeps its database
     assert.match(metrics, /^portal_db_pool_connections\{state="idle"\} \d/m);
 
     before = await getJson(`${first.url}/api/portal/status`, {
+      authorization: `Bearer ${first.token}`,
       traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01`,
       'x-request-id': 'e2e-status-call',
     });
@@ -52,7 +53,7 @@ test('the portal serves, reports on itself, stops cleanly and keeps its database
 
   const second = await startPortal({ dataDir: dir });
   try {
-    const after = await getJson(`${second.url}/api/portal/status`);
+    const after = await getJson(`${second.url}/api/portal/status`, { authorization: `Bearer ${second.token}` });
     assert.equal(after.instance_id, before.instance_id, 'the restart reuses the database');
     assert.equal(after.initialized_at, before.initialized_at);
   } finally {

@@ -45,6 +45,7 @@ test('a stock Prometheus remote-writes to the portal', async () => {
 
 async function startPrometheus(portal, promDir) {
   const target = new URL(portal.url).host;
+  const token = await portal.makeToken('prometheus', ['ingest']);
   writeFileSync(
     join(promDir, 'prometheus.yml'),
     `global:
@@ -55,10 +56,16 @@ scrape_configs:
       - targets: ['${target}']
 remote_write:
   - url: ${portal.url}/api/v1/write
+    authorization:
+      credentials: ${token}
     queue_config:
       batch_send_deadline: 1s
     metadata_config:
       send_interval: 1s
+  - name: without-token
+    url: ${portal.url}/api/v1/write
+    queue_config:
+      batch_send_deadline: 1s
 `,
   );
   const promPort = await freePort();
@@ -104,12 +111,14 @@ async function checkArrivals(portal, dir) {
 
   const metrics = await (await fetch(`${portal.url}/metrics`)).text();
   assert.match(metrics, /portal_http_requests_total\{method="POST",route="\/api\/v1\/write",status="204"\} [1-9]/);
-  assert.doesNotMatch(metrics, /route="\/api\/v1\/write",status="[45]\d\d"/, 'no write was refused');
+  // The queue without the token is turned away, and nothing else is refused.
+  assert.match(metrics, /portal_http_requests_total\{method="POST",route="\/api\/v1\/write",status="401"\} [1-9]/);
+  assert.doesNotMatch(metrics, /route="\/api\/v1\/write",status="(40[02-9]|4[1-9]\d|5\d\d)"/, 'no write with the token was refused');
 }
 
-async function instantQuery(base, query, time) {
+async function instantQuery(base, query, time, headers = {}) {
   const url = `${base}/api/v1/query?query=${encodeURIComponent(query)}&time=${time}`;
-  const body = await (await fetch(url)).json();
+  const body = await (await fetch(url, { headers })).json();
   assert.equal(body.status, 'success', `${url}: ${JSON.stringify(body)}`);
   return body.data;
 }
@@ -142,7 +151,7 @@ async function compareAnswers(portal, prometheus) {
     'portal_db_pool_max_connections * 2 > bool 10',
   ];
   for (const query of queries) {
-    const [theirs, ours] = await Promise.all([instantQuery(prometheus.url, query, time), instantQuery(portal.url, query, time)]);
+    const [theirs, ours] = await Promise.all([instantQuery(prometheus.url, query, time), instantQuery(portal.url, query, time, { authorization: `Bearer ${portal.token}` })]);
     const a = canonical(theirs);
     const b = canonical(ours);
     assert.equal(b.length, a.length, `${query}: ${JSON.stringify(b)} vs Prometheus ${JSON.stringify(a)}`);

@@ -137,6 +137,74 @@ impl PasswordChange {
     }
 }
 
+/// A team: accounts that share folder permissions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: i64,
+    pub name: String,
+    /// Member logins, sorted.
+    pub members: Vec<String>,
+}
+
+/// Make a team, or set its members (logins).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SaveTeam {
+    pub name: String,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// What folders hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FolderKind {
+    Dashboards,
+    Rules,
+}
+
+impl FolderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dashboards => "dashboards",
+            Self::Rules => "rules",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "dashboards" => Some(Self::Dashboards),
+            "rules" => Some(Self::Rules),
+            _ => None,
+        }
+    }
+}
+
+/// What a grant allows in a folder: `edit` includes `view`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    View,
+    Edit,
+}
+
+/// One grant: a team or an account (by name) and what it may do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    pub permission: Permission,
+}
+
+/// A folder's grants; none: the folder is open to every role as the role says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FolderPermissions {
+    pub kind: FolderKind,
+    pub folder: String,
+    pub grants: Vec<Grant>,
+}
+
 /// An API token as listed (its secret is shown once, at creation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiToken {

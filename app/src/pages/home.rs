@@ -1,6 +1,8 @@
 //! The start page: the portal's health at a glance and the way into each part of it.
 
-use crate::api::{dashboard::DashboardSummary, endpoints, DatabaseMode, PortalStatus};
+use crate::api::{
+    dashboard::DashboardSummary, endpoints, prometheus::QueryData, DatabaseMode, PortalStatus,
+};
 use crate::components::{page_header::PageHeader, url_state::use_link_with_shared_params};
 use crate::format::human_duration;
 use leptos::prelude::*;
@@ -22,6 +24,7 @@ pub fn HomePage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <ConnectHint/>
         <FavouriteDashboards/>
         <div class="tile-grid">
             <Tile path="/dashboards" title="Dashboards" text="Panels of PromQL queries over a shared time range, shareable by link."/>
@@ -31,6 +34,30 @@ pub fn HomePage() -> impl IntoView {
             <Tile path="/alerting/alerts" title="Alerting" text="Rules, firing alerts, notifications and maintenance silences."/>
             <Tile path="/settings" title="Settings" text="Theme, the portal's configuration and its database."/>
         </div>
+    }
+}
+
+/// While nothing but the portal itself has sent data, the way to send some.
+#[component]
+fn ConnectHint() -> impl IntoView {
+    let data = LocalResource::new(|| async {
+        endpoints::instant_query(
+            "count({__name__=~\".+\", job!=\"portal\"})",
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await
+    });
+    view! {
+        {move || match data.get() {
+            Some(Ok(QueryData::Vector(v))) if v.is_empty() => Some(view! {
+                <section class="card connect-hint" aria-label="No data yet">
+                    <h2 class="card-title">"No data yet"</h2>
+                    <p>"Point Prometheus, an OpenTelemetry SDK or Collector, or a scrape job at this portal: "
+                        <a href="/connect">"Connect a source"</a>" gives the configuration to paste."</p>
+                </section>
+            }),
+            _ => None,
+        }}
     }
 }
 

@@ -2,7 +2,10 @@
 //! server-side (only their hashes stored, so a stolen database opens nothing and a session can
 //! be revoked), and API tokens with scopes and an optional expiry.
 
+mod folders;
 mod throttle;
+
+pub use folders::FolderAccess;
 
 use crate::{error::ApiError, store::accounts as db};
 use app::api::accounts::{

@@ -162,13 +162,12 @@ pub async fn get(pool: &PgPool, uid: &str) -> Result<DashboardRecord, ApiError> 
 /// Imports the portal's JSON or Grafana's (`{"dashboard": …}` too) as a new version by `by`,
 /// filed in `folder` when given; `overwrite` replaces a dashboard with the same uid. The report
 /// lists what of a Grafana dashboard could not be mapped.
-pub async fn import(
-    pool: &PgPool,
+/// The dashboard an import would save (the portal's JSON or Grafana's, filed in `folder` when
+/// given), and what of Grafana's could not be kept.
+pub fn parse_import(
     value: serde_json::Value,
-    overwrite: bool,
     folder: Option<&str>,
-    by: &str,
-) -> Result<ImportReport, ApiError> {
+) -> Result<(Dashboard, Vec<String>), ApiError> {
     let (mut dashboard, skipped) = if grafana::looks_like_grafana(&value) {
         grafana::convert(&value).map_err(|e| ApiError::invalid("dashboard", e))?
     } else {
@@ -180,6 +179,17 @@ pub async fn import(
     if let Some(folder) = folder {
         dashboard.folder = folder.to_string();
     }
+    Ok((dashboard, skipped))
+}
+
+pub async fn import(
+    pool: &PgPool,
+    value: serde_json::Value,
+    overwrite: bool,
+    folder: Option<&str>,
+    by: &str,
+) -> Result<ImportReport, ApiError> {
+    let (dashboard, skipped) = parse_import(value, folder)?;
     let panels_imported = dashboard
         .panels
         .iter()

@@ -8,14 +8,16 @@
 
 use super::AppState;
 use crate::{
-    accounts::{in_networks, Principal},
+    accounts::{in_networks, FolderAccess, Principal},
     audit::{Audit, Event},
     error::ApiError,
 };
-use app::api::accounts::{Role, Scope};
+use app::api::accounts::{FolderKind, Permission, Role, Scope};
 use axum::{
     body::Body,
-    extract::{connect_info::ConnectInfo, FromRequestParts, MatchedPath, Request, State},
+    extract::{
+        connect_info::ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State,
+    },
     http::{header, request::Parts, HeaderMap, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
@@ -173,6 +175,13 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/auth/tokens", Admin),
     ("DELETE", "/api/auth/tokens/{id}", Admin),
     ("GET", "/api/audit", Admin),
+    ("GET", "/api/auth/teams", Admin),
+    ("POST", "/api/auth/teams", Admin),
+    ("PUT", "/api/auth/teams/{id}", Admin),
+    ("DELETE", "/api/auth/teams/{id}", Admin),
+    ("GET", "/api/auth/folders", Read),
+    ("GET", "/api/auth/folders/{kind}/{folder}", Read),
+    ("PUT", "/api/auth/folders/{kind}/{folder}", Admin),
     // Alertmanager's API.
     ("GET", "/api/v2/status", AlertsRead),
     ("GET", "/api/v2/receivers", AlertsRead),
@@ -557,12 +566,98 @@ async fn guard(state: AppState, access: Access, request: Request, next: Next) ->
             .into_response(),
         };
     }
+    if let Err(response) = check_folder(&state, access, &principal, &mut parts).await {
+        return response;
+    }
     parts.extensions.insert(principal.clone());
     let request = Request::from_parts(parts, body);
     if !access.audited(request.method()) || matches!(principal, Principal::Anonymous) {
         return next.run(request).await;
     }
     audited(state, access, principal, request, next).await
+}
+
+/// The folder a route's dashboard, rule or group is in, when the route names one that exists.
+async fn folder_of_route(
+    state: &AppState,
+    parts: &mut Parts,
+) -> Result<Option<(FolderKind, String)>, ApiError> {
+    let Some(route) = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+    else {
+        return Ok(None);
+    };
+    let params = match RawPathParams::from_request_parts(parts, state).await {
+        Ok(params) => params,
+        Err(_) => return Ok(None),
+    };
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
+    };
+    let (kind, uid) = if route.starts_with("/api/dashboards/{uid}") {
+        (FolderKind::Dashboards, param("uid"))
+    } else if route.starts_with("/api/alerting/rules/{uid}") {
+        (FolderKind::Rules, param("uid"))
+    } else if route == "/api/alerting/groups/{folder}/{name}" {
+        return Ok(param("folder").map(|f| (FolderKind::Rules, f)));
+    } else {
+        return Ok(None);
+    };
+    let Some(uid) = uid else {
+        return Ok(None);
+    };
+    Ok(state
+        .accounts
+        .folder_of(kind, &uid)
+        .await?
+        .map(|folder| (kind, folder)))
+}
+
+/// Refuses a request about a dashboard, rule or group in a folder the principal may not see
+/// (reads) or change (writes).
+async fn check_folder(
+    state: &AppState,
+    access: Access,
+    principal: &Principal,
+    parts: &mut Parts,
+) -> Result<(), Response> {
+    let need = match access {
+        Read | Personal | AlertsRead => Permission::View,
+        Edit => Permission::Edit,
+        _ => return Ok(()),
+    };
+    let Some((kind, folder)) = folder_of_route(state, parts).await.map_err(unchecked)? else {
+        return Ok(());
+    };
+    let folders = state
+        .accounts
+        .folder_access(principal)
+        .await
+        .map_err(unchecked)?;
+    folders
+        .check(kind, &folder, need)
+        .map_err(IntoResponse::into_response)
+}
+
+/// What the principal may do in which folder, for handlers that list or file things.
+pub struct Folders(pub FolderAccess);
+
+impl FromRequestParts<AppState> for Folders {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let who = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .unwrap_or(Principal::Anonymous);
+        Ok(Self(state.accounts.folder_access(&who).await?))
+    }
 }
 
 /// Runs a change and records it with the state of its target before and after.

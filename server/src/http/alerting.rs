@@ -5,6 +5,7 @@
 //! notifications link to, which open without signing in.
 
 use super::{
+    access::Folders,
     params::{json_body, Params},
     prometheus::PromError,
     AppState,
@@ -17,6 +18,7 @@ use crate::{
     error::ApiError,
 };
 use app::api::{
+    accounts::{FolderKind, Permission},
     alerting::{
         parse_matchers, Alert, AlertState, ContactPoint, ImportSummary, LabelMatcher,
         NotificationPolicy, NotificationRecord, Preview, PreviewRequest, RouteMatch, RouteQuery,
@@ -107,6 +109,7 @@ fn state_param(params: &Params) -> Result<Option<AlertState>, ApiError> {
 
 async fn list_rules(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<RuleSummary>>, ApiError> {
     let params = Params::new(query, &[]);
@@ -125,6 +128,7 @@ async fn list_rules(
             .into_iter()
             .filter(|r| state.is_none_or(|s| r.state == s))
             .filter(|r| folder.is_none_or(|f| r.folder == f))
+            .filter(|r| folders.allows(FolderKind::Rules, &r.folder, Permission::View))
             .filter(|r| {
                 let text = format!("{} {} {}", r.rule.name, r.group, r.rule.query).to_lowercase();
                 words.iter().all(|w| text.contains(w))
@@ -136,9 +140,11 @@ async fn list_rules(
 
 async fn create_rule(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RuleSummary>), ApiError> {
     let mut request: SaveRule = json_body(&body)?;
+    folders.check(FolderKind::Rules, &request.folder, Permission::Edit)?;
     if !request.rule.uid.is_empty() && alerting.rule(&request.rule.uid).await.is_ok() {
         return Err(ApiError::Conflict(format!(
             "a rule with uid \"{}\" exists; PUT /api/alerting/rules/{} changes it",
@@ -161,10 +167,13 @@ async fn get_rule(
 
 async fn update_rule(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     Path(uid): Path<String>,
     body: Bytes,
 ) -> Result<Json<RuleSummary>, ApiError> {
     let mut request: SaveRule = json_body(&body)?;
+    // The access layer checked the folder it is in; this is the one it moves to.
+    folders.check(FolderKind::Rules, &request.folder, Permission::Edit)?;
     alerting.rule(&uid).await?;
     if !request.rule.uid.is_empty() && request.rule.uid != uid {
         return Err(ApiError::invalid(
@@ -214,12 +223,16 @@ async fn preview(State(alerting): State<Alerting>, body: Bytes) -> Result<Json<P
     Ok(Json(alerting.preview(request).await?))
 }
 
-async fn list_groups(State(alerting): State<Alerting>) -> Result<Json<Vec<RuleGroup>>, ApiError> {
+async fn list_groups(
+    State(alerting): State<Alerting>,
+    Folders(folders): Folders,
+) -> Result<Json<Vec<RuleGroup>>, ApiError> {
     Ok(Json(
         alerting
             .groups()
             .await?
             .into_iter()
+            .filter(|(g, _)| folders.allows(FolderKind::Rules, &g.folder, Permission::View))
             .map(|(g, rules)| Alerting::group_model(&g, rules))
             .collect(),
     ))
@@ -227,9 +240,11 @@ async fn list_groups(State(alerting): State<Alerting>) -> Result<Json<Vec<RuleGr
 
 async fn put_group(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     body: Bytes,
 ) -> Result<Json<RuleGroup>, ApiError> {
     let mut group: RuleGroup = json_body(&body)?;
+    folders.check(FolderKind::Rules, &group.folder, Permission::Edit)?;
     if group.source == app::api::alerting::RuleSource::Provisioned {
         return Err(ApiError::invalid(
             "source",
@@ -269,6 +284,7 @@ async fn list_alerts(
 
 async fn import_rules(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ImportSummary>), ApiError> {
@@ -278,6 +294,7 @@ async fn import_rules(
         .map(str::trim)
         .filter(|f| !f.is_empty())
         .unwrap_or("Imported");
+    folders.check(FolderKind::Rules, folder, Permission::Edit)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("file", "a rule file is UTF-8 text"))?;
     Ok((

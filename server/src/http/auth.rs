@@ -16,8 +16,8 @@ use crate::{
 };
 use app::api::{
     accounts::{
-        Account, ApiToken, CreateToken, CreatedToken, NewAccount, PasswordChange, SignIn,
-        UpdateAccount,
+        Account, ApiToken, CreateToken, CreatedToken, FolderKind, FolderPermissions, Grant,
+        NewAccount, PasswordChange, SaveTeam, SignIn, Team, UpdateAccount,
     },
     audit::AuditPage,
 };
@@ -47,6 +47,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/tokens", get(tokens).post(create_token))
         .route("/api/auth/tokens/{id}", delete(revoke_token))
         .route("/api/audit", get(audit_log))
+        .route("/api/auth/teams", get(teams).post(create_team))
+        .route("/api/auth/teams/{id}", put(update_team).delete(delete_team))
+        .route("/api/auth/folders", get(folders))
+        .route(
+            "/api/auth/folders/{kind}/{folder}",
+            get(folder).put(put_folder),
+        )
 }
 
 /// The signed-in person a handler acts for (the access layer let only people through).
@@ -227,6 +234,86 @@ async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     accounts.revoke_token(id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn teams(State(accounts): State<Accounts>) -> Result<Json<Vec<Team>>, ApiError> {
+    Ok(Json(accounts.teams().await?))
+}
+
+async fn create_team(
+    State(accounts): State<Accounts>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Team>), ApiError> {
+    let team: SaveTeam = json_body(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts.save_team(None, &team).await?),
+    ))
+}
+
+async fn update_team(
+    State(accounts): State<Accounts>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<Team>, ApiError> {
+    let team: SaveTeam = json_body(&body)?;
+    Ok(Json(accounts.save_team(Some(id), &team).await?))
+}
+
+async fn delete_team(
+    State(accounts): State<Accounts>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    accounts.delete_team(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn folders(
+    State(accounts): State<Accounts>,
+) -> Result<Json<Vec<FolderPermissions>>, ApiError> {
+    Ok(Json(accounts.folder_permissions().await?))
+}
+
+fn folder_kind(kind: &str) -> Result<FolderKind, ApiError> {
+    FolderKind::parse(kind).ok_or_else(|| ApiError::invalid("kind", "dashboards or rules"))
+}
+
+async fn folder(
+    State(accounts): State<Accounts>,
+    Path((kind, folder)): Path<(String, String)>,
+) -> Result<Json<FolderPermissions>, ApiError> {
+    let kind = folder_kind(&kind)?;
+    let grants = accounts
+        .folder_permissions()
+        .await?
+        .into_iter()
+        .find(|f| f.kind == kind && f.folder == folder)
+        .map(|f| f.grants)
+        .unwrap_or_default();
+    Ok(Json(FolderPermissions {
+        kind,
+        folder,
+        grants,
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct FolderGrants {
+    grants: Vec<Grant>,
+}
+
+async fn put_folder(
+    State(accounts): State<Accounts>,
+    Path((kind, folder)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<FolderPermissions>, ApiError> {
+    let kind = folder_kind(&kind)?;
+    let request: FolderGrants = json_body(&body)?;
+    Ok(Json(
+        accounts
+            .set_folder_permissions(kind, &folder, &request.grants)
+            .await?,
+    ))
 }
 
 /// `GET /api/audit?actor=&q=&since=&before=&limit=`: newest first, a page at a time.

@@ -2,18 +2,22 @@
 //! export/import (the portal's JSON or Grafana's), stars, and the options of a variable.
 
 use super::{
-    access::Actor,
+    access::{Actor, Folders},
     params::{json_body, Params},
     AppState,
 };
 use crate::{
+    accounts::{Accounts, FolderAccess},
     dashboards::{self, query::variable_options, Origin},
     error::ApiError,
     query::QueryService,
     store::dashboards as db,
 };
-use app::api::dashboard::{
-    DashboardRecord, DashboardSummary, ResolveVariable, SaveDashboard, VariableOptions,
+use app::api::{
+    accounts::{FolderKind, Permission},
+    dashboard::{
+        DashboardRecord, DashboardSummary, ResolveVariable, SaveDashboard, VariableOptions,
+    },
 };
 use axum::{
     body::Bytes,
@@ -46,8 +50,26 @@ pub fn router() -> Router<AppState> {
         .route("/api/variables/options", post(list_variable_options))
 }
 
+/// Refuses to file a dashboard where the principal may not change things: its new folder, and
+/// the folder of the dashboard it would replace.
+async fn may_file(
+    accounts: &Accounts,
+    folders: &FolderAccess,
+    uid: &str,
+    folder: &str,
+) -> Result<(), ApiError> {
+    folders.check(FolderKind::Dashboards, folder, Permission::Edit)?;
+    if !uid.is_empty() {
+        if let Some(existing) = accounts.folder_of(FolderKind::Dashboards, uid).await? {
+            folders.check(FolderKind::Dashboards, &existing, Permission::Edit)?;
+        }
+    }
+    Ok(())
+}
+
 async fn list_dashboards(
     State(pool): State<PgPool>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<DashboardSummary>>, ApiError> {
     let params = Params::new(query, &[]);
@@ -68,15 +90,26 @@ async fn list_dashboards(
         folder: params.get("folder"),
         starred,
     };
-    Ok(Json(dashboards::list(&pool, &filter).await?))
+    let mut list = dashboards::list(&pool, &filter).await?;
+    list.retain(|d| folders.allows(FolderKind::Dashboards, &d.folder, Permission::View));
+    Ok(Json(list))
 }
 
 async fn create_dashboard(
     State(pool): State<PgPool>,
+    State(accounts): State<Accounts>,
+    Folders(folders): Folders,
     Actor(by): Actor,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: SaveDashboard = json_body(&body)?;
+    may_file(
+        &accounts,
+        &folders,
+        &request.dashboard.uid,
+        &request.dashboard.folder,
+    )
+    .await?;
     let record = dashboards::save(
         &pool,
         request,
@@ -104,11 +137,18 @@ async fn create_dashboard(
 
 async fn update_dashboard(
     State(pool): State<PgPool>,
+    Folders(folders): Folders,
     Path(uid): Path<String>,
     Actor(by): Actor,
     body: Bytes,
 ) -> Result<Json<DashboardRecord>, ApiError> {
     let mut request: SaveDashboard = json_body(&body)?;
+    // The access layer checked the folder it is in; this is the one it moves to.
+    folders.check(
+        FolderKind::Dashboards,
+        &request.dashboard.folder,
+        Permission::Edit,
+    )?;
     if request.dashboard.uid.is_empty() {
         request.dashboard.uid = uid.clone();
     } else if request.dashboard.uid != uid {
@@ -178,6 +218,8 @@ async fn export_dashboard(
 /// a dashboard with the same uid, `?folder=` files it.
 async fn import_dashboard(
     State(pool): State<PgPool>,
+    State(accounts): State<Accounts>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
     Actor(by): Actor,
     body: Bytes,
@@ -185,6 +227,8 @@ async fn import_dashboard(
     let params = Params::new(query, &[]);
     let overwrite = params.get("overwrite") == Some("true");
     let value: serde_json::Value = json_body(&body)?;
+    let (dashboard, _) = dashboards::parse_import(value.clone(), params.get("folder"))?;
+    may_file(&accounts, &folders, &dashboard.uid, &dashboard.folder).await?;
     let report = dashboards::import(&pool, value, overwrite, params.get("folder"), &by).await?;
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }

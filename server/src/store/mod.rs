@@ -9,6 +9,7 @@ pub mod chunks;
 pub mod dashboards;
 pub mod instance;
 pub mod metadata;
+pub mod permissions;
 pub mod series;
 pub mod silences;
 

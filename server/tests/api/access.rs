@@ -122,6 +122,7 @@ fn concrete(route: &str) -> String {
         .replace("{version}", "1")
         .replace("{index}", "0")
         .replace("{code}", "zzzz")
+        .replace("{kind}", "dashboards")
 }
 
 /// Makes an account with `role` and signs it in; the cookie to send.
@@ -629,5 +630,135 @@ async fn changes_and_sign_ins_are_audited_with_before_and_after() {
         all.to_string().contains("token:tests"),
         "tokens are named as actors"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_team_edits_only_its_folder_and_others_do_not_see_it() {
+    let app = spawn_app().await;
+    let ana = account_cookie(&app, "ana", Role::Editor).await;
+    let carl = account_cookie(&app, "carl", Role::Editor).await;
+    let admin = |method: Method, path: &str, body: Value| {
+        app.client.request(method, app.url(path)).json(&body).send()
+    };
+    let r = admin(
+        Method::POST,
+        "/api/auth/teams",
+        json!({"name": "Team A", "members": ["ana"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = admin(
+        Method::POST,
+        "/api/auth/teams",
+        json!({"name": "Team B", "members": ["nobody"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422, "unknown members are named");
+    for kind in ["dashboards", "rules"] {
+        let r = admin(
+            Method::PUT,
+            &format!("/api/auth/folders/{kind}/Team%20A"),
+            json!({"grants": [{"team": "Team A", "permission": "edit"}]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    let r = admin(
+        Method::PUT,
+        "/api/auth/folders/dashboards/X",
+        json!({"grants": [{"team": "Team A", "login": "ana", "permission": "edit"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+
+    let save = |cookie: &str, folder: &str, uid: &str| {
+        with(&app, Method::POST, "/api/dashboards", "cookie", cookie)
+            .json(&json!({"dashboard": {"uid": uid, "title": uid, "folder": folder, "panels": []}}))
+            .send()
+    };
+    // The Editor in the team edits its folder, and only it.
+    assert_eq!(
+        save(&ana, "Team A", "team-a-board").await.unwrap().status(),
+        201
+    );
+    let refused = save(&ana, "", "top-board").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    // The Editor outside it neither sees nor changes it, and works elsewhere as before.
+    assert_eq!(
+        save(&carl, "Team A", "carl-board").await.unwrap().status(),
+        403
+    );
+    assert_eq!(save(&carl, "", "carl-board").await.unwrap().status(), 201);
+    let listed: Value = with(&app, Method::GET, "/api/dashboards", "cookie", &carl)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!listed.to_string().contains("team-a-board"), "{listed}");
+    for (method, path) in [
+        (Method::GET, "/api/dashboards/team-a-board"),
+        (Method::DELETE, "/api/dashboards/team-a-board"),
+        (Method::GET, "/api/dashboards/team-a-board/versions"),
+    ] {
+        let r = with(&app, method.clone(), path, "cookie", &carl)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{method} {path}");
+    }
+    // Nor can the Editor move their own dashboard into the team's folder.
+    let moved = with(&app, Method::PUT, "/api/dashboards/carl-board", "cookie", &carl)
+        .json(&json!({"dashboard": {"uid": "carl-board", "title": "x", "folder": "Team A", "panels": []}, "overwrite": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 403);
+    // Rules' folders work the same way.
+    let rule = |folder: &str| {
+        let mut body = crate::alerting::queue_rule("1m");
+        body["folder"] = json!(folder);
+        body
+    };
+    let r = with(&app, Method::POST, "/api/alerting/rules", "cookie", &carl)
+        .json(&rule("Team A"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = with(&app, Method::POST, "/api/alerting/rules", "cookie", &ana)
+        .json(&rule("Team A"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let folders: Value = app.get("/api/auth/folders").await.json().await.unwrap();
+    assert_eq!(folders.as_array().unwrap().len(), 2, "{folders}");
+    // Emptying a folder's grants opens it to every role again.
+    let r = admin(
+        Method::PUT,
+        "/api/auth/folders/dashboards/Team%20A",
+        json!({"grants": []}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = with(
+        &app,
+        Method::GET,
+        "/api/dashboards/team-a-board",
+        "cookie",
+        &carl,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
     app.stop().await;
 }

@@ -1,7 +1,7 @@
 // Starts the real portal binary (PORTAL_BIN) on a free port with its embedded PostgreSQL in a
 // data directory, and stops it the way a person does: SIGINT.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,7 @@ export async function startPortal({ dataDir, port, env = {} }) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logLines = [];
+  let stdout = '';
   let stderrTail = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => {
@@ -59,6 +60,7 @@ export async function startPortal({ dataDir, port, env = {} }) {
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk) => {
       out += chunk;
+      stdout += chunk;
       const match = out.match(/Portal is running at (http:\/\/\S+)/);
       if (match) {
         clearTimeout(timer);
@@ -70,10 +72,14 @@ export async function startPortal({ dataDir, port, env = {} }) {
       reject(new Error(`portal exited with ${code} during start-up:\n${logLines.join('\n')}`));
     });
   });
-  return {
+  const portal = {
     url,
     pid: child.pid,
     logLines,
+    /** What the portal printed on standard output so far (its URL, the first password). */
+    get stdout() {
+      return stdout;
+    },
     /** Sends SIGINT and resolves with the exit status. */
     async stop() {
       if (child.exitCode !== null) return exited;
@@ -88,7 +94,49 @@ export async function startPortal({ dataDir, port, env = {} }) {
         clearTimeout(timer);
       }
     },
+    /** `fetch` with the admin token this start made (see `signIn`). */
+    fetch(target, init = {}) {
+      const headers = { ...(init.headers ?? {}) };
+      if (portal.token && !headers.authorization) headers.authorization = `Bearer ${portal.token}`;
+      return fetch(target, { ...init, headers });
+    },
+    /** Makes an API token with `scopes`; its secret. */
+    async makeToken(name, scopes) {
+      const r = await portal.fetch(`${url}/api/auth/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name, scopes }),
+      });
+      if (r.status !== 201) throw new Error(`token ${name}: ${r.status} ${await r.text()}`);
+      return (await r.json()).secret;
+    },
   };
+  await signIn(portal, dataDir);
+  return portal;
+}
+
+/**
+ * Signs in as the first admin with the password the first start wrote to the data directory,
+ * and makes an admin token for the test's own API calls: `portal.cookie`, `portal.token`.
+ * Nothing is set when the file is gone or its password no longer works.
+ */
+export async function signIn(portal, dataDir) {
+  const file = join(dataDir, 'admin-password');
+  if (!existsSync(file)) return;
+  portal.adminPassword = readFileSync(file, 'utf8').trim();
+  const r = await fetch(`${portal.url}/api/auth/sign-in`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ login: 'admin', password: portal.adminPassword }),
+  });
+  if (r.status !== 200) return;
+  portal.cookie = r.headers.get('set-cookie').split(';')[0].split('=')[1];
+  const made = await fetch(`${portal.url}/api/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: `portal_session=${portal.cookie}` },
+    body: JSON.stringify({ name: 'e2e tests', scopes: ['admin'] }),
+  });
+  portal.token = (await made.json()).secret;
 }
 
 /** PIDs of processes whose command line mentions `text`. */

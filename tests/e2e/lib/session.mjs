@@ -16,6 +16,13 @@ export function usePortalAndBrowser({ env = {}, ready } = {}) {
     session.portal = await startPortal({ dataDir: session.data.dir, env });
     if (ready) await ready(session.portal);
     session.browser = await launchBrowser();
+    // The browser starts signed in as the first admin; tests of signing in use a context of
+    // their own.
+    if (session.portal.cookie) {
+      await session.browser.context.addCookies([
+        { name: 'portal_session', value: session.portal.cookie, url: session.portal.url },
+      ]);
+    }
   });
   test.after(async () => {
     await session.browser?.close();
