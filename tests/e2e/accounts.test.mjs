@@ -143,8 +143,9 @@ test('a public link works signed out and opens nothing else', async () => {
     headers: { 'content-type': 'application/json' },
     body: '{}',
   });
-  assert.equal(r.status, 201, await r.text());
-  const link = await r.json();
+  const text = await r.text();
+  assert.equal(r.status, 201, text);
+  const link = JSON.parse(text);
   const browser = await launchBrowser();
   try {
     const { page, errors } = await openPage(browser.context, `${portal.url}${link.url}`);

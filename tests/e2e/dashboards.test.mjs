@@ -122,7 +122,11 @@ test('a dashboard with a variable is built in the browser, saved, and shared by 
   await page.screenshot({ path: `${SHOTS}/dashboard-share.png` });
   await share.getByRole('button', { name: 'Close' }).click();
 
+  // A fresh browser, signed in (links to a dashboard ask who opens them; only public links don't).
   const fresh = await launchBrowser();
+  await fresh.context.addCookies([
+    { name: 'portal_session', value: session.portal.cookie, url: session.portal.url },
+  ]);
   try {
     for (const url of [link, short]) {
       const { page: other, errors: otherErrors } = await openPage(fresh.context, url);
@@ -167,6 +171,12 @@ test('a public link opens one dashboard without an account, variables usable, un
       ?.querySelectorAll('.ts-chart-legend-item').length === 1);
     await pub.screenshot({ path: `${SHOTS}/dashboard-public.png`, fullPage: true });
     assert.deepEqual(pubErrors, []);
+    // A chat tool unfurling the link (no account) gets the title and the preview image.
+    const html = await (await fetch(url)).text();
+    const image = html.match(/<meta property="og:image" content="([^"]+)"/)[1].replaceAll('&amp;', '&');
+    const preview = await fetch(image);
+    assert.equal(preview.status, 200);
+    assert.equal(preview.headers.get('content-type'), 'image/png');
 
     // Revoked in the portal, the link stops working.
     await share.getByRole('button', { name: 'Revoke' }).first().click();
@@ -217,7 +227,9 @@ test('a panel image opens as a PNG and dashboard pages carry it as their preview
   const html = await (await session.portal.fetch(`${session.portal.url}/d/agent-overview?from=now-1h&to=now`)).text();
   assert.match(html, /<meta property="og:title" content="Agent overview"\/>/);
   const image = html.match(/<meta property="og:image" content="([^"]+)"/)[1].replaceAll('&amp;', '&');
-  const preview = await fetch(image);
+  // The preview is read with the dashboard's own access: without credentials it is refused.
+  assert.equal((await fetch(image)).status, 401);
+  const preview = await session.portal.fetch(image);
   assert.equal(preview.status, 200);
   assert.equal(preview.headers.get('content-type'), 'image/png');
   await page.close();

@@ -1,7 +1,8 @@
 //! Link previews: OpenGraph tags (title, description, a drawn panel as the image) added to the
 //! dashboard and public-link pages, so a pasted link previews in chat tools. Only those pages
 //! pass through this layer, and absolute URLs start with the configured external URL, never
-//! with the request's `Host` header.
+//! with the request's `Host` header. A dashboard page's image asks for the same access as the
+//! dashboard; a public link's image is as open as the link.
 
 use super::{params::Params, AppState};
 use crate::dashboards::{self, links};
