@@ -1,12 +1,12 @@
 // Accounts in a real browser: the first start's printed password signs in and is changed; an
 // admin adds a Viewer, who sees no button to save a dashboard or make a silence and whose
-// direct API calls get 403; a public link works signed out and opens nothing else; the
-// Connect page makes an ingest token and shows the first series sent with it; the audit log
-// lists what happened.
+// direct API calls get 403; a team given a folder edits only that folder; a public link works
+// signed out and opens nothing else; the Connect page makes an ingest token and shows the first
+// series sent with it; the audit log lists what happened.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { launchBrowser, openPage } from './lib/browser.mjs';
+import { launchBrowser, openPage, waitForHydration } from './lib/browser.mjs';
 import { usePortalAndBrowser } from './lib/session.mjs';
 
 const SHOTS = process.env.E2E_SCREENSHOTS ?? 'test-results';
@@ -18,12 +18,12 @@ const session = usePortalAndBrowser();
 async function signInThroughThePage(page, url, login, password, landing) {
   await page.goto(url);
   await page.waitForURL(/\/sign-in\?next=/);
-  await page.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(page);
   await page.locator('input[name=login]').fill(login);
   await page.locator('input[name=password]').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(landing);
-  await page.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(page);
 }
 
 test('first start: sign in with the printed password, then change it', async () => {
@@ -40,7 +40,7 @@ test('first start: sign in with the printed password, then change it', async () 
     // A wrong password is refused on the page, saying only that something was wrong.
     await page.goto(`${portal.url}/settings`);
     await page.waitForURL(/\/sign-in\?next=%2Fsettings/);
-    await page.waitForSelector('body[data-hydrated="true"]');
+    await waitForHydration(page);
     await page.locator('input[name=login]').fill('admin');
     await page.locator('input[name=password]').fill('not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -50,7 +50,7 @@ test('first start: sign in with the printed password, then change it', async () 
     await page.locator('input[name=password]').fill(printed[1]);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${portal.url}/settings`);
-    await page.waitForSelector('body[data-hydrated="true"]');
+    await waitForHydration(page);
     await page.locator('.session-login', { hasText: 'admin' }).waitFor();
 
     const next = 'a new passphrase for the admin';
@@ -100,11 +100,11 @@ test('a Viewer sees no button to save a dashboard or make a silence, and the API
     await viewer.locator('.dashboard-link').first().waitFor();
     assert.equal(await viewer.getByRole('button', { name: 'New dashboard' }).isVisible(), false);
     await viewer.goto(`${portal.url}/d/agent-overview`);
-    await viewer.waitForSelector('body[data-hydrated="true"]');
+    await waitForHydration(viewer);
     await viewer.getByRole('button', { name: 'Share' }).waitFor();
     assert.equal(await viewer.getByRole('button', { name: 'Edit', exact: true }).isVisible(), false);
     await viewer.goto(`${portal.url}/alerting/silences`);
-    await viewer.waitForSelector('body[data-hydrated="true"]');
+    await waitForHydration(viewer);
     await viewer.locator('.session-login', { hasText: 'vic' }).waitFor();
     assert.equal(await viewer.locator('button[name=new-silence]').isVisible(), false);
     await viewer.screenshot({ path: `${SHOTS}/viewer-silences.png`, fullPage: true });
@@ -134,6 +134,68 @@ test('a Viewer sees no button to save a dashboard or make a silence, and the API
   } finally {
     await browser.close();
   }
+});
+
+test('a team given a folder on the Users page edits only that folder', async () => {
+  const { portal } = session;
+  // An Editor, and a dashboard in the folder the team will hold.
+  const made = await portal.fetch(`${portal.url}/api/auth/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ login: 'eda', name: 'Eda Editor', role: 'editor', password: 'eda has a long password' }),
+  });
+  assert.equal(made.status, 201);
+  const filed = await portal.fetch(`${portal.url}/api/dashboards`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ dashboard: { title: 'Platform queues', folder: 'Platform', panels: [] } }),
+  });
+  assert.equal(filed.status, 201);
+
+  const { page, errors } = await openPage(session.browser.context, `${portal.url}/settings/users`);
+  await page.locator('input[name=team-name]').fill('platform');
+  await page.getByRole('button', { name: 'Add team' }).click();
+  await page.locator('select[aria-label="Add a member to platform"]').selectOption('eda');
+  await page.locator('.teams-table .tag.member', { hasText: 'eda' }).waitFor();
+
+  await page.getByRole('button', { name: 'Permissions of Platform' }).click();
+  const editor = page.getByRole('group', { name: 'Grants of dashboards folder Platform' });
+  await editor.locator('select[name=grant-who]').selectOption('team:platform');
+  await editor.locator('select[name=grant-permission]').selectOption('edit');
+  await editor.getByRole('button', { name: 'Add grant' }).click();
+  await editor.getByText('team platform').waitFor();
+  await editor.getByRole('button', { name: 'Save grants' }).click();
+  await page.locator('.folders-table tr', { hasText: 'Platform' }).getByText('team platform: edit').waitFor();
+  await page.screenshot({ path: `${SHOTS}/teams.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+
+  // Eda edits the team's folder and nothing else; the Viewer no longer sees it.
+  const signIn = async (login, password) => {
+    const r = await fetch(`${portal.url}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ login, password }),
+    });
+    assert.equal(r.status, 200);
+    const cookie = r.headers.get('set-cookie').split(';')[0];
+    return (path, init = {}) => fetch(`${portal.url}${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json', origin: portal.url, cookie, ...init.headers },
+    });
+  };
+  const eda = await signIn('eda', 'eda has a long password');
+  const save = (folder) => eda('/api/dashboards', {
+    method: 'POST',
+    body: JSON.stringify({ dashboard: { title: `Eda in ${folder || 'General'}`, folder, panels: [] } }),
+  });
+  assert.equal((await save('Platform')).status, 201);
+  const elsewhere = await save('');
+  assert.equal(elsewhere.status, 403);
+  assert.match((await elsewhere.json()).error.message, /General/);
+  const vic = await signIn('vic', 'vic has a long password');
+  const seen = (await (await vic('/api/dashboards')).json()).map((d) => d.title);
+  assert.ok(seen.includes('Agent overview'), seen.join(', '));
+  assert.ok(!seen.includes('Platform queues'), 'a folder with grants is hidden from others');
 });
 
 test('a public link works signed out and opens nothing else', async () => {
@@ -210,11 +272,16 @@ test('the audit log lists sign-ins, failures and changes with who made them', as
   await page.locator('.audit-table td', { hasText: 'sign-in failed' }).first().waitFor();
   await page.locator('input[name=q]').fill('/api/auth/users');
   await page.getByRole('button', { name: 'Filter' }).click();
-  const row = page.locator('.audit-table tr', { hasText: 'POST /api/auth/users' }).first();
-  await row.waitFor();
-  assert.match(await row.textContent(), /admin/);
-  await row.locator('summary').click();
-  assert.match(await row.locator('.audit-sides').textContent(), /"login": "vic"/);
+  // The Viewer was added on the page by the admin; the Editor through the API with the
+  // tests' token, which the log names as the actor.
+  const rows = page.locator('.audit-table tr').filter({ hasText: 'POST /api/auth/users' });
+  const byAdmin = rows.filter({ hasText: '"login": "vic"' }).first();
+  await byAdmin.waitFor();
+  assert.match(await byAdmin.locator('td').nth(1).textContent(), /^admin$/);
+  await byAdmin.locator('summary').click();
+  assert.match(await byAdmin.locator('.audit-sides').textContent(), /"login": "vic"/);
+  const byToken = rows.filter({ hasText: '"login": "eda"' }).first();
+  assert.match(await byToken.locator('td').nth(1).textContent(), /^token:e2e tests$/);
   await page.screenshot({ path: `${SHOTS}/audit.png`, fullPage: true });
   assert.deepEqual(errors, []);
 });

@@ -7,7 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { openPage } from './lib/browser.mjs';
+import { openPage, waitForHydration } from './lib/browser.mjs';
 import { usePortalAndBrowser } from './lib/session.mjs';
 
 const SHOTS = process.env.E2E_SCREENSHOTS ?? 'test-results';
@@ -105,7 +105,14 @@ test('the built-in Agent fleet rules are listed with their state and health', as
   assert.equal(await page.locator('.rule-row .status-bad').count(), 0, 'no built-in rule fails');
   await page.screenshot({ path: `${SHOTS}/alert-rules.png`, fullPage: true });
 
-  // An "Alert list" panel on a dashboard lists the live alerts its matchers pick.
+  // An "Alert list" panel on a dashboard lists the live alerts its matchers pick. The demo's
+  // memory series arrive over OTLP a moment after the history the session waits for, so the
+  // rule may need one more 30 s interval to go pending.
+  const deadline = Date.now() + 90_000;
+  while (!(await api('GET', '/api/alerting/alerts?matcher=alertname%3D%22AgentMemoryHigh%22')).length) {
+    assert.ok(Date.now() < deadline, 'AgentMemoryHigh never went pending on the demo data');
+    await new Promise((res) => setTimeout(res, 1000));
+  }
   const saved = await api('POST', '/api/dashboards', {
     dashboard: {
       title: 'Fleet alerts',
@@ -117,7 +124,7 @@ test('the built-in Agent fleet rules are listed with their state and health', as
     message: 'alert list',
   });
   await page.goto(`${session.portal.url}/d/${saved.dashboard.uid}`);
-  await page.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(page);
   await page.locator('.alert-list-item').first().waitFor({ timeout: 30_000 });
   const items = await page.locator('.alert-list-item a').allTextContents();
   assert.ok(items.length >= 1 && items.every((n) => n === 'AgentMemoryHigh'), `${items}`);
@@ -153,7 +160,7 @@ test('contact points are made, tested and routed to on the Notifications page', 
   assert.deepEqual(policy.root.routes[0].matchers, [{ name: 'severity', op: '=', value: 'critical' }]);
   // The log shows the test that was delivered.
   await page.reload();
-  await page.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(page);
   await page.locator('.notification-log td', { hasText: 'delivered' }).first().waitFor({ timeout: 15_000 });
   await page.screenshot({ path: `${SHOTS}/notifications.png`, fullPage: true });
   assert.deepEqual(errors, []);
@@ -256,7 +263,7 @@ test('a threshold set in the simple form previews, fires, notifies grouped, and 
 
   // The rule's page shows the history.
   await page.goto(`${session.portal.url}/alerting/rules/${uid}?from=now-15m&to=now`);
-  await page.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(page);
   await page.locator('[data-stat="fired"]', { hasText: '1' }).waitFor({ timeout: 20_000 });
   assert.ok(await page.locator('.state-span-firing').count() >= 1, 'the timeline shows the firing stretch');
   await page.screenshot({ path: `${SHOTS}/alert-rule-page.png`, fullPage: true });
@@ -280,7 +287,7 @@ test('an alert is silenced from the Alerts page: the form is filled in, previews
   await page.locator('.silence-group[data-state="active"] .silence-row').first().waitFor();
   await page.screenshot({ path: `${SHOTS}/silences.png`, fullPage: true });
   await page.goto(`${session.portal.url}/alerting/alerts?matcher=agent_id%3D%22${agent}%22`);
-  await page.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(page);
   await page.locator('.alert-row', { hasText: 'LlmDailyBudgetExceeded' }).locator('.badge', { hasText: 'Silenced' }).waitFor({ timeout: 15_000 });
   assert.deepEqual(errors, []);
 });
@@ -360,13 +367,13 @@ test('a recurring maintenance window made in the form mutes the alerts it matche
   assert.ok(!receiver.bodies.some((b) => b.groupLabels?.queue_name === 'window-a'),
     `window-a is muted: ${JSON.stringify(receiver.bodies)}`);
   await page.goto(`${session.portal.url}/alerting/alerts?matcher=alertname%3D%22WindowQueueDeep%22`);
-  await page.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(page);
   await page.locator('.alert-row', { hasText: 'window-a' }).locator('.badge', { hasText: 'Silenced' }).waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('.alert-row', { hasText: 'window-b' }).locator('.badge', { hasText: 'Silenced' }).count(), 0);
 
   // An inhibition rule is written in the same page's editor.
   await page.goto(`${session.portal.url}/alerting/silences`);
-  await page.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(page);
   await page.click('button[name="add-inhibit-rule"]');
   await page.fill('input[name="inhibit-source-0"]', 'alertname="AgentDown"');
   await page.fill('input[name="inhibit-target-0"]', 'alertname="AgentTaskFailures"');

@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { openPage } from './lib/browser.mjs';
+import { openPage, waitForHydration } from './lib/browser.mjs';
 import { usePortalAndBrowser } from './lib/session.mjs';
 
 const SHOTS = process.env.E2E_SCREENSHOTS ?? 'test-results';
@@ -19,7 +19,7 @@ test('the start page hydrates and the theme switch flips and remembers the theme
   const flipped = await theme();
   assert.notEqual(flipped, initial, 'a click changes the theme, so event handlers are attached');
   await page.reload();
-  await page.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(page);
   assert.equal(await theme(), flipped, 'the choice survives a reload');
   await page.getByText('Database reachable').waitFor();
   await page.screenshot({ path: `${SHOTS}/home-${flipped}.png`, fullPage: true });
@@ -61,7 +61,7 @@ test('the time range lives in the URL and follows navigation', async () => {
   const copied = page.url();
   const other = await session.browser.context.newPage();
   await other.goto(copied);
-  await other.waitForSelector('body[data-hydrated="true"]');
+  await waitForHydration(other);
   assert.equal(await other.locator('.time-picker-label').textContent(), 'now-2d to now-1d');
   assert.equal(await other.locator('select.refresh-picker-select').inputValue(), '30s');
   await other.close();

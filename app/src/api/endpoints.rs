@@ -4,8 +4,8 @@
 
 use super::{
     accounts::{
-        Account, ApiToken, CreateToken, CreatedToken, NewAccount, PasswordChange, SignIn,
-        UpdateAccount,
+        Account, ApiToken, CreateToken, CreatedToken, FolderKind, FolderPermissions, Grant,
+        NewAccount, PasswordChange, SaveTeam, SignIn, Team, UpdateAccount,
     },
     alerting::{
         Alert, ContactPoint, ImportSummary, NotificationPolicy, NotificationRecord, Preview,
@@ -28,7 +28,7 @@ use super::{
 
 /// The URLs of the API, for the calls below and for links (`href`, `<img src>`).
 pub mod paths {
-    use crate::api::prometheus::QueryRange;
+    use crate::api::{accounts::FolderKind, prometheus::QueryRange};
     use crate::format::escape_query_part as escape;
 
     fn secs(ms: i64) -> f64 {
@@ -336,6 +336,24 @@ pub mod paths {
 
     pub fn token(id: i64) -> String {
         format!("/api/auth/tokens/{id}")
+    }
+
+    pub fn teams() -> String {
+        "/api/auth/teams".into()
+    }
+
+    pub fn team(id: i64) -> String {
+        format!("/api/auth/teams/{id}")
+    }
+
+    pub fn folder_permissions() -> String {
+        "/api/auth/folders".into()
+    }
+
+    pub fn folder(kind: FolderKind, folder: &str) -> String {
+        // A path segment: a folder's `/` is escaped too.
+        let segment = escape(folder).replace('/', "%2F");
+        format!("/api/auth/folders/{}/{segment}", kind.as_str())
     }
 
     /// The audit log, newest first, filtered by actor and text, older than `before`.
@@ -675,6 +693,45 @@ pub async fn revoke_token(id: i64) -> Result<(), ClientError> {
     send_json::<(), ()>("DELETE", &paths::token(id), None).await
 }
 
+pub async fn list_teams() -> Result<Vec<Team>, ClientError> {
+    get_json(&paths::teams()).await
+}
+
+/// Makes a team (`id` none) or sets a team's name and members.
+pub async fn save_team(id: Option<i64>, team: &SaveTeam) -> Result<Team, ClientError> {
+    match id {
+        None => send_json("POST", &paths::teams(), Some(team)).await,
+        Some(id) => send_json("PUT", &paths::team(id), Some(team)).await,
+    }
+}
+
+pub async fn delete_team(id: i64) -> Result<(), ClientError> {
+    send_json::<(), ()>("DELETE", &paths::team(id), None).await
+}
+
+/// Every folder that has grants.
+pub async fn list_folder_permissions() -> Result<Vec<FolderPermissions>, ClientError> {
+    get_json(&paths::folder_permissions()).await
+}
+
+/// Sets a folder's grants; none opens it to every role again.
+pub async fn save_folder_permissions(
+    kind: FolderKind,
+    folder: &str,
+    grants: &[Grant],
+) -> Result<FolderPermissions, ClientError> {
+    #[derive(serde::Serialize)]
+    struct Grants<'a> {
+        grants: &'a [Grant],
+    }
+    send_json(
+        "PUT",
+        &paths::folder(kind, folder),
+        Some(&Grants { grants }),
+    )
+    .await
+}
+
 pub async fn list_audit(
     actor: &str,
     text: &str,
@@ -717,5 +774,9 @@ mod tests {
             "/api/public/tok/panels/3.png"
         );
         assert_eq!(paths::diff("u", 1, 2), "/api/dashboards/u/diff?from=1&to=2");
+        assert_eq!(
+            paths::folder(crate::api::accounts::FolderKind::Rules, "Team A/alerts"),
+            "/api/auth/folders/rules/Team%20A%2Falerts"
+        );
     }
 }

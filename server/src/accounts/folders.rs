@@ -46,6 +46,10 @@ fn permission_text(p: Permission) -> &'static str {
     }
 }
 
+/// The longest folder name grants are kept for, and the most grants one folder holds.
+const MAX_FOLDER_CHARS: usize = 200;
+const MAX_GRANTS: usize = 500;
+
 impl FolderAccess {
     /// Whether the principal may `need` in `folder` of `kind`.
     pub fn allows(&self, kind: FolderKind, folder: &str, need: Permission) -> bool {
@@ -88,11 +92,7 @@ impl FolderAccess {
             Permission::View => "see",
             Permission::Edit => "change",
         };
-        let shown = if folder.is_empty() {
-            "(top level)"
-        } else {
-            folder
-        };
+        let shown = if folder.is_empty() { "General" } else { folder };
         Err(ApiError::Forbidden(format!(
             "{} may not {what} the {} folder \"{shown}\"",
             self.who.name(),
@@ -218,6 +218,18 @@ impl Accounts {
         folder: &str,
         grants: &[Grant],
     ) -> Result<FolderPermissions, ApiError> {
+        if folder.chars().count() > MAX_FOLDER_CHARS {
+            return Err(ApiError::invalid(
+                "folder",
+                format!("at most {MAX_FOLDER_CHARS} characters"),
+            ));
+        }
+        if grants.len() > MAX_GRANTS {
+            return Err(ApiError::invalid(
+                "grants",
+                format!("at most {MAX_GRANTS} grants a folder"),
+            ));
+        }
         let mut rows = Vec::new();
         for (i, grant) in grants.iter().enumerate() {
             let field = format!("grants[{i}]");

@@ -41,6 +41,14 @@ export async function openPage(context, url) {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
   });
   await page.goto(url);
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+  await waitForHydration(page);
   return { page, errors };
+}
+
+/**
+ * Waits until the page has hydrated. A fresh browser profile compiles the WebAssembly first:
+ * about 20 s for the debug build's 20 MB on two busy cores, so the wait is generous.
+ */
+export async function waitForHydration(page) {
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 120_000 });
 }

@@ -1,4 +1,5 @@
-//! The administration pages under Settings: users and tokens, and the audit log.
+//! The administration pages under Settings: users, teams, folder grants and tokens, and the audit log.
 
 pub mod audit;
+pub mod teams;
 pub mod users;

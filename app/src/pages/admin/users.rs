@@ -1,6 +1,8 @@
-//! Settings → Users and tokens: accounts with their roles, and API tokens (made with scopes and
-//! an optional expiry, shown once, revocable, with their last use).
+//! Settings → Users: accounts with their roles, teams and folder grants (see [`super::teams`]),
+//! and API tokens (made with scopes and an optional expiry, shown once, revocable, with their
+//! last use).
 
+use super::teams::{FoldersCard, TeamsCard};
 use crate::api::{
     accounts::{Account, ApiToken, CreateToken, NewAccount, Role, Scope, UpdateAccount},
     endpoints,
@@ -31,16 +33,20 @@ fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
+    // Bumped by every change, so each card's lists of accounts and teams stay current.
+    let changed = RwSignal::new(0u32);
     view! {
         <PageHeader title="Users and tokens" subtitle="Who may read and change what, and the credentials tools send"/>
-        <UsersCard/>
+        <UsersCard changed/>
+        <TeamsCard changed/>
+        <FoldersCard changed/>
         <TokensCard/>
     }
 }
 
 #[component]
-fn UsersCard() -> impl IntoView {
-    let reload = RwSignal::new(0u32);
+fn UsersCard(changed: RwSignal<u32>) -> impl IntoView {
+    let reload = changed;
     let users = LocalResource::new(move || {
         reload.track();
         endpoints::list_users()
