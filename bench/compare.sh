@@ -41,6 +41,16 @@ for _ in $(seq 100); do
 done
 psql_portal() { psql -h "$work/portal/postgres-run" -U postgres -d portal -Atc "$1"; }
 
+# The portal asks every sender for a token: sign in as the first admin and make an ingest and
+# read token, which the bench sends as a bearer credential (Prometheus ignores it).
+cookie=$(curl -fsS -o /dev/null -D - -H 'content-type: application/json' \
+  -d "{\"login\":\"admin\",\"password\":\"$(cat "$work/portal/admin-password")\"}" \
+  "$PORTAL/api/auth/sign-in" | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip')
+BENCH_TOKEN=$(curl -fsS -H 'content-type: application/json' -H "cookie: $cookie" \
+  -d '{"name":"bench","scopes":["ingest","read"]}' "$PORTAL/api/auth/tokens" |
+  sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+export BENCH_TOKEN
+
 echo "== remote-write ingest, $SERIES series, 4 senders, 20 s each"
 # 500 samples a request is what a stock Prometheus sends (max_samples_per_send); 2,000 is a
 # bulk sender.

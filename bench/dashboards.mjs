@@ -27,14 +27,14 @@ const data = makeDataDir();
 const portal = await startPortal({ dataDir: data.dir, env: { PORTAL_DEMO: 'true', PORTAL_LOG: 'warn' } });
 try {
   for (const deadline = Date.now() + 60_000; ;) {
-    const body = await (await fetch(`${portal.url}/api/v1/query?query=count(agent_task_success_total)`)).json();
+    const body = await (await portal.fetch(`${portal.url}/api/v1/query?query=count(agent_task_success_total)`)).json();
     if (body.data?.result?.length) break;
     if (Date.now() > deadline) throw new Error('no demo data');
     await new Promise((r) => setTimeout(r, 500));
   }
 
   // 1. Panel images.
-  const overview = (await (await fetch(`${portal.url}/api/dashboards/agent-overview`)).json()).dashboard;
+  const overview = (await (await portal.fetch(`${portal.url}/api/dashboards/agent-overview`)).json()).dashboard;
   const before = rss(portal.pid);
   let renders = 0;
   for (const id of [9, 12, 3, 7, 13]) {
@@ -43,7 +43,7 @@ try {
     const times = [];
     for (let i = 0; i < 55; i++) {
       const t0 = performance.now();
-      const r = await fetch(url);
+      const r = await portal.fetch(url);
       const bytes = await r.arrayBuffer();
       if (r.status !== 200 || bytes.byteLength < 1000) throw new Error(`${url}: ${r.status}`);
       if (i >= 5) times.push(performance.now() - t0);
@@ -57,9 +57,10 @@ try {
   // 2. A 12-panel dashboard in the browser.
   const twelve = { uid: 'bench-12', title: 'Twelve panels', variables: overview.variables,
     panels: overview.panels.filter((p) => p.type !== 'row').slice(0, 12) };
-  await fetch(`${portal.url}/api/dashboards`, { method: 'POST', headers: { 'content-type': 'application/json' },
+  await portal.fetch(`${portal.url}/api/dashboards`, { method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ dashboard: twelve, overwrite: true }) });
   const browser = await launchBrowser();
+  await browser.context.addCookies([{ name: 'portal_session', value: portal.cookie, url: portal.url }]);
   const drawnAt = async (page) => page.evaluate(() => new Promise((resolve) => {
     const check = () => {
       const panels = [...document.querySelectorAll('.panel')];
@@ -83,11 +84,15 @@ try {
 
   // 3. Auto-refresh every second, in a Chromium with no DevTools client attached: Playwright's
   //    network tracking keeps every response body in the renderer, which grows by itself.
+  //    Without DevTools there is no cookie to give it: it opens the dashboard's public link,
+  //    which draws the same panels from the same stored queries.
+  const link = await (await portal.fetch(`${portal.url}/api/dashboards/agent-overview/public-links`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
   const profile = mkdtempSync(join(tmpdir(), 'bench-chromium-'));
   const chromium = spawn(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--headless', '--no-sandbox', '--disable-gpu',
     '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
     `--user-data-dir=${profile}`, '--window-size=1440,900',
-    `${portal.url}/d/agent-overview?from=now-1h&to=now&refresh=1s&var-agent=$__all&var-window=1h`], { stdio: 'ignore' });
+    `${portal.url}${link.url}?from=now-1h&to=now&refresh=1s&var-agent=$__all&var-window=1h`], { stdio: 'ignore' });
   const renderers = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
     try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer'); } catch { return false; }
   });

@@ -10,6 +10,7 @@
 //! `load` writes `agent_task_success_total{agent_id, instance, job="query"}` for SERIES series
 //! (100 agents × SERIES/100 instances) ending DAYS_BACK days ago (default 0 = now).
 //! `query` reports the median and 90th percentile of RUNS range queries ending now.
+//! `BENCH_TOKEN`, when set, goes with every request as `Authorization: Bearer`.
 
 use server::{
     ingest::{remote_write::encode, IncomingSeries},
@@ -20,6 +21,22 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
+
+/// An HTTP client that sends `BENCH_TOKEN`, when set, as a bearer credential (the portal asks
+/// every sender for a token; Prometheus ignores it).
+fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(token) = std::env::var("BENCH_TOKEN") {
+        let value = format!("Bearer {token}")
+            .parse()
+            .expect("BENCH_TOKEN as a header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
+}
 
 fn loopback(url: &str) {
     assert!(
@@ -63,7 +80,7 @@ async fn ingest(args: &[String]) {
     let samples = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
-    let client = reqwest::Client::new();
+    let client = client();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     // Timestamps start an hour back and advance 10 ms a sample, so a run stays in the window
     // both receivers accept.
@@ -156,7 +173,7 @@ async fn load(args: &[String]) {
             .unwrap()
         })
         .collect();
-    let client = reqwest::Client::new();
+    let client = client();
     let started = Instant::now();
     // An hour of 250 series per request, oldest first; two requests in flight.
     let mut total = 0u64;
@@ -213,7 +230,7 @@ async fn query(args: &[String]) {
         .num_seconds();
     let step = args[3].clone();
     let runs: usize = args[4].parse().expect("RUNS");
-    let client = reqwest::Client::new();
+    let client = client();
     let mut times = Vec::with_capacity(runs);
     let mut series = 0;
     let mut points = 0;

@@ -69,6 +69,18 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Loads `path` in the browser (the server renders no navigation).
+pub fn go_to(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().location().assign(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = path;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_next;
@@ -90,7 +102,7 @@ pub fn SessionBox() -> impl IntoView {
     let sign_out = move |_| {
         leptos::task::spawn_local(async move {
             let _ = endpoints::sign_out().await;
-            crate::pages::sign_in::go_to("/sign-in");
+            go_to("/sign-in");
         });
     };
     view! {

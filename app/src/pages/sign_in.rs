@@ -1,7 +1,7 @@
 //! The sign-in page: login and password, then back to the page that sent you here.
 
 use crate::api::{accounts::SignIn, endpoints, ClientError};
-use crate::components::session::safe_next;
+use crate::components::session::{go_to, safe_next};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -73,17 +73,5 @@ pub fn SignInPage() -> impl IntoView {
                 <p class="muted small">"On the first start the portal made the account "<code>"admin"</code>" and printed its password in its log; it is also in the file "<code>"admin-password"</code>" in the portal's data directory."</p>
             </form>
         </main>
-    }
-}
-
-/// Loads `path` in the browser (the server renders no navigation).
-pub fn go_to(path: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        let _ = window().location().assign(path);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = path;
     }
 }

@@ -6,7 +6,7 @@
 //! portal's own pages (Origin check on top of SameSite), and every change is audited with the
 //! state of what it changed before and after.
 
-use super::AppState;
+use super::{AppState, SelfRouter};
 use crate::{
     accounts::{in_networks, FolderAccess, Principal},
     audit::{Audit, Event},
@@ -21,14 +21,11 @@ use axum::{
     http::{header, request::Parts, HeaderMap, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
-    Json, Router,
+    Json,
 };
 use base64::Engine;
 use serde_json::Value;
-use std::{
-    net::{IpAddr, SocketAddr},
-    sync::{Arc, OnceLock, Weak},
-};
+use std::net::{IpAddr, SocketAddr};
 use tower::ServiceExt;
 
 /// What a route asks of whoever calls it.
@@ -275,6 +272,9 @@ enum Via {
 /// Longest `Authorization` header looked at; longer ones get 431.
 pub const MAX_AUTHORIZATION_BYTES: usize = 4_096;
 
+/// The name of the session cookie: set by sign-in, read here.
+pub const COOKIE: &str = "portal_session";
+
 /// The session secret a request carries in its cookie.
 pub fn session_secret(headers: &HeaderMap) -> Option<String> {
     headers
@@ -283,7 +283,7 @@ pub fn session_secret(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == super::auth::COOKIE)
+        .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value.to_string())
 }
 
@@ -428,31 +428,17 @@ pub fn same_origin(headers: &HeaderMap, external_url: &str) -> bool {
         || host_of(external_url).as_deref() == Some(origin_host.as_str())
 }
 
-/// The router the audit layer asks for the state of a thing before and after a change. It is
-/// held weakly (the router holds the state that holds this): whoever serves the router keeps
-/// the strong [`Arc`] that [`SelfRouter::serve`] returns.
-#[derive(Clone, Default)]
-pub struct SelfRouter(Arc<OnceLock<Weak<Router>>>);
-
-impl SelfRouter {
-    /// Remembers `router`; the answer must be kept as long as it serves.
-    pub fn serve(&self, router: &Router) -> Arc<Router> {
-        let strong = Arc::new(router.clone());
-        let _ = self.0.set(Arc::downgrade(&strong));
-        strong
+/// `GET path` on the portal's own router as `who`, when the route has a GET and it answers JSON:
+/// the state of a thing before and after a change, for the audit.
+async fn snapshot(router: &SelfRouter, path: &str, who: &Principal) -> Option<Value> {
+    let router = router.get()?;
+    let mut request = Request::get(path).body(Body::empty()).ok()?;
+    request.extensions_mut().insert(Internal(who.clone()));
+    let response = router.oneshot(request).await.ok()?;
+    if !response.status().is_success() {
+        return None;
     }
-
-    /// `GET path` as `who`, when the route has a GET and it answers JSON.
-    async fn snapshot(&self, path: &str, who: &Principal) -> Option<Value> {
-        let router: Router = Router::clone(&*self.0.get()?.upgrade()?);
-        let mut request = Request::get(path).body(Body::empty()).ok()?;
-        request.extensions_mut().insert(Internal(who.clone()));
-        let response = router.oneshot(request).await.ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        json_of(response.into_body()).await
-    }
+    json_of(response.into_body()).await
 }
 
 async fn json_of(body: Body) -> Option<Value> {
@@ -680,7 +666,7 @@ async fn audited(
     let readable =
         decision(&Method::GET, &route).is_some() && !matches!(access, SignedIn | Personal);
     let before = if readable && method != Method::POST {
-        state.self_router.snapshot(&path, &principal).await
+        snapshot(&state.self_router, &path, &principal).await
     } else {
         None
     };
@@ -701,7 +687,7 @@ async fn audited(
             ),
         }
     } else if readable {
-        let after = state.self_router.snapshot(&path, &principal).await;
+        let after = snapshot(&state.self_router, &path, &principal).await;
         (response, after)
     } else {
         (response, None)

@@ -4,7 +4,7 @@
 //! front of these handlers, by the access layer.
 
 use super::{
-    access::{peer, session_secret},
+    access::{peer, session_secret, COOKIE},
     params::{json_body, parse_time, Params},
     state::RuntimeInfo,
     AppState,
@@ -30,8 +30,6 @@ use axum::{
     Json, Router,
 };
 use std::sync::Arc;
-
-pub const COOKIE: &str = "portal_session";
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -25,7 +25,7 @@ mod versions;
 mod write;
 
 pub use assets::AssetCache;
-pub use state::{AppState, RuntimeInfo};
+pub use state::{AppState, RuntimeInfo, SelfRouter};
 
 use crate::{error::ApiError, telemetry};
 use axum::{

@@ -12,7 +12,10 @@ use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock, Weak},
+    time::Duration,
+};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -25,7 +28,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub audit: Audit,
     /// The router itself, for the audit layer's look at a thing before and after a change.
-    pub self_router: super::access::SelfRouter,
+    pub self_router: SelfRouter,
     pub info: Arc<RuntimeInfo>,
     /// The UI's files, compressed once.
     pub assets: Arc<AssetCache>,
@@ -48,4 +51,24 @@ pub struct RuntimeInfo {
     pub metrics_auth: bool,
     /// Reverse-proxy sign-in, when configured.
     pub auth_proxy: Option<crate::accounts::ProxyAuth>,
+}
+
+/// The router the audit layer asks for the state of a thing before and after a change. It is
+/// held weakly (the router holds the state that holds this): whoever serves the router keeps
+/// the strong [`Arc`] that [`SelfRouter::serve`] returns.
+#[derive(Clone, Default)]
+pub struct SelfRouter(Arc<OnceLock<Weak<axum::Router>>>);
+
+impl SelfRouter {
+    /// Remembers `router`; the answer must be kept as long as it serves.
+    pub fn serve(&self, router: &axum::Router) -> Arc<axum::Router> {
+        let strong = Arc::new(router.clone());
+        let _ = self.0.set(Arc::downgrade(&strong));
+        strong
+    }
+
+    /// The router, while it serves.
+    pub fn get(&self) -> Option<axum::Router> {
+        Some(axum::Router::clone(&*self.0.get()?.upgrade()?))
+    }
 }

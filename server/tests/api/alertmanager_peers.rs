@@ -221,6 +221,23 @@ async fn amtool_round_trips_silences_and_queries_alerts() {
     )
     .await;
     assert_eq!(both.as_array().unwrap().len(), 2, "{both}");
+
+    // The same token as a bearer credential (`authorization:` in the HTTP config) works too;
+    // a token of another scope does not.
+    let bearer = Am::new(&app, &format!("authorization:\n  credentials: {token}\n"));
+    let seen = amtool_json(&bearer, &["alert", "query", "alertname=AgentDown"]).await;
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
+    let ingest = make_token(&app.db, "shipper", &[Scope::Ingest]).await;
+    let wrong = Am::new(&app, &format!("authorization:\n  credentials: {ingest}\n"))
+        .run(&["alert", "query"])
+        .await;
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("403")
+            || String::from_utf8_lossy(&wrong.stderr).contains("orbidden"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
     app.stop().await;
 }
 
