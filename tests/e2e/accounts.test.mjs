@@ -157,6 +157,8 @@ test('a team given a folder on the Users page edits only that folder', async () 
   await page.getByRole('button', { name: 'Add team' }).click();
   await page.locator('select[aria-label="Add a member to platform"]').selectOption('eda');
   await page.locator('.teams-table .tag.member', { hasText: 'eda' }).waitFor();
+  const picker = page.locator('select[aria-label="Add a member to platform"]');
+  assert.equal(await picker.inputValue(), '', 'the picker is back at its placeholder');
 
   await page.getByRole('button', { name: 'Permissions of Platform' }).click();
   const editor = page.getByRole('group', { name: 'Grants of dashboards folder Platform' });

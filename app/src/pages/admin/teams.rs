@@ -102,10 +102,15 @@ pub fn TeamsCard(
                                                         </span>
                                                     }
                                                 }).collect_view()}
-                                                {(!outside.is_empty()).then(|| view! {
+                                                {(!outside.is_empty()).then(|| {
+                                                    // Back to its placeholder after each pick.
+                                                    let picked = RwSignal::new(String::new());
+                                                    view! {
                                                     <select class="field-input field-small" aria-label=format!("Add a member to {}", team.name)
+                                                        prop:value=move || picked.get()
                                                         on:change=move |ev| {
                                                             let login = event_target_value(&ev);
+                                                            picked.set(String::new());
                                                             if !login.is_empty() {
                                                                 let mut members = for_add.members.clone();
                                                                 members.push(login);
@@ -115,6 +120,7 @@ pub fn TeamsCard(
                                                         <option value="" selected>"Add a member…"</option>
                                                         {outside.into_iter().map(|a| view! { <option value=a.login.clone()>{a.login.clone()}</option> }).collect_view()}
                                                     </select>
+                                                    }
                                                 })}
                                             </div>
                                         </td>
