@@ -187,6 +187,23 @@ pub enum Permission {
     Edit,
 }
 
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::View => "view",
+            Self::Edit => "edit",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "view" => Some(Self::View),
+            "edit" => Some(Self::Edit),
+            _ => None,
+        }
+    }
+}
+
 /// One grant: a team or an account (by name) and what it may do.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Grant {
@@ -202,6 +219,12 @@ pub struct Grant {
 pub struct FolderPermissions {
     pub kind: FolderKind,
     pub folder: String,
+    pub grants: Vec<Grant>,
+}
+
+/// The body that sets a folder's grants (`PUT /api/auth/folders/<kind>/<folder>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FolderGrants {
     pub grants: Vec<Grant>,
 }
 

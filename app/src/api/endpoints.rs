@@ -4,7 +4,7 @@
 
 use super::{
     accounts::{
-        Account, ApiToken, CreateToken, CreatedToken, FolderKind, FolderPermissions, Grant,
+        Account, ApiToken, CreateToken, CreatedToken, FolderGrants, FolderKind, FolderPermissions,
         NewAccount, PasswordChange, SaveTeam, SignIn, Team, UpdateAccount,
     },
     alerting::{
@@ -718,18 +718,9 @@ pub async fn list_folder_permissions() -> Result<Vec<FolderPermissions>, ClientE
 pub async fn save_folder_permissions(
     kind: FolderKind,
     folder: &str,
-    grants: &[Grant],
+    grants: &FolderGrants,
 ) -> Result<FolderPermissions, ClientError> {
-    #[derive(serde::Serialize)]
-    struct Grants<'a> {
-        grants: &'a [Grant],
-    }
-    send_json(
-        "PUT",
-        &paths::folder(kind, folder),
-        Some(&Grants { grants }),
-    )
-    .await
+    send_json("PUT", &paths::folder(kind, folder), Some(grants)).await
 }
 
 pub async fn list_audit(

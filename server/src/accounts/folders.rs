@@ -31,19 +31,9 @@ pub struct FolderAccess {
     grants: BTreeMap<(FolderKind, String), Vec<Granted>>,
 }
 
+/// A stored permission (the table's check allows only `view` and `edit`).
 fn permission_of(text: &str) -> Permission {
-    if text == "edit" {
-        Permission::Edit
-    } else {
-        Permission::View
-    }
-}
-
-fn permission_text(p: Permission) -> &'static str {
-    match p {
-        Permission::View => "view",
-        Permission::Edit => "edit",
-    }
+    Permission::parse(text).unwrap_or(Permission::View)
 }
 
 /// The longest folder name grants are kept for, and the most grants one folder holds.
@@ -263,7 +253,7 @@ impl Accounts {
             rows.push((
                 grant.team.clone(),
                 grant.login.clone(),
-                permission_text(grant.permission).to_string(),
+                grant.permission.as_str().to_string(),
             ));
         }
         rows.sort();

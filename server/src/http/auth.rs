@@ -16,7 +16,7 @@ use crate::{
 };
 use app::api::{
     accounts::{
-        Account, ApiToken, CreateToken, CreatedToken, FolderKind, FolderPermissions, Grant,
+        Account, ApiToken, CreateToken, CreatedToken, FolderGrants, FolderKind, FolderPermissions,
         NewAccount, PasswordChange, SaveTeam, SignIn, Team, UpdateAccount,
     },
     audit::AuditPage,
@@ -293,11 +293,6 @@ async fn folder(
         folder,
         grants,
     }))
-}
-
-#[derive(serde::Deserialize)]
-struct FolderGrants {
-    grants: Vec<Grant>,
 }
 
 async fn put_folder(

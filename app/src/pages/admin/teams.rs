@@ -4,7 +4,9 @@
 //! Editor role) change it.
 
 use crate::api::{
-    accounts::{Account, FolderKind, FolderPermissions, Grant, Permission, SaveTeam, Team},
+    accounts::{
+        Account, FolderGrants, FolderKind, FolderPermissions, Grant, Permission, SaveTeam, Team,
+    },
     alerting::DEFAULT_FOLDER,
     endpoints, ClientError,
 };
@@ -198,13 +200,6 @@ fn grantee(grant: &Grant) -> String {
     }
 }
 
-fn permission_name(p: Permission) -> &'static str {
-    match p {
-        Permission::View => "view",
-        Permission::Edit => "edit",
-    }
-}
-
 #[component]
 pub fn FoldersCard(changed: RwSignal<u32>) -> impl IntoView {
     let data = LocalResource::new(move || {
@@ -251,7 +246,7 @@ pub fn FoldersCard(changed: RwSignal<u32>) -> impl IntoView {
                                 let who = if f.grants.is_empty() {
                                     "every role".to_string()
                                 } else {
-                                    f.grants.iter().map(|g| format!("{}: {}", grantee(g), permission_name(g.permission))).collect::<Vec<_>>().join(", ")
+                                    f.grants.iter().map(|g| format!("{}: {}", grantee(g), g.permission.as_str())).collect::<Vec<_>>().join(", ")
                                 };
                                 let name = folder_name(f.kind, &f.folder);
                                 let label = format!("Permissions of {name}");
@@ -331,10 +326,10 @@ fn GrantsEditor(
             g.push(grant);
         });
     };
-    let save = move |list: Vec<Grant>| {
+    let save = move |grants: Vec<Grant>| {
         let name = name.clone();
         leptos::task::spawn_local(async move {
-            match endpoints::save_folder_permissions(kind, &name, &list).await {
+            match endpoints::save_folder_permissions(kind, &name, &FolderGrants { grants }).await {
                 Ok(_) => on_done.run(true),
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -356,7 +351,7 @@ fn GrantsEditor(
                                 <span>{grantee(&g)}</span>
                                 <select class="field-input field-small" aria-label=format!("Permission of {}", grantee(&g))
                                     on:change=move |ev| {
-                                        let p = if event_target_value(&ev) == "edit" { Permission::Edit } else { Permission::View };
+                                        let p = Permission::parse(&event_target_value(&ev)).unwrap_or(Permission::View);
                                         grants.update(|l| l[i].permission = p);
                                     }>
                                     <option value="view" selected=g.permission == Permission::View>"view"</option>
@@ -382,7 +377,7 @@ fn GrantsEditor(
                     </select></label>
                 <label class="field"><span class="field-label">"May"</span>
                     <select class="field-input field-small" name="grant-permission"
-                        on:change=move |ev| permission.set(if event_target_value(&ev) == "edit" { Permission::Edit } else { Permission::View })>
+                        on:change=move |ev| permission.set(Permission::parse(&event_target_value(&ev)).unwrap_or(Permission::View))>
                         <option value="view" selected>"view"</option>
                         <option value="edit">"edit"</option>
                     </select></label>

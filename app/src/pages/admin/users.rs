@@ -46,9 +46,8 @@ pub fn UsersPage() -> impl IntoView {
 
 #[component]
 fn UsersCard(changed: RwSignal<u32>) -> impl IntoView {
-    let reload = changed;
     let users = LocalResource::new(move || {
-        reload.track();
+        changed.track();
         endpoints::list_users()
     });
     let error = RwSignal::new(None::<String>);
@@ -63,7 +62,7 @@ fn UsersCard(changed: RwSignal<u32>) -> impl IntoView {
                 Ok(_) => error.set(None),
                 Err(e) => error.set(Some(e.to_string())),
             }
-            reload.update(|r| *r += 1);
+            changed.update(|r| *r += 1);
         });
     };
     let remove = move |id: i64| {
@@ -72,7 +71,7 @@ fn UsersCard(changed: RwSignal<u32>) -> impl IntoView {
                 Ok(()) => error.set(None),
                 Err(e) => error.set(Some(e.to_string())),
             }
-            reload.update(|r| *r += 1);
+            changed.update(|r| *r += 1);
         });
     };
     view! {
@@ -116,7 +115,7 @@ fn UsersCard(changed: RwSignal<u32>) -> impl IntoView {
                     </table>
                 }.into_any(),
             }}
-            <NewUserForm on_made=Callback::new(move |_| reload.update(|r| *r += 1))/>
+            <NewUserForm on_made=Callback::new(move |_| changed.update(|r| *r += 1))/>
         </section>
     }
 }
