@@ -3,6 +3,13 @@
 //! first start, reuses it afterwards, listens only on a Unix socket in a private directory, runs
 //! as an unprivileged user when the portal runs as root, and stops when the portal stops: on
 //! request, or by the kernel's parent-death signal if the portal dies.
+//!
+//! It is supervised: once it has been ready, a PostgreSQL that dies (killed, out of memory) is
+//! started again, with waits from half a second doubling up to five, until it runs or the
+//! portal stops. Meanwhile requests that need the database answer 503 with Retry-After and the
+//! pool reconnects by itself. A portal started right after another was killed waits for the
+//! orphaned PostgreSQL (which the parent-death signal is already shutting down) to finish,
+//! instead of refusing as it does when another portal really uses the data directory.
 
 use anyhow::{anyhow, bail, Context};
 use sqlx::{
@@ -19,10 +26,13 @@ use std::{
     },
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    sync::{mpsc, Mutex},
+    sync::{
+        atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering},
+        mpsc, Arc, Mutex,
+    },
     time::{Duration, Instant},
 };
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// The port number only names the socket file; the cluster listens on no TCP port.
 const SOCKET_PORT: u16 = 5432;
@@ -30,6 +40,14 @@ const SOCKET_PORT: u16 = 5432;
 const SUPERUSER: &str = "postgres";
 /// sun_path is 108 bytes; the socket file name takes 16 of them.
 const MAX_SOCKET_DIR_LEN: usize = 90;
+/// How long a PostgreSQL left by a portal that died may take to finish its shutdown.
+const ORPHAN_SHUTDOWN_WAIT: Duration = Duration::from_secs(60);
+/// How long a running PostgreSQL that is not shutting down is watched before it is taken for
+/// another portal's: the parent-death signal of a portal killed a moment ago may not have been
+/// handled yet.
+const ORPHAN_GRACE: Duration = Duration::from_secs(1);
+/// The first and the longest wait before starting a PostgreSQL that died again.
+const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(5));
 
 /// How to run the embedded cluster.
 #[derive(Debug, Clone)]
@@ -47,10 +65,23 @@ pub struct EmbeddedOptions {
 pub struct EmbeddedPostgres {
     data_dir: PathBuf,
     socket_dir: PathBuf,
-    pid: i32,
-    /// Reports the child's exit; a Mutex only to make the handle shareable.
+    supervised: Arc<Supervised>,
+    /// Reports the last child's exit once the supervisor thread ends; a Mutex only to make the
+    /// handle shareable.
     exited: Mutex<mpsc::Receiver<std::io::Result<std::process::ExitStatus>>>,
     stopped: bool,
+}
+
+/// What the handle and the supervisor thread share.
+#[derive(Default)]
+struct Supervised {
+    /// The running postmaster's pid; 0 between a death and the next start.
+    pid: AtomicI32,
+    /// Set once the first start was ready: from then on a death means a restart.
+    restart: AtomicBool,
+    /// Set when the portal asks it to stop: a death then ends the supervision.
+    stopping: AtomicBool,
+    restarts: AtomicU64,
 }
 
 /// The account PostgreSQL runs under.
@@ -93,78 +124,50 @@ impl EmbeddedPostgres {
         if !cluster_dir.join("PG_VERSION").is_file() {
             initdb(&bin_dir, &cluster_dir, account)?;
         } else if let Some(pid) = running_postmaster(&cluster_dir) {
-            bail!(
-                "PostgreSQL (pid {pid}) is already running on {}: is another portal using this data directory? Stop it or choose another PORTAL_DATA_DIR",
-                cluster_dir.display()
-            );
+            if !previous_shut_down(&cluster_dir, pid).await {
+                bail!(
+                    "PostgreSQL (pid {pid}) is already running on {}: is another portal using this data directory? Stop it or choose another PORTAL_DATA_DIR",
+                    cluster_dir.display()
+                );
+            }
         }
 
         let log_path = data_dir.join("postgres.log");
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .with_context(|| format!("failed to open {}", log_path.display()))?;
-        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
-
-        let mut command = Command::new(bin_dir.join("postgres"));
-        command
-            .arg("-D")
-            .arg(&cluster_dir)
-            .arg("-p")
-            .arg(SOCKET_PORT.to_string())
-            .arg("-c")
-            .arg("listen_addresses=")
-            .arg("-c")
-            .arg(format!("unix_socket_directories={}", socket_dir.display()))
-            .arg("-c")
-            .arg("unix_socket_permissions=0700")
-            // Ingest writes WAL fast: fewer, spread-out checkpoints keep commits from stalling
-            // behind checkpoint flushes (durability is unchanged: every commit is still synced).
-            .arg("-c")
-            .arg("max_wal_size=4GB")
-            .arg("-c")
-            .arg("checkpoint_timeout=15min")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .env_remove("PGDATA")
-            .current_dir(&data_dir)
-            // Its own process group: Ctrl-C in a terminal reaches the portal, which then drains
-            // its requests before stopping the database, instead of reaching both at once.
-            .process_group(0);
-        if let Some(account) = account {
-            command.uid(account.uid).gid(account.gid);
-        }
-        // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                // SIGINT is PostgreSQL's fast shutdown: it ends sessions and writes a checkpoint.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::getppid() == 1 {
-                    libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
+        let log_start = fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+        let make_command = {
+            let (bin_dir, cluster_dir, socket_dir, data_dir, log_path) = (
+                bin_dir.clone(),
+                cluster_dir.clone(),
+                socket_dir.clone(),
+                data_dir.clone(),
+                log_path.clone(),
+            );
+            move || {
+                postgres_command(
+                    &bin_dir,
+                    &cluster_dir,
+                    &socket_dir,
+                    &data_dir,
+                    &log_path,
+                    account,
+                )
+            }
+        };
+        // Fails early on a log that cannot be opened, with the reason.
+        make_command()?;
 
         // The parent-death signal fires when the thread that forked the child ends, so a thread
-        // that lives exactly as long as the child does the forking and the waiting.
+        // that lives exactly as long as the children does the forking, the waiting and the
+        // restarting.
+        let supervised = Arc::new(Supervised::default());
         let (pid_tx, pid_rx) = mpsc::channel();
         let (exit_tx, exit_rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("embedded-postgres".into())
-            .spawn(move || match command.spawn() {
-                Ok(mut child) => {
-                    let _ = pid_tx.send(Ok(child.id() as i32));
-                    let _ = exit_tx.send(child.wait());
-                }
-                Err(e) => {
-                    let _ = pid_tx.send(Err(e));
-                }
-            })?;
+        {
+            let supervised = supervised.clone();
+            std::thread::Builder::new()
+                .name("embedded-postgres".into())
+                .spawn(move || supervise(make_command, &supervised, pid_tx, exit_tx))?;
+        }
         let pid = pid_rx
             .recv()
             .map_err(|_| anyhow!("the embedded PostgreSQL supervisor ended early"))?
@@ -173,7 +176,7 @@ impl EmbeddedPostgres {
         let mut pg = Self {
             data_dir,
             socket_dir,
-            pid,
+            supervised,
             exited: Mutex::new(exit_rx),
             stopped: false,
         };
@@ -182,6 +185,7 @@ impl EmbeddedPostgres {
             pg.stop().await.ok();
             return Err(e);
         }
+        pg.supervised.restart.store(true, Ordering::SeqCst);
         pg.create_database(database).await?;
         info!(socket_dir = %pg.socket_dir.display(), "embedded postgresql ready");
         Ok(pg)
@@ -208,8 +212,14 @@ impl EmbeddedPostgres {
         &self.data_dir
     }
 
+    /// The running postmaster's pid (0 while a restart is pending).
     pub fn pid(&self) -> i32 {
-        self.pid
+        self.supervised.pid.load(Ordering::SeqCst)
+    }
+
+    /// How many times PostgreSQL died and was started again.
+    pub fn restarts(&self) -> u64 {
+        self.supervised.restarts.load(Ordering::SeqCst)
     }
 
     fn try_exit(&self) -> Result<std::io::Result<std::process::ExitStatus>, mpsc::TryRecvError> {
@@ -235,7 +245,7 @@ impl EmbeddedPostgres {
             match PgConnection::connect_with(&self.connect_options("postgres")).await {
                 // Only our own server counts: another one on the same socket must not pass for it.
                 Ok(conn)
-                    if running_postmaster(&self.data_dir.join("postgres")) == Some(self.pid) =>
+                    if running_postmaster(&self.data_dir.join("postgres")) == Some(self.pid()) =>
                 {
                     conn.close().await.ok();
                     return Ok(());
@@ -289,25 +299,32 @@ impl EmbeddedPostgres {
             return Ok(());
         }
         self.stopped = true;
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's, which
-        // cannot be reaped (and so reused) before the supervisor thread reports its exit.
-        unsafe { libc::kill(self.pid, libc::SIGINT) };
+        self.supervised.stopping.store(true, Ordering::SeqCst);
+        let mut signalled = self.pid();
+        signal(signalled, libc::SIGINT);
         let started = Instant::now();
+        let mut escalated = false;
         loop {
+            // A restart that was under way when the stop came is stopped too.
+            let pid = self.pid();
+            if pid != signalled {
+                signal(pid, libc::SIGINT);
+                signalled = pid;
+            }
             match self.try_exit() {
                 Ok(_) | Err(mpsc::TryRecvError::Disconnected) => {
-                    info!(pid = self.pid, "embedded postgresql stopped");
+                    info!("embedded postgresql stopped");
                     return Ok(());
                 }
                 Err(mpsc::TryRecvError::Empty) => {}
             }
-            if started.elapsed() > Duration::from_secs(30) {
+            if started.elapsed() > Duration::from_secs(30) && !escalated {
                 warn!(
-                    pid = self.pid,
+                    pid = self.pid(),
                     "embedded postgresql did not stop in 30s, sending immediate shutdown"
                 );
-                // SAFETY: as above.
-                unsafe { libc::kill(self.pid, libc::SIGQUIT) };
+                signal(self.pid(), libc::SIGQUIT);
+                escalated = true;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -319,10 +336,180 @@ impl Drop for EmbeddedPostgres {
     /// the parent-death signal covers a portal that dies outright.
     fn drop(&mut self) {
         if !self.stopped {
-            // SAFETY: as in stop_inner.
-            unsafe { libc::kill(self.pid, libc::SIGINT) };
+            self.supervised.stopping.store(true, Ordering::SeqCst);
+            signal(self.pid(), libc::SIGINT);
         }
     }
+}
+
+/// Sends `signal` to a postmaster of ours; nothing when none runs.
+fn signal(pid: i32, signal: libc::c_int) {
+    if pid > 0 {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's, cleared
+        // by the supervisor thread as soon as it has reaped it.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// The command that runs the cluster, its output appended to `log_path`.
+fn postgres_command(
+    bin_dir: &Path,
+    cluster_dir: &Path,
+    socket_dir: &Path,
+    data_dir: &Path,
+    log_path: &Path,
+    account: Option<Account>,
+) -> anyhow::Result<Command> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .with_context(|| format!("failed to open {}", log_path.display()))?;
+    let mut command = Command::new(bin_dir.join("postgres"));
+    command
+        .arg("-D")
+        .arg(cluster_dir)
+        .arg("-p")
+        .arg(SOCKET_PORT.to_string())
+        .arg("-c")
+        .arg("listen_addresses=")
+        .arg("-c")
+        .arg(format!("unix_socket_directories={}", socket_dir.display()))
+        .arg("-c")
+        .arg("unix_socket_permissions=0700")
+        // Ingest writes WAL fast: fewer, spread-out checkpoints keep commits from stalling
+        // behind checkpoint flushes (durability is unchanged: every commit is still synced).
+        .arg("-c")
+        .arg("max_wal_size=4GB")
+        .arg("-c")
+        .arg("checkpoint_timeout=15min")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .env_remove("PGDATA")
+        .current_dir(data_dir)
+        // Its own process group: Ctrl-C in a terminal reaches the portal, which then drains
+        // its requests before stopping the database, instead of reaching both at once.
+        .process_group(0);
+    if let Some(account) = account {
+        command.uid(account.uid).gid(account.gid);
+    }
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // SIGINT is PostgreSQL's fast shutdown: it ends sessions and writes a checkpoint.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() == 1 {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    Ok(command)
+}
+
+type ExitReport = std::io::Result<std::process::ExitStatus>;
+
+/// The supervisor thread: starts PostgreSQL, reports the first pid, and after each death starts
+/// it again (once it has been ready and unless the portal is stopping it); reports the last
+/// exit when it ends.
+fn supervise(
+    make_command: impl Fn() -> anyhow::Result<Command>,
+    supervised: &Supervised,
+    pid_tx: mpsc::Sender<std::io::Result<i32>>,
+    exit_tx: mpsc::Sender<ExitReport>,
+) {
+    let mut first = Some(pid_tx);
+    let mut backoff = RESTART_BACKOFF.0;
+    loop {
+        let spawned = make_command().and_then(|mut c| c.spawn().map_err(anyhow::Error::from));
+        let status = match spawned {
+            Ok(mut child) => {
+                supervised.pid.store(child.id() as i32, Ordering::SeqCst);
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(Ok(child.id() as i32));
+                } else {
+                    info!(pid = child.id(), "embedded postgresql started again");
+                }
+                let ran_since = Instant::now();
+                let status = child.wait();
+                supervised.pid.store(0, Ordering::SeqCst);
+                if ran_since.elapsed() > RESTART_BACKOFF.1 * 2 {
+                    backoff = RESTART_BACKOFF.0;
+                }
+                status
+            }
+            Err(e) => {
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(Err(std::io::Error::other(format!("{e:#}"))));
+                    return;
+                }
+                Err(std::io::Error::other(format!("{e:#}")))
+            }
+        };
+        if supervised.stopping.load(Ordering::SeqCst) || !supervised.restart.load(Ordering::SeqCst)
+        {
+            let _ = exit_tx.send(status);
+            return;
+        }
+        supervised.restarts.fetch_add(1, Ordering::SeqCst);
+        error!(
+            status = %status.as_ref().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+            retry_in = ?backoff,
+            "embedded postgresql died; starting it again (requests that need the database answer 503 meanwhile)"
+        );
+        // A postmaster that was killed outright leaves its backends to notice and exit; a new
+        // one refuses to start until they have. The waits cover that.
+        let wake = Instant::now() + backoff;
+        while Instant::now() < wake {
+            if supervised.stopping.load(Ordering::SeqCst) {
+                let _ = exit_tx.send(status);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        backoff = (backoff * 2).min(RESTART_BACKOFF.1);
+    }
+}
+
+/// Waits for a PostgreSQL found running on the cluster to go away when it is one a portal that
+/// died left behind: the parent-death signal has put it in fast shutdown ("stopping" in its
+/// `postmaster.pid`). True when it is gone; false when it runs on, as another portal's does.
+async fn previous_shut_down(cluster_dir: &Path, pid: i32) -> bool {
+    let seen = Instant::now();
+    let mut stopping_since = None;
+    loop {
+        if running_postmaster(cluster_dir) != Some(pid) {
+            if stopping_since.is_some() {
+                info!(
+                    pid,
+                    "the previous portal's postgresql has finished shutting down"
+                );
+            }
+            return true;
+        }
+        if stopping_since.is_none() && postmaster_status(cluster_dir).as_deref() == Some("stopping")
+        {
+            info!(
+                pid,
+                "waiting for the previous portal's postgresql to finish shutting down"
+            );
+            stopping_since = Some(Instant::now());
+        }
+        match stopping_since {
+            Some(since) if since.elapsed() > ORPHAN_SHUTDOWN_WAIT => return false,
+            None if seen.elapsed() > ORPHAN_GRACE => return false,
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// The postmaster's state as its lock file says: "starting", "ready" or "stopping".
+fn postmaster_status(cluster_dir: &Path) -> Option<String> {
+    let text = fs::read_to_string(cluster_dir.join("postmaster.pid")).ok()?;
+    Some(text.lines().nth(7)?.trim().to_string())
 }
 
 /// Returns the PID in the cluster's `postmaster.pid` when that process is alive.

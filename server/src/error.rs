@@ -21,6 +21,10 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// A well-formed query that cannot be evaluated on this data (many-to-one matching, a
+    /// duplicate label set, a limit on samples): 422, Prometheus' `execution` error.
+    #[error("{0}")]
+    Execution(String),
     /// Not signed in, or credentials that do not hold: 401.
     #[error("{0}")]
     Unauthorized(String),
@@ -42,7 +46,24 @@ pub enum ApiError {
         retry_after_secs: u64,
     },
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    /// Internal, unless a database error in its chain says the database cannot serve now.
+    fn from(e: anyhow::Error) -> Self {
+        let unavailable = e
+            .chain()
+            .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
+            .find_map(crate::store::unavailable);
+        match unavailable {
+            Some(why) => {
+                tracing::warn!(error = %format!("{e:#}"), "the database cannot serve the request now");
+                Self::unavailable(why, 5)
+            }
+            None => Self::Internal(e),
+        }
+    }
 }
 
 impl ApiError {
@@ -83,6 +104,7 @@ impl ApiError {
             Self::Invalid { status, .. } | Self::Unavailable { status, .. } => *status,
             Self::Limited(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -97,6 +119,7 @@ impl ApiError {
             Self::Invalid { status, .. } if *status == StatusCode::BAD_REQUEST => "bad_request",
             Self::Invalid { .. } => "invalid",
             Self::Conflict(_) => "conflict",
+            Self::Execution(_) => "execution",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::Limited(_) => "limit",
@@ -165,10 +188,10 @@ impl From<crate::query::QueryError> for ApiError {
         use crate::query::QueryError;
         match e {
             QueryError::Invalid { field, message } => Self::bad_request(field, message),
-            QueryError::Execution(message) => Self::invalid("query", message),
+            QueryError::Execution(message) => Self::Execution(message),
             QueryError::Aborted(why) => match why {
                 crate::query::promql::Abort::TooManySamples => {
-                    Self::invalid("query", why.message())
+                    Self::Execution(why.message().into())
                 }
                 crate::query::promql::Abort::TimedOut | crate::query::promql::Abort::Cancelled => {
                     Self::unavailable(why.message(), 1)
@@ -208,11 +231,17 @@ fn constraint_error(code: &str, constraint: Option<&str>) -> ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if let Some(why) = crate::store::unavailable(&e) {
+            tracing::warn!(error = %e, "the database cannot serve the request now");
+            let retry_after = if matches!(e, sqlx::Error::PoolTimedOut) {
+                1
+            } else {
+                5
+            };
+            return Self::unavailable(why, retry_after);
+        }
         match &e {
             sqlx::Error::RowNotFound => Self::NotFound("not found".into()),
-            sqlx::Error::PoolTimedOut => {
-                Self::unavailable("the database is busy; try again shortly", 1)
-            }
             sqlx::Error::Database(db) => match db.code().as_deref() {
                 Some(code @ ("23505" | "23503" | "23514")) => {
                     tracing::info!(constraint = db.constraint(), error = %db.message(), "request refused by a constraint");
@@ -244,6 +273,11 @@ mod tests {
                 "bad_request",
             ),
             (ApiError::Conflict("taken".into()), 409, "conflict"),
+            (
+                ApiError::Execution("many-to-one matching".into()),
+                422,
+                "execution",
+            ),
             (ApiError::TooLarge { limit: 10 }, 413, "too_large"),
             (ApiError::Limited("series limit".into()), 400, "limit"),
             (ApiError::unavailable("busy", 1), 503, "unavailable"),

@@ -74,3 +74,64 @@ test('a second portal on the same data directory is refused with a clear message
   }
   assert.deepEqual(processesMentioning(dir), []);
 });
+
+/** One OTLP/JSON gauge point of `e2e_crash_marker`. */
+function markerPoint(timestampMs, value) {
+  return JSON.stringify({
+    resourceMetrics: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'crash-test' } }] },
+      scopeMetrics: [{
+        metrics: [{
+          name: 'e2e_crash_marker',
+          gauge: { dataPoints: [{ timeUnixNano: `${timestampMs}000000`, asDouble: value }] },
+        }],
+      }],
+    }],
+  });
+}
+
+test('a portal killed outright during writes starts again at once, as a supervisor restarts it, with every acknowledged sample', async (t) => {
+  const { dir, cleanup } = makeDataDir();
+  t.after(cleanup);
+  const base = Date.now() - 30 * 60_000;
+  const acknowledged = new Map();
+  let next = 0;
+  let portal = await startPortal({ dataDir: dir });
+  try {
+    for (let round = 0; round < 5; round++) {
+      // Writes go on one after another while the kill lands; only answered ones count.
+      const writer = (async () => {
+        for (;;) {
+          const n = next++;
+          let response;
+          try {
+            response = await portal.fetch(`${portal.url}/v1/metrics`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: markerPoint(base + n * 1000, n),
+            });
+          } catch {
+            return; // the connection died with the process
+          }
+          if (response.ok) acknowledged.set(base + n * 1000, n);
+          else return;
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await portal.kill();
+      await writer;
+      // The next start comes at once, as systemd's Restart=always does it.
+      portal = await startPortal({ dataDir: dir });
+    }
+    assert.ok(acknowledged.size >= 10, `writes were acknowledged before each kill (${acknowledged.size})`);
+    const query = encodeURIComponent('e2e_crash_marker[2h]');
+    const body = await (await portal.fetch(`${portal.url}/api/v1/query?query=${query}`)).json();
+    assert.equal(body.status, 'success', JSON.stringify(body));
+    const stored = new Map(body.data.result.flatMap((s) => s.values.map(([ts, v]) => [Math.round(ts * 1000), Number(v)])));
+    const lost = [...acknowledged].filter(([ts, v]) => stored.get(ts) !== v);
+    assert.deepEqual(lost, [], `${lost.length} of ${acknowledged.size} acknowledged samples are missing after five kills`);
+  } finally {
+    assert.equal((await portal.stop()).code, 0);
+  }
+  assert.deepEqual(processesMentioning(dir), [], 'no PostgreSQL process is left behind');
+});

@@ -60,6 +60,7 @@ impl IntoResponse for PromError {
         let error_type = match body.error.kind.as_str() {
             "invalid" | "bad_request" | "limit" | "too_large" => "bad_data",
             "not_found" => "not_found",
+            "execution" => "execution",
             "unavailable" | "rate_limited" => "unavailable",
             _ => "internal",
         };

@@ -24,6 +24,38 @@ pub fn utc(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// Why the database cannot do the work now, when that is what `error` says: it cannot be
+/// reached, is starting or stopping, is out of disk, memory or connections, or is a read-only
+/// standby. Such work can succeed later: callers answer 503 with Retry-After, not 500.
+pub fn unavailable(error: &sqlx::Error) -> Option<&'static str> {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => {
+            Some("the database does not answer; try again shortly")
+        }
+        sqlx::Error::PoolTimedOut => Some("the database is busy; try again shortly"),
+        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            Some("the database connection pool is closed; the portal is stopping")
+        }
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            match code.as_deref()? {
+                "53100" => Some(
+                    "the database's disk is full: writes are refused until space is freed; reads go on",
+                ),
+                "53200" => Some("the database is out of memory; try again shortly"),
+                "53300" | "53400" => Some("the database has no free connection; try again shortly"),
+                "57P01" | "57P02" | "57P03" => {
+                    Some("the database is restarting; try again shortly")
+                }
+                "25006" => Some("the database is read-only now (a standby); try again shortly"),
+                c if c.starts_with("08") => Some("the database connection failed; try again shortly"),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Runs a binary `COPY … FROM STDIN` statement with `data` on `conn`.
 pub(crate) async fn copy_binary(
     conn: &mut sqlx::PgConnection,

@@ -88,6 +88,15 @@ async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -
     body
 }
 
+/// A deep queue and a rule, evaluated every second, that fires on it.
+async fn fire_queue_deep(app: &TestApp) {
+    write_depths(app, &[("coding", 150.0)]).await;
+    call(app, reqwest::Method::POST, "/api/alerting/rules", json!({
+        "group": "queues", "interval": "1s",
+        "rule": {"name": "QueueDeep", "query": "test_queue_depth", "condition": {"type": "above", "threshold": 100}}
+    })).await;
+}
+
 #[tokio::test]
 async fn slack_pagerduty_and_email_receive_well_formed_messages() {
     let app = spawn_app().await;
@@ -274,11 +283,7 @@ async fn a_receiver_that_fails_is_retried_and_the_log_says_so() {
         json!({"root": {"receiver": "down", "group_wait": "0s", "group_interval": "1s"}}),
     )
     .await;
-    write_depths(&app, &[("coding", 150.0)]).await;
-    call(&app, Method::POST, "/api/alerting/rules", json!({
-        "group": "queues", "interval": "1s",
-        "rule": {"name": "QueueDeep", "query": "test_queue_depth", "condition": {"type": "above", "threshold": 100}}
-    })).await;
+    fire_queue_deep(&app).await;
     let start = Instant::now();
     loop {
         let log = call(
@@ -303,5 +308,76 @@ async fn a_receiver_that_fails_is_retried_and_the_log_says_so() {
         assert!(start.elapsed() < Duration::from_secs(20), "retried: {log}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    app.stop().await;
+}
+
+/// A webhook that accepts connections and never answers: each is held open, unread.
+struct HungReceiver {
+    url: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HungReceiver {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        Self { url, connections }
+    }
+}
+
+#[tokio::test]
+async fn a_hung_receiver_delays_neither_evaluation_nor_other_receivers() {
+    let app = spawn_app().await;
+    let (hung, fast) = (HungReceiver::start().await, Receiver::start().await);
+    use reqwest::Method;
+    for (name, url) in [("hung", &hung.url), ("fast", &fast.url)] {
+        call(
+            &app,
+            Method::POST,
+            "/api/alerting/contact-points",
+            json!({"name": name, "type": "webhook", "url": url}),
+        )
+        .await;
+    }
+    // The hung receiver comes first in the tree, so a sequential delivery would wait on it.
+    call(
+        &app,
+        Method::PUT,
+        "/api/alerting/policy",
+        json!({"root": {
+            "receiver": "fast", "group_wait": "0s", "group_interval": "1s", "repeat_interval": "1h",
+            "routes": [{"receiver": "hung", "continue": true}, {"receiver": "fast"}]
+        }}),
+    )
+    .await;
+    fire_queue_deep(&app).await;
+
+    // Each attempt on the hung receiver waits 10 s for an answer; the other is told at once.
+    let started = Instant::now();
+    fast.wait_for(Duration::from_secs(8), |v| v["status"] == "firing")
+        .await;
+    let waited = started.elapsed();
+    assert!(
+        hung.connections.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the hung receiver was called too"
+    );
+    // Evaluation goes on: the alert resolves and is told while the hung delivery still waits.
+    write_depths(&app, &[("coding", 10.0)]).await;
+    fast.wait_for(Duration::from_secs(8), |v| v["status"] == "resolved")
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "firing after {waited:?} and resolved after {:?}: neither waited for the hung receiver's 10 s",
+        started.elapsed()
+    );
     app.stop().await;
 }

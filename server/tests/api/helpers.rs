@@ -252,8 +252,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the portal on port 0 against `database` with some settings changed.
 pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) -> TestApp {
-    input.listen = Some("127.0.0.1:0".parse().unwrap());
     input.database_url = Some(url_of(&database));
+    spawn_app_with(input).await
+}
+
+/// Starts the portal on port 0 with these settings: with no `database_url`, on an embedded
+/// PostgreSQL in its data directory.
+pub async fn spawn_app_with(mut input: SettingsInput) -> TestApp {
+    input.listen = Some("127.0.0.1:0".parse().unwrap());
     // Files the portal writes (the first account's password) stay out of the machine's own
     // data directory.
     input.data_dir = input.data_dir.or_else(|| Some(scratch_dir()));
@@ -277,7 +283,9 @@ pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) 
         client: client_with(Some(&token)),
         anonymous: client_with(None),
         token,
-        db: PgPool::connect_with(database).await.unwrap(),
+        db: PgPool::connect_with(app_pool.connect_options().as_ref().clone())
+            .await
+            .unwrap(),
         app_pool,
         storage,
         stop: Some(stop_tx),

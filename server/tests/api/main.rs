@@ -23,6 +23,7 @@ mod peers;
 mod prometheus_api;
 mod query;
 mod query_guards;
+mod reliability;
 mod remote_write;
 mod scrape;
 mod silences;

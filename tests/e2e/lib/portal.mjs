@@ -94,6 +94,11 @@ export async function startPortal({ dataDir, port, env = {} }) {
         clearTimeout(timer);
       }
     },
+    /** Kills the process outright (no drain, no clean stop) and resolves once it is gone. */
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return exited;
+    },
     /** `fetch` with the admin token this start made (see `signIn`). */
     fetch(target, init = {}) {
       const headers = { ...(init.headers ?? {}) };

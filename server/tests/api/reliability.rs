@@ -1,0 +1,229 @@
+//! Faults on loopback: the database going away under ingest and coming back. Writes answer
+//! 503 with Retry-After while it is away (what Prometheus and OpenTelemetry senders retry on),
+//! `/readyz` says so, and the portal recovers by itself when the database returns; nothing it
+//! acknowledged is lost.
+
+use crate::alerting::{gauge, now_ms};
+use crate::helpers::{scratch_dir, spawn_app_on, spawn_app_with, TestApp};
+use server::{
+    config::SettingsInput,
+    embedded::{EmbeddedOptions, EmbeddedPostgres},
+};
+use std::time::{Duration, Instant};
+
+/// Remote-writes one sample of `reliability_marker`; the status, Retry-After and body.
+async fn write_marker(app: &TestApp, t: i64, value: f64) -> (u16, Option<String>, String) {
+    let series = [gauge(
+        "reliability_marker",
+        &[("job", "fault")],
+        vec![(t, value)],
+    )];
+    let response = app
+        .client
+        .post(app.url("/api/v1/write"))
+        .header("content-encoding", "snappy")
+        .header("content-type", "application/x-protobuf")
+        .body(server::ingest::remote_write::encode(&series, &[]))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("the portal answers");
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let status = response.status().as_u16();
+    (
+        status,
+        retry_after,
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+/// A sender of one new sample per request that remembers what was acknowledged.
+struct Writer {
+    next: i64,
+    base: i64,
+    acknowledged: Vec<(i64, f64)>,
+}
+
+impl Writer {
+    fn new() -> Self {
+        Self {
+            next: 0,
+            base: now_ms() - 20 * 60_000,
+            acknowledged: Vec::new(),
+        }
+    }
+
+    async fn write(&mut self, app: &TestApp) -> (u16, Option<String>) {
+        let (t, v) = (self.base + self.next * 10, self.next as f64);
+        self.next += 1;
+        let (status, retry_after, body) = write_marker(app, t, v).await;
+        if status == 204 {
+            self.acknowledged.push((t, v));
+        }
+        assert!(
+            status == 204 || status == 503,
+            "a write either lands or is refused with 503: {status} {body}"
+        );
+        (status, retry_after)
+    }
+
+    /// Writes until one is refused with 503; asserts its Retry-After.
+    async fn until_refused(&mut self, app: &TestApp) {
+        let start = Instant::now();
+        loop {
+            let (status, retry_after) = self.write(app).await;
+            if status == 503 {
+                let seconds: u64 = retry_after
+                    .expect("a 503 carries Retry-After")
+                    .parse()
+                    .unwrap();
+                assert!((1..=30).contains(&seconds), "Retry-After {seconds}");
+                return;
+            }
+            assert_eq!(status, 204, "a write either lands or is refused with 503");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "writes are refused soon after the database goes away"
+            );
+        }
+    }
+
+    /// Writes until one lands again; how long that took.
+    async fn until_accepted(&mut self, app: &TestApp, limit: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            let (status, _) = self.write(app).await;
+            if status == 204 {
+                return start.elapsed();
+            }
+            assert_eq!(status, 503, "while recovering, writes are refused with 503");
+            assert!(
+                start.elapsed() < limit,
+                "the portal recovers within {limit:?} of the database's return"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every acknowledged sample is there.
+    async fn assert_nothing_lost(&self, app: &TestApp) {
+        let result = app.instant("reliability_marker[1h]").await;
+        let stored: Vec<(i64, f64)> = result
+            .iter()
+            .flat_map(|s| s["values"].as_array().unwrap().clone())
+            .map(|p| {
+                (
+                    (p[0].as_f64().unwrap() * 1000.0).round() as i64,
+                    p[1].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        let lost: Vec<_> = self
+            .acknowledged
+            .iter()
+            .filter(|s| !stored.contains(s))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{} of {} acknowledged samples lost: {lost:?}",
+            lost.len(),
+            self.acknowledged.len()
+        );
+    }
+}
+
+/// The pid in the cluster's lock file, when a postmaster that is alive holds it.
+fn postmaster_pid(data_dir: &std::path::Path) -> Option<i32> {
+    let lock = std::fs::read_to_string(data_dir.join("postgres/postmaster.pid")).ok()?;
+    let pid: i32 = lock.lines().next()?.trim().parse().ok()?;
+    // SAFETY: signal 0 only checks that the process exists.
+    (unsafe { libc::kill(pid, 0) } == 0).then_some(pid)
+}
+
+async fn readiness(app: &TestApp) -> u16 {
+    app.get("/readyz").await.status().as_u16()
+}
+
+#[tokio::test]
+async fn an_external_postgresql_stopped_and_started_again_costs_503s_and_no_sample() {
+    // A server of its own, reached through DATABASE_URL like any external one.
+    let options = EmbeddedOptions {
+        data_dir: scratch_dir().join("external"),
+        bin_dir: None,
+        user: "postgres".into(),
+    };
+    let pg = EmbeddedPostgres::start(&options, "portal").await.unwrap();
+    let app = spawn_app_on(pg.connect_options("portal"), SettingsInput::default()).await;
+    let mut writer = Writer::new();
+    for _ in 0..5 {
+        assert_eq!(writer.write(&app).await.0, 204);
+    }
+
+    pg.stop().await.unwrap();
+    writer.until_refused(&app).await;
+    assert_eq!(
+        readiness(&app).await,
+        503,
+        "/readyz says the database is away"
+    );
+
+    let pg = EmbeddedPostgres::start(&options, "portal").await.unwrap();
+    let took = writer.until_accepted(&app, Duration::from_secs(15)).await;
+    eprintln!("the external database is back; writes land again {took:?} later");
+    assert_eq!(readiness(&app).await, 200);
+    for _ in 0..5 {
+        assert_eq!(writer.write(&app).await.0, 204);
+    }
+    writer.assert_nothing_lost(&app).await;
+    app.stop().await;
+    pg.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_embedded_postgresql_that_is_killed_is_started_again() {
+    let data_dir = scratch_dir();
+    let app = spawn_app_with(SettingsInput {
+        data_dir: Some(data_dir.clone()),
+        ..SettingsInput::default()
+    })
+    .await;
+    let mut writer = Writer::new();
+    for _ in 0..5 {
+        assert_eq!(writer.write(&app).await.0, 204);
+    }
+    let postmaster = postmaster_pid(&data_dir).unwrap();
+    // SAFETY: kill has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(postmaster, libc::SIGKILL) }, 0);
+
+    // The portal starts a new PostgreSQL at once; a write meanwhile waits for a connection (up
+    // to the pool's 5 s) or is refused with 503, and none is lost.
+    let killed = Instant::now();
+    let mut longest = Duration::ZERO;
+    let restarted = loop {
+        let sent = Instant::now();
+        let (status, _) = writer.write(&app).await;
+        longest = longest.max(sent.elapsed());
+        let now_running = postmaster_pid(&data_dir).filter(|&pid| pid != postmaster);
+        if let (204, Some(pid)) = (status, now_running) {
+            break pid;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "writes land again within 30 s of the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    eprintln!(
+        "postmaster {postmaster} killed; {restarted} serves writes {:?} later; the longest write took {longest:?}",
+        killed.elapsed()
+    );
+    assert_eq!(readiness(&app).await, 200);
+    for _ in 0..5 {
+        assert_eq!(writer.write(&app).await.0, 204);
+    }
+    writer.assert_nothing_lost(&app).await;
+    app.stop().await;
+}
