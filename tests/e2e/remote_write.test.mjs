@@ -2,11 +2,10 @@
 // series and metadata arrive in the portal's database.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort, makeDataDir, startPortal } from './lib/portal.mjs';
+import { makeDataDir, startPortal } from './lib/portal.mjs';
+import { scrapeAndWrite, startPrometheus } from './lib/prometheus.mjs';
 
 function psql(dataDir, sql) {
   return execFileSync('psql', ['-h', join(dataDir, 'postgres-run'), '-U', 'postgres', '-d', 'portal', '-Atc', sql], {
@@ -26,66 +25,34 @@ async function eventually(check, what, timeoutMs = 60_000) {
 
 test('a stock Prometheus remote-writes to the portal', async () => {
   const { dir, cleanup } = makeDataDir();
-  const promDir = mkdtempSync(join(tmpdir(), 'portal-prometheus-'));
   // Prometheus scrapes the portal as job "portal", the name the portal's own scrape uses: with
   // both on, one series would get samples from two scrapers and the answers could not match.
   const portal = await startPortal({ dataDir: dir, env: { PORTAL_SCRAPE_SELF: 'false' } });
   let prometheus;
   try {
-    prometheus = await startPrometheus(portal, promDir);
+    prometheus = await startPrometheusFor(portal);
     await checkArrivals(portal, dir);
     await compareAnswers(portal, prometheus);
   } finally {
     await prometheus?.stop();
     assert.equal((await portal.stop()).code, 0);
-    rmSync(promDir, { recursive: true, force: true });
     cleanup();
   }
 });
 
-async function startPrometheus(portal, promDir) {
+async function startPrometheusFor(portal) {
   const target = new URL(portal.url).host;
-  const token = await portal.makeToken('prometheus', ['ingest']);
-  writeFileSync(
-    join(promDir, 'prometheus.yml'),
-    `global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: portal
-    static_configs:
-      - targets: ['${target}']
-remote_write:
-  - url: ${portal.url}/api/v1/write
-    authorization:
-      credentials: ${token}
-    queue_config:
-      batch_send_deadline: 1s
-    metadata_config:
-      send_interval: 1s
-  - name: without-token
+  const config = await scrapeAndWrite({
+    portal,
+    job: 'portal',
+    target,
+    extra: `  - name: without-token
     url: ${portal.url}/api/v1/write
     queue_config:
       batch_send_deadline: 1s
 `,
-  );
-  const promPort = await freePort();
-  const prometheus = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(promDir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(promDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise((resolve) => prometheus.on('exit', resolve));
-  return {
-    url: `http://127.0.0.1:${promPort}`,
-    async stop() {
-      prometheus.kill('SIGTERM');
-      await exited;
-    },
-  };
+  });
+  return startPrometheus(config);
 }
 
 async function checkArrivals(portal, dir) {

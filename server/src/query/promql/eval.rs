@@ -233,7 +233,8 @@ fn signature(
 }
 
 impl Engine<'_> {
-    fn at_time(&self, at: &Option<AtModifier>, t: i64) -> i64 {
+    /// The time an `@` modifier pins evaluation to; `t` without one.
+    pub(super) fn at_time(&self, at: &Option<AtModifier>, t: i64) -> i64 {
         match at {
             Some(AtModifier::Start) => self.start,
             Some(AtModifier::End) => self.end,
@@ -283,25 +284,39 @@ impl Engine<'_> {
 
     /// Returns the latest sample of each selected series within the lookback window.
     fn eval_vector_selector(&self, vs: &VectorSelector, t: i64) -> Vec<Sample> {
+        let mut out = Vec::new();
+        self.for_each_latest(vs, t, &mut |labels, _, value| {
+            out.push(Sample {
+                labels: labels.clone(),
+                value,
+            })
+        });
+        out
+    }
+
+    /// Calls `f` with the labels, time and value of each selected series' latest sample within
+    /// the lookback window at `t`; a series whose latest sample is a staleness marker has ended
+    /// and is skipped.
+    pub(super) fn for_each_latest(
+        &self,
+        vs: &VectorSelector,
+        t: i64,
+        f: &mut dyn FnMut(&Labels, i64, f64),
+    ) {
         let base = self.at_time(&vs.at, t) - offset_ms(&vs.offset);
         let matchers = selector_matchers(vs);
-        let mut out = Vec::new();
         self.source.for_each(
             &matchers,
             base - self.lookback,
             base,
             &mut |labels, points| {
-                if let Some(&(_, value)) = points.last() {
+                if let Some(&(at, value)) = points.last() {
                     if !is_stale_marker(value) {
-                        out.push(Sample {
-                            labels: labels.clone(),
-                            value,
-                        });
+                        f(labels, at, value);
                     }
                 }
             },
         );
-        out
     }
 
     /// Returns the points of each selected series in `[from, to]`, staleness markers removed.

@@ -263,7 +263,7 @@ fn range_fn(
     f: impl Fn(&[(i64, f64)], i64, i64) -> Option<f64>,
 ) -> EvalResult<Value> {
     let expr = arg(args, 0, name)?;
-    let (range_ms, at) = range_window(expr, t);
+    let (range_ms, at) = range_window(engine, expr, t);
     // A plain selector's windows are read in place; anything else is evaluated to a matrix.
     let mut inner = expr;
     while let Expr::Paren(p) = inner {
@@ -295,20 +295,19 @@ fn range_fn(
     ))
 }
 
-/// The window length and its end for a range argument.
-fn range_window(expr: &Expr, t: i64) -> (i64, i64) {
-    use promql_parser::parser::AtModifier;
+/// The window length and its end for a range argument, after `@` (a time, `start()` or
+/// `end()`) and `offset`.
+fn range_window(engine: &Engine<'_>, expr: &Expr, t: i64) -> (i64, i64) {
     let (range, offset, at) = match expr {
-        Expr::Paren(p) => return range_window(&p.expr, t),
+        Expr::Paren(p) => return range_window(engine, &p.expr, t),
         Expr::MatrixSelector(ms) => (ms.range, &ms.vs.offset, &ms.vs.at),
         Expr::Subquery(sq) => (sq.range, &sq.offset, &sq.at),
         _ => return (0, t),
     };
-    let base = match at {
-        Some(AtModifier::At(time)) => super::system_time_ms(time),
-        _ => t,
-    };
-    (super::duration_ms(&range), base - super::offset_ms(offset))
+    (
+        super::duration_ms(&range),
+        engine.at_time(at, t) - super::offset_ms(offset),
+    )
 }
 
 fn over_time(
@@ -476,32 +475,14 @@ fn timestamp(engine: &Engine<'_>, args: &Args, t: i64) -> EvalResult<Value> {
         expr = &p.expr;
     }
     if let Expr::VectorSelector(vs) = expr {
-        let base = match &vs.at {
-            Some(promql_parser::parser::AtModifier::At(time)) => super::system_time_ms(time),
-            _ => t,
-        };
-        let offset = super::offset_ms(&vs.offset);
-        let window = Expr::MatrixSelector(promql_parser::parser::MatrixSelector {
-            vs: promql_parser::parser::VectorSelector {
-                offset: None,
-                at: None,
-                ..vs.clone()
-            },
-            range: std::time::Duration::from_millis(super::eval::DEFAULT_LOOKBACK_MS as u64),
+        let mut out = Vec::new();
+        engine.for_each_latest(vs, t, &mut |labels, at, _| {
+            out.push(Sample {
+                labels: drop_metric_name(labels),
+                value: at as f64 / 1000.0,
+            })
         });
-        let matrix = engine.eval_matrix(&window, base - offset, "timestamp")?;
-        return Ok(Value::Vector(
-            matrix
-                .into_iter()
-                .filter_map(|s| {
-                    let &(ts, v) = s.points.last()?;
-                    (!super::is_stale_marker(v)).then(|| Sample {
-                        labels: drop_metric_name(&s.labels),
-                        value: ts as f64 / 1000.0,
-                    })
-                })
-                .collect(),
-        ));
+        return Ok(Value::Vector(out));
     }
     let v = engine.eval_vector(expr, t, "the argument of timestamp")?;
     Ok(Value::Vector(
