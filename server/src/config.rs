@@ -196,6 +196,10 @@ settings! {
     body_limit: ByteSize => u64 [env = "PORTAL_BODY_LIMIT", value_name = "SIZE"]
         check |b| *b >= 1024 => "must be at least 1KiB"
         default 16 << 20;
+    /// Most bytes of write bodies (remote-write, OTLP) received and decoded at once; a write past it gets 503 with Retry-After before its body is read [default: 256MiB]
+    ingest_max_inflight: ByteSize => u64 [env = "PORTAL_INGEST_MAX_INFLIGHT", value_name = "SIZE"]
+        check |b| *b >= 1024 => "must be at least 1KiB"
+        default 256 << 20;
     /// Longest a request may take before it is answered 503 [default: 60s]
     request_timeout: HumanDuration => Duration [env = "PORTAL_REQUEST_TIMEOUT", value_name = "DURATION"]
         check |d| !d.is_zero() => "must be more than 0"

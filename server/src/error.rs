@@ -178,6 +178,13 @@ impl From<crate::ingest::IngestError> for ApiError {
             crate::ingest::IngestError::Busy => {
                 Self::unavailable("too many writes in progress; retry shortly", 1)
             }
+            crate::ingest::IngestError::Overloaded { inflight_limit } => Self::unavailable(
+                format!(
+                    "the portal is receiving more than it can take in at once ({} MiB of request bodies in flight); retry shortly",
+                    inflight_limit >> 20
+                ),
+                1,
+            ),
             crate::ingest::IngestError::Database(e) => e.into(),
         }
     }
@@ -198,6 +205,11 @@ impl From<crate::query::QueryError> for ApiError {
                 }
             },
             QueryError::Busy => Self::unavailable(e.to_string(), 1),
+            QueryError::OverShare(_) => Self::Unavailable {
+                message: e.to_string(),
+                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+                retry_after_secs: 1,
+            },
             QueryError::Database(e) => e.into(),
             QueryError::Internal(e) => Self::Internal(e),
         }

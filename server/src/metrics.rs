@@ -35,6 +35,7 @@ pub struct Metrics {
     ingest_series_created: IntCounterVec,
     ingest_series_refused: IntCounterVec,
     ingest_exemplars_dropped: IntCounterVec,
+    ingest_shed: IntCounterVec,
     queries: IntCounterVec,
     query_duration: prometheus::Histogram,
     queries_running: IntGauge,
@@ -118,6 +119,11 @@ impl Metrics {
             "New series refused because their metric reached the series limit, by protocol",
             &["protocol"],
         );
+        let ingest_shed = counter(
+            "portal_ingest_requests_shed_total",
+            "Writes refused with 503 before their bodies were read, by reason (inflight_bytes)",
+            &["reason"],
+        );
         let ingest_exemplars_dropped = counter(
             "portal_ingest_exemplars_dropped_total",
             "Exemplars received and not stored (the portal keeps no exemplars yet), by protocol",
@@ -195,6 +201,7 @@ impl Metrics {
             Box::new(ingest_series_created.clone()),
             Box::new(ingest_series_refused.clone()),
             Box::new(ingest_exemplars_dropped.clone()),
+            Box::new(ingest_shed.clone()),
         ] {
             registry
                 .register(collector)
@@ -225,6 +232,7 @@ impl Metrics {
             ingest_series_created,
             ingest_series_refused,
             ingest_exemplars_dropped,
+            ingest_shed,
             queries,
             query_duration,
             queries_running,
@@ -317,6 +325,10 @@ impl Metrics {
         self.ingest_exemplars_dropped
             .with_label_values(&[protocol])
             .inc_by(count);
+    }
+
+    pub fn observe_ingest_shed(&self, reason: &str) {
+        self.ingest_shed.with_label_values(&[reason]).inc();
     }
 
     pub fn in_flight(&self) -> &IntGauge {

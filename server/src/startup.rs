@@ -153,6 +153,7 @@ impl Application {
         let metrics = Metrics::new();
         let limits = IngestLimits {
             max_series_per_metric: settings.max_series_per_metric,
+            max_inflight_bytes: settings.ingest_max_inflight,
             max_sample_age: chrono::Duration::from_std(settings.retention)
                 .unwrap_or(chrono::Duration::days(30)),
             ..IngestLimits::default()

@@ -7,6 +7,7 @@
 //! state of what it changed before and after.
 
 use super::{AppState, SelfRouter};
+use crate::query::admission::OWNER;
 use crate::{
     accounts::{in_networks, FolderAccess, Principal},
     audit::{Audit, Event},
@@ -513,7 +514,10 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
 
 async fn guard(state: AppState, access: Access, request: Request, next: Next) -> Response {
     if access == Open && request.uri().path() != "/api/auth/sign-in" {
-        return next.run(request).await;
+        // Anonymous visitors (public links) share query slots by address.
+        let owner = peer(request.extensions())
+            .map_or_else(|| "anonymous".to_string(), |ip| format!("address:{ip}"));
+        return OWNER.scope(owner, next.run(request)).await;
     }
     let (mut parts, body) = request.into_parts();
     let (principal, via) = match authenticate(&parts, &state).await {
@@ -557,10 +561,14 @@ async fn guard(state: AppState, access: Access, request: Request, next: Next) ->
     }
     parts.extensions.insert(principal.clone());
     let request = Request::from_parts(parts, body);
+    // Queries made for this request count against the principal's fair share.
+    let owner = principal.name();
     if !access.audited(request.method()) || matches!(principal, Principal::Anonymous) {
-        return next.run(request).await;
+        return OWNER.scope(owner, next.run(request)).await;
     }
-    audited(state, access, principal, request, next).await
+    OWNER
+        .scope(owner, audited(state, access, principal, request, next))
+        .await
 }
 
 /// The folder a route's dashboard, rule or group is in, when the route names one that exists.

@@ -3,6 +3,7 @@
 //! bodies, panic recovery).
 
 pub mod access;
+mod admission;
 mod alerting;
 mod alertmanager;
 pub mod assets;

@@ -5,14 +5,13 @@
 //! can fix; 413 when too large; 415 for an unknown content type or encoding; 503 with
 //! Retry-After when busy, which exporters retry.
 
-use super::AppState;
+use super::{admission::IngestBody, AppState};
 use crate::{
     error::ApiError,
     ingest::otlp::{self, Encoding},
     store,
 };
 use axum::{
-    body::Bytes,
     extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -115,9 +114,9 @@ fn export_response<M: prost::Message + serde::Serialize>(
 async fn create_metrics(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    admitted: IngestBody,
 ) -> Result<Response, ApiError> {
-    let (encoding, body) = read_body(&state, &headers, &body)?;
+    let (encoding, body) = read_body(&state, &headers, &admitted.bytes)?;
     let request = otlp::decode(&body, encoding).map_err(|m| ApiError::bad_request("body", m))?;
     let translated = otlp::translate(&request, state.ingester.delta_totals())
         .map_err(|e| ApiError::bad_request(e.field, e.message))?;

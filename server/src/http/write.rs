@@ -4,10 +4,9 @@
 //! cannot fix (malformed, or refused by a limit: the rest of it is stored); 413 when too large;
 //! 503 with Retry-After when busy, which senders retry.
 
-use super::AppState;
+use super::{admission::IngestBody, AppState};
 use crate::{error::ApiError, ingest::remote_write, store};
 use axum::{
-    body::Bytes,
     extract::State,
     http::{header, HeaderMap, StatusCode},
     routing::post,
@@ -24,8 +23,9 @@ const MAX_DECODED_FACTOR: usize = 8;
 async fn create_remote_write(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    admitted: IngestBody,
 ) -> Result<StatusCode, ApiError> {
+    let body = &admitted.bytes;
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
         if !encoding.as_bytes().eq_ignore_ascii_case(b"snappy") {
             return Err(ApiError::Invalid {
@@ -37,7 +37,7 @@ async fn create_remote_write(
     }
     let limit = usize::try_from(state.info.body_limit).unwrap_or(usize::MAX);
     let decoded = remote_write::decode(
-        &body,
+        body,
         limit.saturating_mul(MAX_DECODED_FACTOR),
         |fingerprints| state.ingester.known_ids(fingerprints),
     )

@@ -36,6 +36,9 @@ pub struct IngestLimits {
     /// Most writes committing at once; more wait, and give up with 503 after `queue_timeout`.
     pub max_concurrent_writes: usize,
     pub queue_timeout: std::time::Duration,
+    /// Most bytes of request bodies being received and decoded at once; a write that would
+    /// go past it is refused at once with 503 and Retry-After, before its body is read.
+    pub max_inflight_bytes: u64,
 }
 
 impl Default for IngestLimits {
@@ -46,6 +49,7 @@ impl Default for IngestLimits {
             max_future_skew: Duration::minutes(10),
             max_concurrent_writes: 8,
             queue_timeout: std::time::Duration::from_secs(10),
+            max_inflight_bytes: 256 << 20,
         }
     }
 }
@@ -103,6 +107,9 @@ impl WriteOutcome {
 pub enum IngestError {
     #[error("too many writes in progress")]
     Busy,
+    /// The bodies being received already take the in-flight budget.
+    #[error("the portal is receiving more than it can take in at once")]
+    Overloaded { inflight_limit: u64 },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -117,6 +124,9 @@ pub struct Ingester {
     /// The span of days each series is known to have samples on (as stored in the dictionary).
     series_days: Mutex<HashMap<i64, (NaiveDate, NaiveDate)>>,
     permits: Semaphore,
+    /// The in-flight budget, one permit per KiB of request body.
+    inflight: Arc<Semaphore>,
+    inflight_kib: u32,
     delta_totals: otlp::DeltaTotals,
     storage: Arc<Storage>,
 }
@@ -129,7 +139,12 @@ impl Ingester {
         metrics: Metrics,
     ) -> Self {
         let permits = Semaphore::new(limits.max_concurrent_writes.max(1));
+        let inflight_kib = u32::try_from(limits.max_inflight_bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, Semaphore::MAX_PERMITS as u32);
         Self {
+            inflight: Arc::new(Semaphore::new(inflight_kib as usize)),
+            inflight_kib,
             pool,
             limits,
             metrics,
@@ -144,6 +159,24 @@ impl Ingester {
 
     pub fn limits(&self) -> &IngestLimits {
         &self.limits
+    }
+
+    /// Takes `bytes` (a body's length, or the body limit when it is not known) from the
+    /// in-flight budget for as long as the returned permit lives, or refuses at once: under
+    /// overload writes are shed before their bodies take memory, instead of queueing them.
+    pub fn admit(&self, bytes: u64) -> Result<tokio::sync::OwnedSemaphorePermit, IngestError> {
+        let kib = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.inflight_kib);
+        self.inflight
+            .clone()
+            .try_acquire_many_owned(kib)
+            .map_err(|_| {
+                self.metrics.observe_ingest_shed("inflight_bytes");
+                IngestError::Overloaded {
+                    inflight_limit: self.limits.max_inflight_bytes,
+                }
+            })
     }
 
     /// The storage engine writes go to.

@@ -2,9 +2,11 @@
 //! metric metadata, for every caller (the Prometheus API, dashboards and their public links,
 //! panel images, and alerting), behind Prometheus' guards: a bound on how deeply a query nests,
 //! a limit on the samples one query may hold (`--query.max-samples`), a deadline, a concurrency
-//! limit with a bounded queue, and evaluation that stops as soon as its caller goes away.
+//! limit with a bounded queue and a fair share per caller (`admission`), and evaluation that
+//! stops as soon as its caller goes away.
 
 use super::{
+    admission::Admission,
     fetch::{fetch_for, FetchError},
     guard::{self, ParseError},
     promql::{self, Abort, Budget, MemorySource, Value, EVAL_STACK_BYTES},
@@ -20,12 +22,11 @@ use promql_parser::parser::{value::ValueType, Expr};
 use std::{
     collections::BTreeSet,
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, Ordering},
         Arc,
     },
     time::{Duration, Instant},
 };
-use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use app::api::prometheus::{QueryRange, RangeError, MAX_POINTS_PER_SERIES};
 
@@ -65,6 +66,9 @@ pub enum QueryError {
     /// Too many queries running and waiting (503, Retry-After).
     #[error("too many queries are running; try again shortly")]
     Busy,
+    /// The caller already has its share of the running and waiting queries (429).
+    #[error("you already have {0} queries running or waiting, your share of the portal's; try again when one has finished")]
+    OverShare(usize),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -88,6 +92,7 @@ impl QueryError {
             Self::Aborted(Abort::TimedOut) => "timeout",
             Self::Aborted(Abort::TooManySamples) => "too_many_samples",
             Self::Busy => "busy",
+            Self::OverShare(_) => "over_share",
             Self::Database(_) | Self::Internal(_) => "error",
         }
     }
@@ -125,8 +130,7 @@ struct Inner {
     pool: sqlx::PgPool,
     storage: Arc<Storage>,
     limits: QueryLimits,
-    running: Semaphore,
-    waiting: AtomicUsize,
+    admission: Admission,
     metrics: Metrics,
     /// Set when the portal stops: running queries end at their next step.
     shutdown: Arc<AtomicBool>,
@@ -149,16 +153,6 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// Counts a waiting query for as long as it waits.
-struct Waiting<'a>(&'a AtomicUsize, &'a Metrics);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-        self.1.query_waiting(-1);
-    }
-}
-
 impl QueryService {
     pub fn new(
         pool: sqlx::PgPool,
@@ -176,9 +170,8 @@ impl QueryService {
         Self(Arc::new(Inner {
             pool,
             storage,
-            running: Semaphore::new(limits.max_concurrent.max(1)),
+            admission: Admission::new(limits.max_concurrent, limits.max_queued, metrics.clone()),
             limits,
-            waiting: AtomicUsize::new(0),
             metrics,
             shutdown: Arc::default(),
         }))
@@ -188,7 +181,7 @@ impl QueryService {
     /// stopping, and a long query must not hold the shutdown up.
     pub fn shut_down(&self) {
         self.0.shutdown.store(true, Ordering::Relaxed);
-        self.0.running.close();
+        self.0.admission.close();
     }
 
     /// Parses PromQL, refusing queries that nest deeper than the limit.
@@ -339,27 +332,6 @@ impl QueryService {
         Ok(store::metadata::select_metadata(&self.0.pool, metric, limit).await?)
     }
 
-    /// Waits for a free evaluation slot until `deadline`; refuses at once when the queue is full.
-    async fn admit(
-        &self,
-        deadline: tokio::time::Instant,
-    ) -> Result<SemaphorePermit<'_>, QueryError> {
-        if let Ok(permit) = self.0.running.try_acquire() {
-            return Ok(permit);
-        }
-        if self.0.waiting.fetch_add(1, Ordering::Relaxed) >= self.0.limits.max_queued {
-            self.0.waiting.fetch_sub(1, Ordering::Relaxed);
-            return Err(QueryError::Busy);
-        }
-        self.0.metrics.query_waiting(1);
-        let _waiting = Waiting(&self.0.waiting, &self.0.metrics);
-        match tokio::time::timeout_at(deadline, self.0.running.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_closed)) => Err(QueryError::Busy),
-            Err(_elapsed) => Err(QueryError::Aborted(Abort::TimedOut)),
-        }
-    }
-
     /// Loads what `expr` reaches from `start` to `end` every `step`, then runs `evaluate` on a
     /// thread of its own (with a stack for the deepest query allowed) within the query's budget.
     async fn evaluate<T: Send + 'static>(
@@ -378,7 +350,7 @@ impl QueryService {
             metrics: self.0.metrics.clone(),
         };
         let result = async {
-            let _permit = self.admit(deadline).await?;
+            let _admitted = self.0.admission.enter(deadline).await?;
             self.0.metrics.query_started();
             let _running = RunningGauge(&self.0.metrics);
             let source = tokio::time::timeout_at(

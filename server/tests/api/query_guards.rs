@@ -3,7 +3,8 @@
 //! deadline, a client that goes away, too many queries at once, and a stop signal while a long
 //! query runs. Each must be answered (or stopped) without the portal going down.
 
-use crate::helpers::{fresh_database, spawn_app, spawn_app_on, TestApp};
+use crate::helpers::{client_with, fresh_database, make_token, spawn_app, spawn_app_on, TestApp};
+use app::api::accounts::Scope;
 use server::{
     config::{HumanDuration, SettingsInput},
     ingest::IncomingSeries,
@@ -15,7 +16,17 @@ use std::time::{Duration, Instant};
 const SLOW_QUERY: &str = "count_over_time(vector(1)[10d:1s])";
 
 async fn post_query(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    app.client
+    post_query_as(&app.client, app, path, form).await
+}
+
+/// `post_query` with another caller's client.
+async fn post_query_as(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
         .post(app.url(path))
         .form(form)
         .send()
@@ -223,18 +234,30 @@ async fn a_query_whose_client_went_away_stops_evaluating() {
     );
 }
 
-#[tokio::test]
-async fn queries_beyond_the_concurrency_limit_and_the_queue_get_503_with_retry_after() {
+/// A portal with one query slot and `queued` places in the queue, its slot taken by the slow
+/// query of the test's own token, whose client gives up after `patience`.
+async fn one_slot_taken(
+    queued: usize,
+    patience: Duration,
+) -> (TestApp, tokio::task::JoinHandle<Option<u16>>) {
     let input = SettingsInput {
         query_max_concurrency: Some(1),
-        query_max_queued: Some(0),
+        query_max_queued: Some(queued),
         ..SettingsInput::default()
     };
     let app = spawn_app_on(fresh_database().await, input).await;
-    let slow = start_slow_query(&app, Duration::from_secs(5));
+    let slow = start_slow_query(&app, patience);
     assert!(wait_for_metric(&app, "portal_queries_running", 1.0, Duration::from_secs(5)).await);
+    (app, slow)
+}
 
-    let response = post_query(&app, "/api/v1/query", &[("query", "1")]).await;
+#[tokio::test]
+async fn queries_beyond_the_concurrency_limit_and_the_queue_get_503_with_retry_after() {
+    let (app, slow) = one_slot_taken(0, Duration::from_secs(5)).await;
+
+    // Someone else (the slow query's owner would be over its share, a 429: see below).
+    let other = other_client(&app).await;
+    let response = post_query_as(&other, &app, "/api/v1/query", &[("query", "1")]).await;
 
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
@@ -242,6 +265,35 @@ async fn queries_beyond_the_concurrency_limit_and_the_queue_get_503_with_retry_a
     assert_eq!(kind, "unavailable");
     assert!(message.contains("too many queries"), "{message}");
     slow.abort();
+}
+
+/// A client acting as another principal than the test's own token.
+async fn other_client(app: &TestApp) -> reqwest::Client {
+    let token = make_token(&app.app_pool, "someone else", &[Scope::Read]).await;
+    client_with(Some(&token))
+}
+
+#[tokio::test]
+async fn one_caller_past_its_fair_share_gets_429_while_others_still_get_in() {
+    // One slot and two places in the queue: a share of one query per caller.
+    let (app, slow) = one_slot_taken(2, Duration::from_secs(4)).await;
+
+    let mine = post_query(&app, "/api/v1/query", &[("query", "1")]).await;
+    assert_eq!(mine.status(), 429);
+    assert_eq!(mine.headers()["retry-after"], "1");
+    let (_, kind, message) = error_of(mine).await;
+    assert_eq!(kind, "unavailable");
+    assert!(message.contains("your share"), "{message}");
+
+    // Another caller waits in the queue and is answered once the slot frees up.
+    let other = other_client(&app).await;
+    let theirs = post_query_as(&other, &app, "/api/v1/query", &[("query", "1")]).await;
+    assert_eq!(theirs.status(), 200);
+    assert_eq!(slow.await.unwrap(), None, "the slow query's client gave up");
+    assert_eq!(
+        metric(&app, "portal_queries_total{outcome=\"over_share\"}").await,
+        1.0
+    );
 }
 
 #[tokio::test]

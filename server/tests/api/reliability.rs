@@ -227,3 +227,75 @@ async fn an_embedded_postgresql_that_is_killed_is_started_again() {
     writer.assert_nothing_lost(&app).await;
     app.stop().await;
 }
+
+/// A remote-write body of `n` series with distinct labels (so it does not compress away).
+fn wide_body(n: usize, t: i64) -> Vec<u8> {
+    let series: Vec<_> = (0..n)
+        .map(|i| {
+            let id = format!("{:x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            gauge("shed_marker", &[("id", &id)], vec![(t, i as f64)])
+        })
+        .collect();
+    server::ingest::remote_write::encode(&series, &[])
+}
+
+#[tokio::test]
+async fn writes_past_the_in_flight_byte_budget_are_shed_with_503_before_their_bodies_are_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_on(
+        crate::helpers::fresh_database().await,
+        SettingsInput {
+            ingest_max_inflight: Some(server::config::ByteSize(16 << 10)),
+            ..SettingsInput::default()
+        },
+    )
+    .await;
+    let t = now_ms();
+    let body = wide_body(600, t);
+    assert!((10 << 10..16 << 10).contains(&body.len()), "{}", body.len());
+
+    // A sender that announces its body and sends it slowly holds its share meanwhile.
+    let address = app.address.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/write HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {}\r\ncontent-encoding: snappy\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+        app.token,
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&body[..100]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let post = || {
+        app.client
+            .post(app.url("/api/v1/write"))
+            .header("content-encoding", "snappy")
+            .header("content-type", "application/x-protobuf")
+            .body(body.clone())
+            .send()
+    };
+    let shed = post().await.unwrap();
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let message = shed.text().await.unwrap();
+    assert!(message.contains("in flight"), "{message}");
+
+    // The slow one completes and is stored; then there is room again.
+    slow.write_all(&body[100..]).await.unwrap();
+    let mut answer = vec![0u8; 64];
+    let n = slow.read(&mut answer).await.unwrap();
+    let status_line = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(status_line.starts_with("HTTP/1.1 204"), "{status_line}");
+    assert_eq!(post().await.unwrap().status(), 204);
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("portal_ingest_requests_shed_total{reason=\"inflight_bytes\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        app.instant("count(shed_marker)").await[0]["value"][1],
+        "600"
+    );
+    app.stop().await;
+}
