@@ -2,8 +2,10 @@
 //! sample, ~1–2 bytes each) plus a five-minute downsampled stream for long-range queries, then
 //! drops the block's raw partition; and applies retention by dropping whole partitions. A block
 //! is compacted in one transaction that locks its partition first, so a sample is always either
-//! raw or compacted, never lost: a write racing the compaction waits, finds the partition gone,
-//! makes it again, and the next pass merges that late sample into the block's chunks.
+//! raw or compacted, never lost: a write racing the compaction waits, finds the partition gone
+//! (or deadlocks with its drop and is rolled back), makes it again and writes once more, and the
+//! next pass merges that late sample into the block's chunks. A pass that loses such a deadlock
+//! is rolled back whole and runs again at the next interval.
 
 use super::{batch, block_start, codec, Storage, BLOCK_MS, DAY_MS, ROLLUP_MS};
 use crate::store::chunks::{self, Chunk};

@@ -59,16 +59,24 @@ impl Storage {
             encoded.iter().map(|(t, b)| (*t, b.as_slice())).collect();
         let block_starts: HashSet<i64> = blocks.keys().copied().collect();
         self.ensure_partitions(&block_starts).await?;
-        if let Err(e) = crate::store::batch::insert_batches(&self.pool, &rows).await {
-            // A late sample for a block the compactor has just dropped: make its partition
-            // again and write once more (the compactor merges it into the block's chunks).
-            let missing_partition = matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23514") || d.code().as_deref() == Some("42P01"));
-            if !missing_partition {
-                return Err(e);
+        // A late sample for a block the compactor is compacting: the write either waits for
+        // the block's lock and finds the partition gone, or deadlocks with the partition's drop
+        // (the write holds the parent, the drop wants it) and PostgreSQL rolls one of them back.
+        // Either way nothing was written: make the partition again and write once more (the
+        // compactor merges it into the block's chunks). A write that spans several old blocks
+        // can meet the compactor at each of them in turn, so it tries as often as it has
+        // blocks, and twice more.
+        let mut attempts = block_starts.len() + 2;
+        loop {
+            match crate::store::batch::insert_batches(&self.pool, &rows).await {
+                Ok(()) => break,
+                Err(e) if attempts > 1 && raced_the_compactor(&e) => {
+                    attempts -= 1;
+                    self.partitions.lock().await.clear();
+                    self.ensure_partitions(&block_starts).await?;
+                }
+                Err(e) => return Err(e),
             }
-            self.partitions.lock().await.clear();
-            self.ensure_partitions(&block_starts).await?;
-            crate::store::batch::insert_batches(&self.pool, &rows).await?;
         }
         self.head
             .append_all(blocks.values().flatten().map(|(id, p)| (*id, p.as_slice())));
@@ -91,6 +99,20 @@ impl Storage {
     /// dropped it), so the next sample for it makes it again.
     pub async fn forget_partition(&self, start: i64) {
         self.partitions.lock().await.remove(&start);
+    }
+}
+
+/// Whether a write failed, writing nothing, because the compactor dropped a raw partition it
+/// needed: no partition for the row (`23514`), the table gone (`42P01`), its OID gone after a
+/// lock wait, or a deadlock with the drop (`40P01`).
+fn raced_the_compactor(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            Some("23514" | "42P01" | "40P01") => true,
+            Some("XX000") => d.message().contains("could not open relation"),
+            _ => false,
+        },
+        _ => false,
     }
 }
 

@@ -227,3 +227,50 @@ async fn recent_samples_are_read_back_into_memory_after_a_restart() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn writes_into_old_blocks_racing_the_compactor_are_all_kept() {
+    let (app, _lock) = spawn_app_without_compactor().await;
+    let now = chrono::Utc::now().timestamp_millis() / MINUTE * MINUTE;
+    // Passes that compact every complete block, back to back, while the writes go on. A pass
+    // that loses a deadlock to a write is rolled back whole and tried again, as the portal's
+    // own compactor does at its next pass.
+    let racing = {
+        let (pool, storage) = (app.app_pool.clone(), app.storage.clone());
+        tokio::spawn(async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(4);
+            while std::time::Instant::now() < deadline {
+                match run_once(&pool, Some(&storage), now, &settings(30)).await {
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40P01") => {}
+                    other => {
+                        other.unwrap();
+                    }
+                }
+            }
+        })
+    };
+    // Each write has one sample in each of the last twelve complete blocks (a day of them).
+    let blocks = 12;
+    let writes = 30;
+    for w in 0..writes {
+        let samples = (1..=blocks)
+            .rev()
+            .map(|b| (now - b * 120 * MINUTE + w * 1000, w as f64))
+            .collect();
+        let series = IncomingSeries {
+            key: SeriesKey::from_pairs([("__name__", "late_total")]).unwrap(),
+            samples,
+        };
+        app.remote_write(&[series], &[]).await;
+    }
+    racing.await.unwrap();
+    run_once(&app.app_pool, Some(&app.storage), now, &settings(30))
+        .await
+        .unwrap();
+    let counted = app.instant("count_over_time(late_total[2d])").await;
+    assert_eq!(
+        counted[0]["value"][1],
+        (blocks * writes).to_string(),
+        "every acknowledged sample is kept"
+    );
+}
