@@ -10,6 +10,8 @@ pub mod dashboards;
 pub mod demo;
 pub mod embedded;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod ingest;
 pub mod labels;

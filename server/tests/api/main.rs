@@ -13,6 +13,7 @@ mod compaction;
 mod dashboards;
 mod embedded;
 mod errors;
+mod fuzz_corpora;
 mod health;
 mod helpers;
 mod maintenance;
