@@ -27,7 +27,7 @@ use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::{
-        atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI32, Ordering},
         mpsc, Arc, Mutex,
     },
     time::{Duration, Instant},
@@ -81,7 +81,6 @@ struct Supervised {
     restart: AtomicBool,
     /// Set when the portal asks it to stop: a death then ends the supervision.
     stopping: AtomicBool,
-    restarts: AtomicU64,
 }
 
 /// The account PostgreSQL runs under.
@@ -215,11 +214,6 @@ impl EmbeddedPostgres {
     /// The running postmaster's pid (0 while a restart is pending).
     pub fn pid(&self) -> i32 {
         self.supervised.pid.load(Ordering::SeqCst)
-    }
-
-    /// How many times PostgreSQL died and was started again.
-    pub fn restarts(&self) -> u64 {
-        self.supervised.restarts.load(Ordering::SeqCst)
     }
 
     fn try_exit(&self) -> Result<std::io::Result<std::process::ExitStatus>, mpsc::TryRecvError> {
@@ -454,7 +448,6 @@ fn supervise(
             let _ = exit_tx.send(status);
             return;
         }
-        supervised.restarts.fetch_add(1, Ordering::SeqCst);
         error!(
             status = %status.as_ref().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
             retry_in = ?backoff,

@@ -52,18 +52,24 @@ pub enum ApiError {
 impl From<anyhow::Error> for ApiError {
     /// Internal, unless a database error in its chain says the database cannot serve now.
     fn from(e: anyhow::Error) -> Self {
-        let unavailable = e
-            .chain()
+        e.chain()
             .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
-            .find_map(crate::store::unavailable);
-        match unavailable {
-            Some(why) => {
-                tracing::warn!(error = %format!("{e:#}"), "the database cannot serve the request now");
-                Self::unavailable(why, 5)
-            }
-            None => Self::Internal(e),
-        }
+            .find_map(database_unavailable)
+            .unwrap_or(Self::Internal(e))
     }
+}
+
+/// The 503 for a database error that says the database cannot serve now (see
+/// `store::unavailable`); a busy pool is worth retrying sooner than a database that is away.
+fn database_unavailable(e: &sqlx::Error) -> Option<ApiError> {
+    let why = crate::store::unavailable(e)?;
+    tracing::warn!(error = %e, "the database cannot serve the request now");
+    let retry_after = if matches!(e, sqlx::Error::PoolTimedOut) {
+        1
+    } else {
+        5
+    };
+    Some(ApiError::unavailable(why, retry_after))
 }
 
 impl ApiError {
@@ -243,14 +249,8 @@ fn constraint_error(code: &str, constraint: Option<&str>) -> ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        if let Some(why) = crate::store::unavailable(&e) {
-            tracing::warn!(error = %e, "the database cannot serve the request now");
-            let retry_after = if matches!(e, sqlx::Error::PoolTimedOut) {
-                1
-            } else {
-                5
-            };
-            return Self::unavailable(why, retry_after);
+        if let Some(unavailable) = database_unavailable(&e) {
+            return unavailable;
         }
         match &e {
             sqlx::Error::RowNotFound => Self::NotFound("not found".into()),
