@@ -68,7 +68,7 @@ async fn run(pg: &EmbeddedPostgres) -> anyhow::Result<()> {
         .await?;
     store::MIGRATOR.run(&pool).await?;
     let metrics = Metrics::new();
-    let storage = Arc::new(Storage::new(pool.clone()));
+    let storage = Arc::new(Storage::new(pool.clone(), Default::default()));
     let ingester = Arc::new(Ingester::new(
         pool.clone(),
         storage.clone(),

@@ -200,6 +200,10 @@ settings! {
     ingest_max_inflight: ByteSize => u64 [env = "PORTAL_INGEST_MAX_INFLIGHT", value_name = "SIZE"]
         check |b| *b >= 1024 => "must be at least 1KiB"
         default 256 << 20;
+    /// Most uncompacted samples held in memory before writes into blocks old enough to compact (a back-fill) get 503 with Retry-After until the compactor catches up; live writes are never refused by it [default: 20000000]
+    head_max_samples: u64 => u64 [env = "PORTAL_HEAD_MAX_SAMPLES", value_name = "N"]
+        check |n| *n >= 1000 => "must be at least 1000"
+        default 20_000_000;
     /// Longest a request may take before it is answered 503 [default: 60s]
     request_timeout: HumanDuration => Duration [env = "PORTAL_REQUEST_TIMEOUT", value_name = "DURATION"]
         check |d| !d.is_zero() => "must be more than 0"

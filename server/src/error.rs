@@ -191,6 +191,10 @@ impl From<crate::ingest::IngestError> for ApiError {
                 ),
                 1,
             ),
+            // The compactor runs every minute; a back-fill sender retries until it has.
+            crate::ingest::IngestError::HeadFull(message) => {
+                Self::unavailable(format!("{message}; retry shortly"), 10)
+            }
             crate::ingest::IngestError::Database(e) => e.into(),
         }
     }

@@ -30,6 +30,7 @@ pub struct Metrics {
     http_in_flight: IntGauge,
     db_connections: IntGaugeVec,
     db_max_connections: IntGauge,
+    head_samples: IntGauge,
     ingest_samples: IntCounterVec,
     ingest_samples_refused: IntCounterVec,
     ingest_series_created: IntCounterVec,
@@ -84,6 +85,11 @@ impl Metrics {
             "Most connections the PostgreSQL pool may open",
         )
         .expect("valid metric");
+        let head_samples = IntGauge::new(
+            "portal_head_samples",
+            "Samples in memory not compacted yet (the head), written by this replica or another",
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "portal_build_info",
@@ -121,7 +127,7 @@ impl Metrics {
         );
         let ingest_shed = counter(
             "portal_ingest_requests_shed_total",
-            "Writes refused with 503 before their bodies were read, by reason (inflight_bytes)",
+            "Writes refused with 503 and Retry-After, by reason: inflight_bytes (before the body was read), head_full (a back-fill while the head is at its limit)",
             &["reason"],
         );
         let ingest_exemplars_dropped = counter(
@@ -213,6 +219,7 @@ impl Metrics {
             Box::new(http_in_flight.clone()),
             Box::new(db_connections.clone()),
             Box::new(db_max_connections.clone()),
+            Box::new(head_samples.clone()),
             Box::new(build_info),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
@@ -227,6 +234,7 @@ impl Metrics {
             http_in_flight,
             db_connections,
             db_max_connections,
+            head_samples,
             ingest_samples,
             ingest_samples_refused,
             ingest_series_created,
@@ -335,8 +343,11 @@ impl Metrics {
         &self.http_in_flight
     }
 
-    /// Reads the pool's state and writes every metric in the text exposition format.
-    pub fn render(&self, pool: &PgPool) -> String {
+    /// The text exposition of every metric, with the pool's connections and the head's size
+    /// (`head_samples`) read now.
+    pub fn render(&self, pool: &PgPool, head_samples: usize) -> String {
+        self.head_samples
+            .set(i64::try_from(head_samples).unwrap_or(i64::MAX));
         let open = i64::from(pool.size());
         let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
         self.db_connections.with_label_values(&["idle"]).set(idle);

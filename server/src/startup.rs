@@ -16,7 +16,7 @@ use crate::{
     scrape, store,
     tsdb::{
         compactor::{self, CompactSettings},
-        Storage,
+        HeadLimits, Storage,
     },
     workers::Supervisor,
 };
@@ -44,6 +44,10 @@ pub const EMBEDDED_DATABASE: &str = "portal";
 const PROVISIONING_INTERVAL: Duration = Duration::from_secs(10);
 /// How often audit events older than the retention are dropped.
 const AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// A block is compacted this long after it ends (room for late samples).
+const COMPACTION_GRACE: Duration = Duration::from_secs(10 * 60);
+/// How often each replica reads the samples other replicas wrote into its head.
+const HEAD_SYNC_INTERVAL: Duration = Duration::from_millis(250);
 
 /// A built portal, bound to its port, not yet serving.
 pub struct Application {
@@ -158,7 +162,13 @@ impl Application {
                 .unwrap_or(chrono::Duration::days(30)),
             ..IngestLimits::default()
         };
-        let storage = Arc::new(Storage::new(pool.clone()));
+        let storage = Arc::new(Storage::new(
+            pool.clone(),
+            HeadLimits {
+                max_samples: usize::try_from(settings.head_max_samples).unwrap_or(usize::MAX),
+                grace_ms: COMPACTION_GRACE.as_millis() as i64,
+            },
+        ));
         // Queries read recent samples from memory: load what the raw partitions hold first.
         let loaded = storage
             .load()
@@ -281,7 +291,7 @@ impl Application {
             rules_dir: settings.rules_dir.clone(),
             compaction: CompactSettings {
                 retention: settings.retention,
-                grace: Duration::from_secs(10 * 60),
+                grace: COMPACTION_GRACE,
                 interval: Duration::from_secs(60),
             },
         })
@@ -419,6 +429,22 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
         });
     }
 
+    // Every replica keeps its head in step with what the others write and compact.
+    {
+        let storage = storage.clone();
+        supervisor.every("head-sync", HEAD_SYNC_INTERVAL, move || {
+            let storage = storage.clone();
+            async move {
+                match storage.sync().await {
+                    // An outage is reported by /readyz and every write; four warnings a second
+                    // would add nothing. The sync after it catches up.
+                    Err(e) if store::unavailable(&e).is_some() => Ok(()),
+                    result => result.context("head sync failed"),
+                }
+            }
+        });
+    }
+
     // Alert rules are evaluated, and notifications sent, by one replica each.
     {
         let alerting = state.alerting.clone();
@@ -434,7 +460,7 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
     }
     if let Some(dir) = rules_dir {
         let alerting = state.alerting.clone();
-        supervisor.every("rule-provisioning", PROVISIONING_INTERVAL, move || {
+        supervisor.every_on_one_replica("rule-provisioning", PROVISIONING_INTERVAL, move || {
             let (alerting, dir) = (alerting.clone(), dir.clone());
             async move {
                 alerting
@@ -446,26 +472,59 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
         });
     }
 
+    // Each replica scrapes itself; one replica scrapes every other target (two would store
+    // each scrape twice, a few ms apart).
     let client = scrape::client();
-    for target in scrape_targets {
+    let (own, scrape_targets): (Vec<_>, Vec<_>) = scrape_targets.into_iter().partition(|t| t.own);
+    for target in own {
         let (client, ingester, pool) = (client.clone(), state.ingester.clone(), pool.clone());
         let max_body = state.info.body_limit;
-        supervisor.spawn("scrape", move |ctx| {
+        supervisor.spawn("self-scrape", move |ctx| {
             scrape::run(target, client, ingester, pool, max_body, ctx.token())
+        });
+    }
+    if !scrape_targets.is_empty() {
+        let (ingester, pool) = (state.ingester.clone(), pool.clone());
+        let max_body = state.info.body_limit;
+        supervisor.spawn_on_one_replica("scrape", move |ctx| {
+            let runs: Vec<_> = scrape_targets
+                .iter()
+                .map(|target| {
+                    scrape::run(
+                        target.clone(),
+                        client.clone(),
+                        ingester.clone(),
+                        pool.clone(),
+                        max_body,
+                        ctx.token(),
+                    )
+                })
+                .collect();
+            async move {
+                let mut scrapes = tokio::task::JoinSet::new();
+                for run in runs {
+                    scrapes.spawn(run);
+                }
+                while scrapes.join_next().await.is_some() {}
+            }
         });
     }
 
     if let Some(dir) = dashboards_dir {
         let pool = pool.clone();
-        supervisor.every("dashboard-provisioning", PROVISIONING_INTERVAL, move || {
-            let (pool, dir) = (pool.clone(), dir.clone());
-            async move {
-                crate::dashboards::provision::sync_directory(&pool, &dir)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| anyhow::anyhow!("dashboard provisioning failed: {e}"))
-            }
-        });
+        supervisor.every_on_one_replica(
+            "dashboard-provisioning",
+            PROVISIONING_INTERVAL,
+            move || {
+                let (pool, dir) = (pool.clone(), dir.clone());
+                async move {
+                    crate::dashboards::provision::sync_directory(&pool, &dir)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| anyhow::anyhow!("dashboard provisioning failed: {e}"))
+                }
+            },
+        );
     }
 
     // Old audit events go, a day's worth at a time on one replica.

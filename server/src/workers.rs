@@ -104,40 +104,35 @@ impl Supervisor {
 
     /// Runs `pass` every `interval` until the portal stops, the first one interval from now
     /// (start-up has done whatever must be done before serving).
-    pub fn every<F, Fut>(&mut self, name: &'static str, interval: Duration, mut pass: F)
+    pub fn every<F, Fut>(&mut self, name: &'static str, interval: Duration, pass: F)
     where
         F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = anyhow::Result<()>> + Send,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        self.spawn(name, move |ctx| async move {
-            let mut ticker =
-                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => {}
-                    _ = ctx.stopped() => break,
-                }
-                let result = tokio::select! {
-                    r = pass() => r,
-                    _ = ctx.stopped() => break,
-                };
-                ctx.ran(&result);
-            }
+        let first = tokio::time::Instant::now() + interval;
+        self.spawn(name, move |ctx| run_every(ctx, first, interval, pass));
+    }
+
+    /// Like [`Supervisor::every`], on exactly one of the replicas sharing the database (see
+    /// [`Supervisor::spawn_on_one_replica`]); the first pass runs as soon as it has the job.
+    pub fn every_on_one_replica<F, Fut>(&mut self, name: &'static str, interval: Duration, pass: F)
+    where
+        F: FnMut() -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.spawn_on_one_replica(name, move |ctx| {
+            run_every(ctx, tokio::time::Instant::now(), interval, pass.clone())
         });
     }
 
-    /// Like [`Supervisor::every`], on exactly one of the replicas sharing the database: the one
-    /// that holds the advisory lock named after the job. The others try again every
-    /// `lock_retry` and take over when the holder's connection goes away.
-    pub fn every_on_one_replica<F, Fut>(
-        &mut self,
-        name: &'static str,
-        interval: Duration,
-        mut pass: F,
-    ) where
-        F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = anyhow::Result<()>> + Send,
+    /// Runs `job` on exactly one of the replicas sharing the database: the one that holds the
+    /// advisory lock named after the job. The others try again every `lock_retry` and take over
+    /// when the holder's connection goes away; a holder that loses its lock connection stops
+    /// the job (its context is cancelled) and tries for the lock again like the others.
+    pub fn spawn_on_one_replica<F, Fut>(&mut self, name: &'static str, mut job: F)
+    where
+        F: FnMut(JobContext) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let options = self.lock_options.clone();
         let retry = self.lock_retry;
@@ -152,7 +147,30 @@ impl Supervisor {
                         Ok(Some(mut lock)) => {
                             info!(worker = name, "this replica runs the job");
                             metrics.set_worker_up(name, true);
-                            run_while_held(&mut lock, interval, retry, &ctx, &mut pass).await;
+                            let held = JobContext {
+                                name,
+                                stop: ctx.stop.child_token(),
+                                metrics: metrics.clone(),
+                            };
+                            let run = job(held.clone());
+                            tokio::pin!(run);
+                            let mut alive = tokio::time::interval_at(
+                                tokio::time::Instant::now() + retry,
+                                retry,
+                            );
+                            loop {
+                                tokio::select! {
+                                    _ = &mut run => break,
+                                    _ = alive.tick() => {
+                                        if let Err(e) = lock.ping().await {
+                                            warn!(worker = name, error = %e, "lost the job's lock connection; another replica may take over");
+                                            held.stop.cancel();
+                                            run.as_mut().await;
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
                             metrics.set_worker_up(name, false);
                             release(lock, name).await;
                         }
@@ -215,37 +233,28 @@ async fn hold_lock(
     }
 }
 
-/// Runs passes while the lock's connection lives and the portal runs.
-async fn run_while_held<F, Fut>(
-    lock: &mut PgConnection,
+/// Runs `pass` at `first` and every `interval` after, until the job's context stops.
+async fn run_every<F, Fut>(
+    ctx: JobContext,
+    first: tokio::time::Instant,
     interval: Duration,
-    check: Duration,
-    ctx: &JobContext,
-    pass: &mut F,
+    mut pass: F,
 ) where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    let mut ticker = tokio::time::interval(interval);
+    let mut ticker = tokio::time::interval_at(first, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut alive = tokio::time::interval(check);
     loop {
         tokio::select! {
-            _ = ticker.tick() => {
-                let result = tokio::select! {
-                    r = pass() => r,
-                    _ = ctx.stopped() => return,
-                };
-                ctx.ran(&result);
-            }
-            _ = alive.tick() => {
-                if let Err(e) = lock.ping().await {
-                    warn!(worker = ctx.name, error = %e, "lost the job's lock connection; another replica may take over");
-                    return;
-                }
-            }
+            _ = ticker.tick() => {}
             _ = ctx.stopped() => return,
         }
+        let result = tokio::select! {
+            r = pass() => r,
+            _ = ctx.stopped() => return,
+        };
+        ctx.ran(&result);
     }
 }
 

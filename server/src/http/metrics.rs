@@ -10,6 +10,8 @@ pub fn router() -> Router<AppState> {
 async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
-        state.metrics.render(&state.pool),
+        state
+            .metrics
+            .render(&state.pool, state.ingester.storage().head().len()),
     )
 }

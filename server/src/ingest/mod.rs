@@ -110,8 +110,20 @@ pub enum IngestError {
     /// The bodies being received already take the in-flight budget.
     #[error("the portal is receiving more than it can take in at once")]
     Overloaded { inflight_limit: u64 },
+    /// A back-fill while the head holds as much as it may: the compactor catches up first.
+    #[error("{0}")]
+    HeadFull(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+impl From<crate::tsdb::WriteError> for IngestError {
+    fn from(e: crate::tsdb::WriteError) -> Self {
+        match e {
+            crate::tsdb::WriteError::HeadFull { .. } => Self::HeadFull(e.to_string()),
+            crate::tsdb::WriteError::Database(e) => Self::Database(e),
+        }
+    }
 }
 
 /// The shared ingest state: series dictionary cache, per-metric series counts, known partitions.
@@ -271,7 +283,12 @@ impl Ingester {
                 spans.insert(id, (a, b));
             }
         }
-        self.storage.write(&blocks).await?;
+        if let Err(e) = self.storage.write(&blocks).await {
+            if matches!(e, crate::tsdb::WriteError::HeadFull { .. }) {
+                self.metrics.observe_ingest_shed("head_full");
+            }
+            return Err(e.into());
+        }
         self.extend_series_days(spans).await?;
         outcome.samples_written = written;
         self.metrics.observe_ingest(

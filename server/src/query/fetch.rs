@@ -126,6 +126,8 @@ pub async fn fetch_for(
     resolution: Resolution,
     max_samples: usize,
 ) -> Result<MemorySource, FetchError> {
+    // Whatever any replica acknowledged before this query is in the head first.
+    storage.sync().await?;
     let mut needs = Vec::new();
     collect(
         expr,

@@ -36,6 +36,8 @@ pub struct Target {
     pub interval: Duration,
     pub timeout: Duration,
     pub labels: Vec<(String, String)>,
+    /// The portal scraping itself: every replica scrapes its own; one replica scrapes the rest.
+    pub own: bool,
 }
 
 /// The targets of the configured jobs, and the portal itself at `own_address` when asked.
@@ -50,6 +52,7 @@ pub fn targets(jobs: &[ScrapeJob], own: Option<(SocketAddr, Duration)>) -> Vec<T
                 interval: job.interval,
                 timeout: job.timeout,
                 labels: job.labels.clone(),
+                own: false,
             })
         })
         .collect();
@@ -64,6 +67,7 @@ pub fn targets(jobs: &[ScrapeJob], own: Option<(SocketAddr, Duration)>) -> Vec<T
             interval,
             timeout: interval.min(Duration::from_secs(10)),
             labels: Vec::new(),
+            own: true,
         });
     }
     out

@@ -117,7 +117,7 @@ pub async fn read_partition(
     name: &str,
 ) -> sqlx::Result<Vec<SeriesSamples>> {
     let mut out = Vec::new();
-    for row in store::batch::select_partition_rows(db, name).await? {
+    for (_, _, row) in store::batch::select_partition_rows(db, name).await? {
         match decode(&row) {
             Some(batch) => out.extend(batch),
             None => tracing::error!(partition = name, "a damaged batch row was skipped"),

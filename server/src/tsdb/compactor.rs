@@ -7,7 +7,7 @@
 //! next pass merges that late sample into the block's chunks. A pass that loses such a deadlock
 //! is rolled back whole and runs again at the next interval.
 
-use super::{batch, block_start, codec, Storage, BLOCK_MS, DAY_MS, ROLLUP_MS};
+use super::{batch, block_start, codec, Storage, DAY_MS, ROLLUP_MS};
 use crate::store::chunks::{self, Chunk};
 use sqlx::PgPool;
 use std::{
@@ -72,37 +72,27 @@ pub async fn run_once(
             report.partitions_dropped += 1;
         }
     }
-    let mut raw: Vec<(String, i64, i64)> = Vec::new();
-    for name in chunks::select_partitions(pool, "metric_batch").await? {
+    let mut raw: Vec<(String, i64, i64, i64)> = Vec::new();
+    for (name, oid) in crate::store::batch::select_partitions(pool).await? {
         if let Some((start, end)) = batch::batch_partition_span(&name) {
-            raw.push((name, start, end));
+            raw.push((name, oid, start, end));
         }
     }
-    for (name, start, end) in raw {
+    for (name, oid, start, end) in raw {
         if end <= horizon {
             chunks::drop_partition(pool, &name).await?;
             report.partitions_dropped += 1;
-            if let Some(storage) = storage {
-                storage.head().remove_before(end);
-            }
         } else if end <= ripe {
             let compacted = compact_partition(pool, &name, start, end).await?;
             report.blocks_compacted += 1;
             report.samples_compacted += compacted.samples;
             report.chunks_written += compacted.chunks;
             report.partitions_dropped += 1;
-            if let Some(storage) = storage {
-                storage.head().remove(&compacted.times);
-            }
         } else {
             continue;
         }
         if let Some(storage) = storage {
-            let mut block = start;
-            while block < end {
-                storage.forget_partition(block).await;
-                block += BLOCK_MS;
-            }
+            storage.dropped_partition(start, oid).await;
         }
     }
     Ok(report)
@@ -112,8 +102,6 @@ pub async fn run_once(
 struct Compacted {
     samples: u64,
     chunks: u64,
-    /// The timestamps moved into chunks, by series, in order: the head drops exactly these.
-    times: HashMap<i64, Vec<i64>>,
 }
 
 /// Compacts the raw partition `name` covering `start..end` (ms) and drops it.
@@ -140,7 +128,7 @@ async fn compact_partition(
     }
     let mut out: Vec<Chunk> = Vec::new();
     let mut rollups: HashMap<(i64, i64), Vec<(i64, f64)>> = HashMap::new();
-    let mut times: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut series_ids: Vec<i64> = Vec::new();
     let mut samples_read = 0u64;
     for (id, mut points) in by_series {
         // Reversed, a stable sort and dedup keep the last-written sample of a timestamp.
@@ -148,10 +136,9 @@ async fn compact_partition(
         points.sort_by_key(|p| p.0);
         points.dedup_by_key(|p| p.0);
         samples_read += points.len() as u64;
-        times.insert(id, points.iter().map(|p| p.0).collect());
+        series_ids.push(id);
         finish_series(id, points, &existing, &mut out, &mut rollups);
     }
-    let series_ids: Vec<i64> = times.keys().copied().collect();
     // The downsampled day streams: what was there, outside this range, plus the new buckets.
     for ((id, day), new) in rollups {
         let mut stream: Vec<(i64, f64)> = existing_rollups
@@ -179,7 +166,6 @@ async fn compact_partition(
     Ok(Compacted {
         samples: samples_read,
         chunks: out.len() as u64,
-        times,
     })
 }
 

@@ -1,27 +1,41 @@
-//! The head: every sample not yet compacted, in memory by series, as Prometheus keeps its head
-//! block. It holds exactly what the raw partitions hold: loaded from them at start-up, added to
-//! after each write commits, and trimmed of what each compaction moved into chunks. Queries
-//! read recent data here (a hash look-up and a binary search per series) and older data from
-//! the chunks' index, so no query ever scans raw rows.
+//! The head: every sample not yet compacted, in memory, as Prometheus keeps its head block. It
+//! holds what the raw partitions hold, one segment per partition (a two-hour block, named by
+//! the partition's table OID), each by series: loaded from the partitions at start-up, added to
+//! by this replica's writes once they commit and by the rows other replicas commit (see
+//! `Storage::sync`), and a segment goes as a whole when its partition is dropped (compacted, or
+//! past retention). A block whose partition is dropped and made again for a late sample gets a
+//! new segment, so dropping one never loses what was written since. Queries read recent data
+//! here (a hash look-up and a binary search per series and block) and older data from the
+//! chunks' index, so no query ever scans raw rows.
 
-use super::batch;
-use crate::store::chunks;
-use sqlx::PgPool;
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use super::{batch, BLOCK_MS};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{
+    atomic::{AtomicU64, AtomicUsize, Ordering},
+    Arc, Mutex, RwLock,
+};
 
 const SHARDS: usize = 16;
 
-/// One shard: series id → samples in time order. A deque, because compaction removes the
-/// oldest samples and writes add the newest.
+/// One shard: series id → samples in time order. A deque, because samples arrive mostly in
+/// order and a late one is inserted in place.
 type Shard = HashMap<i64, VecDeque<(i64, f64)>>;
 
 /// A series id and some of its samples.
 pub type SeriesPoints<'a> = (i64, &'a [(i64, f64)]);
 
+/// A raw partition: the start of its block (ms) and its table's OID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Partition {
+    pub block: i64,
+    pub oid: i64,
+}
+
 /// Adds `new` to one series of a locked shard; a timestamp it has takes the new value.
-fn append_to(shard: &mut Shard, series_id: i64, new: &[(i64, f64)]) {
+/// Returns how many samples the series gained.
+fn append_to(shard: &mut Shard, series_id: i64, new: &[(i64, f64)]) -> usize {
     let points = shard.entry(series_id).or_default();
+    let before = points.len();
     for &(t, v) in new {
         match points.back() {
             Some(&(last, _)) if last < t => points.push_back((t, v)),
@@ -32,143 +46,204 @@ fn append_to(shard: &mut Shard, series_id: i64, new: &[(i64, f64)]) {
             },
         }
     }
+    points.len() - before
 }
 
-/// Recent samples by series id, in time order.
-pub struct Head {
+/// The samples of one partition, by series.
+struct Segment {
+    /// The listing epoch when the segment was made (see [`Head::retain_listed`]).
+    epoch: u64,
     shards: Vec<Mutex<Shard>>,
+    samples: AtomicUsize,
 }
 
-impl Default for Head {
-    fn default() -> Self {
+impl Segment {
+    fn new(epoch: u64) -> Self {
         Self {
+            epoch,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            samples: AtomicUsize::new(0),
         }
     }
+
+    fn shard(&self, series_id: i64) -> std::sync::MutexGuard<'_, Shard> {
+        lock(&self.shards[series_id.rem_euclid(SHARDS as i64) as usize])
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Recent samples by partition and series, in time order.
+#[derive(Default)]
+pub struct Head {
+    segments: RwLock<BTreeMap<Partition, Arc<Segment>>>,
+    /// Samples in all segments.
+    samples: AtomicUsize,
+    /// Bumped before each listing of the partitions.
+    epoch: AtomicU64,
 }
 
 impl Head {
-    fn shard(&self, series_id: i64) -> std::sync::MutexGuard<'_, Shard> {
-        self.shards[series_id.rem_euclid(SHARDS as i64) as usize]
-            .lock()
+    fn segment(&self, partition: Partition) -> Arc<Segment> {
+        if let Some(s) = self
+            .segments
+            .read()
             .unwrap_or_else(|e| e.into_inner())
+            .get(&partition)
+        {
+            return s.clone();
+        }
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        self.segments
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(partition)
+            .or_insert_with(|| Arc::new(Segment::new(epoch)))
+            .clone()
     }
 
-    /// Adds samples of one series; a timestamp it already has takes the new value.
-    pub fn append(&self, series_id: i64, new: &[(i64, f64)]) {
-        append_to(&mut self.shard(series_id), series_id, new);
+    /// Adds samples of one series to a partition's segment; a timestamp it already has takes
+    /// the new value.
+    pub fn append(&self, partition: Partition, series_id: i64, new: &[(i64, f64)]) {
+        self.append_all(partition, std::iter::once((series_id, new)));
     }
 
-    /// Adds samples of many series, taking each shard's lock once.
-    pub fn append_all<'a>(&self, series: impl Iterator<Item = SeriesPoints<'a>>) {
+    /// Adds samples of many series to a partition's segment, taking each shard's lock once.
+    pub fn append_all<'a>(
+        &self,
+        partition: Partition,
+        series: impl Iterator<Item = SeriesPoints<'a>>,
+    ) {
+        let segment = self.segment(partition);
         let mut by_shard: Vec<Vec<SeriesPoints<'a>>> = vec![Vec::new(); SHARDS];
         for (id, points) in series {
             by_shard[id.rem_euclid(SHARDS as i64) as usize].push((id, points));
         }
+        let mut added = 0;
         for (k, batch) in by_shard.into_iter().enumerate() {
             if batch.is_empty() {
                 continue;
             }
-            let mut shard = self.shards[k].lock().unwrap_or_else(|e| e.into_inner());
+            let mut shard = lock(&segment.shards[k]);
             for (id, points) in batch {
-                append_to(&mut shard, id, points);
+                added += append_to(&mut shard, id, points);
             }
         }
+        segment.samples.fetch_add(added, Ordering::Relaxed);
+        self.samples.fetch_add(added, Ordering::Relaxed);
     }
 
-    /// The samples of `series_ids` from `from` to `to` (ms, inclusive).
+    /// The samples of `series_ids` from `from` to `to` (ms, inclusive), in time order. Where a
+    /// block has two segments (a dropped partition's, not forgotten yet, and the one made again
+    /// for late samples) a timestamp in both keeps the later segment's value.
     pub fn select(&self, series_ids: &[i64], from: i64, to: i64) -> HashMap<i64, Vec<(i64, f64)>> {
-        let mut out = HashMap::new();
+        let segments: Vec<(Partition, Arc<Segment>)> = self
+            .segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .range(
+                Partition {
+                    block: from - BLOCK_MS + 1,
+                    oid: i64::MIN,
+                }..,
+            )
+            .take_while(|(p, _)| p.block <= to)
+            .map(|(p, s)| (*p, s.clone()))
+            .collect();
+        let shared_block = segments.windows(2).any(|w| w[0].0.block == w[1].0.block);
+        let mut out: HashMap<i64, Vec<(i64, f64)>> = HashMap::new();
         for &id in series_ids {
-            let shard = self.shard(id);
-            if let Some(points) = shard.get(&id) {
-                let lo = points.partition_point(|p| p.0 < from);
-                let hi = points.partition_point(|p| p.0 <= to);
-                if lo < hi {
-                    out.insert(id, points.range(lo..hi).copied().collect());
+            for (_, segment) in &segments {
+                let shard = segment.shard(id);
+                if let Some(points) = shard.get(&id) {
+                    let lo = points.partition_point(|p| p.0 < from);
+                    let hi = points.partition_point(|p| p.0 <= to);
+                    if lo < hi {
+                        out.entry(id)
+                            .or_default()
+                            .extend(points.range(lo..hi).copied());
+                    }
                 }
+            }
+        }
+        if shared_block {
+            for points in out.values_mut() {
+                points.reverse();
+                points.sort_by_key(|p| p.0);
+                points.dedup_by_key(|p| p.0);
             }
         }
         out
     }
 
-    /// Removes the samples a compaction moved into chunks: for each series, the timestamps
-    /// given (in time order). A sample written again since keeps its place only if its time
-    /// differs; one with the same time is in the next compaction's raw data anyway. Only the
-    /// span the timestamps cover is visited, and a span at the front (the usual case: the
-    /// oldest block) is dropped without moving the rest.
-    pub fn remove(&self, compacted: &HashMap<i64, Vec<i64>>) {
-        for (&id, times) in compacted {
-            let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
-                continue;
-            };
-            let mut shard = self.shard(id);
-            let Some(points) = shard.get_mut(&id) else {
-                continue;
-            };
-            let lo = points.partition_point(|p| p.0 < first);
-            let hi = points.partition_point(|p| p.0 <= last);
-            let kept: Vec<(i64, f64)> = points
-                .range(lo..hi)
-                .filter(|p| times.binary_search(&p.0).is_err())
-                .copied()
-                .collect();
-            if lo == 0 {
-                points.drain(..hi);
-                for p in kept.into_iter().rev() {
-                    points.push_front(p);
-                }
-            } else {
-                let tail: Vec<(i64, f64)> = points.drain(lo..).skip(hi - lo).collect();
-                points.extend(kept);
-                points.extend(tail);
+    /// Forgets the segments of dropped partitions.
+    pub fn drop_partitions(&self, oids: &HashSet<i64>) {
+        let mut segments = self.segments.write().unwrap_or_else(|e| e.into_inner());
+        segments.retain(|p, s| {
+            let keep = !oids.contains(&p.oid);
+            if !keep {
+                self.samples
+                    .fetch_sub(s.samples.load(Ordering::Relaxed), Ordering::Relaxed);
             }
-            if points.is_empty() {
-                shard.remove(&id);
-            }
+            keep
+        });
+    }
+
+    /// Starts a listing of the partitions: returns its epoch, to hand to [`Self::retain_listed`].
+    pub fn begin_listing(&self) -> u64 {
+        self.epoch.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Forgets the segments whose partitions a listing that began at `epoch` did not find: they
+    /// were dropped. A segment made since the listing began is kept (its partition may be newer
+    /// than the listing).
+    pub fn retain_listed(&self, listed: &HashSet<i64>, epoch: u64) {
+        let gone: HashSet<i64> = self
+            .segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(p, s)| s.epoch < epoch && !listed.contains(&p.oid))
+            .map(|(p, _)| p.oid)
+            .collect();
+        if !gone.is_empty() {
+            self.drop_partitions(&gone);
         }
     }
 
-    /// Removes every sample older than `end` (ms), for partitions dropped by retention.
-    pub fn remove_before(&self, end: i64) {
-        for shard in &self.shards {
-            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            shard.retain(|_, points| {
-                let old = points.partition_point(|p| p.0 < end);
-                points.drain(..old);
-                !points.is_empty()
-            });
-        }
+    /// The partitions the head has segments for.
+    pub fn partitions(&self) -> Vec<Partition> {
+        self.segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect()
     }
 
     /// How many samples the head holds.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                s.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .values()
-                    .map(VecDeque::len)
-                    .sum::<usize>()
-            })
-            .sum()
+        self.samples.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Loads every raw batch partition into the head; returns how many samples it read.
-    pub async fn load(&self, pool: &PgPool) -> sqlx::Result<usize> {
-        let mut loaded = 0;
-        for name in chunks::select_partitions(pool, "metric_batch").await? {
-            for (id, points) in batch::read_partition(pool, &name).await? {
-                loaded += points.len();
-                self.append(id, &points);
+    /// Adds decoded batch rows of a partition.
+    pub fn append_rows(&self, partition: Partition, rows: &[Vec<u8>]) {
+        for row in rows {
+            match batch::decode(row) {
+                Some(series) => {
+                    self.append_all(partition, series.iter().map(|(id, p)| (*id, p.as_slice())))
+                }
+                None => {
+                    tracing::error!(partition = partition.oid, "a damaged batch row was skipped")
+                }
             }
         }
-        Ok(loaded)
     }
 }
 
@@ -176,27 +251,82 @@ impl Head {
 mod tests {
     use super::*;
 
+    const A: Partition = Partition { block: 0, oid: 10 };
+
     #[test]
     fn appends_in_any_order_and_selects_ranges() {
         let head = Head::default();
-        head.append(1, &[(10, 1.0), (30, 3.0)]);
-        head.append(1, &[(20, 2.0), (30, 3.5), (40, 4.0)]);
-        head.append(2, &[(5, 9.0)]);
+        head.append(A, 1, &[(10, 1.0), (30, 3.0)]);
+        head.append(A, 1, &[(20, 2.0), (30, 3.5), (40, 4.0)]);
+        head.append(A, 2, &[(5, 9.0)]);
         let got = head.select(&[1, 2, 3], 15, 35);
         assert_eq!(got[&1], vec![(20, 2.0), (30, 3.5)]);
         assert!(!got.contains_key(&2) && !got.contains_key(&3));
         assert_eq!(head.len(), 5);
-        head.remove(&HashMap::from([(1, vec![10, 20]), (2, vec![5])]));
-        assert_eq!(head.select(&[1, 2], 0, 100)[&1], vec![(30, 3.5), (40, 4.0)]);
+    }
+
+    #[test]
+    fn selects_across_blocks_and_drops_a_partition_whole() {
+        let head = Head::default();
+        let b = Partition {
+            block: BLOCK_MS,
+            oid: 11,
+        };
+        head.append(A, 1, &[(10, 1.0), (BLOCK_MS - 1, 2.0)]);
+        head.append(b, 1, &[(BLOCK_MS, 3.0), (BLOCK_MS + 5, 4.0)]);
+        assert_eq!(
+            head.select(&[1], 0, 2 * BLOCK_MS)[&1],
+            vec![
+                (10, 1.0),
+                (BLOCK_MS - 1, 2.0),
+                (BLOCK_MS, 3.0),
+                (BLOCK_MS + 5, 4.0)
+            ]
+        );
+        // A range inside the second block does not need the first.
+        assert_eq!(
+            head.select(&[1], BLOCK_MS + 1, BLOCK_MS + 9)[&1],
+            vec![(BLOCK_MS + 5, 4.0)]
+        );
+        head.drop_partitions(&HashSet::from([10]));
+        assert_eq!(head.select(&[1], 0, 2 * BLOCK_MS)[&1].len(), 2);
         assert_eq!(head.len(), 2);
-        // A span in the middle, with a sample written since (35) that stays.
-        head.append(1, &[(35, 9.0), (50, 5.0), (60, 6.0)]);
-        head.remove(&HashMap::from([(1, vec![40, 50])]));
+    }
+
+    #[test]
+    fn a_block_made_again_for_late_samples_keeps_them_when_the_old_one_goes() {
+        let head = Head::default();
+        let again = Partition { block: 0, oid: 12 };
+        head.append(A, 1, &[(10, 1.0), (20, 2.0)]);
+        head.append(again, 1, &[(20, 7.0), (15, 5.0)]);
+        // Both segments of the block are read; the later one's value wins a shared timestamp.
         assert_eq!(
             head.select(&[1], 0, 100)[&1],
-            vec![(30, 3.5), (35, 9.0), (60, 6.0)]
+            vec![(10, 1.0), (15, 5.0), (20, 7.0)]
         );
-        head.remove_before(40);
-        assert_eq!(head.select(&[1], 0, 100)[&1], vec![(60, 6.0)]);
+        head.drop_partitions(&HashSet::from([10]));
+        assert_eq!(head.select(&[1], 0, 100)[&1], vec![(15, 5.0), (20, 7.0)]);
+        assert_eq!(head.len(), 2);
+    }
+
+    #[test]
+    fn a_listing_forgets_dropped_partitions_but_not_ones_made_while_it_ran() {
+        let head = Head::default();
+        head.append(A, 1, &[(10, 1.0)]);
+        let epoch = head.begin_listing();
+        // Made after the listing began: its partition may be too new for the listing.
+        let newer = Partition {
+            block: BLOCK_MS,
+            oid: 13,
+        };
+        head.append(newer, 1, &[(BLOCK_MS, 1.0)]);
+        head.retain_listed(&HashSet::new(), epoch);
+        assert_eq!(head.partitions(), vec![newer]);
+        let epoch = head.begin_listing();
+        head.retain_listed(&HashSet::from([13]), epoch);
+        assert_eq!(head.partitions(), vec![newer]);
+        let epoch = head.begin_listing();
+        head.retain_listed(&HashSet::new(), epoch);
+        assert!(head.is_empty() && head.partitions().is_empty());
     }
 }

@@ -12,26 +12,77 @@ pub mod read;
 
 pub use crate::store::utc;
 
+use crate::store::batch::{Snapshot, Stored};
 use batch::SeriesSamples;
-use head::Head;
+use head::{Head, Partition};
 use sqlx::PgPool;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How much the head may hold before writes into blocks old enough to compact (a back-fill)
+/// wait for the compactor.
+#[derive(Clone, Copy, Debug)]
+pub struct HeadLimits {
+    /// Samples in the head past which back-fill writes are refused for a while.
+    pub max_samples: usize,
+    /// A block is old enough to compact this long after it ends (the compactor's grace).
+    pub grace_ms: i64,
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        Self {
+            max_samples: 20_000_000,
+            grace_ms: 10 * 60_000,
+        }
+    }
+}
+
+/// Why a write stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A back-fill while the head is full: the compactor has to catch up first.
+    #[error("the head holds {held} uncompacted samples (limit {limit}); old samples wait for the compactor")]
+    HeadFull { held: usize, limit: usize },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Where this replica's head stands against the rows in the raw partitions.
+#[derive(Default)]
+struct Cursor {
+    /// The snapshot whose committed rows the head holds.
+    since: Snapshot,
+    /// Rows read already that `since` may not have seen (id → transaction).
+    seen: HashMap<i64, i64>,
+    /// The last sync ticket served.
+    served: u64,
+}
 
 /// The storage engine's shared state: the head and the raw partitions known to exist. Writers,
 /// the compactor and queries share one (behind an `Arc`).
 pub struct Storage {
     pool: PgPool,
     head: Head,
+    limits: HeadLimits,
     /// Starts (ms) of the raw block partitions known to exist.
     partitions: tokio::sync::Mutex<HashSet<i64>>,
+    cursor: tokio::sync::Mutex<Cursor>,
+    /// Rows this replica wrote since the last sync (id → transaction): the sync skips them.
+    own: std::sync::Mutex<Vec<(i64, i64)>>,
+    tickets: AtomicU64,
 }
 
 impl Storage {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, limits: HeadLimits) -> Self {
         Self {
             pool,
             head: Head::default(),
+            limits,
             partitions: tokio::sync::Mutex::default(),
+            cursor: tokio::sync::Mutex::default(),
+            own: std::sync::Mutex::default(),
+            tickets: AtomicU64::new(0),
         }
     }
 
@@ -40,14 +91,121 @@ impl Storage {
         &self.head
     }
 
-    /// Loads what the raw partitions hold into the head (at start-up); returns the count.
+    /// Loads what the raw partitions hold into the head (at start-up), all from one snapshot
+    /// that later syncs go on from; returns the count of samples.
     pub async fn load(&self) -> sqlx::Result<usize> {
-        self.head.load(&self.pool).await
+        let mut cursor = self.cursor.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read read only")
+            .execute(&mut *tx)
+            .await?;
+        let since = crate::store::batch::snapshot(&mut *tx).await?;
+        let before = self.head.len();
+        for (name, oid) in crate::store::batch::select_partitions(&mut *tx).await? {
+            let Some((block, _)) = batch::batch_partition_span(&name) else {
+                continue;
+            };
+            // A partition the compactor drops meanwhile is in chunks now: skip it.
+            let mut read = sqlx::Connection::begin(&mut *tx).await?;
+            match crate::store::batch::select_partition_rows(&mut *read, &name).await {
+                Ok(rows) => {
+                    read.commit().await?;
+                    self.add_rows(&mut cursor, &since, Partition { block, oid }, rows);
+                }
+                Err(e) if dropped(&e) => read.rollback().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        cursor.since = since;
+        Ok(self.head.len() - before)
+    }
+
+    /// Brings the head up to date with every row committed before this call, by this replica
+    /// or another one sharing the database: a query that syncs first sees every sample any
+    /// replica acknowledged before it. Concurrent callers share one look at the database.
+    ///
+    /// It reads the rows of transactions the previous look may have missed (those not finished
+    /// in its snapshot), skipping rows it has read and rows this replica wrote, and forgets the
+    /// segments of partitions dropped since (compacted by whichever replica compacts). A
+    /// partition being compacted is skipped rather than waited for, and the look after reads
+    /// it if it is still there.
+    pub async fn sync(&self) -> sqlx::Result<()> {
+        let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut cursor = self.cursor.lock().await;
+        if cursor.served >= ticket {
+            return Ok(());
+        }
+        let serves = self.tickets.load(Ordering::SeqCst);
+        for (id, xact) in std::mem::take(&mut *self.own.lock().unwrap_or_else(|e| e.into_inner())) {
+            cursor.seen.insert(id, xact);
+        }
+        let mut conn = self.pool.acquire().await?;
+        let now = crate::store::batch::snapshot(&mut *conn).await?;
+        let epoch = self.head.begin_listing();
+        let listed = crate::store::batch::select_partitions(&mut *conn).await?;
+        self.head
+            .retain_listed(&listed.iter().map(|(_, oid)| *oid).collect(), epoch);
+        let since = cursor.since.clone();
+        let skip: Vec<i64> = cursor.seen.keys().copied().collect();
+        let mut complete = true;
+        for (name, oid) in listed {
+            let Some((block, _)) = batch::batch_partition_span(&name) else {
+                continue;
+            };
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            match crate::store::batch::select_rows_since(&mut tx, &name, &since, &skip).await {
+                Ok(rows) => {
+                    tx.commit().await?;
+                    self.add_rows(&mut cursor, &since, Partition { block, oid }, rows);
+                }
+                Err(e) if being_compacted(&e) => {
+                    complete = false;
+                    tx.rollback().await?;
+                }
+                Err(e) if dropped(&e) => tx.rollback().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        if complete {
+            cursor.seen.retain(|_, xact| now.may_miss(*xact));
+            cursor.since = now;
+        }
+        cursor.served = serves;
+        Ok(())
+    }
+
+    fn add_rows(
+        &self,
+        cursor: &mut Cursor,
+        since: &Snapshot,
+        partition: Partition,
+        rows: Vec<crate::store::batch::Row>,
+    ) {
+        for (id, xact, _) in &rows {
+            if since.may_miss(*xact) {
+                cursor.seen.insert(*id, *xact);
+            }
+        }
+        let data: Vec<Vec<u8>> = rows.into_iter().map(|(_, _, data)| data).collect();
+        self.head.append_rows(partition, &data);
     }
 
     /// Stores samples grouped by block start (ms), one batch row per block, and adds them to
-    /// the head once committed: when this returns `Ok`, the samples are durable.
-    pub async fn write(&self, blocks: &BTreeMap<i64, Vec<SeriesSamples>>) -> sqlx::Result<()> {
+    /// the head once committed: when this returns `Ok`, the samples are durable. A write into
+    /// a block old enough to compact is refused while the head is past its limit.
+    pub async fn write(
+        &self,
+        blocks: &BTreeMap<i64, Vec<SeriesSamples>>,
+    ) -> Result<(), WriteError> {
+        let ripe = chrono::Utc::now().timestamp_millis() - self.limits.grace_ms;
+        let held = self.head.len();
+        if held >= self.limits.max_samples && blocks.keys().any(|&b| b + BLOCK_MS <= ripe) {
+            return Err(WriteError::HeadFull {
+                held,
+                limit: self.limits.max_samples,
+            });
+        }
         let encoded: Vec<(chrono::DateTime<chrono::Utc>, Vec<u8>)> = blocks
             .iter()
             .map(|(&block, series)| {
@@ -67,19 +225,33 @@ impl Storage {
         // can meet the compactor at each of them in turn, so it tries as often as it has
         // blocks, and twice more.
         let mut attempts = block_starts.len() + 2;
-        loop {
+        let stored: Vec<Stored> = loop {
             match crate::store::batch::insert_batches(&self.pool, &rows).await {
-                Ok(()) => break,
+                Ok(stored) => break stored,
                 Err(e) if attempts > 1 && raced_the_compactor(&e) => {
                     attempts -= 1;
                     self.partitions.lock().await.clear();
                     self.ensure_partitions(&block_starts).await?;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        self.own
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(stored.iter().map(|s| (s.id, s.xact)));
+        for row in stored {
+            let block = row.block_time.timestamp_millis();
+            if let Some(series) = blocks.get(&block) {
+                self.head.append_all(
+                    Partition {
+                        block,
+                        oid: row.oid,
+                    },
+                    series.iter().map(|(id, p)| (*id, p.as_slice())),
+                );
             }
         }
-        self.head
-            .append_all(blocks.values().flatten().map(|(id, p)| (*id, p.as_slice())));
         Ok(())
     }
 
@@ -95,11 +267,22 @@ impl Storage {
         Ok(())
     }
 
-    /// Forgets that the partition of the block starting at `start` exists (the compactor
-    /// dropped it), so the next sample for it makes it again.
-    pub async fn forget_partition(&self, start: i64) {
+    /// After the compactor dropped the partition `oid` of the block starting at `start`: the
+    /// head forgets its segment, and the next sample for the block makes the partition again.
+    pub async fn dropped_partition(&self, start: i64, oid: i64) {
+        self.head.drop_partitions(&HashSet::from([oid]));
         self.partitions.lock().await.remove(&start);
     }
+}
+
+/// A partition locked by the compactor (`55P03`, lock not available).
+fn being_compacted(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
+}
+
+/// A partition dropped since it was listed.
+fn dropped(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("42P01"))
 }
 
 /// Whether a write failed, writing nothing, because the compactor dropped a raw partition it

@@ -1,4 +1,4 @@
-use crate::helpers::{fresh_database, spawn_app_on, TestApp};
+use crate::helpers::{fresh_database, hold_compactor_lock, spawn_app_on, TestApp};
 use server::{
     ingest::IncomingSeries,
     labels::SeriesKey,
@@ -45,15 +45,8 @@ const RAW_PARTITIONS: &str = "select count(*) from pg_inherits i join pg_class p
 /// A portal whose own compactor never runs: the test holds the compactor's advisory lock on its
 /// database (as another replica would), so only the test's passes compact, never one racing them.
 async fn spawn_app_without_compactor() -> (TestApp, sqlx::PgConnection) {
-    use sqlx::Connection;
     let database = fresh_database().await;
-    let mut lock = sqlx::PgConnection::connect_with(&database).await.unwrap();
-    let taken: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-        .bind(server::workers::lock_key("compactor"))
-        .fetch_one(&mut lock)
-        .await
-        .unwrap();
-    assert!(taken);
+    let lock = hold_compactor_lock(&database).await;
     (spawn_app_on(database, Default::default()).await, lock)
 }
 

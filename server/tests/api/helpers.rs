@@ -245,6 +245,20 @@ impl TestApp {
     }
 }
 
+/// Takes the compactor's advisory lock on `database` (as another replica would) and keeps it
+/// while the connection lives: portals started on it never compact, so only a test's own
+/// passes do, never one racing them.
+pub async fn hold_compactor_lock(database: &PgConnectOptions) -> PgConnection {
+    let mut lock = PgConnection::connect_with(database).await.unwrap();
+    let taken: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+        .bind(server::workers::lock_key("compactor"))
+        .fetch_one(&mut lock)
+        .await
+        .unwrap();
+    assert!(taken);
+    lock
+}
+
 /// Starts the portal on port 0 against a fresh database.
 pub async fn spawn_app() -> TestApp {
     spawn_app_on(fresh_database().await, SettingsInput::default()).await

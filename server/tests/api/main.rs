@@ -26,6 +26,7 @@ mod query;
 mod query_guards;
 mod reliability;
 mod remote_write;
+mod replicas;
 mod scrape;
 mod silences;
 mod status;
