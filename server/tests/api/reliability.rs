@@ -299,3 +299,95 @@ async fn writes_past_the_in_flight_byte_budget_are_shed_with_503_before_their_bo
     );
     app.stop().await;
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Self {
+        let dir = scratch_dir().join("small-disk");
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0777"),
+                "tmpfs",
+            ])
+            .arg(&dir)
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "mounting a tmpfs on {}", dir.display());
+        Self(dir)
+    }
+
+    /// Fills the disk to the last page; the filler file is returned to free it again.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        for block in [1 << 20, 4096] {
+            let zeros = vec![0u8; block];
+            while file.write_all(&zeros).is_ok() {}
+        }
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_when_space_returns() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small disk takes root (CI runs as root)");
+        return;
+    }
+    let disk = SmallDisk::mount("160m");
+    let app = spawn_app_with(SettingsInput {
+        data_dir: Some(disk.0.clone()),
+        ..SettingsInput::default()
+    })
+    .await;
+    let mut writer = Writer::new();
+    for _ in 0..5 {
+        assert_eq!(writer.write(&app).await.0, 204);
+    }
+    let filler = disk.fill();
+
+    // Writes go on while the pages PostgreSQL has already allocated have room, then one is
+    // refused with 503, Retry-After and a message that says why; it stores nothing.
+    writer.until_refused(&app).await;
+    let (status, retry_after, body) = write_marker(&app, now_ms(), -1.0).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(retry_after.is_some());
+    assert!(body.contains("disk is full"), "{body}");
+    // Reads go on: queries, the series list, the pages' data.
+    writer.assert_nothing_lost(&app).await;
+    let series = app.get("/api/v1/series?match[]=reliability_marker").await;
+    assert_eq!(series.status(), 200);
+    assert_eq!(readiness(&app).await, 200);
+
+    // Space returns: the portal takes writes again without a restart, and nothing it
+    // acknowledged before, during or after is lost.
+    std::fs::remove_file(filler).unwrap();
+    let recovered = writer.until_accepted(&app, Duration::from_secs(10)).await;
+    eprintln!("writes land again {recovered:?} after space returned");
+    for _ in 0..5 {
+        assert_eq!(writer.write(&app).await.0, 204);
+    }
+    writer.assert_nothing_lost(&app).await;
+    // …and nothing refused was stored.
+    let count = app.instant("count_over_time(reliability_marker[1h])").await;
+    assert_eq!(count[0]["value"][1], writer.acknowledged.len().to_string());
+    app.stop().await;
+}
