@@ -55,26 +55,22 @@ fn count(receiver: &Receiver, status: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn two_portals_notify_once_and_the_survivor_takes_evaluation_over() {
-    let database = fresh_database().await;
-    let url = url_of(&database);
-    let mut a = start_portal(&url).await;
-    let mut b = start_portal(&url).await;
-    let receiver = Receiver::start().await;
+/// Sets up a webhook contact point and a rule on a deep queue through `setup` and `rules`,
+/// and waits for the one firing notification.
+async fn fire(setup: &Portal, rules: &Portal, receiver: &Receiver) {
     post(
-        &a,
+        setup,
         reqwest::Method::POST,
         "/api/alerting/contact-points",
         json!({"name": "hook", "type": "webhook", "url": receiver.url}),
     )
     .await;
-    post(&a, reqwest::Method::PUT, "/api/alerting/policy", json!({"root": {
+    post(setup, reqwest::Method::PUT, "/api/alerting/policy", json!({"root": {
         "receiver": "hook", "group_by": ["alertname"], "group_wait": "0s", "group_interval": "1s", "repeat_interval": "1h"
     }})).await;
-    write_depth(&a, 150.0).await;
+    write_depth(setup, 150.0).await;
     post(
-        &b,
+        rules,
         reqwest::Method::POST,
         "/api/alerting/rules",
         json!({
@@ -84,16 +80,63 @@ async fn two_portals_notify_once_and_the_survivor_takes_evaluation_over() {
         }),
     )
     .await;
-
     receiver
         .wait_for(Duration::from_secs(15), |v| v["status"] == "firing")
         .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(receiver, "firing"), 1, "one notification");
+}
+
+/// Drains the queue through `portal` and checks that the alert resolved once: one firing and
+/// one resolved notification in all, and each state change recorded once.
+async fn resolve_once(
+    portal: &Portal,
+    receiver: &Receiver,
+    database: sqlx::postgres::PgConnectOptions,
+) {
+    write_depth(portal, 10.0).await;
+    receiver
+        .wait_for(Duration::from_secs(15), |v| v["status"] == "resolved")
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(receiver, "firing"), 1);
+    assert_eq!(count(receiver, "resolved"), 1);
+
+    let pool = sqlx::PgPool::connect_with(database).await.unwrap();
+    let changes: Vec<(String, String)> =
+        sqlx::query_as("select from_state, to_state from alert_state_change order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(
-        count(&receiver, "firing"),
-        1,
-        "two portals, one notification"
+        changes,
+        vec![
+            ("inactive".into(), "firing".into()),
+            ("firing".into(), "inactive".into())
+        ],
+        "each change recorded once"
     );
+}
+
+/// Stops portals as a stop signal would.
+async fn stop(portals: &mut [&mut Portal]) {
+    for portal in portals {
+        if let Some(pid) = portal.child.id() {
+            // SAFETY: sends SIGINT to a child this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGINT) };
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), portal.child.wait()).await;
+    }
+}
+
+#[tokio::test]
+async fn two_portals_notify_once_and_the_survivor_takes_evaluation_over() {
+    let database = fresh_database().await;
+    let url = url_of(&database);
+    let mut a = start_portal(&url).await;
+    let mut b = start_portal(&url).await;
+    let receiver = Receiver::start().await;
+    fire(&a, &b, &receiver).await;
 
     // Kill the evaluating portal as a crash would.
     let (ra, rb) = (
@@ -130,33 +173,36 @@ async fn two_portals_notify_once_and_the_survivor_takes_evaluation_over() {
     );
 
     // The queue drains; the survivor resolves the alert and says so, once.
-    write_depth(survivor, 10.0).await;
-    receiver
-        .wait_for(Duration::from_secs(15), |v| v["status"] == "resolved")
-        .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(count(&receiver, "firing"), 1);
-    assert_eq!(count(&receiver, "resolved"), 1);
+    resolve_once(survivor, &receiver, database).await;
+    stop(&mut [&mut a, &mut b]).await;
+}
 
-    let pool = sqlx::PgPool::connect_with(database).await.unwrap();
-    let changes: Vec<(String, String)> =
-        sqlx::query_as("select from_state, to_state from alert_state_change order by id")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    assert_eq!(
-        changes,
-        vec![
-            ("inactive".into(), "firing".into()),
-            ("firing".into(), "inactive".into())
-        ],
-        "each change recorded once"
+#[tokio::test]
+async fn a_lone_portal_killed_while_an_alert_fires_goes_on_from_its_saved_state_after_a_restart() {
+    let database = fresh_database().await;
+    let url = url_of(&database);
+    let mut portal = start_portal(&url).await;
+    let receiver = Receiver::start().await;
+    fire(&portal, &portal, &receiver).await;
+
+    // SIGKILL while it evaluates every second, then a restart as a supervisor would do it.
+    portal.child.start_kill().unwrap();
+    portal.child.wait().await.unwrap();
+    let mut portal = start_portal(&url).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            runs_worker(&portal, EVALUATOR).await == Some(true)
+        })
+        .await,
+        "the restarted portal evaluates"
     );
-    for portal in [&mut a, &mut b] {
-        if let Some(pid) = portal.child.id() {
-            // SAFETY: sends SIGINT to a child this test started.
-            unsafe { libc::kill(pid as i32, libc::SIGINT) };
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(20), portal.child.wait()).await;
-    }
+    // Still firing, and not announced again: the state and the notification log were saved.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        count(&receiver, "firing"),
+        1,
+        "no duplicate after the restart"
+    );
+    resolve_once(&portal, &receiver, database).await;
+    stop(&mut [&mut portal]).await;
 }
