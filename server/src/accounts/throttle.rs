@@ -1,7 +1,9 @@
 //! Sign-in throttling: after a few failures for one login or from one address, each further
 //! attempt waits twice as long as the last (up to 15 minutes), answered 429 with Retry-After
 //! before any password is checked. Kept in memory: a restart forgives, which a person locked
-//! out would want anyway, and an attacker gains a handful of tries per restart.
+//! out would want anyway, and an attacker gains a handful of tries per restart. Each replica
+//! keeps its own, so behind a load balancer an attacker's tries are as many times more as there
+//! are replicas, each still slowed down twice as much at every failure.
 
 use crate::error::ApiError;
 use std::{

@@ -126,13 +126,12 @@ impl From<crate::tsdb::WriteError> for IngestError {
     }
 }
 
-/// The shared ingest state: series dictionary cache, per-metric series counts, known partitions.
+/// The shared ingest state: the series dictionary cache and the days each series is known to have.
 pub struct Ingester {
     pool: PgPool,
     limits: IngestLimits,
     metrics: Metrics,
     series_ids: Mutex<HashMap<[u8; 16], i64>>,
-    series_per_metric: Mutex<HashMap<String, i64>>,
     /// The span of days each series is known to have samples on (as stored in the dictionary).
     series_days: Mutex<HashMap<i64, (NaiveDate, NaiveDate)>>,
     permits: Semaphore,
@@ -161,7 +160,6 @@ impl Ingester {
             limits,
             metrics,
             series_ids: Mutex::default(),
-            series_per_metric: Mutex::default(),
             series_days: Mutex::default(),
             permits,
             delta_totals: otlp::DeltaTotals::default(),
@@ -329,7 +327,23 @@ impl Ingester {
                 .into_iter()
                 .collect();
 
-        // New series, within each metric's limit.
+        // New series, within each metric's limit. The counts are read for each batch that
+        // makes series, so replicas sharing the database keep to one limit between them.
+        let new_metrics: Vec<&str> = {
+            let mut m: Vec<&str> = missing
+                .iter()
+                .filter(|&&i| !known.contains_key(&fingerprints[i]))
+                .map(|&i| batch[i].key.metric.as_str())
+                .collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        };
+        let mut counts = if new_metrics.is_empty() {
+            HashMap::new()
+        } else {
+            store::series::count_series_of_metrics(&self.pool, &new_metrics).await?
+        };
         let mut to_create: Vec<usize> = Vec::new();
         let mut planned: std::collections::HashSet<[u8; 16]> = Default::default();
         for &i in &missing {
@@ -338,15 +352,12 @@ impl Ingester {
                 continue;
             }
             let metric = &batch[i].key.metric;
-            let count = self.series_count(metric).await?;
-            if count >= self.limits.max_series_per_metric {
+            let count = counts.entry(metric.clone()).or_insert(0);
+            if *count >= self.limits.max_series_per_metric {
                 *outcome.series_refused.entry(metric.clone()).or_default() += 1;
                 continue;
             }
-            self.series_per_metric
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(metric.clone(), count + 1);
+            *count += 1;
             planned.insert(f);
             to_create.push(i);
         }
@@ -365,25 +376,6 @@ impl Ingester {
             }
         }
         Ok(ids)
-    }
-
-    /// The number of series `metric` has, read from the database once and then kept current.
-    async fn series_count(&self, metric: &str) -> Result<i64, sqlx::Error> {
-        if let Some(&n) = self
-            .series_per_metric
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(metric)
-        {
-            return Ok(n);
-        }
-        let n = store::series::count_series_of_metric(&self.pool, metric).await?;
-        Ok(*self
-            .series_per_metric
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(metric.to_string())
-            .or_insert(n))
     }
 
     /// Records new days with samples in the dictionary, once per series and day.

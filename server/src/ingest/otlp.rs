@@ -336,7 +336,7 @@ impl Builder<'_> {
         let v = |x: f64| recorded(point.flags, x);
         let mut cumulative = 0u64;
         for &(bound, n) in &point.buckets {
-            cumulative += n;
+            cumulative = cumulative.saturating_add(n);
             let mut l = labels.to_vec();
             l.push(("le".into(), format_float(bound)));
             let value = v(cumulative as f64);

@@ -59,12 +59,18 @@ pub async fn insert_series(db: &sqlx::PgPool, keys: &[&SeriesKey]) -> sqlx::Resu
     Ok(CreatedSeries { ids, created })
 }
 
-/// Returns how many series `metric` has.
-pub async fn count_series_of_metric(db: impl PgExecutor<'_>, metric: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from metric_series where metric_name = $1")
-        .bind(metric)
-        .fetch_one(db)
-        .await
+/// How many series each of `metrics` has (a metric with none is left out).
+pub async fn count_series_of_metrics(
+    db: impl PgExecutor<'_>,
+    metrics: &[&str],
+) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select metric_name, count(*) from metric_series where metric_name = any($1) group by 1",
+    )
+    .bind(metrics)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// A dictionary row.

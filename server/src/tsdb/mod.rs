@@ -219,17 +219,17 @@ impl Storage {
         self.ensure_partitions(&block_starts).await?;
         // A late sample for a block the compactor is compacting: the write either waits for
         // the block's lock and finds the partition gone, or deadlocks with the partition's drop
-        // (the write holds the parent, the drop wants it) and PostgreSQL rolls one of them back.
-        // Either way nothing was written: make the partition again and write once more (the
-        // compactor merges it into the block's chunks). A write that spans several old blocks
-        // can meet the compactor at each of them in turn, so it tries as often as it has
-        // blocks, and twice more.
-        let mut attempts = block_starts.len() + 2;
+        // (the write holds the parent, the drop wants it) and PostgreSQL rolls one of them back;
+        // a replica whose known partitions another replica's compactor dropped finds one gone
+        // too. Either way nothing was written: make the partitions again and write once more
+        // (the compactor merges late samples into the block's chunks). A write that spans
+        // several old blocks can meet the compactor at each of them in turn, so it goes on
+        // trying for as long as a write may wait for a commit.
+        let deadline = std::time::Instant::now() + RACE_BUDGET;
         let stored: Vec<Stored> = loop {
             match crate::store::batch::insert_batches(&self.pool, &rows).await {
                 Ok(stored) => break stored,
-                Err(e) if attempts > 1 && raced_the_compactor(&e) => {
-                    attempts -= 1;
+                Err(e) if raced_the_compactor(&e) && std::time::Instant::now() < deadline => {
                     self.partitions.lock().await.clear();
                     self.ensure_partitions(&block_starts).await?;
                 }
@@ -274,6 +274,9 @@ impl Storage {
         self.partitions.lock().await.remove(&start);
     }
 }
+
+/// How long a write goes on trying while compaction drops the partitions it writes into.
+const RACE_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A partition locked by the compactor (`55P03`, lock not available).
 fn being_compacted(e: &sqlx::Error) -> bool {

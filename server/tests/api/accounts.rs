@@ -177,7 +177,8 @@ async fn the_first_admin_signs_in_changes_the_password_and_signs_out() {
 
 #[tokio::test]
 async fn failed_sign_ins_say_the_same_and_are_slowed_down() {
-    let app = spawn_app().await;
+    // The throttle is each replica's own (see accounts/throttle.rs).
+    let app = crate::helpers::spawn_one_app().await;
     let (password, _) = app.first_admin.clone().unwrap();
     let (_, unknown, _) = call(
         &app,

@@ -160,6 +160,10 @@ pub struct TestApp {
     pub storage: std::sync::Arc<server::tsdb::Storage>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// With `PORTAL_TEST_REPLICAS`: the other portals on the database, and the round-robin
+    /// proxy in front of all of them that `address` names.
+    others: Vec<TestApp>,
+    proxy: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -234,6 +238,12 @@ impl TestApp {
 
     /// Stops the app as a stop signal would and waits until it has shut down.
     pub async fn stop(mut self) {
+        if let Some(proxy) = self.proxy.take() {
+            proxy.abort();
+        }
+        for other in std::mem::take(&mut self.others) {
+            Box::pin(other.stop()).await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -264,10 +274,64 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_on(fresh_database().await, SettingsInput::default()).await
 }
 
-/// Starts the portal on port 0 against `database` with some settings changed.
-pub async fn spawn_app_on(database: PgConnectOptions, mut input: SettingsInput) -> TestApp {
+/// How many portals [`spawn_app_on`] starts on one database: `PORTAL_TEST_REPLICAS`, 1 unless
+/// set. With more, requests reach them in turn through a proxy, as behind a load balancer, and
+/// the clients open a connection per request so that consecutive requests go to different
+/// portals (`PORTAL_TEST_REPLICAS=2 cargo test --test api` runs the suite against two).
+pub fn replicas() -> usize {
+    std::env::var("PORTAL_TEST_REPLICAS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Starts the portal on port 0 against `database` with some settings changed (as many
+/// replicas as [`replicas`] says, behind one address).
+pub async fn spawn_app_on(database: PgConnectOptions, input: SettingsInput) -> TestApp {
+    let mut apps = Vec::new();
+    for _ in 0..replicas() {
+        apps.push(spawn_one_app_on(database.clone(), input.clone()).await);
+    }
+    let mut first = apps.remove(0);
+    if apps.is_empty() {
+        return first;
+    }
+    let backends: Vec<String> = std::iter::once(&first)
+        .chain(&apps)
+        .map(|a| a.address.trim_start_matches("http://").to_string())
+        .collect();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    first.address = format!("http://{}", listener.local_addr().unwrap());
+    first.proxy = Some(tokio::spawn(round_robin(listener, backends)));
+    first.others = apps;
+    first
+}
+
+/// Starts one portal on port 0 against `database`, whatever [`replicas`] says: for tests of
+/// one process' own state (its `/metrics`, its in-flight budget, its memory).
+pub async fn spawn_one_app_on(database: PgConnectOptions, mut input: SettingsInput) -> TestApp {
     input.database_url = Some(url_of(&database));
     spawn_app_with(input).await
+}
+
+/// [`spawn_one_app_on`] a fresh database.
+pub async fn spawn_one_app() -> TestApp {
+    spawn_one_app_on(fresh_database().await, SettingsInput::default()).await
+}
+
+/// Hands each connection accepted on `listener` to the next of `backends`, byte for byte.
+async fn round_robin(listener: tokio::net::TcpListener, backends: Vec<String>) {
+    let mut next = 0;
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        let backend = backends[next % backends.len()].clone();
+        next += 1;
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&backend).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
 }
 
 /// Starts the portal on port 0 with these settings: with no `database_url`, on an embedded
@@ -305,6 +369,8 @@ pub async fn spawn_app_with(mut input: SettingsInput) -> TestApp {
         stop: Some(stop_tx),
         task: Some(task),
         first_admin,
+        others: Vec::new(),
+        proxy: None,
     }
 }
 
@@ -333,11 +399,13 @@ pub fn client_with(token: Option<&str>) -> reqwest::Client {
             format!("Bearer {token}").parse().unwrap(),
         );
     }
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap()
+        .default_headers(headers);
+    if replicas() > 1 {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    builder.build().unwrap()
 }
 
 /// A directory of its own for one portal of this test process.

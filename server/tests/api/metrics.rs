@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::helpers::spawn_one_app;
 
 /// Returns the value of the sample whose name and labels are exactly `series`.
 fn sample(exposition: &str, series: &str) -> Option<f64> {
@@ -14,7 +14,7 @@ fn sample(exposition: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
-    let app = spawn_app().await;
+    let app = spawn_one_app().await;
     for _ in 0..3 {
         assert_eq!(app.get("/healthz").await.status(), 200);
     }
@@ -48,7 +48,7 @@ async fn metrics_count_requests_by_route_and_status() {
 
 #[tokio::test]
 async fn metrics_describe_the_pool_and_the_process() {
-    let app = spawn_app().await;
+    let app = spawn_one_app().await;
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]

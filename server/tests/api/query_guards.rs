@@ -3,7 +3,10 @@
 //! deadline, a client that goes away, too many queries at once, and a stop signal while a long
 //! query runs. Each must be answered (or stopped) without the portal going down.
 
-use crate::helpers::{client_with, fresh_database, make_token, spawn_app, spawn_app_on, TestApp};
+use crate::helpers::{
+    client_with, fresh_database, make_token, spawn_app, spawn_app_on, spawn_one_app,
+    spawn_one_app_on, TestApp,
+};
 use app::api::accounts::Scope;
 use server::{
     config::{HumanDuration, SettingsInput},
@@ -146,7 +149,7 @@ async fn a_query_just_under_the_depth_limit_is_answered() {
 
 #[tokio::test]
 async fn a_subquery_with_billions_of_steps_is_refused_at_once_by_the_sample_limit() {
-    let app = spawn_app().await;
+    let app = spawn_one_app().await;
 
     let response = post_query(&app, "/api/v1/query", &[("query", "rate(up[30d:1ms])")]).await;
 
@@ -201,7 +204,7 @@ async fn a_query_past_its_timeout_is_stopped_and_answered_503() {
         query_timeout: Some(HumanDuration(Duration::from_secs(1))),
         ..SettingsInput::default()
     };
-    let app = spawn_app_on(fresh_database().await, input).await;
+    let app = spawn_one_app_on(fresh_database().await, input).await;
 
     let answer = start_slow_query(&app, Duration::from_secs(60))
         .await
@@ -245,7 +248,7 @@ async fn one_slot_taken(
         query_max_queued: Some(queued),
         ..SettingsInput::default()
     };
-    let app = spawn_app_on(fresh_database().await, input).await;
+    let app = spawn_one_app_on(fresh_database().await, input).await;
     let slow = start_slow_query(&app, patience);
     assert!(wait_for_metric(&app, "portal_queries_running", 1.0, Duration::from_secs(5)).await);
     (app, slow)

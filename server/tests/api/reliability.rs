@@ -242,7 +242,7 @@ fn wide_body(n: usize, t: i64) -> Vec<u8> {
 #[tokio::test]
 async fn writes_past_the_in_flight_byte_budget_are_shed_with_503_before_their_bodies_are_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = spawn_app_on(
+    let app = crate::helpers::spawn_one_app_on(
         crate::helpers::fresh_database().await,
         SettingsInput {
             ingest_max_inflight: Some(server::config::ByteSize(16 << 10)),

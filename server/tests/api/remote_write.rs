@@ -1,4 +1,4 @@
-use crate::helpers::{fresh_database, spawn_app, spawn_app_on, TestApp};
+use crate::helpers::{fresh_database, spawn_app, spawn_one_app_on, TestApp};
 use server::{
     config::SettingsInput,
     ingest::{
@@ -140,7 +140,7 @@ async fn new_series_beyond_the_per_metric_limit_are_refused_counted_and_the_rest
         max_series_per_metric: Some(2),
         ..Default::default()
     };
-    let app = spawn_app_on(fresh_database().await, input).await;
+    let app = spawn_one_app_on(fresh_database().await, input).await;
     let t = now_ms();
     let agents: Vec<IncomingSeries> = ["a1", "a2", "a3"]
         .iter()

@@ -3,7 +3,7 @@
 //! seen by both, and a back-fill that would take the head past its limit waits for the
 //! compactor with 503 and Retry-After.
 
-use crate::helpers::{fresh_database, hold_compactor_lock, spawn_app_on, TestApp};
+use crate::helpers::{fresh_database, hold_compactor_lock, spawn_one_app_on, TestApp};
 use server::{
     config::SettingsInput,
     ingest::IncomingSeries,
@@ -21,6 +21,18 @@ fn series(name: &str, agent: &str, points: Vec<(i64, f64)>) -> IncomingSeries {
     }
 }
 
+/// Remote-writes `series` to `app` and returns the answer, whatever it is.
+async fn post_write(app: &TestApp, series: &[IncomingSeries]) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/write"))
+        .header("content-encoding", "snappy")
+        .header("content-type", "application/x-protobuf")
+        .body(server::ingest::remote_write::encode(series, &[]))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn every_15s(from: i64, to: i64) -> Vec<(i64, f64)> {
     (0..)
         .map(|i| (from + i * 15_000, i as f64))
@@ -33,8 +45,8 @@ fn every_15s(from: i64, to: i64) -> Vec<(i64, f64)> {
 async fn two_replicas(input: impl Fn() -> SettingsInput) -> (TestApp, TestApp, sqlx::PgConnection) {
     let database = fresh_database().await;
     let lock = hold_compactor_lock(&database).await;
-    let a = spawn_app_on(database.clone(), input()).await;
-    let b = spawn_app_on(database, input()).await;
+    let a = spawn_one_app_on(database.clone(), input()).await;
+    let b = spawn_one_app_on(database, input()).await;
     (a, b, lock)
 }
 
@@ -199,18 +211,7 @@ async fn a_back_fill_past_the_head_limit_waits_for_the_compactor_and_live_writes
     // …and past it the next one is refused, on either replica, and stores nothing.
     b.storage.sync().await.unwrap();
     for app in [&a, &b] {
-        let response = app
-            .client
-            .post(app.url("/api/v1/write"))
-            .header("content-encoding", "snappy")
-            .header("content-type", "application/x-protobuf")
-            .body(server::ingest::remote_write::encode(
-                &[series("old", "a2", every_15s(old, old + MINUTE))],
-                &[],
-            ))
-            .send()
-            .await
-            .unwrap();
+        let response = post_write(app, &[series("old", "a2", every_15s(old, old + MINUTE))]).await;
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()["retry-after"], "10");
         let text = response.text().await.unwrap();
@@ -239,6 +240,35 @@ async fn a_back_fill_past_the_head_limit_waits_for_the_compactor_and_live_writes
         ))
         .await[0]["value"][1],
         "5"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn replicas_keep_to_one_series_limit_between_them() {
+    let input = || SettingsInput {
+        max_series_per_metric: Some(3),
+        ..Default::default()
+    };
+    let (a, b, _lock) = two_replicas(input).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let agents = |names: &[&str]| -> Vec<IncomingSeries> {
+        names
+            .iter()
+            .map(|n| series("agent_memory_bytes", n, vec![(now, 1.0)]))
+            .collect()
+    };
+    a.remote_write(&agents(&["a1", "a2"]), &[]).await;
+    // Two more through the other replica: one fits, one is refused (400 says how many).
+    let response = post_write(&b, &agents(&["a3", "a4"])).await;
+    assert_eq!(response.status(), 400);
+    // And the first replica refuses the next new one too.
+    let response = post_write(&a, &agents(&["a5"])).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        a.instant("count(agent_memory_bytes)").await[0]["value"][1],
+        "3"
     );
     a.stop().await;
     b.stop().await;

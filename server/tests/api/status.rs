@@ -1,10 +1,10 @@
-use crate::helpers::{fresh_database, spawn_app, spawn_app_on};
+use crate::helpers::{fresh_database, spawn_app_on, spawn_one_app};
 use app::api::{DatabaseMode, PortalStatus};
 use server::config::SettingsInput;
 
 #[tokio::test]
 async fn status_reports_the_version_and_the_database() {
-    let app = spawn_app().await;
+    let app = spawn_one_app().await;
 
     let status: PortalStatus = app.get("/api/portal/status").await.json().await.unwrap();
 
@@ -54,7 +54,7 @@ async fn the_instance_survives_a_restart_on_the_same_database() {
 
 #[tokio::test]
 async fn status_says_so_when_the_database_is_unreachable() {
-    let app = spawn_app().await;
+    let app = spawn_one_app().await;
     // A credential checked moments ago is believed for a few seconds without the database.
     assert_eq!(app.get("/api/portal/status").await.status(), 200);
     app.app_pool.close().await;
