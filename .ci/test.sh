@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every check and test: formatting, lints, unit and API tests (against a private PostgreSQL),
+# Every check and test: formatting, lints, unit and API tests (against a private PostgreSQL, once
+# with one portal per test and once with two replicas behind a proxy),
 # the compose file, and the end-to-end tests: all of them against the debug build (whose overflow
 # checks and debug assertions are on), then again against the release build those that drive
 # the UI in headless Chromium (only the release build runs wasm-opt, which can break hydration)
@@ -25,6 +26,9 @@ if docker compose version >/dev/null 2>&1; then docker compose config -q; else d
 
 step "unit and API tests"
 cargo test -p app -p server
+
+step "API tests against two replicas on one database, behind a round-robin proxy"
+PORTAL_TEST_REPLICAS=2 cargo test -p server --test api
 
 e2e() {
   local profile=$1

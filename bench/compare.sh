@@ -13,43 +13,19 @@ export PATH="$HOME/.cargo/bin:$PATH"
 SERIES="${BENCH_SERIES:-1000}"
 DAYS="${BENCH_DAYS:-0}"
 
-cargo build --release -q -p server --bin portal --example bench
-BIN="$CARGO_TARGET_DIR/release"
-work=$(mktemp -d /tmp/portal-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
+start_portal 3910 PORTAL_RETENTION=$(( DAYS + 5 ))d
 
-PORTAL=http://127.0.0.1:3910
 PROM=http://127.0.0.1:9910
-PORTAL_DATA_DIR="$work/portal" PORTAL_LISTEN=127.0.0.1:3910 PORTAL_SCRAPE_SELF=false PORTAL_LOG=warn PORTAL_RETENTION=$(( DAYS + 5 ))d \
-  PORTAL_SITE_ROOT="$CARGO_TARGET_DIR/site" "$BIN/portal" >"$work/portal.log" 2>&1 &
-pids+=($!)
 printf 'global:\n  scrape_interval: 1h\n' >"$work/prometheus.yml"
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
   --web.listen-address=127.0.0.1:9910 --web.enable-remote-write-receiver --log.level=warn \
   >"$work/prometheus.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
-  curl -fs "$PORTAL/readyz" >/dev/null && curl -fs "$PROM/-/ready" >/dev/null && break
+  curl -fs "$PROM/-/ready" >/dev/null && break
   sleep 0.3
 done
-psql_portal() { psql -h "$work/portal/postgres-run" -U postgres -d portal -Atc "$1"; }
-
-# The portal asks every sender for a token: sign in as the first admin and make an ingest and
-# read token, which the bench sends as a bearer credential (Prometheus ignores it).
-cookie=$(curl -fsS -o /dev/null -D - -H 'content-type: application/json' \
-  -d "{\"login\":\"admin\",\"password\":\"$(cat "$work/portal/admin-password")\"}" \
-  "$PORTAL/api/auth/sign-in" | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip')
-BENCH_TOKEN=$(curl -fsS -H 'content-type: application/json' -H "cookie: $cookie" \
-  -d '{"name":"bench","scopes":["ingest","read"]}' "$PORTAL/api/auth/tokens" |
-  sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
-export BENCH_TOKEN
 
 echo "== remote-write ingest, $SERIES series, 4 senders, 20 s each"
 # 500 samples a request is what a stock Prometheus sends (max_samples_per_send); 2,000 is a

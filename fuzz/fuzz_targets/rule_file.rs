@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| server::fuzzing::rule_file(data));
+libfuzzer_sys::fuzz_target!(init: server::fuzzing::init(), |data: &[u8]| server::fuzzing::rule_file(data));

@@ -4,7 +4,13 @@
 //! bench ingest  URL SERIES SAMPLES_PER_REQUEST SENDERS SECONDS   remote-write throughput
 //! bench load    URL SERIES HOURS [DAYS_BACK]                      write HOURS of 15 s data
 //! bench query   URL QUERY RANGE STEP RUNS                          query_range latency
+//! bench overload URL SERIES SAMPLES_PER_REQUEST RATE SECONDS       open-loop overload
 //! ```
+//! `overload` starts RATE write requests a second whatever the answers (an open loop, as a
+//! fleet of senders behaves), each retried after its `Retry-After` (at most 5 s) until it lands
+//! or SECONDS and 30 s more have passed, like Prometheus' remote-write queue; it reports the
+//! acknowledged samples a second, the answers by status, the slowest answer, the portal's
+//! largest resident memory (its `/metrics`), and whether every acknowledged sample is stored.
 //! `ingest` counts only acknowledged samples (2xx); each sender owns its own series and
 //! sends them in time order, so an in-order receiver such as Prometheus accepts every one.
 //! `load` writes `agent_task_success_total{agent_id, instance, job="query"}` for SERIES series
@@ -270,6 +276,156 @@ async fn query(args: &[String]) {
     );
 }
 
+/// What one overload run saw.
+#[derive(Default)]
+struct OverloadCounts {
+    acknowledged: AtomicU64,
+    by_status: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
+    slowest_ms: AtomicU64,
+    given_up: AtomicU64,
+}
+
+async fn overload(args: &[String]) {
+    let base = args[0].trim_end_matches('/').to_string();
+    loopback(&base);
+    let series: usize = args[1].parse().expect("SERIES");
+    let per_request: usize = args[2].parse().expect("SAMPLES_PER_REQUEST");
+    let rate: f64 = args[3].parse().expect("RATE");
+    let seconds: u64 = args[4].parse().expect("SECONDS");
+    assert!(
+        seconds <= 120 && rate <= 20_000.0,
+        "bounded: at most 120 s and 20,000 requests a second"
+    );
+    let per_series = (per_request / series.max(1)).max(1) as i64;
+    let keys: Arc<Vec<SeriesKey>> = Arc::new(
+        (0..series)
+            .map(|i| {
+                let agent = format!("agent-{i:05}");
+                SeriesKey::from_pairs([
+                    ("__name__", "bench_overload_total"),
+                    ("agent_id", agent.as_str()),
+                ])
+                .unwrap()
+            })
+            .collect(),
+    );
+    let client = client();
+    let counts = Arc::new(OverloadCounts::default());
+    let start_ms = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let give_up = deadline + Duration::from_secs(30);
+    // The portal's resident memory, every half second.
+    let largest_rss = Arc::new(AtomicU64::new(0));
+    let watcher = {
+        let (client, base, largest) = (client.clone(), base.clone(), largest_rss.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Ok(r) = client.get(format!("{base}/metrics")).send().await {
+                    let text = r.text().await.unwrap_or_default();
+                    if let Some(v) = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                    {
+                        largest.fetch_max(v as u64, Ordering::Relaxed);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
+    let mut requests = Vec::new();
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut next = Instant::now();
+    let mut k = 0i64;
+    while Instant::now() < deadline {
+        let (client, base, keys, counts) =
+            (client.clone(), base.clone(), keys.clone(), counts.clone());
+        let first_tick = k * per_series;
+        requests.push(tokio::spawn(async move {
+            let batch: Vec<IncomingSeries> = keys
+                .iter()
+                .map(|key| IncomingSeries {
+                    key: key.clone(),
+                    samples: (0..per_series)
+                        .map(|j| (start_ms + (first_tick + j) * 10, (first_tick + j) as f64))
+                        .collect(),
+                })
+                .collect();
+            let body = encode(&batch, &[]);
+            loop {
+                let sent = Instant::now();
+                let answer = client
+                    .post(format!("{base}/api/v1/write"))
+                    .header("content-encoding", "snappy")
+                    .header("content-type", "application/x-protobuf")
+                    .body(body.clone())
+                    .timeout(Duration::from_secs(60))
+                    .send()
+                    .await;
+                counts
+                    .slowest_ms
+                    .fetch_max(sent.elapsed().as_millis() as u64, Ordering::Relaxed);
+                let (status, retry_after) = match &answer {
+                    Ok(r) => (
+                        r.status().as_u16(),
+                        r.headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok()),
+                    ),
+                    Err(_) => (0, None),
+                };
+                *counts.by_status.lock().unwrap().entry(status).or_default() += 1;
+                if (200..300).contains(&status) {
+                    counts
+                        .acknowledged
+                        .fetch_add((keys.len() as i64 * per_series) as u64, Ordering::Relaxed);
+                    return;
+                }
+                let wait = Duration::from_secs(retry_after.unwrap_or(1).min(5));
+                if Instant::now() + wait > give_up {
+                    counts.given_up.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                tokio::time::sleep(wait).await;
+            }
+        }));
+        k += 1;
+        next += interval;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    for request in requests {
+        request.await.expect("request task");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    watcher.abort();
+    let acknowledged = counts.acknowledged.load(Ordering::Relaxed);
+    let response = client
+        .post(format!("{base}/api/v1/query"))
+        .form(&[("query", "sum(count_over_time(bench_overload_total[3h]))")])
+        .send()
+        .await
+        .expect("the count query is answered");
+    let body: serde_json::Value = response.json().await.expect("JSON answer");
+    let stored: u64 = body["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    println!(
+        "overload {base}: offered {:.0} samples/s ({rate} requests/s of {} samples for {seconds}s); acknowledged {:.0} samples/s over {elapsed:.1}s; answers by status {:?}; slowest {} ms; {} requests given up; largest resident memory {} MiB; stored {stored} of {acknowledged} acknowledged samples{}",
+        rate * (keys.len() as i64 * per_series) as f64,
+        keys.len() as i64 * per_series,
+        acknowledged as f64 / elapsed,
+        counts.by_status.lock().unwrap(),
+        counts.slowest_ms.load(Ordering::Relaxed),
+        counts.given_up.load(Ordering::Relaxed),
+        largest_rss.load(Ordering::Relaxed) >> 20,
+        if stored >= acknowledged { "" } else { ": ACKNOWLEDGED SAMPLES LOST" },
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -277,8 +433,9 @@ async fn main() {
         Some("ingest") if args.len() == 6 => ingest(&args[1..]).await,
         Some("load") if args.len() >= 4 => load(&args[1..]).await,
         Some("query") if args.len() == 6 => query(&args[1..]).await,
+        Some("overload") if args.len() == 6 => overload(&args[1..]).await,
         _ => {
-            eprintln!("usage: bench ingest URL SERIES SAMPLES_PER_REQUEST SENDERS SECONDS | load URL SERIES HOURS [DAYS_BACK] | query URL QUERY RANGE STEP RUNS");
+            eprintln!("usage: bench ingest URL SERIES SAMPLES_PER_REQUEST SENDERS SECONDS | load URL SERIES HOURS [DAYS_BACK] | query URL QUERY RANGE STEP RUNS | overload URL SERIES SAMPLES_PER_REQUEST RATE SECONDS");
             std::process::exit(2);
         }
     }

@@ -12,6 +12,14 @@ use crate::{
 };
 use std::time::{Duration, Instant};
 
+/// Called once before a fuzz target's first input: puts the ordinary panic hook back in place
+/// of libFuzzer's, which aborts at every panic, even one the code under test catches on purpose
+/// (the PromQL parser's, see `query::guard::syntax`). A panic nothing catches still ends the run:
+/// libFuzzer's entry point aborts when one reaches it.
+pub fn init() {
+    let _ = std::panic::take_hook();
+}
+
 /// What a target does with one input.
 pub type Target = fn(&[u8]);
 

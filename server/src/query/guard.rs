@@ -116,10 +116,24 @@ pub fn depth(expr: &Expr) -> usize {
     deepest
 }
 
+/// The PromQL parser's answer for `text`. The parser panics on some input (a duration too large
+/// for a `Duration`, as in `x[99999999999999999999y]`); that is an invalid query like any other,
+/// never a failed request.
+pub fn syntax(text: &str) -> Result<Expr, String> {
+    std::panic::catch_unwind(|| promql_parser::parser::parse(text)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("the parser failed");
+        Err(format!("invalid query: {why}"))
+    })
+}
+
 /// Parses `text` after checking it, and refuses a tree deeper than `max_depth`.
 pub fn parse(text: &str, max_depth: usize) -> Result<Expr, ParseError> {
     check_text(text, max_depth).map_err(|e| ParseError::TooDeep(e.0))?;
-    let expr = promql_parser::parser::parse(text).map_err(ParseError::Syntax)?;
+    let expr = syntax(text).map_err(ParseError::Syntax)?;
     let found = depth(&expr);
     if found > max_depth {
         return Err(ParseError::TooDeep(format!(
@@ -147,6 +161,17 @@ impl std::fmt::Display for ParseError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_the_parser_panics_on_is_an_invalid_query() {
+        // A range too long for a Duration: the parser's own conversion panics.
+        let e = syntax("quantv[099999999999999999990000]n").unwrap_err();
+        assert!(e.starts_with("invalid query"), "{e}");
+        assert!(matches!(
+            parse("up[99999999999999999999y]", 500),
+            Err(ParseError::Syntax(_))
+        ));
+    }
 
     #[test]
     fn ordinary_queries_pass_the_text_check() {

@@ -8,7 +8,7 @@ use crate::store::series::{select_series_candidates, SeriesFilter, SeriesRow};
 use chrono::{DateTime, Utc};
 use promql_parser::{
     label::{MatchOp, Matcher},
-    parser::{self, Expr, VectorSelector},
+    parser::{Expr, VectorSelector},
 };
 use sqlx::PgExecutor;
 
@@ -21,7 +21,8 @@ pub struct Selector {
 impl Selector {
     /// Parses a series selector such as `up`, `{job="x"}` or `http_requests{code=~"5.."}`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let expr = parser::parse(text).map_err(|e| format!("invalid selector \"{text}\": {e}"))?;
+        let expr =
+            super::guard::syntax(text).map_err(|e| format!("invalid selector \"{text}\": {e}"))?;
         let Expr::VectorSelector(vs) = expr else {
             return Err(format!("\"{text}\" is not a series selector"));
         };
