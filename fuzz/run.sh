@@ -7,7 +7,9 @@
 # The targets link the server library built with `--cfg fuzzing`, which leaves out the HTTP
 # layer (it renders the whole UI, whose instrumented build outgrows a 24 GiB machine); the build
 # runs under an 18 GiB address-space limit so that it fails instead of thrashing the machine.
-# Each target's corpus grows in corpus/<target>; a crash
+# Each target's corpus grows outside the clone, in $FUZZ_CORPUS/<target> (by default
+# ~/.cache/portal-fuzz/corpus), seeded from corpus/<target>, which git keeps small: the grown
+# corpora are thousands of files a target. A crash
 # stops that target and is left in artifacts/<target>/ to be fixed and copied to
 # regressions/<target>/, which `cargo test` replays. Figures go to results/<target>.log and a
 # summary to stdout. Not part of CI.
@@ -18,6 +20,7 @@ MAX_SECONDS=${MAX_SECONDS:-0}
 BUILD=${BUILD:---debug-assertions}
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/portal-fuzz-target}
+export FUZZ_CORPUS=${FUZZ_CORPUS:-$HOME/.cache/portal-fuzz/corpus}
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
@@ -33,9 +36,9 @@ mkdir -p results
 
 run_one() {
   local target=$1
-  mkdir -p "corpus/$target" "artifacts/$target"
+  mkdir -p "$FUZZ_CORPUS/$target" "artifacts/$target"
   local started=$SECONDS status=ok
-  cargo +nightly fuzz run $BUILD --sanitizer none "$target" "corpus/$target" -- \
+  cargo +nightly fuzz run $BUILD --sanitizer none "$target" "$FUZZ_CORPUS/$target" "corpus/$target" -- \
     -runs="$RUNS" -max_total_time="$MAX_SECONDS" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 >"results/$target.log" 2>&1 || status=crash
   local runs
@@ -43,5 +46,5 @@ run_one() {
   printf '%-20s %12s executions  %6ss  %s\n' "$target" "$runs" "$((SECONDS - started))" "$status"
 }
 export -f run_one
-export RUNS MAX_SECONDS BUILD
+export RUNS MAX_SECONDS BUILD FUZZ_CORPUS
 printf '%s\n' $targets | xargs -P 2 -I{} bash -c 'run_one {}'

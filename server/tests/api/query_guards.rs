@@ -3,9 +3,9 @@
 //! deadline, a client that goes away, too many queries at once, and a stop signal while a long
 //! query runs. Each must be answered (or stopped) without the portal going down.
 
+// The guards are each process' own (its slots, its queue, its /metrics): one portal per test.
 use crate::helpers::{
-    client_with, fresh_database, make_token, spawn_app, spawn_app_on, spawn_one_app,
-    spawn_one_app_on, TestApp,
+    client_with, fresh_database, make_token, spawn_one_app, spawn_one_app_on, TestApp,
 };
 use app::api::accounts::Scope;
 use server::{
@@ -102,7 +102,7 @@ async fn error_of(response: reqwest::Response) -> (u16, String, String) {
 
 #[tokio::test]
 async fn a_query_nested_in_50000_parentheses_gets_400_and_the_portal_stays_up() {
-    let app = spawn_app().await;
+    let app = spawn_one_app().await;
     let query = format!("{}1{}", "(".repeat(50_000), ")".repeat(50_000));
 
     let response = post_query(&app, "/api/v1/query", &[("query", &query)]).await;
@@ -119,8 +119,24 @@ async fn a_query_nested_in_50000_parentheses_gets_400_and_the_portal_stays_up() 
 }
 
 #[tokio::test]
+async fn a_query_the_parser_panics_on_gets_400_bad_data() {
+    // Found by fuzzing: a range too long for the parser's own Duration conversion.
+    let app = spawn_one_app().await;
+    let response = post_query(
+        &app,
+        "/api/v1/query",
+        &[("query", "quantv[099999999999999999990000]n")],
+    )
+    .await;
+    let (status, kind, message) = error_of(response).await;
+    assert_eq!((status, kind.as_str()), (400, "bad_data"), "{message}");
+    assert!(message.contains("invalid query"), "{message}");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
 async fn a_chain_of_5000_additions_gets_400_and_the_portal_stays_up() {
-    let app = spawn_app().await;
+    let app = spawn_one_app().await;
     let query = vec!["up"; 5_000].join(" + ");
 
     let response = post_query(&app, "/api/v1/query", &[("query", &query)]).await;
@@ -133,7 +149,7 @@ async fn a_chain_of_5000_additions_gets_400_and_the_portal_stays_up() {
 
 #[tokio::test]
 async fn a_query_just_under_the_depth_limit_is_answered() {
-    let app = spawn_app().await;
+    let app = spawn_one_app().await;
     let query = vec!["1"; 500].join(" + ");
 
     let response = post_query(&app, "/api/v1/query", &[("query", &query)]).await;
@@ -168,7 +184,7 @@ async fn a_query_loading_more_samples_than_the_limit_gets_422() {
         query_max_samples: Some(1_000),
         ..SettingsInput::default()
     };
-    let app = spawn_app_on(fresh_database().await, input).await;
+    let app = spawn_one_app_on(fresh_database().await, input).await;
     let now = chrono::Utc::now().timestamp() * 1000;
     let batch: Vec<IncomingSeries> = ["a", "b"]
         .iter()
@@ -220,7 +236,7 @@ async fn a_query_past_its_timeout_is_stopped_and_answered_503() {
 
 #[tokio::test]
 async fn a_query_whose_client_went_away_stops_evaluating() {
-    let app = spawn_app().await;
+    let app = spawn_one_app().await;
 
     let answer = start_slow_query(&app, Duration::from_millis(1500))
         .await
@@ -305,7 +321,7 @@ async fn a_stop_signal_ends_running_queries_instead_of_waiting_for_them() {
         shutdown_timeout: Some(HumanDuration(Duration::from_secs(60))),
         ..SettingsInput::default()
     };
-    let app = spawn_app_on(fresh_database().await, input).await;
+    let app = spawn_one_app_on(fresh_database().await, input).await;
     let slow = start_slow_query(&app, Duration::from_secs(60));
     assert!(wait_for_metric(&app, "portal_queries_running", 1.0, Duration::from_secs(5)).await);
 
