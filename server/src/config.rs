@@ -200,6 +200,10 @@ settings! {
     ingest_max_inflight: ByteSize => u64 [env = "PORTAL_INGEST_MAX_INFLIGHT", value_name = "SIZE"]
         check |b| *b >= 1024 => "must be at least 1KiB"
         default 256 << 20;
+    /// Most write requests (remote-write, OTLP) admitted at once; one past it gets 503 with Retry-After before its body is read [default: 64]
+    ingest_max_inflight_requests: u64 => u64 [env = "PORTAL_INGEST_MAX_INFLIGHT_REQUESTS", value_name = "N"]
+        check |n| *n >= 1 => "must be at least 1"
+        default 64;
     /// Most uncompacted samples held in memory before writes into blocks old enough to compact (a back-fill) get 503 with Retry-After until the compactor catches up; live writes are never refused by it [default: 20000000]
     head_max_samples: u64 => u64 [env = "PORTAL_HEAD_MAX_SAMPLES", value_name = "N"]
         check |n| *n >= 1000 => "must be at least 1000"

@@ -195,6 +195,10 @@ impl From<crate::ingest::IngestError> for ApiError {
             crate::ingest::IngestError::HeadFull(message) => {
                 Self::unavailable(format!("{message}; retry shortly"), 10)
             }
+            crate::ingest::IngestError::Crowded { limit } => Self::unavailable(
+                format!("the portal has {limit} writes in progress, the most it takes at once; retry shortly"),
+                1,
+            ),
             crate::ingest::IngestError::Database(e) => e.into(),
         }
     }

@@ -127,7 +127,7 @@ impl Metrics {
         );
         let ingest_shed = counter(
             "portal_ingest_requests_shed_total",
-            "Writes refused with 503 and Retry-After, by reason: inflight_bytes (before the body was read), head_full (a back-fill while the head is at its limit)",
+            "Writes refused with 503 and Retry-After, by reason: inflight_requests and inflight_bytes (before the body was read), head_full (a back-fill while the head is at its limit)",
             &["reason"],
         );
         let ingest_exemplars_dropped = counter(

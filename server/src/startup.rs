@@ -158,6 +158,8 @@ impl Application {
         let limits = IngestLimits {
             max_series_per_metric: settings.max_series_per_metric,
             max_inflight_bytes: settings.ingest_max_inflight,
+            max_inflight_requests: usize::try_from(settings.ingest_max_inflight_requests)
+                .unwrap_or(usize::MAX),
             max_sample_age: chrono::Duration::from_std(settings.retention)
                 .unwrap_or(chrono::Duration::days(30)),
             ..IngestLimits::default()

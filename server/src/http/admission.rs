@@ -1,5 +1,5 @@
-//! Admission of ingest bodies: a write takes its share of the in-flight byte budget before its
-//! body is read and keeps it until it is answered; past the budget it is shed at once with 503
+//! Admission of ingest bodies: a write takes a request slot and its share of the in-flight byte
+//! budget before its body is read and keeps them until it is answered; past either it is shed at once with 503
 //! and Retry-After (what remote-write and OTLP senders retry on), so overload never turns into
 //! an unbounded pile of buffered bodies.
 
@@ -11,12 +11,11 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
 };
-use tokio::sync::OwnedSemaphorePermit;
 
 /// A write's body, read after admission; the budget is held while this lives.
 pub struct IngestBody {
     pub bytes: Bytes,
-    _admitted: OwnedSemaphorePermit,
+    _admitted: crate::ingest::Admitted,
 }
 
 impl FromRequest<AppState> for IngestBody {

@@ -239,17 +239,12 @@ fn wide_body(n: usize, t: i64) -> Vec<u8> {
     server::ingest::remote_write::encode(&series, &[])
 }
 
-#[tokio::test]
-async fn writes_past_the_in_flight_byte_budget_are_shed_with_503_before_their_bodies_are_read() {
+/// With `input`'s limit, a slow sender holds what it was admitted with while its body trickles
+/// in; the next write is shed at once with 503, Retry-After and `message`, counted under
+/// `reason`; when the slow one completes it is stored and writes fit again.
+async fn shed_while_a_slow_sender_holds(input: SettingsInput, reason: &str, message_part: &str) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = crate::helpers::spawn_one_app_on(
-        crate::helpers::fresh_database().await,
-        SettingsInput {
-            ingest_max_inflight: Some(server::config::ByteSize(16 << 10)),
-            ..SettingsInput::default()
-        },
-    )
-    .await;
+    let app = crate::helpers::spawn_one_app_on(crate::helpers::fresh_database().await, input).await;
     let t = now_ms();
     let body = wide_body(600, t);
     assert!((10 << 10..16 << 10).contains(&body.len()), "{}", body.len());
@@ -278,7 +273,7 @@ async fn writes_past_the_in_flight_byte_budget_are_shed_with_503_before_their_bo
     assert_eq!(shed.status(), 503);
     assert_eq!(shed.headers()["retry-after"], "1");
     let message = shed.text().await.unwrap();
-    assert!(message.contains("in flight"), "{message}");
+    assert!(message.contains(message_part), "{message}");
 
     // The slow one completes and is stored; then there is room again.
     slow.write_all(&body[100..]).await.unwrap();
@@ -290,7 +285,9 @@ async fn writes_past_the_in_flight_byte_budget_are_shed_with_503_before_their_bo
 
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
-        metrics.contains("portal_ingest_requests_shed_total{reason=\"inflight_bytes\"} 1"),
+        metrics.contains(&format!(
+            "portal_ingest_requests_shed_total{{reason=\"{reason}\"}} 1"
+        )),
         "{metrics}"
     );
     assert_eq!(
@@ -298,6 +295,24 @@ async fn writes_past_the_in_flight_byte_budget_are_shed_with_503_before_their_bo
         "600"
     );
     app.stop().await;
+}
+
+#[tokio::test]
+async fn writes_past_the_in_flight_byte_budget_are_shed_with_503_before_their_bodies_are_read() {
+    let input = SettingsInput {
+        ingest_max_inflight: Some(server::config::ByteSize(16 << 10)),
+        ..SettingsInput::default()
+    };
+    shed_while_a_slow_sender_holds(input, "inflight_bytes", "in flight").await;
+}
+
+#[tokio::test]
+async fn writes_past_the_in_flight_request_limit_are_shed_with_503_before_their_bodies_are_read() {
+    let input = SettingsInput {
+        ingest_max_inflight_requests: Some(1),
+        ..SettingsInput::default()
+    };
+    shed_while_a_slow_sender_holds(input, "inflight_requests", "writes in progress").await;
 }
 
 /// A tmpfs mounted for one test, unmounted when dropped.
