@@ -512,16 +512,16 @@ async fn a_stock_prometheus_sends_its_alerts_to_the_portal_which_routes_and_sile
         .unwrap()
         .contains(&format!(":{port}/")));
     // What Prometheus sent without the token was refused with 401.
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    let refused = metrics
+    let metrics = app.every_metrics_page().await;
+    let refused: f64 = metrics
         .lines()
-        .find(|l| {
+        .filter(|l| {
             l.starts_with("portal_http_requests_total")
                 && l.contains("\"/api/v2/alerts\"")
                 && l.contains("status=\"401\"")
         })
-        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .unwrap_or(0.0);
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
     assert!(
         refused > 0.0,
         "alerts without the token were refused:\n{metrics}"

@@ -164,11 +164,24 @@ pub struct TestApp {
     /// proxy in front of all of them that `address` names.
     others: Vec<TestApp>,
     proxy: Option<tokio::task::JoinHandle<()>>,
+    /// This portal's own address (`address` is the proxy's when there are replicas).
+    direct: String,
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// The `/metrics` page of every portal behind `address`, one after the other: a counter
+    /// of one process counts what reached that process only.
+    pub async fn every_metrics_page(&self) -> String {
+        let mut out = String::new();
+        for direct in std::iter::once(&self.direct).chain(self.others.iter().map(|o| &o.direct)) {
+            let page = self.client.get(format!("{direct}/metrics")).send().await;
+            out.push_str(&page.expect("/metrics answers").text().await.unwrap());
+        }
+        out
     }
 
     /// Posts a form to a Prometheus API endpoint and returns `data.result` (the call must
@@ -357,6 +370,7 @@ pub async fn spawn_app_with(mut input: SettingsInput) -> TestApp {
         let _ = stop_rx.await;
     }));
     TestApp {
+        direct: address.clone(),
         address,
         client: client_with(Some(&token)),
         anonymous: client_with(None),
