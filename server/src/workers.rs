@@ -152,25 +152,7 @@ impl Supervisor {
                                 stop: ctx.stop.child_token(),
                                 metrics: metrics.clone(),
                             };
-                            let run = job(held.clone());
-                            tokio::pin!(run);
-                            let mut alive = tokio::time::interval_at(
-                                tokio::time::Instant::now() + retry,
-                                retry,
-                            );
-                            loop {
-                                tokio::select! {
-                                    _ = &mut run => break,
-                                    _ = alive.tick() => {
-                                        if let Err(e) = lock.ping().await {
-                                            warn!(worker = name, error = %e, "lost the job's lock connection; another replica may take over");
-                                            held.stop.cancel();
-                                            run.as_mut().await;
-                                            break;
-                                        }
-                                    }
-                                }
-                            }
+                            run_while_held(&mut lock, retry, &held, job(held.clone())).await;
                             metrics.set_worker_up(name, false);
                             release(lock, name).await;
                         }
@@ -230,6 +212,31 @@ async fn hold_lock(
     } else {
         conn.close().await.ok();
         Ok(None)
+    }
+}
+
+/// Runs `run` while the lock's connection lives, checking it every `check`; when the connection
+/// is lost, stops the job (`held`'s token) and waits for it to finish.
+async fn run_while_held(
+    lock: &mut PgConnection,
+    check: Duration,
+    held: &JobContext,
+    run: impl Future<Output = ()>,
+) {
+    tokio::pin!(run);
+    let mut alive = tokio::time::interval_at(tokio::time::Instant::now() + check, check);
+    loop {
+        tokio::select! {
+            _ = &mut run => return,
+            _ = alive.tick() => {
+                if let Err(e) = lock.ping().await {
+                    warn!(worker = held.name, error = %e, "lost the job's lock connection; another replica may take over");
+                    held.stop.cancel();
+                    run.await;
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -48,14 +48,7 @@ pub async fn insert_batches(
 
 /// The raw partitions: name and table OID.
 pub async fn select_partitions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as(
-        "select c.relname::text, c.oid::int8 from pg_inherits i
-         join pg_class c on c.oid = i.inhrelid
-         join pg_class p on p.oid = i.inhparent
-         where p.relname = 'metric_batch' order by 1",
-    )
-    .fetch_all(db)
-    .await
+    super::chunks::select_partition_oids(db, "metric_batch").await
 }
 
 /// Which transactions had finished when the statement ran: every one below `xmax` except the

@@ -75,8 +75,20 @@ pub async fn create_partition(
 
 /// The names of the partitions of `parent`.
 pub async fn select_partitions(db: impl PgExecutor<'_>, parent: &str) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "select c.relname::text from pg_inherits i
+    Ok(select_partition_oids(db, parent)
+        .await?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// The partitions of `parent`: name and table OID, by name.
+pub async fn select_partition_oids(
+    db: impl PgExecutor<'_>,
+    parent: &str,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "select c.relname::text, c.oid::int8 from pg_inherits i
          join pg_class c on c.oid = i.inhrelid
          join pg_class p on p.oid = i.inhparent
          where p.relname = $1 order by 1",

@@ -116,14 +116,27 @@ pub async fn read_partition(
     db: impl PgExecutor<'_>,
     name: &str,
 ) -> sqlx::Result<Vec<SeriesSamples>> {
+    let rows = store::batch::select_partition_rows(db, name).await?;
+    Ok(decode_rows(
+        rows.iter().map(|(_, _, data)| data.as_slice()),
+        name,
+    ))
+}
+
+/// Batch rows of partition `partition`, decoded in order; damaged rows are reported and
+/// skipped.
+pub fn decode_rows<'a>(
+    rows: impl IntoIterator<Item = &'a [u8]>,
+    partition: &str,
+) -> Vec<SeriesSamples> {
     let mut out = Vec::new();
-    for (_, _, row) in store::batch::select_partition_rows(db, name).await? {
-        match decode(&row) {
+    for row in rows {
+        match decode(row) {
             Some(batch) => out.extend(batch),
-            None => tracing::error!(partition = name, "a damaged batch row was skipped"),
+            None => tracing::error!(partition, "a damaged batch row was skipped"),
         }
     }
-    Ok(out)
+    out
 }
 
 /// Every batch row of every partition, decoded (for tests and diagnostics).

@@ -8,7 +8,7 @@
 //! here (a hash look-up and a binary search per series and block) and older data from the
 //! chunks' index, so no query ever scans raw rows.
 
-use super::{batch, BLOCK_MS};
+use super::BLOCK_MS;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -214,7 +214,8 @@ impl Head {
     }
 
     /// The partitions the head has segments for.
-    pub fn partitions(&self) -> Vec<Partition> {
+    #[cfg(test)]
+    fn partitions(&self) -> Vec<Partition> {
         self.segments
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -230,20 +231,6 @@ impl Head {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Adds decoded batch rows of a partition.
-    pub fn append_rows(&self, partition: Partition, rows: &[Vec<u8>]) {
-        for row in rows {
-            match batch::decode(row) {
-                Some(series) => {
-                    self.append_all(partition, series.iter().map(|(id, p)| (*id, p.as_slice())))
-                }
-                None => {
-                    tracing::error!(partition = partition.oid, "a damaged batch row was skipped")
-                }
-            }
-        }
     }
 }
 

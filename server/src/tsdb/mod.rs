@@ -187,8 +187,14 @@ impl Storage {
                 cursor.seen.insert(*id, *xact);
             }
         }
-        let data: Vec<Vec<u8>> = rows.into_iter().map(|(_, _, data)| data).collect();
-        self.head.append_rows(partition, &data);
+        let series = batch::decode_rows(
+            rows.iter().map(|(_, _, data)| data.as_slice()),
+            &partition.oid.to_string(),
+        );
+        self.head.append_all(
+            partition,
+            series.iter().map(|(id, points)| (*id, points.as_slice())),
+        );
     }
 
     /// Stores samples grouped by block start (ms), one batch row per block, and adds them to
