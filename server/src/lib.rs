@@ -10,6 +10,7 @@ pub mod dashboards;
 pub mod demo;
 pub mod embedded;
 pub mod error;
+pub mod fast_hash;
 #[doc(hidden)]
 pub mod fuzzing;
 // A fuzz build (`--cfg fuzzing`, see fuzz/run.sh) links the decoders and parsers alone: the HTTP

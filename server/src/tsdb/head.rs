@@ -9,7 +9,8 @@
 //! chunks' index, so no query ever scans raw rows.
 
 use super::BLOCK_MS;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use crate::fast_hash::FastMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc, Mutex, RwLock,
@@ -17,9 +18,112 @@ use std::sync::{
 
 const SHARDS: usize = 16;
 
-/// One shard: series id → samples in time order. A deque, because samples arrive mostly in
-/// order and a late one is inserted in place.
-type Shard = HashMap<i64, VecDeque<(i64, f64)>>;
+/// Samples a run holds: 4 KiB of them.
+const RUN: usize = 256;
+
+/// The samples of one series in time order, in runs of at most [`RUN`] allocated whole, as
+/// Prometheus keeps head chunks of a fixed size: a series grows a run at a time and what it
+/// holds is never moved, where one growing buffer per series would double (copying and
+/// touching all it holds anew) for every series at about the same moment, as series advance
+/// in step. The newest run and timestamp sit in the series' own entry, so an in-order append
+/// reads nothing but the entry. A late sample is inserted in place; a full run it lands in
+/// splits in two.
+struct Runs {
+    /// Older runs, in time order.
+    sealed: Vec<Vec<(i64, f64)>>,
+    /// The newest run, which in-order samples go to.
+    open: Vec<(i64, f64)>,
+    /// The newest timestamp held (`i64::MIN` when none).
+    newest: i64,
+}
+
+impl Runs {
+    fn new() -> Self {
+        Self {
+            sealed: Vec::new(),
+            open: Vec::new(),
+            newest: i64::MIN,
+        }
+    }
+
+    /// Adds one sample; a timestamp the series has takes the new value. Returns whether the
+    /// series gained a sample.
+    fn put(&mut self, t: i64, v: f64) -> bool {
+        if t > self.newest {
+            if self.open.len() == RUN {
+                let full = std::mem::replace(&mut self.open, Vec::with_capacity(RUN));
+                self.sealed.push(full);
+            } else if self.open.capacity() < RUN {
+                self.open.reserve_exact(RUN - self.open.len());
+            }
+            self.open.push((t, v));
+            self.newest = t;
+            return true;
+        }
+        // Late: the open run holds its place if it comes after every sealed sample, else the
+        // first sealed run whose last sample is not before it.
+        let in_open = self
+            .sealed
+            .last()
+            .and_then(|run| run.last())
+            .is_none_or(|p| p.0 < t);
+        let r = self
+            .sealed
+            .partition_point(|run| run.last().is_some_and(|p| p.0 < t));
+        let run = if in_open {
+            &mut self.open
+        } else {
+            &mut self.sealed[r]
+        };
+        let i = match run.binary_search_by_key(&t, |p| p.0) {
+            Ok(i) => {
+                run[i].1 = v;
+                return false;
+            }
+            Err(i) => i,
+        };
+        if run.len() < RUN {
+            if run.capacity() < RUN {
+                run.reserve_exact(RUN - run.len());
+            }
+            run.insert(i, (t, v));
+            return true;
+        }
+        let mut tail = Vec::with_capacity(RUN);
+        tail.extend(run.drain(RUN / 2..));
+        if i <= RUN / 2 {
+            run.insert(i, (t, v));
+        } else {
+            tail.insert(i - RUN / 2, (t, v));
+        }
+        if in_open {
+            let first = std::mem::replace(&mut self.open, tail);
+            self.sealed.push(first);
+        } else {
+            self.sealed.insert(r + 1, tail);
+        }
+        true
+    }
+
+    /// The samples from `from` to `to` (inclusive), in time order.
+    fn range(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, f64)> + '_ {
+        let first = self
+            .sealed
+            .partition_point(|run| run.last().is_some_and(|p| p.0 < from));
+        self.sealed[first..]
+            .iter()
+            .chain(std::iter::once(&self.open))
+            .take_while(move |run| run.first().is_some_and(|p| p.0 <= to))
+            .flat_map(move |run| {
+                let lo = run.partition_point(|p| p.0 < from);
+                let hi = run.partition_point(|p| p.0 <= to);
+                run[lo..hi].iter().copied()
+            })
+    }
+}
+
+/// One shard: series id → samples in time order.
+type Shard = FastMap<i64, Runs>;
 
 /// A series id and some of its samples.
 pub type SeriesPoints<'a> = (i64, &'a [(i64, f64)]);
@@ -34,19 +138,8 @@ pub struct Partition {
 /// Adds `new` to one series of a locked shard; a timestamp it has takes the new value.
 /// Returns how many samples the series gained.
 fn append_to(shard: &mut Shard, series_id: i64, new: &[(i64, f64)]) -> usize {
-    let points = shard.entry(series_id).or_default();
-    let before = points.len();
-    for &(t, v) in new {
-        match points.back() {
-            Some(&(last, _)) if last < t => points.push_back((t, v)),
-            None => points.push_back((t, v)),
-            _ => match points.binary_search_by_key(&t, |p| p.0) {
-                Ok(i) => points[i].1 = v,
-                Err(i) => points.insert(i, (t, v)),
-            },
-        }
-    }
-    points.len() - before
+    let points = shard.entry(series_id).or_insert_with(Runs::new);
+    new.iter().filter(|&&(t, v)| points.put(t, v)).count()
 }
 
 /// The samples of one partition, by series.
@@ -158,12 +251,9 @@ impl Head {
             for (_, segment) in &segments {
                 let shard = segment.shard(id);
                 if let Some(points) = shard.get(&id) {
-                    let lo = points.partition_point(|p| p.0 < from);
-                    let hi = points.partition_point(|p| p.0 <= to);
-                    if lo < hi {
-                        out.entry(id)
-                            .or_default()
-                            .extend(points.range(lo..hi).copied());
+                    let mut found = points.range(from, to).peekable();
+                    if found.peek().is_some() {
+                        out.entry(id).or_default().extend(found);
                     }
                 }
             }
@@ -224,6 +314,18 @@ impl Head {
             .collect()
     }
 
+    /// How many samples the head holds for blocks ending at or before `end` (ms): those old
+    /// enough for the compactor, when `end` is its horizon.
+    pub fn len_before(&self, end: i64) -> usize {
+        self.segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .take_while(|(p, _)| p.block + BLOCK_MS <= end)
+            .map(|(_, s)| s.samples.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// How many samples the head holds.
     pub fn len(&self) -> usize {
         self.samples.load(Ordering::Relaxed)
@@ -239,6 +341,43 @@ mod tests {
     use super::*;
 
     const A: Partition = Partition { block: 0, oid: 10 };
+
+    #[test]
+    fn runs_keep_any_order_of_samples_sorted_without_duplicates() {
+        // Against a sorted map: in-order runs, late samples landing in full runs (which
+        // split), rewrites of existing timestamps, and ranges across run boundaries.
+        let mut runs = Runs::new();
+        let mut model = BTreeMap::new();
+        let mut x: i64 = 7;
+        let mut next = |n: i64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33).rem_euclid(n)
+        };
+        for t in 0..3 * RUN as i64 {
+            assert!(runs.put(t * 10, t as f64));
+            model.insert(t * 10, t as f64);
+        }
+        for k in 0..5_000 {
+            let t = next(12 * RUN as i64 * 10);
+            let gained = runs.put(t, k as f64);
+            assert_eq!(gained, model.insert(t, k as f64).is_none());
+        }
+        assert!(runs.sealed.iter().all(|r| !r.is_empty() && r.len() <= RUN));
+        assert!(runs.open.len() <= RUN && runs.sealed.len() > 3);
+        let all: Vec<(i64, f64)> = model.iter().map(|(&t, &v)| (t, v)).collect();
+        assert_eq!(runs.range(i64::MIN, i64::MAX).collect::<Vec<_>>(), all);
+        for _ in 0..200 {
+            let (a, b) = (next(13_000) - 500, next(13_000) - 500);
+            let want: Vec<(i64, f64)> = model.range(a..=b.max(a)).map(|(&t, &v)| (t, v)).collect();
+            assert_eq!(
+                runs.range(a, b.max(a)).collect::<Vec<_>>(),
+                want,
+                "{a}..={b}"
+            );
+        }
+    }
 
     #[test]
     fn appends_in_any_order_and_selects_ranges() {
@@ -275,8 +414,11 @@ mod tests {
             head.select(&[1], BLOCK_MS + 1, BLOCK_MS + 9)[&1],
             vec![(BLOCK_MS + 5, 4.0)]
         );
+        assert_eq!(head.len_before(BLOCK_MS), 2);
+        assert_eq!(head.len_before(2 * BLOCK_MS), 4);
         head.drop_partitions(&HashSet::from([10]));
         assert_eq!(head.select(&[1], 0, 2 * BLOCK_MS)[&1].len(), 2);
+        assert_eq!(head.len_before(BLOCK_MS), 0);
         assert_eq!(head.len(), 2);
     }
 

@@ -336,35 +336,7 @@ pub fn label_value<'a>(labels: &'a Labels, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// A hasher for keys that are already well spread (addresses, cached label hashes): one
-/// multiply per word instead of SipHash's rounds, which dominate per-step look-ups otherwise.
-#[derive(Default, Clone, Copy)]
-pub struct FastHasher(u64);
-
-impl std::hash::Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
-/// A hash map keyed by addresses or label sets.
-pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+pub use crate::fast_hash::{FastHasher, FastMap};
 
 thread_local! {
     /// Label sets derived from others during one evaluation, by (kind, source set): a range
