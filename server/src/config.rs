@@ -204,7 +204,7 @@ settings! {
     ingest_max_inflight_requests: u64 => u64 [env = "PORTAL_INGEST_MAX_INFLIGHT_REQUESTS", value_name = "N"]
         check |n| *n >= 1 => "must be at least 1"
         default 64;
-    /// Most uncompacted samples held in memory before writes into blocks old enough to compact (a back-fill) get 503 with Retry-After until the compactor catches up; live writes are never refused by it [default: 20000000]
+    /// Most samples of blocks old enough to compact (a back-fill) held in memory before writes into such blocks get 503 with Retry-After until the compactor catches up; live blocks do not count and live writes are never refused by it [default: 20000000]
     head_max_samples: u64 => u64 [env = "PORTAL_HEAD_MAX_SAMPLES", value_name = "N"]
         check |n| *n >= 1000 => "must be at least 1000"
         default 20_000_000;

@@ -19,11 +19,13 @@ use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// How much the head may hold before writes into blocks old enough to compact (a back-fill)
+/// How much of a back-fill the head may hold before writes into blocks old enough to compact
 /// wait for the compactor.
 #[derive(Clone, Copy, Debug)]
 pub struct HeadLimits {
-    /// Samples in the head past which back-fill writes are refused for a while.
+    /// Samples of blocks old enough to compact past which writes into such blocks are refused
+    /// for a while. Live blocks do not count: what they hold is bounded by the ingest rate
+    /// times the two hours and ten minutes before a block is compacted.
     pub max_samples: usize,
     /// A block is old enough to compact this long after it ends (the compactor's grace).
     pub grace_ms: i64,
@@ -42,7 +44,7 @@ impl Default for HeadLimits {
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// A back-fill while the head is full: the compactor has to catch up first.
-    #[error("the head holds {held} uncompacted samples (limit {limit}); old samples wait for the compactor")]
+    #[error("the head holds {held} uncompacted samples of blocks old enough to compact (limit {limit}); old samples wait for the compactor")]
     HeadFull { held: usize, limit: usize },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -199,18 +201,21 @@ impl Storage {
 
     /// Stores samples grouped by block start (ms), one batch row per block, and adds them to
     /// the head once committed: when this returns `Ok`, the samples are durable. A write into
-    /// a block old enough to compact is refused while the head is past its limit.
+    /// a block old enough to compact is refused while the head holds more of such blocks than
+    /// its limit.
     pub async fn write(
         &self,
         blocks: &BTreeMap<i64, Vec<SeriesSamples>>,
     ) -> Result<(), WriteError> {
         let ripe = chrono::Utc::now().timestamp_millis() - self.limits.grace_ms;
-        let held = self.head.len();
-        if held >= self.limits.max_samples && blocks.keys().any(|&b| b + BLOCK_MS <= ripe) {
-            return Err(WriteError::HeadFull {
-                held,
-                limit: self.limits.max_samples,
-            });
+        if blocks.keys().any(|&b| b + BLOCK_MS <= ripe) {
+            let held = self.head.len_before(ripe);
+            if held >= self.limits.max_samples {
+                return Err(WriteError::HeadFull {
+                    held,
+                    limit: self.limits.max_samples,
+                });
+            }
         }
         let encoded: Vec<(chrono::DateTime<chrono::Utc>, Vec<u8>)> = blocks
             .iter()
