@@ -8,7 +8,7 @@ pub mod otlp;
 pub mod prompb;
 pub mod remote_write;
 
-use crate::{labels::SeriesKey, metrics::Metrics, store, tsdb::Storage};
+use crate::{fast_hash::FastMap, labels::SeriesKey, metrics::Metrics, store, tsdb::Storage};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 use std::{
@@ -147,9 +147,9 @@ pub struct Ingester {
     pool: PgPool,
     limits: IngestLimits,
     metrics: Metrics,
-    series_ids: Mutex<HashMap<[u8; 16], i64>>,
+    series_ids: Mutex<FastMap<[u8; 16], i64>>,
     /// The span of days each series is known to have samples on (as stored in the dictionary).
-    series_days: Mutex<HashMap<i64, (NaiveDate, NaiveDate)>>,
+    series_days: Mutex<FastMap<i64, (NaiveDate, NaiveDate)>>,
     permits: Semaphore,
     /// The in-flight budget, one permit per KiB of request body.
     inflight: Arc<Semaphore>,
@@ -266,11 +266,11 @@ impl Ingester {
         let mut outcome = WriteOutcome::default();
         let ids = self.resolve_series(&batch, &mut outcome).await?;
         // From here a series is its id (None: refused by the limit) and its samples.
-        let resolved = batch.iter().map(|s| s.samples.as_slice()).zip(ids).chain(
-            known
-                .iter()
-                .map(|(id, samples)| (samples.as_slice(), Some(*id))),
-        );
+        let resolved = batch
+            .into_iter()
+            .map(|s| s.samples)
+            .zip(ids)
+            .chain(known.into_iter().map(|(id, samples)| (samples, Some(id))));
 
         let now = Utc::now();
         let oldest = (now - self.limits.max_sample_age).timestamp_millis();
@@ -278,18 +278,39 @@ impl Ingester {
         // Per block, per series: the samples to store.
         let mut blocks: BTreeMap<i64, Vec<crate::tsdb::batch::SeriesSamples>> = BTreeMap::new();
         let mut written = 0u64;
-        let mut spans: HashMap<i64, (NaiveDate, NaiveDate)> = HashMap::new();
+        let mut spans: FastMap<i64, (NaiveDate, NaiveDate)> = FastMap::default();
         let day_of = |ms: i64| DateTime::from_timestamp_millis(ms).map(|t| t.date_naive());
         for (samples, id) in resolved {
             let Some(id) = id else {
                 outcome.samples_refused_by_limit += samples.len() as u64;
                 continue;
             };
-            // Per sample only integer work: the block of the previous sample is reused, and
-            // the series' day span is turned into dates once.
+            // The series' day span is turned into dates once, from its first and last sample.
+            let mut span = |id: i64, first: i64, last: i64| {
+                if let (Some(a), Some(b)) = (day_of(first), day_of(last)) {
+                    spans.insert(id, (a, b));
+                }
+            };
+            let (first, last) = samples
+                .iter()
+                .fold((i64::MAX, i64::MIN), |(a, b), &(t, _)| (a.min(t), b.max(t)));
+            let block = crate::tsdb::block_start(first);
+            if !samples.is_empty()
+                && first >= oldest
+                && last <= newest
+                && crate::tsdb::block_start(last) == block
+            {
+                // All in bounds and in one block, as nearly every series of a live write is:
+                // its samples move there as they are.
+                written += samples.len() as u64;
+                span(id, first, last);
+                blocks.entry(block).or_default().push((id, samples));
+                continue;
+            }
+            // Per sample only integer work: the block of the previous sample is reused.
             let (mut first, mut last) = (i64::MAX, i64::MIN);
             let mut current: Option<(i64, Vec<(i64, f64)>)> = None;
-            for &(ts, value) in samples {
+            for &(ts, value) in &samples {
                 if ts < oldest || ts > newest {
                     outcome.samples_out_of_bounds += 1;
                     continue;
@@ -310,9 +331,7 @@ impl Ingester {
             }
             if let Some((b, points)) = current {
                 blocks.entry(b).or_default().push((id, points));
-            }
-            if let (Some(a), Some(b)) = (day_of(first), day_of(last)) {
-                spans.insert(id, (a, b));
+                span(id, first, last);
             }
         }
         if let Err(e) = self.storage.write(&blocks).await {
@@ -415,7 +434,7 @@ impl Ingester {
     /// Records new days with samples in the dictionary, once per series and day.
     async fn extend_series_days(
         &self,
-        spans: HashMap<i64, (NaiveDate, NaiveDate)>,
+        spans: FastMap<i64, (NaiveDate, NaiveDate)>,
     ) -> Result<(), sqlx::Error> {
         let wider: Vec<(i64, NaiveDate, NaiveDate)> = {
             let known = self.series_days.lock().unwrap_or_else(|e| e.into_inner());

@@ -140,19 +140,26 @@ impl<'a> Wire<'a> {
     }
 }
 
-/// One `TimeSeries` as read in place.
-struct RawSeries<'a> {
-    labels: Vec<(&'a [u8], &'a [u8])>,
+/// One `TimeSeries` as read in place; its labels are a range of the request's label list.
+struct RawSeries {
+    labels: std::ops::Range<usize>,
     samples: Vec<(i64, f64)>,
     exemplars: u64,
     histograms: u64,
 }
 
-fn read_series(buf: &[u8]) -> Result<RawSeries<'_>, String> {
+/// Reads one `TimeSeries` message, adding its labels to `labels` (one list for the whole
+/// request, so a series costs no allocation of its own for them).
+fn read_series<'a>(
+    buf: &'a [u8],
+    labels: &mut Vec<(&'a [u8], &'a [u8])>,
+) -> Result<RawSeries, String> {
     let mut w = Wire::new(buf);
+    let first_label = labels.len();
     let mut out = RawSeries {
-        labels: Vec::with_capacity(8),
-        samples: Vec::with_capacity(1),
+        labels: first_label..first_label,
+        // Room for as many samples as the message could hold, so the vector rarely grows.
+        samples: Vec::with_capacity(sample_room(buf)),
         exemplars: 0,
         histograms: 0,
     };
@@ -168,7 +175,7 @@ fn read_series(buf: &[u8]) -> Result<RawSeries<'_>, String> {
                         (_, wire) => l.skip(wire)?,
                     }
                 }
-                out.labels.push((name, value));
+                labels.push((name, value));
             }
             (2, 2) => {
                 let mut m = Wire::new(w.bytes()?);
@@ -193,7 +200,15 @@ fn read_series(buf: &[u8]) -> Result<RawSeries<'_>, String> {
             (_, wire) => w.skip(wire)?,
         }
     }
+    out.labels.end = labels.len();
     Ok(out)
+}
+
+/// How many samples a `TimeSeries` message of this length could hold, each with a value and a
+/// timestamp (13 bytes at least: tag, length, the value's tag and 8 bytes, the timestamp's tag
+/// and a byte), capped: a capacity for its vector, not a limit.
+fn sample_room(message: &[u8]) -> usize {
+    (message.len() / 13).clamp(1, 4096)
 }
 
 fn text(bytes: &[u8], what: &str) -> Result<String, String> {
@@ -224,12 +239,14 @@ pub fn decode(
     let not_request =
         |e: String| DecodeError::new("body", format!("not a Prometheus WriteRequest: {e}"));
     let mut series: Vec<RawSeries> = Vec::new();
+    let mut labels: Vec<(&[u8], &[u8])> = Vec::new();
     let mut metadata: Vec<prompb::MetricMetadata> = Vec::new();
     let mut w = Wire::new(&raw);
     while !w.done() {
         match w.key().map_err(not_request)? {
             (1, 2) => {
-                series.push(read_series(w.bytes().map_err(not_request)?).map_err(not_request)?)
+                let message = w.bytes().map_err(not_request)?;
+                series.push(read_series(message, &mut labels).map_err(not_request)?)
             }
             (3, 2) => metadata.push(
                 prompb::MetricMetadata::decode(w.bytes().map_err(not_request)?)
@@ -241,7 +258,7 @@ pub fn decode(
 
     let fingerprints: Vec<Option<[u8; 16]>> = series
         .iter()
-        .map(|ts| raw_fingerprint(&ts.labels))
+        .map(|ts| raw_fingerprint(&labels[ts.labels.clone()]))
         .collect();
     let ids = known(&fingerprints);
     let mut out = DecodedWrite::default();
@@ -250,8 +267,7 @@ pub fn decode(
         let key = match known_id {
             Some(_) => None,
             None => {
-                let pairs = ts
-                    .labels
+                let pairs = labels[ts.labels.clone()]
                     .iter()
                     .map(|&(n, v)| Ok((text(n, "name")?, text(v, "value")?)))
                     .collect::<Result<Vec<(String, String)>, String>>()
