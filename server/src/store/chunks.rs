@@ -43,27 +43,38 @@ pub async fn create_chunk_partition(db: impl PgExecutor<'_>, day: i64) -> sqlx::
         db,
         "metric_chunk",
         &chunk_partition_name(day),
-        day,
-        day + DAY_MS,
+        (day, day + DAY_MS),
+        RowStorage::Packed,
     )
     .await
 }
 
+/// How a partition stores its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowStorage {
+    /// PostgreSQL's default: a row past 2 kB has its large values compressed and moved to the
+    /// TOAST table, which packs them tightly (chunks, read long after they are written).
+    Packed,
+    /// Rows up to a page stay in the row as they are (raw batches, written once and read back
+    /// within hours): compressing each batch was a fifth of PostgreSQL's work under ingest.
+    Inline,
+}
+
 /// Creates partition `name` of `parent` for `from..to` (ms) if it does not exist; safe to race
-/// with other creators. Rows up to a page (a request's batch of a few thousand samples, a
-/// day's chunk of a series) stay in the row as they are, instead of being compressed and moved
-/// out to the TOAST table past 2 kB: what they hold is compact already, and compressing it
-/// was a fifth of PostgreSQL's work under ingest.
+/// with other creators.
 pub async fn create_partition(
     db: impl PgExecutor<'_>,
     parent: &str,
     name: &str,
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
+    storage: RowStorage,
 ) -> sqlx::Result<()> {
+    let with = match storage {
+        RowStorage::Packed => "",
+        RowStorage::Inline => " with (toast_tuple_target = 8160)",
+    };
     let sql = format!(
-        "create table if not exists {name} partition of {parent} for values from ('{}') to ('{}')
-         with (toast_tuple_target = 8160)",
+        "create table if not exists {name} partition of {parent} for values from ('{}') to ('{}'){with}",
         utc(from).to_rfc3339(),
         utc(to).to_rfc3339()
     );

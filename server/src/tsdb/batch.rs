@@ -104,8 +104,8 @@ pub async fn create_partition(db: impl PgExecutor<'_>, start: i64) -> sqlx::Resu
         db,
         "metric_batch",
         &batch_partition_name(start),
-        start,
-        start + BLOCK_MS,
+        (start, start + BLOCK_MS),
+        store::chunks::RowStorage::Inline,
     )
     .await
 }
