@@ -60,16 +60,12 @@ impl Runs {
             self.newest = t;
             return true;
         }
-        // Late: the open run holds its place if it comes after every sealed sample, else the
-        // first sealed run whose last sample is not before it.
-        let in_open = self
-            .sealed
-            .last()
-            .and_then(|run| run.last())
-            .is_none_or(|p| p.0 < t);
+        // Late: the first sealed run whose last sample is not before it holds its place, or
+        // the open run when every sealed sample is before it.
         let r = self
             .sealed
             .partition_point(|run| run.last().is_some_and(|p| p.0 < t));
+        let in_open = r == self.sealed.len();
         let run = if in_open {
             &mut self.open
         } else {
