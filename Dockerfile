@@ -1,20 +1,18 @@
-# Multi-stage build of the portal: the same tool versions as .ci/tools.sh, then a slim runtime
-# image with the binary and the built UI. docker-compose.yml runs it beside PostgreSQL.
+# Multi-stage build of the portal: the same build as `make run` (cargo xtask build --release,
+# with wasm-opt and lightningcss from npm), then a slim runtime image with the binary and the
+# built UI. docker-compose.yml runs it beside PostgreSQL.
 
 FROM rust:1.95-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm \
  && rm -rf /var/lib/apt/lists/*
-RUN rustup target add wasm32-unknown-unknown \
- && CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads \
- && cargo install wasm-bindgen-cli --version 0.2.129 --locked
+RUN rustup target add wasm32-unknown-unknown
 WORKDIR /src
-COPY tests/e2e/package.json tests/e2e/package-lock.json tests/e2e/
-RUN cd tests/e2e && npm ci --no-audit --no-fund
+COPY xtask/package.json xtask/package-lock.json xtask/
+RUN cd xtask && npm ci --no-audit --no-fund
 COPY . .
-ENV CARGO_TARGET_DIR=/src/target PATH=/src/tests/e2e/node_modules/.bin:$PATH
-RUN cargo leptos build --release
+ENV CARGO_TARGET_DIR=/src/target
+RUN cargo xtask build --release
 
 FROM debian:bookworm-slim
 RUN apt-get update \

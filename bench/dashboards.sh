@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/portal-target}"
 export PATH="$HOME/.cargo/bin:$PWD/tests/e2e/node_modules/.bin:$PATH"
 .ci/tools.sh
-cargo leptos build --release
+cargo xtask build --release
 cargo run --release -q -p server --example render
 PORTAL_BIN="$CARGO_TARGET_DIR/release/portal" PORTAL_SITE_ROOT="$CARGO_TARGET_DIR/site" node bench/dashboards.mjs

@@ -14,13 +14,15 @@ pub mod time;
 
 use components::layout::Layout;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, Lazy,
 };
+use pages::lazy;
 
-/// The stylesheet, WASM and JS file names cargo-leptos writes (`name` in Cargo.toml).
+/// The name of the stylesheet, the JS glue and the WASM (`portal_bg.wasm`) the site build writes
+/// into the site's versioned directory (`LeptosOptions::site_pkg_dir`).
 pub const OUTPUT_NAME: &str = "portal";
 
 /// Runs before the first paint so a stored dark theme never flashes light.
@@ -37,6 +39,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <script inner_html=THEME_BOOT_SCRIPT></script>
+                <link rel="stylesheet" href=format!("/{}/{OUTPUT_NAME}.css", options.site_pkg_dir)/>
+                <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -52,31 +56,30 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     components::session::provide_session();
     view! {
-        <Stylesheet id="portal-style" href=format!("/pkg/{OUTPUT_NAME}.css")/>
         <Title formatter=|page: String| if page.is_empty() { "Portal".to_string() } else { format!("{page} · Portal") }/>
         <Router>
             <Routes fallback=pages::not_found::NotFoundPage>
-                <Route path=path!("public/:token") view=pages::dashboard::PublicDashboardPage/>
+                <Route path=path!("public/:token") view={Lazy::<lazy::PublicDashboard>::new()}/>
                 <Route path=path!("sign-in") view=pages::sign_in::SignInPage/>
-                <Route path=path!("d-solo/:uid/:panel") view=pages::dashboard::PanelSoloPage/>
+                <Route path=path!("d-solo/:uid/:panel") view={Lazy::<lazy::PanelSolo>::new()}/>
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=pages::home::HomePage/>
-                    <Route path=path!("dashboards") view=pages::dashboards::DashboardsPage/>
-                    <Route path=path!("d/:uid") view=pages::dashboard::DashboardPage/>
-                    <Route path=path!("explore/metrics") view=pages::explore::MetricsExplorePage/>
-                    <Route path=path!("explore/logs") view=pages::explore::LogsExplorePage/>
-                    <Route path=path!("explore/traces") view=pages::explore::TracesExplorePage/>
-                    <Route path=path!("alerting/rules") view=pages::alerting::AlertRulesPage/>
-                    <Route path=path!("alerting/rules/new") view=pages::alerting::NewRulePage/>
-                    <Route path=path!("alerting/rules/:uid") view=pages::alerting::RulePage/>
-                    <Route path=path!("alerting/rules/:uid/edit") view=pages::alerting::EditRulePage/>
-                    <Route path=path!("alerting/notifications") view=pages::alerting::NotificationsPage/>
-                    <Route path=path!("alerting/alerts") view=pages::alerting::AlertsPage/>
-                    <Route path=path!("alerting/silences") view=pages::alerting::SilencesPage/>
-                    <Route path=path!("settings") view=pages::settings::SettingsPage/>
-                    <Route path=path!("settings/users") view=pages::admin::users::UsersPage/>
-                    <Route path=path!("settings/audit") view=pages::admin::audit::AuditPage/>
-                    <Route path=path!("connect") view=pages::connect::ConnectPage/>
+                    <Route path=path!("dashboards") view={Lazy::<lazy::Dashboards>::new()}/>
+                    <Route path=path!("d/:uid") view={Lazy::<lazy::Dashboard>::new()}/>
+                    <Route path=path!("explore/metrics") view={Lazy::<lazy::MetricsExplore>::new()}/>
+                    <Route path=path!("explore/logs") view={Lazy::<lazy::LogsExplore>::new()}/>
+                    <Route path=path!("explore/traces") view={Lazy::<lazy::TracesExplore>::new()}/>
+                    <Route path=path!("alerting/rules") view={Lazy::<lazy::AlertRules>::new()}/>
+                    <Route path=path!("alerting/rules/new") view={Lazy::<lazy::NewRule>::new()}/>
+                    <Route path=path!("alerting/rules/:uid") view={Lazy::<lazy::Rule>::new()}/>
+                    <Route path=path!("alerting/rules/:uid/edit") view={Lazy::<lazy::EditRule>::new()}/>
+                    <Route path=path!("alerting/notifications") view={Lazy::<lazy::Notifications>::new()}/>
+                    <Route path=path!("alerting/alerts") view={Lazy::<lazy::Alerts>::new()}/>
+                    <Route path=path!("alerting/silences") view={Lazy::<lazy::Silences>::new()}/>
+                    <Route path=path!("settings") view={Lazy::<lazy::Settings>::new()}/>
+                    <Route path=path!("settings/users") view={Lazy::<lazy::Users>::new()}/>
+                    <Route path=path!("settings/audit") view={Lazy::<lazy::Audit>::new()}/>
+                    <Route path=path!("connect") view={Lazy::<lazy::Connect>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -382,15 +382,13 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-/// The site directory cargo-leptos wrote when it built this binary; relative paths are taken
-/// from the workspace root.
+/// The site `cargo xtask build` writes beside the binary's own directory
+/// (`$CARGO_TARGET_DIR/site` for `$CARGO_TARGET_DIR/release/portal`).
 fn default_site_root() -> PathBuf {
-    let built = PathBuf::from(option_env!("LEPTOS_SITE_ROOT").unwrap_or("target/site"));
-    if built.is_absolute() {
-        built
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(built)
-    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("site")))
+        .unwrap_or_else(|| PathBuf::from("site"))
 }
 
 /// A byte count written as `1048576`, `512KiB`, `16MiB`, `1GiB` (or KB/MB/GB, powers of ten).

@@ -151,7 +151,7 @@ impl Application {
         let leptos_options = LeptosOptions::builder()
             .output_name(app::OUTPUT_NAME)
             .site_root(settings.site_root.display().to_string())
-            .site_pkg_dir("pkg")
+            .site_pkg_dir(http::assets::current_pkg_dir(&settings.site_root))
             .site_addr(address)
             .build();
         let metrics = Metrics::new();

@@ -143,7 +143,7 @@ pub async fn observe(State(metrics): State<Metrics>, mut request: Request, next:
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| {
             if request.uri().path().starts_with("/pkg/") {
-                "/pkg/{file}".into()
+                "/pkg/{*path}".into()
             } else {
                 "other".into()
             }

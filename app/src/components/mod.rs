@@ -1,6 +1,7 @@
 //! Building blocks shared by the pages: the frame with navigation, the page header, the time
-//! range and refresh pickers, the theme switch, and URL state helpers.
+//! range and refresh pickers, the theme switch, URL state helpers, and whether hydration is over.
 
+pub mod hydration;
 pub mod layout;
 pub mod page_header;
 pub mod panel;

@@ -27,7 +27,12 @@ pub fn provide_session() {
         account: RwSignal::new(None),
     };
     // Effects run in the browser only: the server renders every page signed out of buttons.
+    // The frame shows who is signed in, so the answer may only arrive once the frame has
+    // hydrated: the effect runs again when hydration ends.
     Effect::new(move |_| {
+        if !super::hydration::is_hydrated() {
+            return;
+        }
         // Signed-out pages do not ask (the answer would only be 401).
         #[cfg(feature = "hydrate")]
         {

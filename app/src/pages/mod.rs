@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod dashboards;
 pub mod explore;
 pub mod home;
+pub mod lazy;
 pub mod not_found;
 pub mod settings;
 pub mod sign_in;

@@ -65,7 +65,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Open),
     ("GET", "/readyz", Open),
     ("GET", "/metrics", Metrics),
-    ("GET", "/pkg/{file}", Open),
+    ("GET", "/pkg/{*path}", Open),
     ("GET", "/api/public/{token}/dashboard", Open),
     ("GET", "/api/public/{token}/variables/{name}/options", Open),
     (

@@ -77,7 +77,74 @@ async fn pages_are_compressed_for_clients_that_accept_it() {
 }
 
 #[tokio::test]
-async fn the_ui_files_are_served_compressed_with_an_etag_and_revalidated() {
+async fn the_current_versions_files_are_served_as_stored_and_cached_for_good() {
+    let site = tempfile::tempdir().unwrap();
+    let version = site.path().join("pkg/0123abcd");
+    std::fs::create_dir_all(&version).unwrap();
+    let css = ".panel { color: red }\n";
+    std::fs::write(version.join("portal.css"), css).unwrap();
+    // What the build stored is what goes on the wire: the server compresses nothing itself.
+    std::fs::write(version.join("portal.css.br"), b"stored brotli").unwrap();
+    std::fs::write(version.join("portal.css.gz"), b"stored gzip").unwrap();
+    std::fs::write(site.path().join("site.json"), r#"{"pkg": "pkg/0123abcd"}"#).unwrap();
+    let input = server::config::SettingsInput {
+        site_root: Some(site.path().to_path_buf()),
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_on(crate::helpers::fresh_database().await, input).await;
+
+    let html = app.get("/").await.text().await.unwrap();
+    assert!(html.contains("/pkg/0123abcd/portal.js"), "{html}");
+    assert!(html.contains("/pkg/0123abcd/portal.css"), "{html}");
+
+    let url = app.url("/pkg/0123abcd/portal.css");
+    // No automatic decompression: the test sees the bytes on the wire.
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .unwrap();
+    let get = |accept: &'static str| client.get(&url).header("accept-encoding", accept).send();
+    let brotli = get("gzip, deflate, br").await.unwrap();
+    assert_eq!(brotli.status(), 200);
+    assert_eq!(brotli.headers()["content-encoding"], "br");
+    assert_eq!(brotli.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(
+        brotli.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(brotli.headers()["vary"], "accept-encoding");
+    let etag = brotli.headers()["etag"].clone();
+    assert_eq!(brotli.bytes().await.unwrap().as_ref(), b"stored brotli");
+
+    let gzip = get("gzip").await.unwrap();
+    assert_eq!(gzip.headers()["content-encoding"], "gzip");
+    assert_eq!(gzip.bytes().await.unwrap().as_ref(), b"stored gzip");
+
+    let identity = get("identity").await.unwrap();
+    assert!(identity.headers().get("content-encoding").is_none());
+    assert_eq!(identity.text().await.unwrap(), css);
+
+    let revalidated = client
+        .get(&url)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+
+    for hostile in [
+        "/pkg/0123abcd/portal.css.br",
+        "/pkg/portal.css",
+        "/pkg/0123abcd",
+    ] {
+        assert_eq!(app.get(hostile).await.status(), 404, "{hostile}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unversioned_ui_files_are_revalidated_and_a_rebuilt_one_is_served_without_a_restart() {
     let site = tempfile::tempdir().unwrap();
     std::fs::create_dir(site.path().join("pkg")).unwrap();
     let css: String = (0..2000)
@@ -90,31 +157,12 @@ async fn the_ui_files_are_served_compressed_with_an_etag_and_revalidated() {
     };
     let app = crate::helpers::spawn_app_on(crate::helpers::fresh_database().await, input).await;
     let url = format!("{}/pkg/portal.css", app.address);
-    // No automatic decompression: the test sees the bytes on the wire.
-    let client = reqwest::Client::builder()
-        .no_gzip()
-        .no_brotli()
-        .build()
-        .unwrap();
-    let brotli = client
-        .get(&url)
-        .header("accept-encoding", "gzip, br")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(brotli.status(), 200);
-    assert_eq!(brotli.headers()["content-encoding"], "br");
-    assert_eq!(brotli.headers()["content-type"], "text/css; charset=utf-8");
-    let etag = brotli.headers()["etag"].clone();
-    let body = brotli.bytes().await.unwrap();
-    assert!(body.len() < css.len() / 4);
-    let mut plain = Vec::new();
-    brotli::BrotliDecompress(&mut body.as_ref(), &mut plain).unwrap();
-    assert_eq!(plain, css.as_bytes());
-
-    let identity = client.get(&url).send().await.unwrap();
-    assert!(identity.headers().get("content-encoding").is_none());
-    assert_eq!(identity.text().await.unwrap(), css);
+    let client = reqwest::Client::new();
+    let first = client.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let etag = first.headers()["etag"].clone();
+    assert_eq!(first.text().await.unwrap(), css);
 
     let revalidate = || {
         client
@@ -124,7 +172,6 @@ async fn the_ui_files_are_served_compressed_with_an_etag_and_revalidated() {
     };
     assert_eq!(revalidate().await.unwrap().status(), 304);
 
-    // A rebuilt file is served without a restart, under a new tag.
     std::fs::write(site.path().join("pkg/portal.css"), "body { margin: 0 }\n").unwrap();
     let rebuilt = revalidate().await.unwrap();
     assert_eq!(rebuilt.status(), 200);
