@@ -4,6 +4,7 @@
 #
 #   bench/compare.sh            ingest, 1 h query, storage after compaction
 #   BENCH_DAYS=30 bench/compare.sh   also loads 30 days into the portal and times 30-day queries
+#   BENCH_STORAGE=0 bench/compare.sh    ingest and the 1 h query only (a few minutes)
 #
 # Prints one line per measurement; docs/performance.md records the figures.
 set -euo pipefail
@@ -42,6 +43,8 @@ Q='sum by (agent_id) (rate(agent_task_success_total{job="query"}[5m]))'
 for url in "$PROM" "$PORTAL"; do "$BIN/examples/bench" query "$url" "$Q" 1h 15s 3 >/dev/null; done
 "$BIN/examples/bench" query "$PROM" "$Q" 1h 15s 30
 "$BIN/examples/bench" query "$PORTAL" "$Q" 1h 15s 30
+
+[ "${BENCH_STORAGE:-1}" = 0 ] && exit 0
 
 echo "== storage: a day of $SERIES series ending a day ago, in the portal after compaction"
 "$BIN/examples/bench" load "$PORTAL/api/v1/write" "$SERIES" 24 1

@@ -3,9 +3,15 @@
 #
 #   source bench/lib.sh; start_portal PORT [ENV=VALUE...]   sets PORTAL, work, BENCH_TOKEN, BIN
 # Everything started is stopped, and the scratch directory removed, when the script exits.
+# BENCH_BIN=DIR runs the portal and bench binaries already built in DIR (two builds compared run
+# against run) instead of building them.
 
-cargo build --release -q -p server --bin portal --example bench
-BIN="$CARGO_TARGET_DIR/release"
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  cargo build --release -q -p server --bin portal --example bench
+  BIN="$CARGO_TARGET_DIR/release"
+fi
 work=$(mktemp -d /tmp/portal-bench.XXXXXX)
 chmod 755 "$work"
 pids=()

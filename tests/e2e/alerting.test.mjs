@@ -218,7 +218,9 @@ test('a threshold set in the simple form previews, fires, notifies grouped, and 
   await page.click('button[name="save"]');
   await page.locator('[data-field="for"] .field-error', { hasText: /duration/ }).waitFor();
   assert.equal((await api('GET', '/api/alerting/rules?query=E2eQueueDeep')).length, 0);
-  await page.fill('input[name="for"]', '2m');
+  // Saved with a shorter `for` than the preview's, so the live part below waits seconds, not
+  // minutes, between pending and firing.
+  await page.fill('input[name="for"]', '20s');
   await page.press('input[name="for"]', 'Tab');
   await page.fill('input[name="interval"]', '5s');
   await page.press('input[name="interval"]', 'Tab');
@@ -226,7 +228,7 @@ test('a threshold set in the simple form previews, fires, notifies grouped, and 
   await page.waitForURL(/\/alerting\/rules\/(?!new$)[a-z0-9]+$/);
   const uid = page.url().split('/').pop();
 
-  // The queue crosses the threshold and stays there: pending, then firing after two minutes.
+  // The queue crosses the threshold and stays there: pending, then firing after 20 seconds.
   let writing = true;
   const feed = (async () => {
     while (writing) {
@@ -239,7 +241,7 @@ test('a threshold set in the simple form previews, fires, notifies grouped, and 
     await rules.goto(`${session.portal.url}/alerting/alerts?matcher=alertname%3D%22E2eQueueDeep%22`);
     await rules.locator('.alert-row[data-state="pending"]').waitFor({ timeout: 30_000 });
     await rules.screenshot({ path: `${SHOTS}/alerts-pending.png`, fullPage: true });
-    await rules.locator('.alert-row[data-state="firing"]').waitFor({ timeout: 150_000 });
+    await rules.locator('.alert-row[data-state="firing"]').waitFor({ timeout: 60_000 });
     const mine = (b) => b.groupLabels?.alertname === 'E2eQueueDeep';
     const firing = await receiver.waitFor((b) => mine(b) && b.status === 'firing', 30_000);
     assert.equal(firing.version, '4');
