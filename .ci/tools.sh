@@ -29,7 +29,7 @@ npm_ci() {
   local dir=$1 what=$2
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     log "installing npm packages ($what)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$dir" && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error)
   fi
 }
 

@@ -74,58 +74,82 @@ fn spawn(what: &str, mut cmd: Command) -> Result<Child> {
         .with_context(|| format!("failed to start cargo for the {what}"))
 }
 
-/// Builds the WASM and, when `with_server`, the server at the same time; returns the WASM's path.
-pub fn build_both(paths: &Paths, profile: Profile, with_server: bool) -> Result<PathBuf> {
-    log(&format!(
-        "compiling {} ({})",
-        if with_server {
-            "the server and the UI's WASM side by side"
-        } else {
-            "the UI's WASM"
-        },
-        profile.name()
-    ));
-    let mut builds = vec![(
-        "UI's WASM",
-        spawn("UI's WASM", frontend_command(paths, profile))?,
-    )];
-    if with_server {
-        match spawn("server", server_command(paths, profile)) {
-            Ok(child) => builds.push(("server", child)),
-            Err(e) => {
-                kill_all(&mut builds);
-                return Err(e);
-            }
-        }
-    }
-    // The first build to fail stops the other: its errors are what the developer needs.
-    while !builds.is_empty() {
-        let mut i = 0;
-        while i < builds.len() {
-            match builds[i].1.try_wait() {
-                Ok(Some(status)) => {
-                    let (what, _) = builds.remove(i);
-                    if !status.success() {
-                        kill_all(&mut builds);
-                        bail!("the {what} build failed ({status})");
-                    }
-                }
-                Ok(None) => i += 1,
-                Err(e) => {
-                    kill_all(&mut builds);
-                    return Err(e).context("failed to wait for cargo");
-                }
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Ok(frontend_output(paths, profile))
+/// The cargo builds under way; dropping it stops the ones still running.
+pub struct Builds {
+    front: Option<Child>,
+    server: Option<Child>,
+    wasm: PathBuf,
 }
 
-fn kill_all(builds: &mut Vec<(&str, Child)>) {
-    for (_, child) in builds.iter_mut() {
-        let _ = child.kill();
-        let _ = child.wait();
+impl Builds {
+    /// Starts the WASM build and, when `with_server`, the server build beside it.
+    pub fn start(paths: &Paths, profile: Profile, with_server: bool) -> Result<Self> {
+        log(&format!(
+            "compiling {} ({})",
+            if with_server {
+                "the server and the UI's WASM side by side"
+            } else {
+                "the UI's WASM"
+            },
+            profile.name()
+        ));
+        let mut builds = Self {
+            front: Some(spawn("UI's WASM", frontend_command(paths, profile))?),
+            server: None,
+            wasm: frontend_output(paths, profile),
+        };
+        if with_server {
+            builds.server = Some(spawn("server", server_command(paths, profile))?);
+        }
+        Ok(builds)
     }
-    builds.clear();
+
+    /// Waits for the WASM and returns its path; a server build that fails meanwhile stops it
+    /// (the first failure is what the developer needs to see).
+    pub fn wasm(&mut self) -> Result<PathBuf> {
+        loop {
+            if finished("UI's WASM", &mut self.front)? {
+                return Ok(self.wasm.clone());
+            }
+            finished("server", &mut self.server)?;
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for the server build, if there is one.
+    pub fn server(&mut self) -> Result<()> {
+        while !finished("server", &mut self.server)? {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Builds {
+    fn drop(&mut self) {
+        for child in [&mut self.front, &mut self.server].into_iter().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether the build in `slot` is over (true when there is none); an error if it failed.
+fn finished(what: &str, slot: &mut Option<Child>) -> Result<bool> {
+    let Some(child) = slot else {
+        return Ok(true);
+    };
+    match child
+        .try_wait()
+        .with_context(|| format!("failed to wait for the {what} build"))?
+    {
+        None => Ok(false),
+        Some(status) => {
+            *slot = None;
+            if !status.success() {
+                bail!("the {what} build failed ({status})");
+            }
+            Ok(true)
+        }
+    }
 }

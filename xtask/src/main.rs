@@ -115,11 +115,13 @@ fn run() -> Result<()> {
     }
 }
 
-/// Builds the server (unless `with_server` is false) and the WASM half side by side, then
-/// assembles the site from the WASM.
+/// Builds the server (unless `with_server` is false) and the WASM half side by side, and
+/// assembles the site from the WASM as soon as it is built, while the server still compiles.
 pub fn build(paths: &Paths, profile: Profile, with_server: bool) -> Result<()> {
-    let wasm = cargo::build_both(paths, profile, with_server)?;
-    site::assemble(paths, profile, &wasm)
+    let mut builds = cargo::Builds::start(paths, profile, with_server)?;
+    let wasm = builds.wasm()?;
+    site::assemble(paths, profile, &wasm)?;
+    builds.server()
 }
 
 /// A progress line on standard error, in the same colour as the Makefile's tool installs.
