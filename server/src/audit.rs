@@ -60,7 +60,10 @@ pub fn redact(value: Value) -> Value {
         match value {
             Value::Object(map) => {
                 for (key, v) in map.iter_mut() {
-                    if is_secret(key) && v.is_string() {
+                    // A public link's URL is its token.
+                    let public_url =
+                        key == "url" && v.as_str().is_some_and(|u| u.contains("/public/"));
+                    if (is_secret(key) || public_url) && v.is_string() {
                         *v = Value::String("(hidden)".into());
                     } else {
                         walk(v);

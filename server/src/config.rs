@@ -284,6 +284,10 @@ settings! {
     auth_proxy_role: String => String [env = "PORTAL_AUTH_PROXY_ROLE", value_name = "ROLE"]
         check |r| app::api::accounts::Role::parse(r).is_some() => "must be viewer, editor or admin"
         default "viewer".into();
+    /// How long the notification log keeps what was sent [default: 30d]
+    notification_retention: HumanDuration => Duration [env = "PORTAL_NOTIFICATION_RETENTION", value_name = "DURATION"]
+        check |d| *d >= Duration::from_secs(86_400) => "must be at least 1d"
+        default Duration::from_secs(30 * 86_400);
     /// How long audit events are kept [default: 90d]
     audit_retention: HumanDuration => Duration [env = "PORTAL_AUDIT_RETENTION", value_name = "DURATION"]
         check |d| *d >= Duration::from_secs(86_400) => "must be at least 1d"

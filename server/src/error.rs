@@ -195,6 +195,11 @@ impl From<crate::ingest::IngestError> for ApiError {
             crate::ingest::IngestError::HeadFull(message) => {
                 Self::unavailable(format!("{message}; retry shortly"), 10)
             }
+            crate::ingest::IngestError::LargerThanBudget { inflight_limit } => {
+                Self::TooLarge {
+                    limit: inflight_limit,
+                }
+            }
             crate::ingest::IngestError::Crowded { limit } => Self::unavailable(
                 format!("the portal has {limit} writes in progress, the most it takes at once; retry shortly"),
                 1,

@@ -78,16 +78,23 @@ pub fn promql_query(data: &[u8]) {
     };
     let end = 600_000;
     let _ = promql::evaluate_range(&source, &expr, 0, end, 60_000, &budget());
+    let _ = on_eval_stack(|| promql::evaluate_instant(&source, &expr, end, &budget()));
+}
+
+/// Runs `work` on a thread with the evaluator's stack, as the query service does, and passes on
+/// a panic it raised to the caller (the fuzzer's entry point), which a discarded join would
+/// hide.
+fn on_eval_stack<T: Send>(work: impl FnOnce() -> T + Send) -> Option<T> {
     std::thread::scope(|scope| {
-        let instant = std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .stack_size(promql::EVAL_STACK_BYTES)
-            .spawn_scoped(scope, || {
-                promql::evaluate_instant(&source, &expr, end, &budget())
-            });
-        if let Ok(handle) = instant {
-            let _ = handle.join();
+            .spawn_scoped(scope, work)
+            .ok()?;
+        match handle.join() {
+            Ok(out) => Some(out),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
-    });
+    })
 }
 
 fn sample_source() -> promql::MemorySource {
@@ -161,5 +168,16 @@ pub fn silence_body(data: &[u8]) {
                 let _ = compiled.span();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A panic in the evaluation thread reaches the fuzzer instead of vanishing in a join.
+    #[test]
+    fn a_panic_on_the_evaluation_thread_reaches_the_caller() {
+        let caught = std::panic::catch_unwind(|| super::on_eval_stack(|| panic!("in evaluation")));
+        assert!(caught.is_err());
+        assert_eq!(super::on_eval_stack(|| 7), Some(7));
     }
 }

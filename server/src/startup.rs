@@ -199,6 +199,10 @@ impl Application {
         .with_max_silence(
             chrono::Duration::from_std(settings.silence_max_duration)
                 .unwrap_or(chrono::Duration::days(30)),
+        )
+        .with_notification_retention(
+            chrono::Duration::from_std(settings.notification_retention)
+                .unwrap_or(chrono::Duration::days(30)),
         );
         if settings.demo {
             alerting
@@ -524,6 +528,28 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
                         .await
                         .map(|_| ())
                         .map_err(|e| anyhow::anyhow!("dashboard provisioning failed: {e}"))
+                }
+            },
+        );
+    }
+
+    // Old notifications go, on one replica, as audit events do.
+    {
+        let alerting = state.alerting.clone();
+        supervisor.every_on_one_replica(
+            "notification-retention",
+            AUDIT_PRUNE_INTERVAL,
+            move || {
+                let alerting = alerting.clone();
+                async move {
+                    let gone = alerting
+                        .prune_notifications()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("notification retention failed: {e}"))?;
+                    if gone > 0 {
+                        tracing::info!(gone, "notifications older than the retention forgotten");
+                    }
+                    Ok(())
                 }
             },
         );

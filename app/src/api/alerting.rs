@@ -856,6 +856,10 @@ pub struct ContactPoint {
     /// Also tell when alerts resolve.
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// Secret fields that are set but, once saved, never shown again (their values come back
+    /// blank): a save that leaves one blank keeps it; a value replaces it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configured: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -905,6 +909,57 @@ fn pagerduty_severity() -> String {
 }
 
 impl ContactPoint {
+    /// The fields of this kind that hold secrets (a webhook's or Slack's URL carries its token,
+    /// PagerDuty's routing key is one), by name.
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        match &mut self.kind {
+            ContactKind::Webhook { url, .. } | ContactKind::Slack { url, .. } => vec![("url", url)],
+            ContactKind::Pagerduty { routing_key, .. } => vec![("routing_key", routing_key)],
+            ContactKind::Email { .. } => Vec::new(),
+        }
+    }
+
+    /// The point as it is shown once saved: each secret that is set blanked and named in
+    /// `configured`.
+    pub fn masked(mut self) -> Self {
+        let mut configured = Vec::new();
+        for (name, value) in self.secrets_mut() {
+            if !value.is_empty() {
+                value.clear();
+                configured.push(name.to_string());
+            }
+        }
+        self.configured = configured;
+        self
+    }
+
+    /// Fills the secrets left blank with the ones `stored` (the point as saved, of the same
+    /// kind) holds: "keep what is configured". `configured` is what was shown, never saved.
+    pub fn keep_secrets_of(&mut self, stored: &ContactPoint) {
+        self.configured.clear();
+        if std::mem::discriminant(&self.kind) != std::mem::discriminant(&stored.kind) {
+            return;
+        }
+        let mut stored = stored.clone();
+        let kept: Vec<(&'static str, String)> = stored
+            .secrets_mut()
+            .into_iter()
+            .map(|(name, value)| (name, value.clone()))
+            .collect();
+        for (name, value) in self.secrets_mut() {
+            if value.trim().is_empty() {
+                if let Some((_, old)) = kept.iter().find(|(n, _)| *n == name) {
+                    *value = old.clone();
+                }
+            }
+        }
+    }
+
+    /// Whether secret `field` is left blank to keep the configured one.
+    fn keeps(&self, field: &str, value: &str) -> bool {
+        value.is_empty() && self.configured.iter().any(|c| c == field)
+    }
+
     pub fn validate(&self) -> Vec<ModelError> {
         let mut errors = Vec::new();
         if !is_rule_uid(&self.name) {
@@ -913,7 +968,7 @@ impl ContactPoint {
         let url_ok = |u: &str| u.starts_with("http://") || u.starts_with("https://");
         match &self.kind {
             ContactKind::Webhook { url, .. } | ContactKind::Slack { url, .. } => {
-                if !url_ok(url) {
+                if !url_ok(url) && !self.keeps("url", url) {
                     errors.push(error("url", "must be an http:// or https:// URL"));
                 }
             }
@@ -922,7 +977,7 @@ impl ContactPoint {
                 url,
                 severity,
             } => {
-                if routing_key.trim().is_empty() {
+                if routing_key.trim().is_empty() && !self.keeps("routing_key", routing_key) {
                     errors.push(error("routing_key", "must not be empty"));
                 }
                 if !url_ok(url) {

@@ -688,10 +688,18 @@ pub struct CreatePublicLink {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PublicLink {
+    /// Names the link, to revoke it.
+    pub id: i64,
+    /// The secret, only in the answer that made the link: the portal keeps its hash, never the
+    /// token, so it is shown once.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token: String,
-    pub dashboard_uid: String,
-    /// `/public/<token>`.
+    /// `/public/<token>`, likewise only when the link is made.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
+    /// The token's first characters, to tell links apart.
+    pub hint: String,
+    pub dashboard_uid: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,

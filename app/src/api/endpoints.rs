@@ -144,8 +144,8 @@ pub mod paths {
         format!("{}/public-links", dashboard(uid))
     }
 
-    pub fn public_link(uid: &str, token: &str) -> String {
-        format!("{}/{}", public_links(uid), escape(token))
+    pub fn public_link(uid: &str, id: i64) -> String {
+        format!("{}/{id}", public_links(uid))
     }
 
     pub fn public_dashboard(token: &str) -> String {
@@ -500,8 +500,8 @@ pub async fn create_public_link(
     send_json("POST", &paths::public_links(uid), Some(request)).await
 }
 
-pub async fn revoke_public_link(uid: &str, token: &str) -> Result<(), ClientError> {
-    send_json::<(), ()>("DELETE", &paths::public_link(uid, token), None).await
+pub async fn revoke_public_link(uid: &str, id: i64) -> Result<(), ClientError> {
+    send_json::<(), ()>("DELETE", &paths::public_link(uid, id), None).await
 }
 
 pub async fn list_alert_rules(

@@ -8,6 +8,7 @@ mod client;
 pub mod dashboard;
 pub mod endpoints;
 pub mod prometheus;
+pub mod redirect;
 pub mod silences;
 mod status;
 

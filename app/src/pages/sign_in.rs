@@ -1,7 +1,7 @@
 //! The sign-in page: login and password, then back to the page that sent you here.
 
 use crate::api::{accounts::SignIn, endpoints, ClientError};
-use crate::components::session::{go_to, safe_next};
+use crate::{api::redirect::local_or_home, components::session::go_to};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -24,7 +24,7 @@ pub fn SignInPage() -> impl IntoView {
             login: login.get_untracked(),
             password: password.get_untracked(),
         };
-        let next = safe_next(query.get_untracked().get("next").as_deref());
+        let next = local_or_home(query.get_untracked().get("next").as_deref());
         leptos::task::spawn_local(async move {
             match endpoints::sign_in(&request).await {
                 Ok(_) => {

@@ -5,8 +5,8 @@
 //! - a folder with grants is seen only by the teams and accounts named, and changed only by the
 //!   Editors among them with `edit`.
 //!
-//! Admins always can. API tokens with the admin scope act as Admins; other tokens see every
-//! folder and change none.
+//! Admins always can. API tokens with the admin scope act as Admins; other tokens act for no
+//! one: they see the folders without grants and change none.
 
 use super::{Accounts, Principal};
 use crate::{error::ApiError, store::permissions as db};
@@ -29,6 +29,7 @@ pub struct FolderAccess {
     who: Principal,
     teams: Vec<i64>,
     grants: BTreeMap<(FolderKind, String), Vec<Granted>>,
+    everything: bool,
 }
 
 /// A stored permission (the table's check allows only `view` and `edit`).
@@ -43,13 +44,15 @@ const MAX_GRANTS: usize = 500;
 impl FolderAccess {
     /// Whether the principal may `need` in `folder` of `kind`.
     pub fn allows(&self, kind: FolderKind, folder: &str, need: Permission) -> bool {
-        if self.who.has_role(Role::Admin) {
+        if self.everything || self.who.has_role(Role::Admin) {
             return true;
         }
         let account = match &self.who {
             Principal::User(account) => account,
             Principal::Token(token) => {
-                return need == Permission::View || token.scopes.contains(&Scope::Admin)
+                return token.scopes.contains(&Scope::Admin)
+                    || (need == Permission::View
+                        && !self.grants.contains_key(&(kind, folder.to_string())))
             }
             Principal::Anonymous => return false,
         };
@@ -73,20 +76,42 @@ impl FolderAccess {
         }
     }
 
+    /// Whether every folder of `kind` is open to the principal (then so is what was recorded
+    /// without saying which folder it came from).
+    pub fn sees_every(&self, kind: FolderKind) -> bool {
+        self.grants
+            .keys()
+            .filter(|(k, _)| *k == kind)
+            .all(|(_, folder)| self.allows(kind, folder, Permission::View))
+    }
+
+    /// Access to everything, for the portal's own work (its notifier, its evaluations).
+    pub fn unrestricted() -> Self {
+        Self {
+            who: Principal::Anonymous,
+            teams: Vec::new(),
+            grants: BTreeMap::new(),
+            everything: true,
+        }
+    }
+
     /// 403 naming the folder when the principal may not `need` in it.
     pub fn check(&self, kind: FolderKind, folder: &str, need: Permission) -> Result<(), ApiError> {
         if self.allows(kind, folder, need) {
             return Ok(());
         }
-        let what = match need {
-            Permission::View => "see",
-            Permission::Edit => "change",
-        };
+        let kind_name = kind.as_str().trim_end_matches('s');
+        // A folder one may not see is not named either.
+        if !self.allows(kind, folder, Permission::View) {
+            return Err(ApiError::Forbidden(format!(
+                "{} may not see this {kind_name}",
+                self.who.name()
+            )));
+        }
         let shown = if folder.is_empty() { "General" } else { folder };
         Err(ApiError::Forbidden(format!(
-            "{} may not {what} the {} folder \"{shown}\"",
+            "{} may not change the {kind_name} folder \"{shown}\"",
             self.who.name(),
-            kind.as_str().trim_end_matches('s')
         )))
     }
 }
@@ -113,6 +138,7 @@ impl Accounts {
             who: who.clone(),
             teams,
             grants,
+            everything: false,
         })
     }
 
@@ -311,6 +337,7 @@ mod tests {
             who,
             teams,
             grants: grants.clone(),
+            everything: false,
         };
         let (d, edit, view) = (FolderKind::Dashboards, Permission::Edit, Permission::View);
         // An Editor in team 7 edits its folder, and nothing else.
@@ -331,6 +358,32 @@ mod tests {
         // Admins always can.
         assert!(access(person(4, Role::Admin), vec![]).allows(d, "Team A", edit));
         let message = outsider.check(d, "Team A", view).unwrap_err().to_string();
+        assert!(
+            !message.contains("Team A"),
+            "an unseen folder is not named: {message}"
+        );
+        let message = reader.check(d, "Team A", edit).unwrap_err().to_string();
         assert!(message.contains("Team A"), "{message}");
+        assert!(!outsider.sees_every(d) && outsider.sees_every(FolderKind::Rules));
+        assert!(reader.sees_every(d));
+        // A token acts for no one: folders with grants are closed to it, unless it is an
+        // admin token.
+        let token = |scopes: Vec<Scope>| {
+            Principal::Token(app::api::accounts::ApiToken {
+                id: 1,
+                name: "t".into(),
+                scopes,
+                created_by: "admin".into(),
+                created_at: chrono::Utc::now(),
+                expires_at: None,
+                last_used_at: None,
+                revoked_at: None,
+            })
+        };
+        let read = access(token(vec![Scope::Read]), vec![]);
+        assert!(!read.allows(d, "Team A", view));
+        assert!(read.allows(d, "Other", view) && !read.allows(d, "Other", edit));
+        assert!(access(token(vec![Scope::Admin]), vec![]).allows(d, "Team A", edit));
+        assert!(FolderAccess::unrestricted().allows(d, "Team A", edit));
     }
 }

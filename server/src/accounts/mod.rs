@@ -49,6 +49,7 @@ pub struct Accounts {
     pool: PgPool,
     throttle: Arc<Throttle>,
     checked: Arc<CredentialCache>,
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 /// Reverse-proxy sign-in: which header names the user, whose addresses are believed, and the
@@ -150,7 +151,8 @@ pub struct Session {
     pub account: Account,
 }
 
-fn hash_secret(secret: &str) -> Vec<u8> {
+/// The SHA-256 of a secret, as secrets are stored (API tokens, sessions, public links).
+pub fn hash_secret(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
@@ -214,13 +216,50 @@ fn wrong() -> ApiError {
     ApiError::Unauthorized("wrong login or password".into())
 }
 
+/// Password hashes computed at once at most (each takes tens of milliseconds of a core and
+/// 19 MiB): more sign-ins than that are answered 503 at once instead of queueing CPU work.
+fn max_hashing() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
 impl Accounts {
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
             throttle: Arc::new(Throttle::default()),
             checked: Arc::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(max_hashing())),
         }
+    }
+
+    /// Runs argon2 work on the blocking pool, within the bound on hashes at once.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = self.hashing.clone().try_acquire_owned().map_err(|_| {
+            ApiError::unavailable("too many passwords are being checked at once; try again", 1)
+        })?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::from(e)))
+    }
+
+    /// Whether `password` is the one `hash` was made from; without a hash (no such account) the
+    /// decoy is checked, which takes as long (see [`Accounts::hashing`]).
+    async fn verify(&self, password: &str, hash: Option<String>) -> Result<bool, ApiError> {
+        let password = password.to_string();
+        self.hashing(move || verify_password(&password, hash.as_deref().unwrap_or(&DECOY)))
+            .await
+    }
+
+    /// The argon2id hash of `password` (see [`Accounts::hashing`]).
+    async fn hash(&self, password: &str) -> Result<String, ApiError> {
+        let password = password.to_string();
+        self.hashing(move || hash_password(&password)).await?
     }
 
     fn cached(&self, hash: &[u8]) -> Option<Checked> {
@@ -257,7 +296,7 @@ impl Accounts {
             return Ok(None);
         }
         let password = new_secret("")[..24].to_string();
-        let hash = hash_password(&password)?;
+        let hash = self.hash(&password).await?;
         Ok(
             db::insert_account(&self.pool, "admin", "Administrator", "admin", &hash)
                 .await?
@@ -291,7 +330,7 @@ impl Accounts {
                 "a password is 12 to 256 characters",
             ));
         }
-        let hash = hash_password(password)?;
+        let hash = self.hash(password).await?;
         db::insert_account(&self.pool, login, name.trim(), role.as_str(), &hash)
             .await?
             .ok_or_else(|| ApiError::Conflict(format!("the login \"{login}\" is taken")))?;
@@ -403,24 +442,16 @@ impl Accounts {
             ));
         }
         let login = request.login.trim();
-        let now = std::time::Instant::now();
-        self.throttle.check(login, address, now)?;
+        // Counted before the password is checked, so that attempts made at once all count.
+        self.throttle
+            .attempt(login, address, std::time::Instant::now())?;
         let row = db::select_account_by_login(&self.pool, login).await?;
-        let hash = row
-            .as_ref()
-            .map_or(DECOY.as_str(), |r| r.password_hash.as_str())
-            .to_string();
-        let password = request.password.clone();
-        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .map_err(anyhow::Error::from)?;
+        let hash = row.as_ref().map(|r| r.password_hash.clone());
+        let matches = self.verify(&request.password, hash).await?;
         let Some(row) = row.filter(|_| matches) else {
-            // The wait counts from the failure's answer: hashing can take long on a busy host.
-            self.throttle
-                .failed(login, address, std::time::Instant::now());
             return Err(wrong());
         };
-        self.throttle.succeeded(login);
+        self.throttle.succeeded(login, address);
         let secret = new_secret("ps_");
         db::insert_session(
             &self.pool,
@@ -475,14 +506,18 @@ impl Accounts {
         let row = db::select_account_by_login(&self.pool, login)
             .await?
             .ok_or_else(wrong)?;
-        let (current, hash) = (change.current.clone(), row.password_hash.clone());
-        let matches = tokio::task::spawn_blocking(move || verify_password(&current, &hash))
-            .await
-            .map_err(anyhow::Error::from)?;
-        if !matches {
+        // Guessing the current password is throttled as sign-in is.
+        let address = format!("session:{}", row.id);
+        self.throttle
+            .attempt(login, &address, std::time::Instant::now())?;
+        if !self
+            .verify(&change.current, Some(row.password_hash.clone()))
+            .await?
+        {
             return Err(ApiError::invalid("current", "not your current password"));
         }
-        let hash = hash_password(&change.new)?;
+        self.throttle.succeeded(login, &address);
+        let hash = self.hash(&change.new).await?;
         let mut tx = self.pool.begin().await?;
         db::update_password(&mut tx, row.id, &hash, &hash_secret(session_secret)).await?;
         tx.commit().await?;

@@ -15,12 +15,14 @@ pub mod state;
 pub mod template;
 
 use crate::{
+    accounts::FolderAccess,
     error::ApiError,
     ingest::Ingester,
     query::{QueryRange, QueryService},
     store::alerting as db,
 };
 use app::api::{
+    accounts::{FolderKind, Permission},
     alerting::{
         duration_text, Alert, AlertState, Preview, PreviewRequest, Rule, RuleGroup, RuleHealth,
         RuleHistory, RuleKind, RuleSource, RuleSummary, SaveRule, StateChange, ALERTNAME,
@@ -44,6 +46,8 @@ pub struct Alerting {
     pub(crate) external_url: String,
     /// The longest a silence may last.
     pub(crate) max_silence: Duration,
+    /// How long the notification log keeps a record.
+    pub(crate) notification_retention: Duration,
 }
 
 fn invalid(e: ModelError) -> ApiError {
@@ -107,6 +111,36 @@ fn new_uid() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
+/// Which alerts one caller is shown: those of rules in folders it may see, and those other
+/// tools sent (they belong to no folder).
+pub(crate) struct Shown<'a> {
+    folders: &'a FolderAccess,
+    rule_folders: BTreeMap<String, String>,
+}
+
+impl<'a> Shown<'a> {
+    pub(crate) async fn new(
+        alerting: &Alerting,
+        folders: &'a FolderAccess,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            folders,
+            rule_folders: alerting.rule_folders().await?,
+        })
+    }
+
+    /// Whether an alert of rule `uid` (empty: sent by another tool) is shown.
+    pub(crate) fn alert_of(&self, uid: &str) -> bool {
+        uid.is_empty() || self.rule_folders.get(uid).is_some_and(|f| self.folder(f))
+    }
+
+    /// Whether rule folder `folder` is shown.
+    pub(crate) fn folder(&self, folder: &str) -> bool {
+        self.folders
+            .allows(FolderKind::Rules, folder, Permission::View)
+    }
+}
+
 impl Alerting {
     pub fn new(
         pool: PgPool,
@@ -120,10 +154,16 @@ impl Alerting {
             ingester,
             external_url,
             max_silence: Duration::days(app::api::silences::DEFAULT_MAX_DURATION_DAYS),
+            notification_retention: Duration::days(30),
         }
     }
 
     /// The same service with `max` as the longest a silence may last.
+    pub fn with_notification_retention(mut self, retention: Duration) -> Self {
+        self.notification_retention = retention;
+        self
+    }
+
     pub fn with_max_silence(mut self, max: Duration) -> Self {
         self.max_silence = max;
         self
@@ -479,11 +519,25 @@ impl Alerting {
             .ok_or_else(|| ApiError::not_found(format!("no alert rule \"{uid}\"")))
     }
 
-    /// The live alerts: pending, firing and without data, the portal's own and the ones other
-    /// tools sent, each marked with the silences and the alerts muting it.
-    pub async fn alerts(&self) -> Result<Vec<Alert>, ApiError> {
+    /// The folder of every rule, by uid.
+    pub(crate) async fn rule_folders(&self) -> Result<BTreeMap<String, String>, ApiError> {
+        let groups = db::select_groups(&self.pool).await?;
+        let folder_of: BTreeMap<i64, &str> =
+            groups.iter().map(|g| (g.id, g.folder.as_str())).collect();
+        Ok(db::select_rules(&self.pool)
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.uid, folder_of.get(&r.group_id)?.to_string())))
+            .collect())
+    }
+
+    /// The live alerts `folders` may see: pending, firing and without data, the portal's own
+    /// (of rules in folders it sees) and the ones other tools sent, each marked with the
+    /// silences and the alerts muting it.
+    pub async fn alerts(&self, folders: &FolderAccess) -> Result<Vec<Alert>, ApiError> {
         let held = self.held().await?;
         let muting = self.muting(&held).await?;
+        let shown = Shown::new(self, folders).await?;
         let rows = db::select_rules(&self.pool).await?;
         let names: BTreeMap<&str, &str> = rows
             .iter()
@@ -494,7 +548,7 @@ impl Alerting {
             .into_iter()
             .filter_map(|i| {
                 let state = AlertState::parse(&i.state)?;
-                if state == AlertState::Inactive {
+                if state == AlertState::Inactive || !shown.alert_of(&i.rule_uid) {
                     return None;
                 }
                 let labels = labels_of(&i.labels);

@@ -4,6 +4,7 @@
 
 use super::{labels_of, notify::check_matchers, silences::matches, state::fingerprint, Alerting};
 use crate::{
+    accounts::FolderAccess,
     error::ApiError,
     store::{
         alerting::{self as db, InstanceRow},
@@ -185,8 +186,9 @@ pub struct FiringAlert {
 impl Alerting {
     /// The firing alerts, the portal's own and the received ones, with what mutes them and
     /// where they are routed.
-    pub async fn firing(&self) -> Result<Vec<FiringAlert>, ApiError> {
+    pub async fn firing(&self, folders: &FolderAccess) -> Result<Vec<FiringAlert>, ApiError> {
         let now = Utc::now();
+        let shown = super::Shown::new(self, folders).await?;
         let held = self.held().await?;
         let muting = self.muting(&held).await?;
         let policy = self.policy().await?;
@@ -196,7 +198,11 @@ impl Alerting {
             .map(|r| (r.uid.clone(), super::rule_of(r)))
             .collect();
         let mut out = Vec::new();
-        for i in held.instances.iter().filter(|i| i.state == "firing") {
+        for i in held
+            .instances
+            .iter()
+            .filter(|i| i.state == "firing" && shown.alert_of(&i.rule_uid))
+        {
             let labels = labels_of(&i.labels);
             let received = i.rule_uid.is_empty();
             out.push(FiringAlert {

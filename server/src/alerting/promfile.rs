@@ -225,12 +225,19 @@ impl Alerting {
     }
 
     /// Every group (or those of `folder`) as a Prometheus rule file.
-    pub async fn export(&self, folder: Option<&str>) -> Result<String, ApiError> {
+    /// The rule groups `folders` may see (of `folder` only, when given) as a Prometheus rule
+    /// file.
+    pub async fn export(
+        &self,
+        folder: Option<&str>,
+        folders: &crate::accounts::FolderAccess,
+    ) -> Result<String, ApiError> {
+        let shown = super::Shown::new(self, folders).await?;
         let groups: Vec<RuleGroup> = self
             .groups()
             .await?
             .into_iter()
-            .filter(|(g, _)| folder.is_none_or(|f| g.folder == f))
+            .filter(|(g, _)| folder.is_none_or(|f| g.folder == f) && shown.folder(&g.folder))
             .map(|(g, rules)| Self::group_model(&g, rules))
             .collect();
         Ok(render(&groups))

@@ -58,7 +58,13 @@ pub async fn pass(alerting: &Alerting) -> anyhow::Result<()> {
             match tokio::time::timeout(budget, evaluate_group(&alerting, &group, slot)).await {
                 Ok(result) => result.with_context(|| format!("group \"{name}\"")),
                 Err(_) => {
-                    // The slot counts as done: the next one starts on time.
+                    // The slot counts as done: the next one starts on time. The rules it did
+                    // not reach say so in their health.
+                    let why = format!(
+                        "not evaluated: group \"{name}\" took longer than its interval ({}) and was stopped",
+                        app::api::alerting::duration_text(group.interval_ms)
+                    );
+                    db::set_cut_off(&alerting.pool, group.id, utc(slot), &why).await?;
                     db::set_group_slot(&alerting.pool, group.id, slot).await?;
                     Err(anyhow::anyhow!(
                         "group \"{name}\" took longer than its interval and was stopped"

@@ -7,7 +7,7 @@ use super::{
     schedule::Compiled,
     Alerting,
 };
-use crate::{error::ApiError, store::silences as db};
+use crate::{accounts::FolderAccess, error::ApiError, store::silences as db};
 use app::api::{
     alerting::{LabelMatcher, RuleKind},
     silences::{RuleRef, SaveSilence, Schedule, Silence, SilencePreview, SilenceState, Window},
@@ -247,9 +247,11 @@ impl Alerting {
     pub async fn silence_preview(
         &self,
         matchers: &[LabelMatcher],
+        folders: &FolderAccess,
     ) -> Result<SilencePreview, ApiError> {
+        let shown = super::Shown::new(self, folders).await?;
         let alerts = self
-            .alerts()
+            .alerts(folders)
             .await?
             .into_iter()
             .filter(|a| matches(matchers, &a.labels))
@@ -257,6 +259,7 @@ impl Alerting {
         let rules = crate::store::alerting::select_rules(&self.pool)
             .await?
             .iter()
+            .filter(|row| shown.alert_of(&row.uid))
             .map(super::rule_of)
             .filter(|r| r.kind == RuleKind::Alerting)
             .filter_map(|rule| {

@@ -3,24 +3,17 @@
 //! dashboard; what it may query is decided in `super::query` with the variables' options.
 
 use super::{get, random_code};
-use crate::{error::ApiError, store::dashboards as db};
-use app::api::dashboard::{Dashboard, PublicLink, ShortLink};
+use crate::{accounts::hash_secret, error::ApiError, store::dashboards as db};
+use app::api::{
+    dashboard::{Dashboard, PublicLink, ShortLink},
+    redirect::local_path,
+};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 /// Makes (or finds) the short link of `path`, a path on this portal.
 pub async fn create_short_link(pool: &PgPool, path: &str) -> Result<ShortLink, ApiError> {
-    let path = path.trim();
-    if !path.starts_with('/')
-        || path.starts_with("//")
-        || path.len() > 8000
-        || path.chars().any(char::is_control)
-    {
-        return Err(ApiError::invalid(
-            "path",
-            "must be a path on this portal starting with a single '/', at most 8,000 characters",
-        ));
-    }
+    let path = local_path(path.trim()).map_err(|why| ApiError::invalid("path", why))?;
     let code = db::upsert_short_link(pool, &random_code(8), path).await?;
     Ok(ShortLink {
         url: format!("/s/{code}"),
@@ -29,17 +22,23 @@ pub async fn create_short_link(pool: &PgPool, path: &str) -> Result<ShortLink, A
     })
 }
 
-/// The path short link `code` stands for (and counts its use).
+/// The path short link `code` stands for (and counts its use). A stored path that is no longer
+/// a path on this portal (made before the check was what it is) is never followed.
 pub async fn follow_short_link(pool: &PgPool, code: &str) -> Result<String, ApiError> {
-    db::use_short_link(pool, code)
+    let path = db::use_short_link(pool, code)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no short link \"{code}\"")))
+        .ok_or_else(|| ApiError::not_found(format!("no short link \"{code}\"")))?;
+    local_path(&path)
+        .map_err(|_| ApiError::not_found(format!("short link \"{code}\" leads off this portal")))?;
+    Ok(path)
 }
 
 fn public_link(row: db::PublicLinkRow) -> PublicLink {
     PublicLink {
-        url: format!("/public/{}", row.token),
-        token: row.token,
+        id: row.id,
+        token: String::new(),
+        url: String::new(),
+        hint: row.hint,
         dashboard_uid: row.dashboard_uid,
         created_at: row.created_at,
         expires_at: row.expires_at,
@@ -47,14 +46,19 @@ fn public_link(row: db::PublicLinkRow) -> PublicLink {
     }
 }
 
-/// The public links of dashboard `uid`, revoked and expired ones included.
+/// The public links of dashboard `uid`, revoked and expired ones included; their tokens are
+/// kept hashed, so only their first characters are shown.
 pub async fn list_public_links(pool: &PgPool, uid: &str) -> Result<Vec<PublicLink>, ApiError> {
     get(pool, uid).await?;
     let rows = db::select_public_links(pool, uid).await?;
     Ok(rows.into_iter().map(public_link).collect())
 }
 
-/// Makes a public link to dashboard `uid`, live until `expires_at` (if given).
+/// How many characters of a token name its link.
+const HINT_CHARS: usize = 4;
+
+/// Makes a public link to dashboard `uid`, live until `expires_at` (if given). The answer is
+/// the one place its token and URL appear: the portal keeps only their hash.
 pub async fn create_public_link(
     pool: &PgPool,
     uid: &str,
@@ -65,18 +69,30 @@ pub async fn create_public_link(
     }
     get(pool, uid).await?;
     // 32 characters of a 57-letter alphabet: about 187 bits, not guessable.
-    let row = db::insert_public_link(pool, &random_code(32), uid, expires_at).await?;
-    Ok(public_link(row))
+    let token = random_code(32);
+    let row = db::insert_public_link(
+        pool,
+        &hash_secret(&token),
+        &token[..HINT_CHARS],
+        uid,
+        expires_at,
+    )
+    .await?;
+    Ok(PublicLink {
+        url: format!("/public/{token}"),
+        token,
+        ..public_link(row)
+    })
 }
 
-/// Revokes public link `token` of dashboard `uid`.
-pub async fn revoke_public_link(pool: &PgPool, uid: &str, token: &str) -> Result<(), ApiError> {
-    if db::revoke_public_link(pool, uid, token).await? {
+/// Revokes public link `id` of dashboard `uid`.
+pub async fn revoke_public_link(pool: &PgPool, uid: &str, id: &str) -> Result<(), ApiError> {
+    let missing = || ApiError::not_found(format!("dashboard \"{uid}\" has no public link {id}"));
+    let id: i64 = id.parse().map_err(|_| missing())?;
+    if db::revoke_public_link(pool, uid, id).await? {
         Ok(())
     } else {
-        Err(ApiError::not_found(format!(
-            "dashboard \"{uid}\" has no such public link"
-        )))
+        Err(missing())
     }
 }
 
@@ -85,7 +101,10 @@ pub async fn revoke_public_link(pool: &PgPool, uid: &str, token: &str) -> Result
 pub async fn open_public_link(pool: &PgPool, token: &str) -> Result<Dashboard, ApiError> {
     let gone =
         || ApiError::not_found("this public link does not exist, was revoked or has expired");
-    let row = db::select_public_link(pool, token)
+    if token.len() > 200 {
+        return Err(gone());
+    }
+    let row = db::select_public_link(pool, &hash_secret(token))
         .await?
         .ok_or_else(gone)?;
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|t| t <= Utc::now()) {

@@ -143,7 +143,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         Edit,
     ),
     ("POST", "/api/dashboards/{uid}/public-links", Edit),
-    ("DELETE", "/api/dashboards/{uid}/public-links/{token}", Edit),
+    ("DELETE", "/api/dashboards/{uid}/public-links/{id}", Edit),
     ("PUT", "/api/preferences/home", Edit),
     ("POST", "/api/alerting/rules", Edit),
     ("PUT", "/api/alerting/rules/{uid}", Edit),
@@ -177,8 +177,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/auth/teams", Admin),
     ("PUT", "/api/auth/teams/{id}", Admin),
     ("DELETE", "/api/auth/teams/{id}", Admin),
-    ("GET", "/api/auth/folders", Read),
-    ("GET", "/api/auth/folders/{kind}/{folder}", Read),
+    ("GET", "/api/auth/folders", Admin),
+    ("GET", "/api/auth/folders/{kind}/{folder}", Admin),
     ("PUT", "/api/auth/folders/{kind}/{folder}", Admin),
     // Alertmanager's API.
     ("GET", "/api/v2/status", AlertsRead),
@@ -260,14 +260,26 @@ impl Access {
     }
 }
 
-/// How the credentials came: a cookie is sent by browsers on their own, so its requests get
-/// the cross-site check.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// How the credentials came. A browser sends a cookie, Basic credentials it has once been given,
+/// and (through the proxy in front of the portal) the trusted proxy's user header on its own,
+/// with requests any other site makes it send: those requests get the cross-site check. A
+/// bearer token is only ever sent by a program that was handed it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Via {
     Nothing,
     Cookie,
-    Header,
+    Basic,
+    Bearer,
     Proxy,
+    /// The audit layer's own reads.
+    Internal,
+}
+
+impl Via {
+    /// Whether a browser attaches this credential by itself, cross-site requests included.
+    fn browser_borne(self) -> bool {
+        matches!(self, Via::Cookie | Via::Basic | Via::Proxy)
+    }
 }
 
 /// Longest `Authorization` header looked at; longer ones get 431.
@@ -303,7 +315,7 @@ struct Internal(Principal);
 /// Who `parts` acts as, and how it said so.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Principal, Via), Response> {
     if let Some(Internal(principal)) = parts.extensions.get::<Internal>() {
-        return Ok((principal.clone(), Via::Header));
+        return Ok((principal.clone(), Via::Internal));
     }
     let unauthorized = |message: &str| unauthorized(message).into_response();
     if let Some(proxy) = &state.info.auth_proxy {
@@ -338,7 +350,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Principal, Via
                 .into_response());
         }
         let text = value.to_str().unwrap_or("");
-        let secret = token_secret(text).ok_or_else(|| {
+        let (secret, via) = token_secret(text).ok_or_else(|| {
             unauthorized("the Authorization header is neither \"Bearer <token>\" nor Basic with the token as password")
         })?;
         let token = state
@@ -347,7 +359,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Principal, Via
             .await
             .map_err(unchecked)?
             .ok_or_else(|| unauthorized("the token is unknown, revoked or expired"))?;
-        return Ok((Principal::Token(token), Via::Header));
+        return Ok((Principal::Token(token), via));
     }
     if let Some(secret) = session_secret(&parts.headers) {
         if let Some(account) = state.accounts.session(&secret).await.map_err(unchecked)? {
@@ -358,12 +370,12 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Principal, Via
 }
 
 /// The token in `Bearer <token>`, or the password (else the user name) of `Basic`, as
-/// Prometheus' `basic_auth`, Promtail and amtool send it.
-fn token_secret(authorization: &str) -> Option<String> {
+/// Prometheus' `basic_auth`, Promtail and amtool send it; with the scheme it came in.
+fn token_secret(authorization: &str) -> Option<(String, Via)> {
     let (scheme, rest) = authorization.trim().split_once(' ')?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
-        return Some(rest.to_string()).filter(|s| !s.is_empty());
+        return Some((rest.to_string(), Via::Bearer)).filter(|(s, _)| !s.is_empty());
     }
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
@@ -372,7 +384,7 @@ fn token_secret(authorization: &str) -> Option<String> {
         let text = String::from_utf8(decoded).ok()?;
         let (user, password) = text.split_once(':').unwrap_or((&text, ""));
         let secret = if password.is_empty() { user } else { password };
-        return Some(secret.to_string()).filter(|s| !s.is_empty());
+        return Some((secret.to_string(), Via::Basic)).filter(|(s, _)| !s.is_empty());
     }
     None
 }
@@ -443,10 +455,51 @@ async fn snapshot(router: &SelfRouter, path: &str, who: &Principal) -> Option<Va
 }
 
 async fn json_of(body: Body) -> Option<Value> {
-    let bytes = axum::body::to_bytes(body, crate::audit::MAX_SNAPSHOT_BYTES * 4)
-        .await
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
+    match read_bounded(body, MAX_READ_BYTES).await {
+        Read::Whole(bytes) => serde_json::from_slice(&bytes).ok(),
+        Read::TooLarge(_) => Some(too_large()),
+        Read::Failed(_) => None,
+    }
+}
+
+/// The most of an answer read to record it; the audit keeps at most a quarter of that.
+const MAX_READ_BYTES: usize = crate::audit::MAX_SNAPSHOT_BYTES * 4;
+
+/// What the audit records for a side of a change it does not read whole.
+fn too_large() -> Value {
+    Value::String(format!(
+        "(more than {MAX_READ_BYTES} bytes of JSON, too large to record)"
+    ))
+}
+
+/// A body read up to a limit: whole, or given back unread as a body that still answers every
+/// byte (those already read, then the rest) so the client gets the real answer.
+enum Read {
+    Whole(axum::body::Bytes),
+    TooLarge(Body),
+    Failed(Body),
+}
+
+async fn read_bounded(body: Body, limit: usize) -> Read {
+    use futures_util::{stream, StreamExt};
+    let mut data = body.into_data_stream();
+    let mut read = Vec::new();
+    while let Some(chunk) = data.next().await {
+        match chunk {
+            Ok(bytes) => {
+                read.extend_from_slice(&bytes);
+                if read.len() > limit {
+                    let head = stream::iter([Ok::<_, axum::Error>(axum::body::Bytes::from(read))]);
+                    return Read::TooLarge(Body::from_stream(head.chain(data)));
+                }
+            }
+            Err(e) => {
+                let head = stream::iter([Ok(axum::body::Bytes::from(read)), Err(e)]);
+                return Read::Failed(Body::from_stream(head));
+            }
+        }
+    }
+    Read::Whole(read.into())
 }
 
 /// Who a request acts as, for handlers: the principal the authentication layer found.
@@ -526,11 +579,16 @@ async fn guard(state: AppState, access: Access, request: Request, next: Next) ->
     };
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     // Sign-in is checked too: a forged sign-in would put the victim in the forger's account.
-    let cookie_like = via == Via::Cookie || (access == Open && via == Via::Nothing);
+    let cookie_like = via.browser_borne() || (access == Open && via == Via::Nothing);
     if unsafe_method && cookie_like && !same_origin(&parts.headers, &state.info.external_url) {
-        return ApiError::Forbidden(
-            "cross-site request refused: state-changing requests with a session come from the portal's own pages".into(),
-        )
+        return ApiError::Forbidden(format!(
+            "cross-site request refused: state-changing requests with {} come from the portal's own pages",
+            match via {
+                Via::Basic => "Basic credentials",
+                Via::Proxy => "the proxy's user header",
+                _ => "a session",
+            }
+        ))
         .into_response();
     }
     if !access.allows(&principal, state.info.metrics_auth) {
@@ -683,16 +741,15 @@ async fn audited(
     let (response, after) = if !status.is_success() || method == Method::DELETE {
         (response, None)
     } else if is_json(response.headers()) {
+        // The change is made: whatever its answer, the client gets it as it is.
         let (parts, body) = response.into_parts();
-        match axum::body::to_bytes(body, crate::audit::MAX_SNAPSHOT_BYTES * 4).await {
-            Ok(bytes) => {
+        match read_bounded(body, MAX_READ_BYTES).await {
+            Read::Whole(bytes) => {
                 let after = serde_json::from_slice(&bytes).ok();
                 (Response::from_parts(parts, Body::from(bytes)), after)
             }
-            Err(_) => (
-                ApiError::Internal(anyhow::anyhow!("the answer could not be read")).into_response(),
-                None,
-            ),
+            Read::TooLarge(body) => (Response::from_parts(parts, body), Some(too_large())),
+            Read::Failed(body) => (Response::from_parts(parts, body), None),
         }
     } else if readable {
         let after = snapshot(&state.self_router, &path, &principal).await;
@@ -728,19 +785,27 @@ mod tests {
 
     #[test]
     fn tokens_come_as_bearer_or_basic() {
-        assert_eq!(token_secret("Bearer pt_abc").as_deref(), Some("pt_abc"));
-        assert_eq!(token_secret("bearer  pt_abc ").as_deref(), Some("pt_abc"));
+        let secret = |text: &str| token_secret(text).map(|(s, _)| s);
+        assert_eq!(secret("Bearer pt_abc").as_deref(), Some("pt_abc"));
+        assert_eq!(secret("bearer  pt_abc ").as_deref(), Some("pt_abc"));
+        assert_eq!(
+            token_secret("Bearer pt_abc").map(|(_, via)| via),
+            Some(Via::Bearer)
+        );
         let basic = |s: &str| {
             format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(s)
             )
         };
+        assert_eq!(secret(&basic("prometheus:pt_x")).as_deref(), Some("pt_x"));
+        assert_eq!(secret(&basic("pt_y:")).as_deref(), Some("pt_y"));
         assert_eq!(
-            token_secret(&basic("prometheus:pt_x")).as_deref(),
-            Some("pt_x")
+            token_secret(&basic("pt_y:")).map(|(_, via)| via),
+            Some(Via::Basic)
         );
-        assert_eq!(token_secret(&basic("pt_y:")).as_deref(), Some("pt_y"));
+        assert!(Via::Basic.browser_borne() && Via::Proxy.browser_borne());
+        assert!(!Via::Bearer.browser_borne() && !Via::Internal.browser_borne());
         assert_eq!(token_secret("Basic !!!"), None);
         assert_eq!(token_secret("Digest abc"), None);
         assert_eq!(token_secret("Bearer"), None);

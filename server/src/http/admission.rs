@@ -15,7 +15,39 @@ use axum::{
 /// A write's body, read after admission; the budget is held while this lives.
 pub struct IngestBody {
     pub bytes: Bytes,
-    _admitted: crate::ingest::Admitted,
+    admitted: crate::ingest::Admitted,
+}
+
+/// Bodies larger than this are decompressed and decoded on the blocking pool, so that a large
+/// write never holds up the async workers that answer everything else.
+pub const BLOCKING_DECODE_BYTES: usize = 64 * 1024;
+
+impl IngestBody {
+    /// Charges the budget for `decoded` bytes on top of the body, before they are made.
+    pub fn hold_decoded(&mut self, decoded: u64) -> Result<(), ApiError> {
+        self.admitted
+            .hold((self.bytes.len() as u64).saturating_add(decoded))
+            .map_err(ApiError::from)
+    }
+
+    /// Runs `work` on this body: on the blocking pool when the body is large, in place when it
+    /// is small (a hop to another thread costs more than decoding a few kilobytes).
+    pub async fn decode<T: Send + 'static>(
+        self,
+        work: impl FnOnce(&mut IngestBody) -> T + Send + 'static,
+    ) -> Result<(IngestBody, T), ApiError> {
+        let mut body = self;
+        if body.bytes.len() <= BLOCKING_DECODE_BYTES {
+            let out = work(&mut body);
+            return Ok((body, out));
+        }
+        tokio::task::spawn_blocking(move || {
+            let out = work(&mut body);
+            (body, out)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::from(e)))
+    }
 }
 
 impl FromRequest<AppState> for IngestBody {
@@ -36,9 +68,6 @@ impl FromRequest<AppState> for IngestBody {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        Ok(Self {
-            bytes,
-            _admitted: admitted,
-        })
+        Ok(Self { bytes, admitted })
     }
 }

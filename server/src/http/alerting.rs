@@ -266,6 +266,7 @@ async fn delete_group(
 
 async fn list_alerts(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     let params = Params::new(query, &[]);
@@ -273,7 +274,7 @@ async fn list_alerts(
     let state = state_param(&params)?;
     Ok(Json(
         alerting
-            .alerts()
+            .alerts(&folders)
             .await?
             .into_iter()
             .filter(|a| state.is_none_or(|s| a.state == s))
@@ -305,11 +306,12 @@ async fn import_rules(
 
 async fn export_rules(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::new(query, &[]);
     let text = alerting
-        .export(params.get("folder").filter(|f| !f.is_empty()))
+        .export(params.get("folder").filter(|f| !f.is_empty()), &folders)
         .await?;
     Ok((
         [
@@ -327,7 +329,7 @@ async fn export_rules(
 async fn list_contact_points(
     State(alerting): State<Alerting>,
 ) -> Result<Json<Vec<ContactPoint>>, ApiError> {
-    Ok(Json(alerting.contact_points().await?))
+    Ok(Json(alerting.contact_points_shown().await?))
 }
 
 async fn save_contact_point(
@@ -351,7 +353,7 @@ async fn get_contact_point(
     State(alerting): State<Alerting>,
     Path(name): Path<String>,
 ) -> Result<Json<ContactPoint>, ApiError> {
-    Ok(Json(alerting.contact_point(&name).await?))
+    Ok(Json(alerting.contact_point_shown(&name).await?))
 }
 
 async fn put_contact_point(
@@ -386,7 +388,7 @@ async fn test_unsaved_contact_point(
     State(alerting): State<Alerting>,
     body: Bytes,
 ) -> Result<Json<TestOutcome>, ApiError> {
-    let point: ContactPoint = json_body(&body)?;
+    let point = alerting.with_saved_secrets(json_body(&body)?).await?;
     Ok(Json(alerting.test_contact_point(&point).await?))
 }
 
@@ -414,6 +416,7 @@ async fn route_labels(
 
 async fn list_notifications(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<NotificationRecord>>, ApiError> {
     let params = Params::new(query, &[]);
@@ -423,7 +426,7 @@ async fn list_notifications(
             .parse()
             .map_err(|_| ApiError::bad_request("limit", "must be a whole number"))?,
     };
-    Ok(Json(alerting.notifications(limit).await?))
+    Ok(Json(alerting.notifications(limit, &folders).await?))
 }
 
 async fn alert_image(
@@ -472,6 +475,7 @@ fn prom_alert(a: &Alert) -> Value {
 
 async fn prometheus_rules(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
 ) -> Result<Json<PromResponse<Value>>, PromError> {
     let params = Params::new(query, &[]);
@@ -483,9 +487,12 @@ async fn prometheus_rules(
     };
     let names: Vec<&str> = params.all("rule_name[]").collect();
     let summaries = alerting.rules().await?;
-    let alerts = alerting.alerts().await?;
+    let alerts = alerting.alerts(&folders).await?;
     let mut groups: Vec<Value> = Vec::new();
     for (group, rules) in alerting.groups().await? {
+        if !folders.allows(FolderKind::Rules, &group.folder, Permission::View) {
+            continue;
+        }
         let mut out = Vec::new();
         for rule in rules {
             if kind.is_some_and(|k| k != rule.kind)
@@ -573,9 +580,10 @@ async fn prometheus_rules(
 
 async fn prometheus_alerts(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
 ) -> Result<Json<PromResponse<Value>>, PromError> {
     let alerts: Vec<Value> = alerting
-        .alerts()
+        .alerts(&folders)
         .await?
         .iter()
         .filter(|a| matches!(a.state, AlertState::Firing | AlertState::Pending))

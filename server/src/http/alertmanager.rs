@@ -4,7 +4,7 @@
 //! `GET /api/v2/alerts/groups`, `GET/POST /api/v2/silences`, `GET/DELETE /api/v2/silence/{id}`.
 //! Recurring maintenance windows show as silences spanning their running (or next) window.
 
-use super::{params::Params, AppState};
+use super::{access::Folders, params::Params, AppState};
 use crate::{
     alerting::{
         muting::{FiringAlert, PostedAlert},
@@ -453,12 +453,13 @@ impl AlertFilter {
 
 async fn list_alerts(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<GettableAlert>>, AmError> {
     let filter = AlertFilter::parse(query)?;
     Ok(Json(
         alerting
-            .firing()
+            .firing(&folders)
             .await?
             .iter()
             .filter(|a| filter.keeps(a))
@@ -488,11 +489,17 @@ struct AlertGroup {
 /// gathers them.
 async fn alert_groups(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<AlertGroup>>, AmError> {
     let filter = AlertFilter::parse(query)?;
     let mut groups: BTreeMap<(String, String, String), AlertGroup> = BTreeMap::new();
-    for a in alerting.firing().await?.iter().filter(|a| filter.keeps(a)) {
+    for a in alerting
+        .firing(&folders)
+        .await?
+        .iter()
+        .filter(|a| filter.keeps(a))
+    {
         let shown = gettable_alert(a);
         for m in &a.routes {
             if filter

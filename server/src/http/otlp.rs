@@ -30,12 +30,8 @@ pub fn router() -> Router<AppState> {
 /// Most bytes a request may expand to once decompressed, as a multiple of the body limit.
 const MAX_DECODED_FACTOR: u64 = 8;
 
-/// The request's encoding and its decompressed body.
-fn read_body(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Encoding, Vec<u8>), ApiError> {
+/// The request's encoding (from its content type) and whether it is gzip-compressed.
+fn body_format(headers: &HeaderMap) -> Result<(Encoding, bool), ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -58,26 +54,15 @@ fn read_body(
             })
         }
     };
-    let limit = state.info.body_limit.saturating_mul(MAX_DECODED_FACTOR);
     let content_encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("identity")
         .trim()
         .to_ascii_lowercase();
-    let decoded = match content_encoding.as_str() {
-        "identity" | "" => body.to_vec(),
-        "gzip" => {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(body)
-                .take(limit + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| ApiError::bad_request("body", format!("not valid gzip: {e}")))?;
-            if out.len() as u64 > limit {
-                return Err(ApiError::TooLarge { limit });
-            }
-            out
-        }
+    let gzip = match content_encoding.as_str() {
+        "identity" | "" => false,
+        "gzip" => true,
         other => {
             return Err(ApiError::Invalid {
                 field: "content-encoding".into(),
@@ -88,7 +73,30 @@ fn read_body(
             })
         }
     };
-    Ok((encoding, decoded))
+    Ok((encoding, gzip))
+}
+
+/// The decompressed body of a gzip-compressed write, at most `limit` bytes, each piece charged
+/// to the write's in-flight budget before it is kept.
+fn gunzip(body: &mut IngestBody, limit: u64) -> Result<Vec<u8>, ApiError> {
+    let compressed = body.bytes.clone();
+    let mut decoder = flate2::read::GzDecoder::new(&compressed[..]);
+    let mut out = Vec::new();
+    let mut piece = vec![0u8; 64 * 1024];
+    loop {
+        let n = decoder
+            .read(&mut piece)
+            .map_err(|e| ApiError::bad_request("body", format!("not valid gzip: {e}")))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        let size = (out.len() + n) as u64;
+        if size > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        body.hold_decoded(size)?;
+        out.extend_from_slice(&piece[..n]);
+    }
 }
 
 /// Answers with `message` in the request's encoding.
@@ -116,10 +124,23 @@ async fn create_metrics(
     headers: HeaderMap,
     admitted: IngestBody,
 ) -> Result<Response, ApiError> {
-    let (encoding, body) = read_body(&state, &headers, &admitted.bytes)?;
-    let request = otlp::decode(&body, encoding).map_err(|m| ApiError::bad_request("body", m))?;
-    let translated = otlp::translate(&request, state.ingester.delta_totals())
-        .map_err(|e| ApiError::bad_request(e.field, e.message))?;
+    let (encoding, gzip) = body_format(&headers)?;
+    let limit = state.info.body_limit.saturating_mul(MAX_DECODED_FACTOR);
+    let ingester = state.ingester.clone();
+    // The body is held (with its budget) until the write is answered.
+    let (_admitted, translated) = admitted
+        .decode(move |body| {
+            let request = if gzip {
+                otlp::decode(&gunzip(body, limit)?, encoding)
+            } else {
+                otlp::decode(&body.bytes, encoding)
+            }
+            .map_err(|m| ApiError::bad_request("body", m))?;
+            otlp::translate(&request, ingester.delta_totals())
+                .map_err(|e| ApiError::bad_request(e.field, e.message))
+        })
+        .await?;
+    let translated = translated?;
     store::metadata::upsert_metadata(&state.pool, &translated.metadata).await?;
     let outcome = state.ingester.write("otlp", translated.series).await?;
     let partial_success = outcome

@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
             get(list_public_links).post(create_public_link),
         )
         .route(
-            "/api/dashboards/{uid}/public-links/{token}",
+            "/api/dashboards/{uid}/public-links/{id}",
             delete(revoke_public_link),
         )
 }
@@ -80,9 +80,9 @@ async fn create_public_link(
 
 async fn revoke_public_link(
     State(pool): State<PgPool>,
-    Path((uid, token)): Path<(String, String)>,
+    Path((uid, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    links::revoke_public_link(&pool, &uid, &token).await?;
+    links::revoke_public_link(&pool, &uid, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

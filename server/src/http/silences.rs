@@ -2,6 +2,7 @@
 //! and the preview of what a silence would mute.
 
 use super::{
+    access::Folders,
     params::{json_body, Params},
     AppState,
 };
@@ -115,10 +116,15 @@ async fn expire(
 
 async fn preview(
     State(alerting): State<Alerting>,
+    Folders(folders): Folders,
     body: Bytes,
 ) -> Result<Json<SilencePreview>, ApiError> {
     let request: SilencePreviewRequest = json_body(&body)?;
-    Ok(Json(alerting.silence_preview(&request.matchers).await?))
+    Ok(Json(
+        alerting
+            .silence_preview(&request.matchers, &folders)
+            .await?,
+    ))
 }
 
 /// The silences (running or upcoming) that could mute alerts with these labels.

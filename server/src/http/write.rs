@@ -25,7 +25,6 @@ async fn create_remote_write(
     headers: HeaderMap,
     admitted: IngestBody,
 ) -> Result<StatusCode, ApiError> {
-    let body = &admitted.bytes;
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
         if !encoding.as_bytes().eq_ignore_ascii_case(b"snappy") {
             return Err(ApiError::Invalid {
@@ -35,24 +34,35 @@ async fn create_remote_write(
             });
         }
     }
-    let limit = usize::try_from(state.info.body_limit).unwrap_or(usize::MAX);
-    let decoded = remote_write::decode(
-        body,
-        limit.saturating_mul(MAX_DECODED_FACTOR),
-        |fingerprints| state.ingester.known_ids(fingerprints),
-    )
-    .map_err(|e| {
-        if e.too_large {
-            ApiError::TooLarge {
-                limit: state
-                    .info
-                    .body_limit
-                    .saturating_mul(MAX_DECODED_FACTOR as u64),
+    let body_limit = state.info.body_limit;
+    let max_decoded = usize::try_from(body_limit)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_DECODED_FACTOR);
+    let ingester = state.ingester.clone();
+    // The body is held (with its budget) until the write is answered.
+    let (_admitted, decoded) = admitted
+        .decode(move |body| {
+            // Snappy says what a body decompresses to: the budget is charged before.
+            if let Ok(len) = snap::raw::decompress_len(&body.bytes) {
+                if len <= max_decoded {
+                    body.hold_decoded(len as u64)?;
+                }
             }
-        } else {
-            ApiError::bad_request(e.field, e.message)
-        }
-    })?;
+            remote_write::decode(&body.bytes, max_decoded, |fingerprints| {
+                ingester.known_ids(fingerprints)
+            })
+            .map_err(|e| {
+                if e.too_large {
+                    ApiError::TooLarge {
+                        limit: body_limit.saturating_mul(MAX_DECODED_FACTOR as u64),
+                    }
+                } else {
+                    ApiError::bad_request(e.field, e.message)
+                }
+            })
+        })
+        .await?;
+    let decoded = decoded?;
     store::metadata::upsert_metadata(&state.pool, &decoded.metadata).await?;
     state
         .metrics

@@ -64,7 +64,43 @@ impl Default for IngestLimits {
 /// dropped.
 pub struct Admitted {
     _request: tokio::sync::OwnedSemaphorePermit,
-    _bytes: tokio::sync::OwnedSemaphorePermit,
+    bytes: tokio::sync::OwnedSemaphorePermit,
+    budget: Arc<Semaphore>,
+    budget_kib: u32,
+    limit: u64,
+}
+
+impl Admitted {
+    /// Grows the share of the in-flight budget this write holds to `bytes` in all (its body
+    /// and what it decodes to, counted before the decoded bytes are made), or refuses at once
+    /// (503): a small body that expands to a large one is charged what it takes.
+    pub fn hold(&mut self, bytes: u64) -> Result<(), IngestError> {
+        let want = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let have = u32::try_from(self.bytes.num_permits()).unwrap_or(u32::MAX);
+        if want <= have {
+            return Ok(());
+        }
+        let overloaded = IngestError::Overloaded {
+            inflight_limit: self.limit,
+        };
+        if want > self.budget_kib {
+            return Err(IngestError::LargerThanBudget {
+                inflight_limit: self.limit,
+            });
+        }
+        let more = self
+            .budget
+            .clone()
+            .try_acquire_many_owned(want - have)
+            .map_err(|_| overloaded)?;
+        self.bytes.merge(more);
+        Ok(())
+    }
+
+    /// The bytes held.
+    pub fn held(&self) -> u64 {
+        self.bytes.num_permits() as u64 * 1024
+    }
 }
 
 /// What a write did.
@@ -126,6 +162,9 @@ pub enum IngestError {
     /// As many writes in progress as the portal takes at once.
     #[error("the portal has as many writes in progress as it takes at once")]
     Crowded { limit: usize },
+    /// A body that decodes to more than the whole in-flight budget: no retry can fit it.
+    #[error("the body decodes to more than the in-flight budget")]
+    LargerThanBudget { inflight_limit: u64 },
     /// A back-fill while the head holds as much as it may: the compactor catches up first.
     #[error("{0}")]
     HeadFull(String),
@@ -219,7 +258,10 @@ impl Ingester {
             })?;
         Ok(Admitted {
             _request: request,
-            _bytes: bytes,
+            bytes,
+            budget: self.inflight.clone(),
+            budget_kib: self.inflight_kib,
+            limit: self.limits.max_inflight_bytes,
         })
     }
 

@@ -248,6 +248,48 @@ pub async fn set_rule_health(
     Ok(())
 }
 
+/// Marks the rules of group `group_id` that were not evaluated at `slot` (their last
+/// evaluation is older) with `error`, as evaluated then.
+pub async fn set_cut_off(
+    db: impl PgExecutor<'_>,
+    group_id: i64,
+    slot: DateTime<Utc>,
+    error: &str,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "update alert_rule set last_eval_at = $2, last_error = $3
+         where group_id = $1 and (last_eval_at is null or last_eval_at < $2)",
+    )
+    .bind(group_id)
+    .bind(slot)
+    .bind(error)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// Forgets notifications made before `cutoff`, a bounded batch at a time.
+pub async fn delete_notifications_before(
+    db: impl PgExecutor<'_> + Copy,
+    cutoff: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = sqlx::query(
+            "delete from notification_log where id in
+               (select id from notification_log where created_at < $1 limit 10000)",
+        )
+        .bind(cutoff)
+        .execute(db)
+        .await?
+        .rows_affected();
+        total += n;
+        if n < 10_000 {
+            return Ok(total);
+        }
+    }
+}
+
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct InstanceRow {
     pub rule_uid: String,
@@ -617,16 +659,18 @@ pub async fn insert_notification(
     status: &str,
     alerts: i32,
     payload: &Json,
+    rule_uids: &[String],
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "insert into notification_log (group_key, receiver, status, alerts, payload)
-         values ($1, $2, $3, $4, $5) returning id",
+        "insert into notification_log (group_key, receiver, status, alerts, payload, rule_uids)
+         values ($1, $2, $3, $4, $5, $6) returning id",
     )
     .bind(group_key)
     .bind(receiver)
     .bind(status)
     .bind(alerts)
     .bind(payload)
+    .bind(rule_uids)
     .fetch_one(db)
     .await
 }
@@ -662,6 +706,8 @@ pub struct NotificationRow {
     pub attempts: i32,
     pub outcome: String,
     pub response: String,
+    /// NULL for records made before the column.
+    pub rule_uids: Option<Vec<String>>,
 }
 
 pub async fn select_notifications(
@@ -670,7 +716,7 @@ pub async fn select_notifications(
 ) -> sqlx::Result<Vec<NotificationRow>> {
     sqlx::query_as(
         "select id, receiver, group_key, status, alerts, created_at, delivered_at, attempts,
-                outcome, response
+                outcome, response, rule_uids
          from notification_log order by id desc limit $1",
     )
     .bind(limit)

@@ -288,24 +288,29 @@ pub async fn use_short_link(db: impl PgExecutor<'_>, code: &str) -> sqlx::Result
 
 #[derive(sqlx::FromRow)]
 pub struct PublicLinkRow {
-    pub token: String,
+    pub id: i64,
+    pub hint: String,
     pub dashboard_uid: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+const PUBLIC_LINK_COLUMNS: &str = "id, hint, dashboard_uid, created_at, expires_at, revoked_at";
+
 pub async fn insert_public_link(
     db: impl PgExecutor<'_>,
-    token: &str,
+    token_hash: &[u8],
+    hint: &str,
     uid: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> sqlx::Result<PublicLinkRow> {
-    sqlx::query_as(
-        "insert into public_link (token, dashboard_uid, expires_at) values ($1, $2, $3)
-         returning token, dashboard_uid, created_at, expires_at, revoked_at",
-    )
-    .bind(token)
+    sqlx::query_as(&format!(
+        "insert into public_link (token_hash, hint, dashboard_uid, expires_at) values ($1, $2, $3, $4)
+         returning {PUBLIC_LINK_COLUMNS}"
+    ))
+    .bind(token_hash)
+    .bind(hint)
     .bind(uid)
     .bind(expires_at)
     .fetch_one(db)
@@ -316,39 +321,35 @@ pub async fn select_public_links(
     db: impl PgExecutor<'_>,
     uid: &str,
 ) -> sqlx::Result<Vec<PublicLinkRow>> {
-    sqlx::query_as(
-        "select token, dashboard_uid, created_at, expires_at, revoked_at from public_link
-         where dashboard_uid = $1 order by created_at desc",
-    )
+    sqlx::query_as(&format!(
+        "select {PUBLIC_LINK_COLUMNS} from public_link
+         where dashboard_uid = $1 order by created_at desc, id desc"
+    ))
     .bind(uid)
     .fetch_all(db)
     .await
 }
 
+/// The link whose token hashes to `token_hash`.
 pub async fn select_public_link(
     db: impl PgExecutor<'_>,
-    token: &str,
+    token_hash: &[u8],
 ) -> sqlx::Result<Option<PublicLinkRow>> {
-    sqlx::query_as(
-        "select token, dashboard_uid, created_at, expires_at, revoked_at from public_link
-         where token = $1",
-    )
-    .bind(token)
+    sqlx::query_as(&format!(
+        "select {PUBLIC_LINK_COLUMNS} from public_link where token_hash = $1"
+    ))
+    .bind(token_hash)
     .fetch_optional(db)
     .await
 }
 
-/// Revokes a link of dashboard `uid`; false when there is no such link.
-pub async fn revoke_public_link(
-    db: impl PgExecutor<'_>,
-    uid: &str,
-    token: &str,
-) -> sqlx::Result<bool> {
+/// Revokes link `id` of dashboard `uid`; false when there is no such link.
+pub async fn revoke_public_link(db: impl PgExecutor<'_>, uid: &str, id: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "update public_link set revoked_at = coalesce(revoked_at, now())
-         where token = $1 and dashboard_uid = $2",
+         where id = $1 and dashboard_uid = $2",
     )
-    .bind(token)
+    .bind(id)
     .bind(uid)
     .execute(db)
     .await?;

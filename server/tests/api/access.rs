@@ -87,6 +87,119 @@ struct Caller {
     scope: Option<Scope>,
 }
 
+/// Who the README promises each route to ("Accounts and access", the API tables), written out
+/// here by hand and not from `http::access::ROUTES`, so that a wrong decision in that table
+/// fails this test instead of being applied faithfully. `None`: a route nobody wrote a promise
+/// for yet, which fails the test too.
+fn promised(method: &str, route: &str) -> Option<Promise> {
+    use Promise::*;
+    let admin_reads = [
+        "/api/auth/users",
+        "/api/auth/users/{id}",
+        "/api/auth/tokens",
+        "/api/audit",
+        "/api/auth/teams",
+        "/api/auth/folders",
+        "/api/auth/folders/{kind}/{folder}",
+    ];
+    let reads_by_post = [
+        "/api/v1/query",
+        "/api/v1/query_range",
+        "/api/v1/series",
+        "/api/v1/labels",
+        "/api/variables/options",
+        "/api/alerting/preview",
+        "/api/alerting/policy/route",
+        "/api/alerting/silences/preview",
+        "/api/alerting/silences/matching",
+        "/api/alerting/silences/occurrences",
+    ];
+    Some(match (method, route) {
+        // Open: health, metrics, the UI's files, public links and the images notifications link
+        // to, signing in and out, and the 404 of an API path that does not exist.
+        (_, "/healthz" | "/readyz" | "/metrics" | "/pkg/{*path}" | "/api/{*rest}") => Anyone,
+        (_, "/api/auth/sign-in" | "/api/auth/sign-out") => Anyone,
+        (_, r) if r.starts_with("/api/public/") || r.starts_with("/api/alerting/images/") => Anyone,
+        ("GET", "/s/{code}") => AnySession,
+        // Who am I and my password: a person, not a token.
+        (_, "/api/auth/me" | "/api/auth/password") => Person,
+        // A person's own marks: any person, or an admin token ("everything").
+        (_, "/api/dashboards/{uid}/star" | "/api/short-links") => PersonOrAdminToken,
+        // Data in: the ingest scope, or an Editor.
+        ("POST", "/api/v1/write" | "/v1/metrics") => EditorOrIngest,
+        // Alertmanager's v2 API: reads for any account and the read and alertmanager scopes,
+        // silences for Editors and the alertmanager scope, alerts from Prometheus also with
+        // the ingest scope.
+        ("GET", r) if r.starts_with("/api/v2/") => ViewerOrReadOrAlertmanager,
+        ("POST", "/api/v2/alerts") => EditorOrAlertmanagerOrIngest,
+        (_, r) if r.starts_with("/api/v2/") => EditorOrAlertmanager,
+        // The administration: accounts, teams, grants, tokens, the audit log, contact points
+        // and the routing tree.
+        ("GET", r) if admin_reads.contains(&r) => Admin,
+        (_, r) if r.starts_with("/api/auth/") => Admin,
+        (_, r) if r.starts_with("/api/alerting/contact-points") && method != "GET" => Admin,
+        ("PUT", "/api/alerting/policy") => Admin,
+        // Reading everything else (by GET, or queries sent by POST): any account, the read
+        // scope.
+        ("GET", _) => ViewerOrRead,
+        ("POST", r) if reads_by_post.contains(&r) => ViewerOrRead,
+        // Changing dashboards, alert rules, silences, inhibition and the home dashboard: an
+        // Editor.
+        (_, r)
+            if r.starts_with("/api/dashboards")
+                || r.starts_with("/api/alerting/")
+                || r == "/api/preferences/home" =>
+        {
+            Editor
+        }
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Promise {
+    Anyone,
+    AnySession,
+    Person,
+    PersonOrAdminToken,
+    EditorOrIngest,
+    ViewerOrRead,
+    Editor,
+    Admin,
+    ViewerOrReadOrAlertmanager,
+    EditorOrAlertmanager,
+    EditorOrAlertmanagerOrIngest,
+}
+
+/// Whether `caller` may use a route promised as `promise`. An admin token is "everything".
+fn keeps(promise: Promise, caller: &Caller) -> bool {
+    use Promise::*;
+    let at_least = |role: Role| caller.role.is_some_and(|r| r >= role);
+    let token = |scopes: &[Scope]| {
+        caller
+            .scope
+            .is_some_and(|s| s == Scope::Admin || scopes.contains(&s))
+    };
+    match promise {
+        Anyone => true,
+        AnySession => caller.auth.is_some(),
+        Person => caller.role.is_some(),
+        PersonOrAdminToken => caller.role.is_some() || token(&[]),
+        EditorOrIngest => at_least(Role::Editor) || token(&[Scope::Ingest]),
+        ViewerOrRead => at_least(Role::Viewer) || token(&[Scope::Read]),
+        Editor => at_least(Role::Editor) || token(&[]),
+        Admin => at_least(Role::Admin) || token(&[]),
+        ViewerOrReadOrAlertmanager => {
+            at_least(Role::Viewer) || token(&[Scope::Read, Scope::Alertmanager])
+        }
+        EditorOrAlertmanager => at_least(Role::Editor) || token(&[Scope::Alertmanager]),
+        EditorOrAlertmanagerOrIngest => {
+            at_least(Role::Editor) || token(&[Scope::Alertmanager, Scope::Ingest])
+        }
+    }
+}
+
+/// What `ROUTES` decides for `caller`, to name the disagreement when there is one.
 fn expected(access: Access, caller: &Caller) -> bool {
     let person = |role: Role| caller.role.is_some_and(|r| r >= role);
     let scope = |s: Scope| caller.scope == Some(s) || caller.scope == Some(Scope::Admin);
@@ -242,6 +355,12 @@ async fn the_route_role_matrix_holds_for_every_caller() {
     routes.sort_by_key(|(_, r, _)| *r == "/api/auth/sign-out");
     let mut wrong = Vec::new();
     for (method, route, access) in routes {
+        let Some(promise) = promised(method, route) else {
+            wrong.push(format!(
+                "{method} {route}: no promise written for it in this test (from the README)"
+            ));
+            continue;
+        };
         let method = if method == "*" {
             Method::GET
         } else {
@@ -251,7 +370,13 @@ async fn the_route_role_matrix_holds_for_every_caller() {
         for caller in &callers {
             let response = call(&app, &method, &path, caller).await;
             let status = response.status();
-            let allowed = expected(access, caller);
+            let allowed = keeps(promise, caller);
+            if allowed != expected(access, caller) {
+                wrong.push(format!(
+                    "{method} {route} as {}: the table says {access:?}, the README {promise:?}",
+                    caller.name
+                ));
+            }
             let ok = match (allowed, caller.auth.is_some(), access) {
                 (true, _, _) => {
                     status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN
@@ -522,6 +647,118 @@ async fn a_trusted_proxy_names_the_user_and_others_cannot() {
     app.stop().await;
 }
 
+/// Credentials a browser attaches by itself (the proxy's header, Basic credentials) get the
+/// same cross-site check as the session cookie; a bearer token, which only a program holding it
+/// sends, does not need it.
+#[tokio::test]
+async fn cross_site_requests_are_refused_for_every_browser_borne_credential() {
+    let input = server::config::SettingsInput {
+        auth_proxy_header: Some("X-Webauth-User".into()),
+        auth_proxy_role: Some("editor".into()),
+        ..Default::default()
+    };
+    let app = spawn_app_on(fresh_database().await, input).await;
+    let token = make_token(&app.db, "editing", &[Scope::Admin]).await;
+    let forged = |name: &str, value: &str, title: &str| {
+        with(&app, Method::POST, "/api/dashboards", name, value)
+            .header(header::ORIGIN, "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .json(&json!({"dashboard": {"title": title, "panels": []}}))
+            .send()
+    };
+    let r = forged("x-webauth-user", "sso-ana", "via the proxy")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "the proxy's header, cross-site");
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("proxy's user header"),
+        "{body}"
+    );
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("x:{token}")
+        )
+    );
+    let r = forged("authorization", &basic, "via basic").await.unwrap();
+    assert_eq!(r.status(), 403, "Basic credentials, cross-site");
+    let r = forged("authorization", &format!("Bearer {token}"), "via bearer")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "a bearer token is not sent by browsers");
+    let titles: Vec<String> = sqlx::query_scalar("select title from dashboard order by title")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        !titles
+            .iter()
+            .any(|t| t == "via the proxy" || t == "via basic"),
+        "the forged requests changed nothing: {titles:?}"
+    );
+    // From the portal's own pages, both work.
+    let own = with(
+        &app,
+        Method::POST,
+        "/api/dashboards",
+        "authorization",
+        &basic,
+    )
+    .header(header::ORIGIN, &app.address)
+    .json(&json!({"dashboard": {"title": "own page", "panels": []}}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(own.status(), 201);
+    app.stop().await;
+}
+
+/// A saved change whose answer is too large to record is audited with a note, and the client
+/// gets the whole answer (it once got a 500 for a change that was made).
+#[tokio::test]
+async fn a_change_with_a_large_answer_is_audited_as_too_large_and_answered_whole() {
+    let app = spawn_app().await;
+    let text = "x".repeat(100_000);
+    let panels: Vec<Value> = (1..=12)
+        .map(|id| {
+            json!({"id": id, "type": "text", "gridPos": {"x": 0, "y": id * 4, "w": 24, "h": 4},
+                   "options": {"text": text}})
+        })
+        .collect();
+    let r = app
+        .client
+        .post(app.url("/api/dashboards"))
+        .json(&json!({"dashboard": {"uid": "big", "title": "Big", "panels": panels}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let saved: Value = r.json().await.unwrap();
+    assert_eq!(saved["dashboard"]["panels"].as_array().unwrap().len(), 12);
+    assert_eq!(saved["dashboard"]["panels"][11]["options"]["text"], text);
+    let log: Value = app.get("/api/audit?limit=20").await.json().await.unwrap();
+    let event = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "POST /api/dashboards")
+        .expect("the change is audited");
+    assert_eq!(event["outcome"], 201);
+    assert!(
+        event["after"]
+            .as_str()
+            .unwrap()
+            .contains("too large to record"),
+        "{event}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn changes_and_sign_ins_are_audited_with_before_and_after() {
     let app = spawn_app().await;
@@ -760,5 +997,318 @@ async fn a_team_edits_only_its_folder_and_others_do_not_see_it() {
     .await
     .unwrap();
     assert_eq!(r.status(), 200);
+    app.stop().await;
+}
+
+/// Contact-point secrets are write-only: once saved, nobody reads them back (not an Admin, a
+/// Viewer, a read token, the audit log or Alertmanager's API), a save that leaves them blank
+/// keeps them (the test message still reaches the saved URL), and a new value replaces them.
+#[tokio::test]
+async fn contact_point_secrets_are_never_read_back() {
+    let app = spawn_app().await;
+    let receiver = crate::alerting::Receiver::start().await;
+    let secret_url = format!("{}?token=s3cr3t-webhook-token", receiver.url);
+    let r = app
+        .client
+        .post(app.url("/api/alerting/contact-points"))
+        .json(&json!({"name": "hook", "type": "webhook", "url": secret_url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let saved: Value = r.json().await.unwrap();
+    assert_eq!(saved["url"], "", "{saved}");
+    assert_eq!(saved["configured"], json!(["url"]));
+    let r = app
+        .client
+        .post(app.url("/api/alerting/contact-points"))
+        .json(&json!({"name": "pager", "type": "pagerduty", "routing_key": "R0UT1NG-S3CR3T"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    // A save that leaves the URL blank keeps it; "send test" still reaches it.
+    let r = app
+        .client
+        .put(app.url("/api/alerting/contact-points/hook"))
+        .json(&json!({"name": "hook", "type": "webhook", "url": "", "configured": ["url"], "max_alerts": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = app
+        .client
+        .post(app.url("/api/alerting/contact-points/hook/test"))
+        .send()
+        .await
+        .unwrap();
+    let outcome: Value = r.json().await.unwrap();
+    assert_eq!(outcome["delivered"], true, "{outcome}");
+    // Blank without anything saved is an error naming the field.
+    let r = app
+        .client
+        .post(app.url("/api/alerting/contact-points"))
+        .json(&json!({"name": "fresh", "type": "webhook", "url": "", "configured": ["url"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "url");
+
+    let viewer = account_cookie(&app, "vi", Role::Viewer).await;
+    let read = make_token(&app.db, "reader", &[Scope::Read]).await;
+    let alertmanager = make_token(&app.db, "am", &[Scope::Alertmanager]).await;
+    let mut seen = Vec::new();
+    for path in [
+        "/api/alerting/contact-points",
+        "/api/alerting/contact-points/hook",
+        "/api/alerting/contact-points/pager",
+        "/api/alerting/policy",
+        "/api/alerting/notifications",
+        "/api/v2/receivers",
+        "/api/v2/status",
+        "/api/audit",
+    ] {
+        for (who, request) in [
+            ("admin", app.client.get(app.url(path))),
+            ("viewer", with(&app, Method::GET, path, "cookie", &viewer)),
+            (
+                "read token",
+                app.anonymous.get(app.url(path)).bearer_auth(&read),
+            ),
+            (
+                "alertmanager token",
+                app.anonymous.get(app.url(path)).bearer_auth(&alertmanager),
+            ),
+        ] {
+            let r = request.send().await.unwrap();
+            let status = r.status();
+            let text = r.text().await.unwrap();
+            assert!(
+                !text.contains("s3cr3t") && !text.contains("R0UT1NG"),
+                "{who} read a secret from {path}: {text}"
+            );
+            seen.push((path, who, status.as_u16()));
+        }
+    }
+    // The routes answered (this is not a test of refusals).
+    for (path, who, status) in &seen {
+        if *who == "admin" {
+            assert_eq!(*status, 200, "{path}");
+        }
+    }
+    let stored: Value = sqlx::query_scalar("select spec from contact_point where name = 'hook'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored["url"], secret_url, "kept as saved");
+    assert_eq!(stored["max_alerts"], 3);
+    assert!(stored.get("configured").is_none());
+    // A new value replaces it.
+    let r = app
+        .client
+        .put(app.url("/api/alerting/contact-points/hook"))
+        .json(&json!({"name": "hook", "type": "webhook", "url": "https://example.com/other"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let stored: Value = sqlx::query_scalar("select spec from contact_point where name = 'hook'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored["url"], "https://example.com/other");
+    app.stop().await;
+}
+
+/// A folder with grants is invisible to everyone not named, on every route that returns rules,
+/// alerts, dashboards or their content, tried as a hostile Viewer, a read token and an
+/// alertmanager token would; the team member granted the folder sees it.
+#[tokio::test]
+async fn a_restricted_folder_leaks_through_no_route() {
+    let app = spawn_app().await;
+    let receiver = crate::alerting::Receiver::start().await;
+    crate::alerting::route_all_to(
+        &app,
+        &receiver,
+        "hook",
+        json!({"group_by": ["alertname"], "group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}),
+    )
+    .await;
+    let pam = account_cookie(&app, "pam", Role::Viewer).await;
+    let vic = account_cookie(&app, "vic", Role::Viewer).await;
+    let admin = |method: Method, path: &str, body: Value| {
+        app.client.request(method, app.url(path)).json(&body).send()
+    };
+    let r = admin(
+        Method::POST,
+        "/api/auth/teams",
+        json!({"name": "Vault team", "members": ["pam"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    for kind in ["dashboards", "rules"] {
+        let r = admin(
+            Method::PUT,
+            &format!("/api/auth/folders/{kind}/VaultZ"),
+            json!({"grants": [{"team": "Vault team", "permission": "view"}]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    crate::alerting::write_depths(&app, &[("hiddenqueuez", 150.0)]).await;
+    let mut rule = crate::alerting::queue_rule("0s");
+    rule["folder"] = json!("VaultZ");
+    rule["group"] = json!("hiddengroupz");
+    rule["rule"]["name"] = json!("HiddenRuleZ");
+    rule["rule"]["labels"] = json!({"team": "hiddenteamz"});
+    let created = crate::alerting::create_rule(&app, rule).await;
+    let uid = created["rule"]["uid"].as_str().unwrap().to_string();
+    let r = admin(
+        Method::POST,
+        "/api/dashboards",
+        json!({"dashboard": {"uid": "hiddenboardz", "title": "HiddenBoardZ", "folder": "VaultZ",
+            "panels": [{"id": 1, "type": "stat", "title": "hiddenpanelz", "gridPos": {"x": 0, "y": 0, "w": 6, "h": 4},
+                        "targets": [{"expr": "test_queue_depth"}]}]}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let link: Value = admin(
+        Method::POST,
+        "/api/short-links",
+        json!({"path": "/d/hiddenboardz?var-x=hiddenvarz"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let r = admin(
+        Method::POST,
+        "/api/dashboards/hiddenboardz/public-links",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    // The rule fires and is notified.
+    receiver
+        .wait_for(std::time::Duration::from_secs(20), |v| {
+            v["groupLabels"]["alertname"] == "HiddenRuleZ"
+        })
+        .await;
+
+    let read = make_token(&app.db, "reader", &[Scope::Read]).await;
+    let am = make_token(&app.db, "am", &[Scope::Alertmanager]).await;
+    let everything = json!({"matchers": [{"name": "alertname", "op": "=~", "value": ".+"}]});
+    let routes: Vec<(Method, String)> = [
+        "/api/v1/rules",
+        "/api/v1/alerts",
+        "/api/alerting/alerts",
+        "/api/alerting/rules",
+        "/api/alerting/groups",
+        "/api/alerting/export",
+        "/api/alerting/notifications",
+        "/api/v2/alerts",
+        "/api/v2/alerts/groups",
+        "/api/dashboards",
+        "/api/dashboards?query=hidden",
+        "/api/dashboards/hiddenboardz",
+        "/api/dashboards/hiddenboardz/export",
+        "/api/dashboards/hiddenboardz/versions",
+        "/api/dashboards/hiddenboardz/versions/1",
+        "/api/dashboards/hiddenboardz/public-links",
+        "/api/dashboards/hiddenboardz/panels/1.png",
+        "/api/auth/folders",
+        "/api/auth/folders/rules/VaultZ",
+    ]
+    .iter()
+    .map(|p| (Method::GET, p.to_string()))
+    .chain([
+        (Method::GET, format!("/api/alerting/rules/{uid}")),
+        (Method::GET, format!("/api/alerting/rules/{uid}/history")),
+        (Method::GET, link["url"].as_str().unwrap().to_string()),
+        (Method::POST, "/api/alerting/silences/preview".to_string()),
+    ])
+    .collect();
+    let secrets = [
+        "hiddenrulez",
+        "hiddenboardz",
+        "vaultz",
+        "hiddenteamz",
+        "hiddenqueuez",
+        "hiddenvarz",
+        "hiddenpanelz",
+        "hiddengroupz",
+        uid.as_str(),
+    ];
+    let mut tried = Vec::new();
+    for (method, path) in &routes {
+        for (who, name, value) in [
+            ("viewer", "cookie", vic.clone()),
+            ("read token", "authorization", format!("Bearer {read}")),
+            (
+                "alertmanager token",
+                "authorization",
+                format!("Bearer {am}"),
+            ),
+        ] {
+            let mut request = with(&app, method.clone(), path, name, &value);
+            if *method == Method::POST {
+                request = request
+                    .header(header::ORIGIN, &app.address)
+                    .json(&everything);
+            }
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            let location = r
+                .headers()
+                .get(header::LOCATION)
+                .map(|l| l.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            let text = format!("{location} {}", r.text().await.unwrap()).to_lowercase();
+            for secret in secrets {
+                assert!(
+                    !text.contains(&secret.to_lowercase()),
+                    "{who} read \"{secret}\" from {method} {path} ({status}): {text}"
+                );
+            }
+            tried.push(format!("{method} {path} as {who}: {status}"));
+        }
+    }
+    // The one granted the folder sees all of it, where the others saw nothing.
+    for path in [
+        "/api/alerting/alerts",
+        "/api/v1/rules",
+        "/api/alerting/notifications",
+        "/api/dashboards",
+    ] {
+        let r = with(&app, Method::GET, path, "cookie", &pam)
+            .send()
+            .await
+            .unwrap();
+        let text = r.text().await.unwrap().to_lowercase();
+        assert!(
+            text.contains("hiddenrulez") || text.contains("hiddenboardz"),
+            "pam sees {path}: {text}"
+        );
+    }
+    let r = with(
+        &app,
+        Method::GET,
+        link["url"].as_str().unwrap(),
+        "cookie",
+        &pam,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(r.status().is_redirection());
+    assert!(tried.len() >= 60, "{tried:#?}");
     app.stop().await;
 }

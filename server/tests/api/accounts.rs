@@ -235,6 +235,35 @@ async fn failed_sign_ins_say_the_same_and_are_slowed_down() {
     app.stop().await;
 }
 
+/// Sign-ins sent all at once count before any password is checked: of twenty racing guesses,
+/// only the five free ones reach a password check (answered 401, or 503 with Retry-After when
+/// more hashes than the bound would run at once); the other fifteen are refused 429.
+#[tokio::test]
+async fn racing_sign_ins_all_count_and_hashing_is_bounded() {
+    let app = crate::helpers::spawn_one_app().await;
+    let attempts = (0..20).map(|i| {
+        app.anonymous
+            .post(app.url("/api/auth/sign-in"))
+            .json(&json!({"login": "admin", "password": format!("guess number {i}")}))
+            .send()
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut by_status = std::collections::BTreeMap::<u16, usize>::new();
+    for answer in answers {
+        let answer = answer.unwrap();
+        let status = answer.status().as_u16();
+        if status == 503 || status == 429 {
+            assert!(answer.headers().contains_key(header::RETRY_AFTER));
+        }
+        *by_status.entry(status).or_default() += 1;
+    }
+    let checked =
+        by_status.get(&401).copied().unwrap_or(0) + by_status.get(&503).copied().unwrap_or(0);
+    assert_eq!(checked, 5, "{by_status:?}");
+    assert_eq!(by_status.get(&429).copied(), Some(15), "{by_status:?}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn admins_make_accounts_and_tokens_that_viewers_cannot() {
     let app = spawn_app().await;

@@ -302,8 +302,9 @@ async fn pending_time_and_firing_state_survive_a_restart_without_a_second_notifi
         .await;
     app.stop().await;
 
+    let restarted_at = chrono::Utc::now();
     let app = spawn_app_on(database, SettingsInput::default()).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    evaluated_since(&app, restarted_at).await;
     let again = wait_for_alert(&app, "firing", Duration::from_secs(5)).await;
     assert_eq!(
         again["active_at"], firing["active_at"],
@@ -311,6 +312,13 @@ async fn pending_time_and_firing_state_survive_a_restart_without_a_second_notifi
     );
     assert_eq!(again["fired_at"], firing["fired_at"]);
     assert_eq!(receiver.received().len(), 1, "nothing is sent twice");
+    // And it goes on from there: the queue drains, the restarted process resolves the alert it
+    // took over and says so, once.
+    write_depths(&app, &[("coding", 20.0)]).await;
+    receiver
+        .wait_for(Duration::from_secs(15), |v| v["status"] == "resolved")
+        .await;
+    assert_eq!(receiver.received().len(), 2);
     app.stop().await;
 }
 
@@ -597,4 +605,189 @@ async fn a_rule_can_send_straight_to_a_contact_point() {
     .await;
     assert_eq!(status, 409, "{answer}");
     app.stop().await;
+}
+
+/// A receiver with `send_resolved: false` hears what Alertmanager's would: no message when one
+/// alert of a group resolves while others fire, and the next message (a new alert firing)
+/// carries only the firing ones.
+#[tokio::test]
+async fn send_resolved_false_is_told_only_of_firing_alerts_as_alertmanager_does() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/alerting/contact-points",
+        json!({"name": "quiet", "type": "webhook", "url": receiver.url, "send_resolved": false}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = send(
+        &app,
+        reqwest::Method::PUT,
+        "/api/alerting/policy",
+        json!({"root": {"receiver": "quiet", "group_by": ["alertname"], "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    write_depths(&app, &[("coding", 150.0), ("review", 150.0)]).await;
+    create_rule(&app, queue_rule("0s")).await;
+    let first = receiver
+        .wait_for(Duration::from_secs(15), |v| {
+            v["alerts"].as_array().is_some_and(|a| a.len() == 2)
+        })
+        .await;
+    assert_eq!(first["status"], "firing");
+    // One resolves while the other fires; then a third fires, which is news.
+    write_depths(&app, &[("coding", 150.0), ("review", 5.0)]).await;
+    wait_for_alert_count(&app, 1).await;
+    write_depths(&app, &[("coding", 150.0), ("ops", 150.0)]).await;
+    let queues = |v: &Value| -> Vec<String> {
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}:{}",
+                    a["labels"]["queue_name"].as_str().unwrap(),
+                    a["status"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let second = receiver
+        .wait_for(Duration::from_secs(15), |v| {
+            queues(v).iter().any(|q| q.starts_with("ops:"))
+        })
+        .await;
+    let mut told = queues(&second);
+    told.sort();
+    assert_eq!(told, ["coding:firing", "ops:firing"], "{second}");
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "nothing between them: {received:?}");
+    assert!(received.iter().all(|v| v["status"] == "firing"));
+    app.stop().await;
+}
+
+/// Waits until exactly `n` alerts are firing or pending.
+async fn wait_for_alert_count(app: &TestApp, n: usize) {
+    let start = Instant::now();
+    loop {
+        let alerts = get_json(app, "/api/alerting/alerts").await;
+        if alerts.as_array().unwrap().len() == n {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "not {n} alerts within 15 s: {alerts}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The notification log keeps `PORTAL_NOTIFICATION_RETENTION` of records (as the audit log
+/// keeps its own): older ones are forgotten by the retention job, newer ones stay.
+#[tokio::test]
+async fn the_notification_log_forgets_what_is_older_than_its_retention() {
+    let database = crate::helpers::fresh_database().await;
+    let pool = sqlx::PgPool::connect_with(database.clone()).await.unwrap();
+    for (key, age_days) in [("old-group", 40), ("recent-group", 2)] {
+        sqlx::query(
+            "insert into notification_log (group_key, receiver, status, alerts, payload, created_at, rule_uids)
+             values ($1, 'hook', 'firing', 1, '{}', now() - make_interval(days => $2), '{}')",
+        )
+        .bind(key)
+        .bind(age_days)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let app = crate::helpers::spawn_app_on(
+        database,
+        server::config::SettingsInput {
+            notification_retention: Some(server::config::HumanDuration(Duration::from_secs(
+                30 * 86_400,
+            ))),
+            ..Default::default()
+        },
+    )
+    .await;
+    let start = Instant::now();
+    loop {
+        let keys: Vec<String> =
+            sqlx::query_scalar("select group_key from notification_log order by group_key")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        if keys == ["recent-group"] {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the old record is not forgotten: {keys:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}
+
+/// A group cut off by its interval marks the rules it did not reach as such in their health,
+/// as docs/alerting.md says: evaluation blocked by a lock on the alert instances outlasts the
+/// one-second interval.
+#[tokio::test]
+async fn rules_a_group_cut_off_by_its_interval_did_not_reach_say_so() {
+    let app = spawn_app().await;
+    write_depths(&app, &[("coding", 150.0)]).await;
+    let created = create_rule(&app, queue_rule("0s")).await;
+    let uid = created["rule"]["uid"].as_str().unwrap().to_string();
+    wait_for_alert(&app, "firing", Duration::from_secs(10)).await;
+    let mut lock = app.db.begin().await.unwrap();
+    sqlx::query("lock table alert_instance in access exclusive mode")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let error = loop {
+        let error: Option<String> =
+            sqlx::query_scalar("select last_error from alert_rule where uid = $1")
+                .bind(&uid)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        if let Some(e) = error.filter(|e| e.contains("longer than its interval")) {
+            break e;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the rule's health does not say it was cut off"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    lock.rollback().await.unwrap();
+    assert!(error.contains("\"queues\""), "{error}");
+    app.stop().await;
+}
+
+/// Waits until the portal has evaluated every rule for slots two seconds or more after `since`
+/// (for one-second groups: two rounds, and a group interval for what they would notify).
+pub async fn evaluated_since(app: &TestApp, since: chrono::DateTime<chrono::Utc>) {
+    let start = Instant::now();
+    loop {
+        let rules = get_json(app, "/api/alerting/rules").await;
+        let caught_up = rules.as_array().unwrap().iter().all(|r| {
+            r["last_evaluation"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_some_and(|t| t > since + chrono::Duration::seconds(2))
+        });
+        if caught_up {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the portal does not evaluate: {rules}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -430,6 +430,34 @@ async fn short_links_redirect_to_the_same_view() {
     .await;
     assert_eq!(status, 422);
     assert_eq!(body["error"]["field"], "path");
+    // Every spelling a browser resolves to another site, or that runs code, is refused.
+    for bad in [
+        "//evil.example",
+        "/\\evil.example",
+        "/%5Cevil.example",
+        "/%2F%2Fevil.example",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+        "/x\u{1}",
+    ] {
+        let (status, body) = send(
+            &app,
+            reqwest::Method::POST,
+            "/api/short-links",
+            Some(json!({ "path": bad })),
+        )
+        .await;
+        assert_eq!(status, 422, "{bad:?}: {body}");
+        assert_eq!(body["error"]["field"], "path");
+    }
+    // A link stored before the check was this strict is never followed.
+    sqlx::query("insert into short_link (code, path) values ('oldbad', '/%5Cevil.example')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let r = app.get("/s/oldbad").await;
+    assert_eq!(r.status(), 404);
+    assert!(r.headers().get("location").is_none());
     assert_eq!(app.get("/s/nothing").await.status(), 404);
     app.stop().await;
 }
@@ -489,10 +517,39 @@ async fn public_links_open_one_dashboard_until_revoked_or_expired() {
     let png = app.get(&format!("/api/public/{token}/panels/2.png")).await;
     assert_eq!(png.status(), 200);
 
+    // The token is kept as a hash: neither the table nor the list holds it.
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from public_link where hint = left($1, 4) and token_hash = sha256(convert_to($1, 'UTF8'))",
+    )
+    .bind(&token)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, 1);
+    let (_, listed) = send(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/dashboards/{uid}/public-links"),
+        None,
+    )
+    .await;
+    assert!(!listed.to_string().contains(&token), "{listed}");
+    assert_eq!(listed[0]["hint"], token[..4]);
+    let log = app.get("/api/audit").await.text().await.unwrap();
+    assert!(!log.contains(&token), "the audit log keeps no token: {log}");
+    let id = link["id"].as_i64().unwrap();
     let (status, _) = send(
         &app,
         reqwest::Method::DELETE,
         &format!("/api/dashboards/{uid}/public-links/{token}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "links are revoked by id");
+    let (status, _) = send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/dashboards/{uid}/public-links/{id}"),
         None,
     )
     .await;

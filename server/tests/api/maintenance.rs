@@ -112,9 +112,10 @@ async fn a_window_open_now_mutes_its_alerts_across_a_restart_and_tells_its_conta
     app.stop().await;
 
     // Restarted during the window: still muted, and the start is not told again.
+    let restarted_at = chrono::Utc::now();
     let app = spawn_app_on(database, SettingsInput::default()).await;
     write_depths(&app, &[("coding", 160.0), ("review", 160.0)]).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    crate::alerting::evaluated_since(&app, restarted_at).await;
     let received = receiver.received();
     assert!(
         received

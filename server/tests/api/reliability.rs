@@ -315,6 +315,55 @@ async fn writes_past_the_in_flight_request_limit_are_shed_with_503_before_their_
     shed_while_a_slow_sender_holds(input, "inflight_requests", "writes in progress").await;
 }
 
+/// The in-flight budget counts what a body decodes to, before it is decoded: a small compressed
+/// body that inflates past the whole budget is refused (413) where it was once taken whole,
+/// and one that fits is stored.
+#[tokio::test]
+async fn the_in_flight_budget_counts_decoded_bytes() {
+    let app = spawn_app_with(SettingsInput {
+        ingest_max_inflight: Some(server::config::ByteSize(512 << 10)),
+        ..SettingsInput::default()
+    })
+    .await;
+    let gzip = |text: &str| {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    let otlp = |padding: usize| {
+        let body = gzip(&format!(
+            "{{\"resourceMetrics\": []{}}}",
+            " ".repeat(padding)
+        ));
+        app.client
+            .post(app.url("/v1/metrics"))
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(body)
+            .send()
+    };
+    let r = otlp(1 << 20).await.unwrap();
+    assert_eq!(r.status(), 413, "1 MiB decoded, a few KiB sent");
+    let r = otlp(64 << 10).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // Remote write: snappy says the size before decompressing.
+    let raw = vec![0u8; 1 << 20];
+    let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+    assert!(body.len() < 64 << 10);
+    let r = app
+        .client
+        .post(app.url("/api/v1/write"))
+        .header("content-encoding", "snappy")
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    app.stop().await;
+}
+
 /// A tmpfs mounted for one test, unmounted when dropped.
 struct SmallDisk(std::path::PathBuf);
 
@@ -363,10 +412,11 @@ impl Drop for SmallDisk {
 #[tokio::test]
 async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_when_space_returns() {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: mounting a small disk takes root (CI runs as root)");
-        return;
-    }
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test mounts a small disk, which takes root: run the suite as root, as CI does"
+    );
     let disk = SmallDisk::mount("160m");
     let app = spawn_app_with(SettingsInput {
         data_dir: Some(disk.0.clone()),

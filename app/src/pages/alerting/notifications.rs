@@ -58,6 +58,7 @@ pub fn NotificationsPage() -> impl IntoView {
                 title_template: String::new(),
                 body_template: String::new(),
                 send_resolved: true,
+                configured: Vec::new(),
             },
             false,
         )))
@@ -81,6 +82,7 @@ pub fn NotificationsPage() -> impl IntoView {
                         <tbody>
                             {list.into_iter().map(|p| {
                                 let target = match &p.kind {
+                                    ContactKind::Webhook { url, .. } | ContactKind::Slack { url, .. } if url.is_empty() => "URL configured (hidden)".to_string(),
                                     ContactKind::Webhook { url, .. } | ContactKind::Slack { url, .. } => url.clone(),
                                     ContactKind::Pagerduty { url, .. } => url.clone(),
                                     ContactKind::Email { to, .. } => to.join(", "),
@@ -174,6 +176,9 @@ fn ContactForm(point: ContactPoint, existing: bool, on_done: Callback<()>) -> im
     let send_resolved = RwSignal::new(point.send_resolved);
     let outcome = RwSignal::new(None::<(bool, String)>);
     let error = RwSignal::new(None::<String>);
+    // The kind and the secrets it had when saved (shown blank, see `secret` below).
+    let secret_kind = kind_name(&point.kind);
+    let configured = StoredValue::new(point.configured.clone());
     let build = move || ContactPoint {
         name: name.get_untracked().trim().to_string(),
         kind: match kind.get_untracked().as_str() {
@@ -208,6 +213,12 @@ fn ContactForm(point: ContactPoint, existing: bool, on_done: Callback<()>) -> im
         title_template: title.get_untracked(),
         body_template: body.get_untracked(),
         send_resolved: send_resolved.get_untracked(),
+        // Secrets shown as configured stay as saved while their fields are left blank.
+        configured: if kind.get_untracked() == secret_kind {
+            configured.get_value()
+        } else {
+            Vec::new()
+        },
     };
     let check = move |p: &ContactPoint| -> bool {
         match p.validate().into_iter().next() {
@@ -256,6 +267,23 @@ fn ContactForm(point: ContactPoint, existing: bool, on_done: Callback<()>) -> im
                     on:change=move |ev| signal.set(event_target_value(&ev))/></label>
         }
     };
+    // A secret already saved is never sent back: its field stays blank to keep it, and typing
+    // into it replaces it.
+    let secret = move |label: &'static str,
+                       field: &'static str,
+                       signal: RwSignal<String>,
+                       placeholder: &'static str| {
+        let set =
+            configured.with_value(|c| c.iter().any(|c| field.ends_with(&c.replace('_', "-"))));
+        let kept = move || set && kind.get() == secret_kind;
+        view! {
+            <label class="field"><span class="field-label">{label}</span>
+                <input class="field-input field-grow" name=field type="password" autocomplete="off"
+                    placeholder=move || if kept() { "configured (hidden): leave blank to keep, type to replace" } else { placeholder }
+                    prop:value=move || signal.get()
+                    on:change=move |ev| signal.set(event_target_value(&ev))/></label>
+        }
+    };
     view! {
         <div class="contact-form" role="group" aria-label="Contact point">
             <div class="form-row">
@@ -271,14 +299,14 @@ fn ContactForm(point: ContactPoint, existing: bool, on_done: Callback<()>) -> im
                     </select></label>
             </div>
             {move || match kind.get().as_str() {
-                "slack" => view! { <div class="form-row">{input("Webhook URL", "contact-url", url, "https://hooks.slack.com/services/…")}{input("Channel (optional)", "contact-channel", channel, "#alerts")}</div> }.into_any(),
-                "pagerduty" => view! { <div class="form-row">{input("Routing key", "contact-routing-key", routing_key, "")}{input("Events URL", "contact-url", url, "https://events.pagerduty.com/v2/enqueue")}
+                "slack" => view! { <div class="form-row">{secret("Webhook URL", "contact-url", url, "https://hooks.slack.com/services/…")}{input("Channel (optional)", "contact-channel", channel, "#alerts")}</div> }.into_any(),
+                "pagerduty" => view! { <div class="form-row">{secret("Routing key", "contact-routing-key", routing_key, "")}{input("Events URL", "contact-url", url, "https://events.pagerduty.com/v2/enqueue")}
                     <label class="field"><span class="field-label">"Severity"</span>
                         <select class="field-input" name="contact-severity" prop:value=move || severity.get() on:change=move |ev| severity.set(event_target_value(&ev))>
                             <option value="critical">"critical"</option><option value="error">"error"</option><option value="warning">"warning"</option><option value="info">"info"</option>
                         </select></label></div> }.into_any(),
                 "email" => view! { <div class="form-row">{input("SMTP server (host:port)", "contact-smtp", smtp, "localhost:25")}{input("From", "contact-from", from, "portal@example.com")}{input("To (comma-separated)", "contact-to", to, "oncall@example.com")}</div> }.into_any(),
-                _ => view! { <div class="form-row">{input("URL", "contact-url", url, "https://example.com/alerts")}{input("Most alerts per message (0: all)", "contact-max-alerts", max_alerts, "0")}</div> }.into_any(),
+                _ => view! { <div class="form-row">{secret("URL", "contact-url", url, "https://example.com/alerts")}{input("Most alerts per message (0: all)", "contact-max-alerts", max_alerts, "0")}</div> }.into_any(),
             }}
             <div class="form-row">
                 {input("Title template (optional)", "contact-title", title, "[{{ $status | toUpper }}{{ $count }}] {{ $alertname }}")}

@@ -242,6 +242,8 @@ fn PublicLinks(uid: String) -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let expiry = RwSignal::new(0i64);
     let error = RwSignal::new(None::<String>);
+    // The link just made: its URL is shown this once (the portal keeps only its hash).
+    let made = RwSignal::new(None::<String>);
     let links = {
         let uid = uid.clone();
         LocalResource::new(move || {
@@ -261,8 +263,9 @@ fn PublicLinks(uid: String) -> impl IntoView {
             let uid = uid.clone();
             leptos::task::spawn_local(async move {
                 match endpoints::create_public_link(&uid, &request).await {
-                    Ok(_) => {
+                    Ok(link) => {
                         error.set(None);
+                        made.set(Some(format!("{}{}", origin(), link.url)));
                         reload.update(|r| *r += 1);
                     }
                     Err(e) => error.set(Some(e.to_string())),
@@ -270,9 +273,9 @@ fn PublicLinks(uid: String) -> impl IntoView {
             });
         }
     };
-    let revoke = move |uid: String, token: String| {
+    let revoke = move |uid: String, id: i64| {
         leptos::task::spawn_local(async move {
-            match endpoints::revoke_public_link(&uid, &token).await {
+            match endpoints::revoke_public_link(&uid, id).await {
                 Ok(()) => reload.update(|r| *r += 1),
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -290,6 +293,13 @@ fn PublicLinks(uid: String) -> impl IntoView {
             <button type="button" class="button button-primary" on:click=create>"Create public link"</button>
         </div>
         {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e}</p> })}
+        {move || made.get().map(|url| view! {
+            <div class="public-link-made" role="status">
+                <input class="field-input" readonly aria-label="Public link" name="public-link" prop:value=url.clone()/>
+                <button type="button" class="button" on:click=move |_| copy(url.clone())>"Copy"</button>
+                <p class="field-hint">"Copy it now: the portal keeps only a hash of the link, so it is not shown again."</p>
+            </div>
+        })}
         {move || match links.get() {
             None => view! { <p class="muted">"Loading links…"</p> }.into_any(),
             Some(Err(e)) => view! { <p class="error-text">{e.to_string()}</p> }.into_any(),
@@ -297,7 +307,7 @@ fn PublicLinks(uid: String) -> impl IntoView {
             Some(Ok(list)) => view! {
                 <ul class="public-links">
                     {list.into_iter().map(|l| {
-                        let url = format!("{}{}", origin(), l.url);
+                        let shown = format!("{}/public/{}…", origin(), l.hint);
                         let state = if l.revoked { "revoked".to_string() } else {
                             match l.expires_at {
                                 Some(t) if t <= chrono::Utc::now() => "expired".into(),
@@ -306,14 +316,13 @@ fn PublicLinks(uid: String) -> impl IntoView {
                             }
                         };
                         let live = !l.revoked && l.expires_at.is_none_or(|t| t > chrono::Utc::now());
-                        let (uid, token) = (l.dashboard_uid.clone(), l.token.clone());
+                        let (uid, id) = (l.dashboard_uid.clone(), l.id);
                         view! {
                             <li class="public-link" class:dimmed=!live>
-                                <input class="field-input" readonly aria-label="Public link" name="public-link" prop:value=url.clone()/>
+                                <code>{shown}</code>
                                 <span class="muted">{state}</span>
                                 {live.then(|| view! {
-                                    <button type="button" class="button" on:click=move |_| copy(url.clone())>"Copy"</button>
-                                    <button type="button" class="button" on:click=move |_| revoke(uid.clone(), token.clone())>"Revoke"</button>
+                                    <button type="button" class="button" on:click=move |_| revoke(uid.clone(), id)>"Revoke"</button>
                                 })}
                             </li>
                         }

@@ -212,7 +212,16 @@ impl Dispatcher {
             .filter(|(_, s)| *s == "firing")
             .map(|(f, _)| f.clone())
             .collect();
-        let changed = firing_now != firing_told || !resolved.is_empty();
+        let done = firing.is_empty();
+        let send_resolved = points.get(&m.receiver).is_none_or(|p| p.send_resolved);
+        let changed = if send_resolved {
+            firing_now != firing_told || !resolved.is_empty()
+        } else {
+            // As Alertmanager: a receiver not told of resolutions hears of a group again only
+            // when an alert it was not told of fires (or every alert is gone, which clears
+            // the group without a message).
+            !firing_now.is_subset(&firing_told) || (done && !firing_told.is_empty())
+        };
         let repeat_due = !firing.is_empty()
             && row
                 .last_sent_at
@@ -227,7 +236,6 @@ impl Dispatcher {
             )?,
             ..row.clone()
         };
-        let done = firing.is_empty();
         if !(changed || repeat_due) {
             return Ok(());
         }
@@ -241,7 +249,7 @@ impl Dispatcher {
         let message = point.filter(|p| !done || p.send_resolved).map(|p| {
             let alerts = firing
                 .iter()
-                .chain(resolved.iter())
+                .chain(resolved.iter().filter(|_| p.send_resolved))
                 .map(|i| self.notified_alert(i, links, now))
                 .collect();
             let n = Notification {
@@ -263,6 +271,7 @@ impl Dispatcher {
                     n.status(),
                     n.alerts.len() as i32,
                     &msg.logged(),
+                    &n.rule_uids(),
                 )
                 .await?,
             ),
@@ -375,6 +384,7 @@ impl Dispatcher {
                 "firing",
                 1,
                 &msg.logged(),
+                &n.rule_uids(),
             )
             .await?;
             tx.commit().await?;
@@ -496,6 +506,7 @@ impl Alerting {
             "test",
             1,
             &message.logged(),
+            &[],
         )
         .await?;
         let client = reqwest::Client::builder()

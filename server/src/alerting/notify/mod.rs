@@ -8,7 +8,8 @@ pub mod image;
 pub mod send;
 
 use super::Alerting;
-use crate::{error::ApiError, store::alerting as db};
+use crate::{accounts::FolderAccess, error::ApiError, store::alerting as db};
+use app::api::accounts::FolderKind;
 use app::api::alerting::{
     duration_field, ContactPoint, LabelMatcher, MatchOp, NotificationPolicy, NotificationRecord,
     Route,
@@ -199,6 +200,8 @@ fn walk(
 }
 
 impl Alerting {
+    /// The contact points with their secrets, for sending; what is shown is
+    /// [`Alerting::contact_points_shown`].
     pub async fn contact_points(&self) -> Result<Vec<ContactPoint>, ApiError> {
         Ok(db::select_contact_points(&self.pool)
             .await?
@@ -215,7 +218,35 @@ impl Alerting {
             .ok_or_else(|| ApiError::not_found(format!("no contact point \"{name}\"")))
     }
 
+    /// The contact points as anyone sees them: secrets never shown once saved.
+    pub async fn contact_points_shown(&self) -> Result<Vec<ContactPoint>, ApiError> {
+        Ok(self
+            .contact_points()
+            .await?
+            .into_iter()
+            .map(ContactPoint::masked)
+            .collect())
+    }
+
+    pub async fn contact_point_shown(&self, name: &str) -> Result<ContactPoint, ApiError> {
+        Ok(self.contact_point(name).await?.masked())
+    }
+
+    /// `point` with the secrets it leaves blank taken from the saved point of its name.
+    pub async fn with_saved_secrets(
+        &self,
+        mut point: ContactPoint,
+    ) -> Result<ContactPoint, ApiError> {
+        match self.contact_point(&point.name).await {
+            Ok(stored) => point.keep_secrets_of(&stored),
+            Err(_) => point.configured.clear(),
+        }
+        Ok(point)
+    }
+
+    /// Saves a contact point (secrets left blank keep the saved ones) and answers it as shown.
     pub async fn save_contact_point(&self, point: ContactPoint) -> Result<ContactPoint, ApiError> {
+        let point = self.with_saved_secrets(point).await?;
         if let Some(e) = point.validate().into_iter().next() {
             return Err(ApiError::invalid(e.field, e.message));
         }
@@ -228,7 +259,7 @@ impl Alerting {
         }
         let spec = serde_json::to_value(&point).map_err(anyhow::Error::from)?;
         db::upsert_contact_point(&self.pool, &point.name, &spec).await?;
-        Ok(point)
+        Ok(point.masked())
     }
 
     /// Deletes a contact point no route uses.
@@ -299,10 +330,31 @@ impl Alerting {
     }
 
     /// The newest entries of the notification log.
-    pub async fn notifications(&self, limit: i64) -> Result<Vec<NotificationRecord>, ApiError> {
+    /// Forgets the notifications older than the retention; how many went.
+    pub async fn prune_notifications(&self) -> Result<u64, ApiError> {
+        Ok(db::delete_notifications_before(
+            &self.pool,
+            chrono::Utc::now() - self.notification_retention,
+        )
+        .await?)
+    }
+
+    /// The latest `limit` notifications, less those that carried alerts of rules in folders
+    /// `folders` may not see.
+    pub async fn notifications(
+        &self,
+        limit: i64,
+        folders: &FolderAccess,
+    ) -> Result<Vec<NotificationRecord>, ApiError> {
+        let shown = super::Shown::new(self, folders).await?;
+        let sees_every = folders.sees_every(FolderKind::Rules);
         Ok(db::select_notifications(&self.pool, limit.clamp(1, 1_000))
             .await?
             .into_iter()
+            .filter(|r| match &r.rule_uids {
+                Some(uids) => uids.iter().all(|uid| shown.alert_of(uid)),
+                None => sees_every,
+            })
             .map(|r| NotificationRecord {
                 id: r.id,
                 receiver: r.receiver,

@@ -86,6 +86,19 @@ fn value_text(v: f64) -> String {
 }
 
 impl Notification {
+    /// The rules whose alerts this carries (alerts other tools sent have none).
+    pub fn rule_uids(&self) -> Vec<String> {
+        let mut uids: Vec<String> = self
+            .alerts
+            .iter()
+            .filter(|a| !a.rule_uid.is_empty())
+            .map(|a| a.rule_uid.clone())
+            .collect();
+        uids.sort();
+        uids.dedup();
+        uids
+    }
+
     pub fn firing(&self) -> usize {
         self.alerts.iter().filter(|a| a.firing).count()
     }
@@ -422,7 +435,8 @@ impl Message {
                     .json(body)
                     .send()
                     .await
-                    .map_err(|e| format!("request failed: {e}"))?;
+                    // Without the URL: a webhook's URL carries its secret.
+                    .map_err(|e| format!("request failed: {}", e.without_url()))?;
                 let status = response.status();
                 // Only the start of the answer is kept, and only that much is read.
                 let mut response = response;
