@@ -33,6 +33,24 @@ impl Profile {
 }
 
 /// Where the workspace is and where its builds go.
+/// The workspace this xtask runs for: the manifest directory `cargo run` names at run time, or
+/// the nearest directory upwards from here with `xtask/Cargo.toml`. Never the directory it was
+/// compiled in: clones share a build directory, and cargo reuses this binary for a clone
+/// elsewhere as long as its sources are the same.
+fn workspace_root() -> Result<PathBuf> {
+    let is_root = |dir: &Path| dir.join("xtask/Cargo.toml").is_file();
+    if let Some(manifest) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        if let Some(root) = Path::new(&manifest).parent().filter(|d| is_root(d)) {
+            return Ok(root.to_path_buf());
+        }
+    }
+    let here = std::env::current_dir().context("the current directory")?;
+    here.ancestors()
+        .find(|d| is_root(d))
+        .map(Path::to_path_buf)
+        .context("run the xtask inside the portal's workspace (no xtask/Cargo.toml above here)")
+}
+
 #[derive(Debug, Clone)]
 pub struct Paths {
     /// The workspace root (where `Cargo.toml` and `style/` are).
@@ -43,10 +61,7 @@ pub struct Paths {
 
 impl Paths {
     fn discover() -> Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .context("xtask lives inside the workspace")?
-            .to_path_buf();
+        let root = workspace_root()?;
         let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
             Some(dir) => root.join(dir),
             None => root.join("target"),

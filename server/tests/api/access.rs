@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 
 /// `(method, route)` of every `.route(…)` call in the HTTP module's source.
 fn routes_in_source() -> BTreeSet<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http");
+    let dir = crate::helpers::manifest_dir().join("src/http");
     let mut found = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in std::fs::read_dir(&dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let mut rest = text.as_str();
         while let Some(at) = rest.find(".route(") {

@@ -29,7 +29,7 @@ impl SmtpSink {
                 PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/portal-tools/otel")
             })
             .join("bin/python");
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/otel/smtp_sink.py");
+        let script = crate::helpers::manifest_dir().join("../tests/otel/smtp_sink.py");
         let dir = tempfile::tempdir().unwrap();
         let mut child = tokio::process::Command::new(python)
             .arg(script)

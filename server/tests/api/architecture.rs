@@ -107,11 +107,11 @@ fn referenced(code: &str, prefix: &str) -> BTreeSet<String> {
 }
 
 fn server_files() -> Vec<SourceFile> {
-    files_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+    files_of(&crate::helpers::manifest_dir().join("src"))
 }
 
 fn app_files() -> Vec<SourceFile> {
-    files_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/src"))
+    files_of(&crate::helpers::manifest_dir().join("../app/src"))
 }
 
 fn files_of(root: &Path) -> Vec<SourceFile> {
@@ -298,7 +298,7 @@ fn cycles_among(files: &[SourceFile]) -> Vec<String> {
 
 #[test]
 fn the_ui_crate_knows_nothing_of_the_server() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/src");
+    let root = crate::helpers::manifest_dir().join("../app/src");
     let mut paths = Vec::new();
     rust_files(&root, &mut paths);
     // Leptos' own server integration (`leptos_axum`, behind the `ssr` feature) is how a page

@@ -18,7 +18,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn every_fuzz_corpus_input_and_found_crash_is_handled() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let root = crate::helpers::manifest_dir().join("../fuzz");
     for (name, run) in server::fuzzing::TARGETS {
         assert!(
             root.join("fuzz_targets")

@@ -430,3 +430,12 @@ pub fn scratch_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The server crate's directory, as cargo names it when it runs the tests: clones share a build
+/// directory, and a test binary compiled in one clone is reused by another, so the directory it
+/// was compiled in (`env!`) may be another clone's or gone.
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
