@@ -146,6 +146,20 @@ test('contact points are made, tested and routed to on the Notifications page', 
   assert.equal(test.version, '4');
   await page.getByRole('button', { name: 'Save contact point' }).click();
   await page.locator('td', { hasText: 'team-hook' }).first().waitFor();
+  // Its URL (which may carry a token) is never shown again: the list and the form say it is
+  // set, and a test or a save that leaves it blank uses the saved one.
+  await page.locator('td', { hasText: 'URL configured (hidden)' }).first().waitFor();
+  assert.ok(!(await page.content()).includes(receiver.url), 'the URL is not in the page');
+  await page.locator('tr', { hasText: 'team-hook' }).getByRole('button', { name: 'Edit' }).click();
+  const urlField = page.locator('input[name="contact-url"]');
+  assert.equal(await urlField.inputValue(), '');
+  assert.match(await urlField.getAttribute('placeholder'), /configured/);
+  const tests = receiver.bodies.length;
+  await page.getByRole('button', { name: 'Send test' }).click();
+  await page.locator('.contact-form [role="status"]', { hasText: 'Delivered' }).waitFor();
+  assert.equal(receiver.bodies.length, tests + 1, 'the test reached the saved URL');
+  await page.getByRole('button', { name: 'Save contact point' }).click();
+  await page.locator('.contact-form').waitFor({ state: 'detached' });
   // Route critical alerts to it; the default route goes there too.
   await page.selectOption('.policy-root select', 'team-hook');
   await page.getByRole('button', { name: 'Add a route' }).click();
