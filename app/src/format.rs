@@ -3,6 +3,12 @@
 //! of it.
 
 /// Writes seconds as at most the two largest non-zero units: `3d 4h`, `5m 12s`, `1h`, `42s`.
+/// A time as Alertmanager's API and its webhooks write it: RFC 3339 in UTC with milliseconds
+/// (`2026-12-07T04:00:00.123Z`).
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 pub fn human_duration(seconds: i64) -> String {
     let seconds = seconds.max(0);
     let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];

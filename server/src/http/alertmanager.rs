@@ -16,6 +16,7 @@ use app::api::{
     alerting::{parse_matchers, LabelMatcher, MatchOp},
     silences::{SaveSilence, Silence},
 };
+use app::format::timestamp;
 use axum::{
     body::Bytes,
     extract::{Path, RawQuery, State},
@@ -153,10 +154,6 @@ struct PostableSilence {
     comment: String,
 }
 
-fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 fn gettable(s: &Silence) -> GettableSilence {
     // A recurring window is what it mutes now, or next.
     let (starts_at, ends_at) = match (&s.schedule, s.occurrences.first()) {
@@ -170,11 +167,11 @@ fn gettable(s: &Silence) -> GettableSilence {
         status: SilenceStatus {
             state: s.state.as_str(),
         },
-        updated_at: time(s.updated_at),
+        updated_at: timestamp(s.updated_at),
         comment: s.comment.clone(),
         created_by: s.created_by.clone(),
-        ends_at: time(ends_at),
-        starts_at: time(starts_at),
+        ends_at: timestamp(ends_at),
+        starts_at: timestamp(starts_at),
         matchers: s.matchers.iter().map(AmMatcher::from).collect(),
     }
 }
@@ -304,7 +301,7 @@ async fn status(State(alerting): State<Alerting>) -> Result<Json<Status>, AmErro
         config: ConfigStatus {
             original: serde_json::to_string_pretty(&config).unwrap_or_default(),
         },
-        uptime: time(*STARTED),
+        uptime: timestamp(*STARTED),
         version_info: VersionInfo {
             branch: String::new(),
             build_date: String::new(),
@@ -371,16 +368,16 @@ fn gettable_alert(a: &FiringAlert) -> GettableAlert {
     let muted = !a.silenced_by.is_empty() || !a.inhibited_by.is_empty();
     GettableAlert {
         annotations: a.annotations.clone(),
-        ends_at: time(a.ends_at),
+        ends_at: timestamp(a.ends_at),
         fingerprint: hex(a.fingerprint),
         receivers,
-        starts_at: time(a.starts_at),
+        starts_at: timestamp(a.starts_at),
         status: AlertStatus {
             inhibited_by: a.inhibited_by.iter().map(|fp| hex(*fp)).collect(),
             silenced_by: a.silenced_by.clone(),
             state: if muted { "suppressed" } else { "active" },
         },
-        updated_at: time(a.updated_at),
+        updated_at: timestamp(a.updated_at),
         generator_url: a.generator_url.clone(),
         labels: a.labels.clone(),
     }

@@ -70,15 +70,21 @@ fn group_key(m: &Matched, labels: &BTreeMap<String, String>) -> String {
     format!("{}/{}:{{{text}}}", m.path, m.receiver)
 }
 
+/// The one HTTP client notifications go out with (the dispatcher's and "send test"): its own
+/// user agent, and no redirects followed (a receiver's redirect is its answer, not a new target).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent("portal-alerting")
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
+
 impl Dispatcher {
     pub fn new(alerting: Alerting, stop: CancellationToken) -> Self {
         Self {
             alerting,
-            client: reqwest::Client::builder()
-                .user_agent("portal-alerting")
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+            client: client(),
             stop,
         }
     }
@@ -509,11 +515,7 @@ impl Alerting {
             &[],
         )
         .await?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        let result = message.deliver(&client).await;
+        let result = message.deliver(&client()).await;
         let (outcome, answer) = match &result {
             Ok(a) => ("delivered", a.clone()),
             Err(e) => ("failed", e.clone()),

@@ -6,7 +6,8 @@
 use super::super::template;
 use crate::store::alerting as db;
 use app::api::alerting::{ContactKind, ContactPoint};
-use chrono::{DateTime, SecondsFormat, Utc};
+use app::format::timestamp;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::{collections::BTreeMap, time::Duration};
@@ -71,10 +72,6 @@ fn common(maps: Vec<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
         .filter(|(k, v)| rest.iter().all(|m| m.get(*k) == Some(*v)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn value_text(v: f64) -> String {
@@ -240,8 +237,8 @@ impl Notification {
                     "status": if a.firing { "firing" } else { "resolved" },
                     "labels": a.labels,
                     "annotations": a.annotations,
-                    "startsAt": rfc3339(a.starts_at),
-                    "endsAt": a.ends_at.map(rfc3339).unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+                    "startsAt": timestamp(a.starts_at),
+                    "endsAt": a.ends_at.map(timestamp).unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
                     "generatorURL": a.rule_url,
                     "fingerprint": format!("{:016x}", a.fingerprint as u64),
                     "values": { "A": if a.value.is_finite() { json!(a.value) } else { Value::Null } },
@@ -339,7 +336,7 @@ impl Notification {
                 "summary": summary,
                 "source": self.external_url,
                 "severity": severity,
-                "timestamp": first.map(|a| rfc3339(a.starts_at)),
+                "timestamp": first.map(|a| timestamp(a.starts_at)),
                 "class": self.common_labels().get("alertname").cloned().unwrap_or_default(),
                 "group": self.group_labels.values().cloned().collect::<Vec<_>>().join(","),
                 "custom_details": {
