@@ -242,12 +242,26 @@ fn wide_body(n: usize, t: i64) -> Vec<u8> {
 /// With `input`'s limit, a slow sender holds what it was admitted with while its body trickles
 /// in; the next write is shed at once with 503, Retry-After and `message`, counted under
 /// `reason`; when the slow one completes it is stored and writes fit again.
-async fn shed_while_a_slow_sender_holds(input: SettingsInput, reason: &str, message_part: &str) {
+/// A slow sender holds its share of the budget while its body arrives; a write sent meanwhile is
+/// shed before its body is read. With `byte_budget`, the budget is what the slow write takes
+/// once decoded (its body and what that decodes to), so one write fits and the one sent
+/// meanwhile, announcing more than is left, does not.
+async fn shed_while_a_slow_sender_holds(
+    mut input: SettingsInput,
+    byte_budget: bool,
+    reason: &str,
+    message_part: &str,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = crate::helpers::spawn_one_app_on(crate::helpers::fresh_database().await, input).await;
     let t = now_ms();
     let body = wide_body(600, t);
     assert!((10 << 10..16 << 10).contains(&body.len()), "{}", body.len());
+    let decoded = snap::raw::decompress_len(&body).unwrap();
+    let budget = body.len() + decoded + 4096;
+    if byte_budget {
+        input.ingest_max_inflight = Some(server::config::ByteSize(budget as u64));
+    }
+    let app = crate::helpers::spawn_one_app_on(crate::helpers::fresh_database().await, input).await;
 
     // A sender that announces its body and sends it slowly holds its share meanwhile.
     let address = app.address.trim_start_matches("http://").to_string();
@@ -269,7 +283,20 @@ async fn shed_while_a_slow_sender_holds(input: SettingsInput, reason: &str, mess
             .body(body.clone())
             .send()
     };
-    let shed = post().await.unwrap();
+    let announced = if byte_budget {
+        vec![0u8; budget]
+    } else {
+        body.clone()
+    };
+    let shed = app
+        .client
+        .post(app.url("/api/v1/write"))
+        .header("content-encoding", "snappy")
+        .header("content-type", "application/x-protobuf")
+        .body(announced)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(shed.status(), 503);
     assert_eq!(shed.headers()["retry-after"], "1");
     let message = shed.text().await.unwrap();
@@ -299,11 +326,13 @@ async fn shed_while_a_slow_sender_holds(input: SettingsInput, reason: &str, mess
 
 #[tokio::test]
 async fn writes_past_the_in_flight_byte_budget_are_shed_with_503_before_their_bodies_are_read() {
-    let input = SettingsInput {
-        ingest_max_inflight: Some(server::config::ByteSize(16 << 10)),
-        ..SettingsInput::default()
-    };
-    shed_while_a_slow_sender_holds(input, "inflight_bytes", "in flight").await;
+    shed_while_a_slow_sender_holds(
+        SettingsInput::default(),
+        true,
+        "inflight_bytes",
+        "in flight",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -312,7 +341,7 @@ async fn writes_past_the_in_flight_request_limit_are_shed_with_503_before_their_
         ingest_max_inflight_requests: Some(1),
         ..SettingsInput::default()
     };
-    shed_while_a_slow_sender_holds(input, "inflight_requests", "writes in progress").await;
+    shed_while_a_slow_sender_holds(input, false, "inflight_requests", "writes in progress").await;
 }
 
 /// The in-flight budget counts what a body decodes to, before it is decoded: a small compressed
