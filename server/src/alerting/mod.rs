@@ -119,14 +119,31 @@ pub(crate) struct Shown<'a> {
 }
 
 impl<'a> Shown<'a> {
+    /// What `folders` is shown, given the rule groups and rules (read once by the caller).
+    pub(crate) fn of(
+        folders: &'a FolderAccess,
+        groups: &[db::GroupRow],
+        rules: &[db::RuleRow],
+    ) -> Self {
+        let folder_of: BTreeMap<i64, &str> =
+            groups.iter().map(|g| (g.id, g.folder.as_str())).collect();
+        Self {
+            folders,
+            rule_folders: rules
+                .iter()
+                .filter_map(|r| Some((r.uid.clone(), folder_of.get(&r.group_id)?.to_string())))
+                .collect(),
+        }
+    }
+
+    /// The same, reading the groups and rules.
     pub(crate) async fn new(
         alerting: &Alerting,
         folders: &'a FolderAccess,
     ) -> Result<Self, ApiError> {
-        Ok(Self {
-            folders,
-            rule_folders: alerting.rule_folders().await?,
-        })
+        let groups = db::select_groups(&alerting.pool).await?;
+        let rules = db::select_rules(&alerting.pool).await?;
+        Ok(Self::of(folders, &groups, &rules))
     }
 
     /// Whether an alert of rule `uid` (empty: sent by another tool) is shown.
@@ -519,26 +536,14 @@ impl Alerting {
             .ok_or_else(|| ApiError::not_found(format!("no alert rule \"{uid}\"")))
     }
 
-    /// The folder of every rule, by uid.
-    pub(crate) async fn rule_folders(&self) -> Result<BTreeMap<String, String>, ApiError> {
-        let groups = db::select_groups(&self.pool).await?;
-        let folder_of: BTreeMap<i64, &str> =
-            groups.iter().map(|g| (g.id, g.folder.as_str())).collect();
-        Ok(db::select_rules(&self.pool)
-            .await?
-            .into_iter()
-            .filter_map(|r| Some((r.uid, folder_of.get(&r.group_id)?.to_string())))
-            .collect())
-    }
-
     /// The live alerts `folders` may see: pending, firing and without data, the portal's own
     /// (of rules in folders it sees) and the ones other tools sent, each marked with the
     /// silences and the alerts muting it.
     pub async fn alerts(&self, folders: &FolderAccess) -> Result<Vec<Alert>, ApiError> {
         let held = self.held().await?;
         let muting = self.muting(&held).await?;
-        let shown = Shown::new(self, folders).await?;
         let rows = db::select_rules(&self.pool).await?;
+        let shown = Shown::of(folders, &db::select_groups(&self.pool).await?, &rows);
         let names: BTreeMap<&str, &str> = rows
             .iter()
             .map(|r| (r.uid.as_str(), r.name.as_str()))

@@ -188,12 +188,12 @@ impl Alerting {
     /// where they are routed.
     pub async fn firing(&self, folders: &FolderAccess) -> Result<Vec<FiringAlert>, ApiError> {
         let now = Utc::now();
-        let shown = super::Shown::new(self, folders).await?;
         let held = self.held().await?;
         let muting = self.muting(&held).await?;
         let policy = self.policy().await?;
-        let rules: HashMap<String, app::api::alerting::Rule> = db::select_rules(&self.pool)
-            .await?
+        let rows = db::select_rules(&self.pool).await?;
+        let shown = super::Shown::of(folders, &db::select_groups(&self.pool).await?, &rows);
+        let rules: HashMap<String, app::api::alerting::Rule> = rows
             .iter()
             .map(|r| (r.uid.clone(), super::rule_of(r)))
             .collect();

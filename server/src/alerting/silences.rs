@@ -249,15 +249,16 @@ impl Alerting {
         matchers: &[LabelMatcher],
         folders: &FolderAccess,
     ) -> Result<SilencePreview, ApiError> {
-        let shown = super::Shown::new(self, folders).await?;
         let alerts = self
             .alerts(folders)
             .await?
             .into_iter()
             .filter(|a| matches(matchers, &a.labels))
             .collect();
-        let rules = crate::store::alerting::select_rules(&self.pool)
-            .await?
+        let rows = crate::store::alerting::select_rules(&self.pool).await?;
+        let groups = crate::store::alerting::select_groups(&self.pool).await?;
+        let shown = super::Shown::of(folders, &groups, &rows);
+        let rules = rows
             .iter()
             .filter(|row| shown.alert_of(&row.uid))
             .map(super::rule_of)
