@@ -9,11 +9,12 @@
 
 use app::api::alerting::{Condition, PreviewRequest, Rule, RuleGroup, RuleSource};
 use server::{
+    admission::ReadAdmission,
     alerting::{scheduler, Alerting},
     embedded::{EmbeddedOptions, EmbeddedPostgres},
     ingest::{IncomingSeries, IngestLimits, Ingester},
     labels::SeriesKey,
-    metrics::Metrics,
+    portal_metrics::PortalMetrics,
     query::{QueryLimits, QueryRange, QueryService},
     store::{self, alerting as db},
     tsdb::Storage,
@@ -67,7 +68,7 @@ async fn run(pg: &EmbeddedPostgres) -> anyhow::Result<()> {
         .connect_with(pg.connect_options("portal"))
         .await?;
     store::MIGRATOR.run(&pool).await?;
-    let metrics = Metrics::new();
+    let metrics = PortalMetrics::new();
     let storage = Arc::new(Storage::new(pool.clone(), Default::default()));
     let ingester = Arc::new(Ingester::new(
         pool.clone(),
@@ -85,6 +86,7 @@ async fn run(pg: &EmbeddedPostgres) -> anyhow::Result<()> {
             max_concurrent: 4,
             max_queued: 100,
         },
+        Arc::new(ReadAdmission::new(4, 100, metrics.clone())),
         metrics,
     );
     let alerting = Alerting::new(

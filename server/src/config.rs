@@ -296,6 +296,29 @@ settings! {
     worker_lock_retry: HumanDuration => Duration [env = "PORTAL_WORKER_LOCK_RETRY", value_name = "DURATION"]
         check |d| *d >= Duration::from_millis(100) => "must be at least 100ms"
         default crate::workers::DEFAULT_LOCK_RETRY;
+    /// How long log lines are kept; older ones are dropped a day's partition at a time [default: 30d]
+    logs_retention: HumanDuration => Duration [env = "PORTAL_LOGS_RETENTION", value_name = "DURATION"]
+        check |d| *d >= Duration::from_secs(86_400) => "must be at least 1d"
+        default Duration::from_secs(30 * 86_400);
+    /// Longest log line stored; longer ones are refused with the reason [default: 256KiB]
+    logs_max_line: ByteSize => u64 [env = "PORTAL_LOGS_MAX_LINE", value_name = "SIZE"]
+        check |b| *b >= 1024 => "must be at least 1KiB"
+        default 256 << 10;
+    /// Most log streams (distinct label sets) the store keeps; writes making more get 429 [default: 100000]
+    logs_max_streams: u64 => u64 [env = "PORTAL_LOGS_MAX_STREAMS", value_name = "N"]
+        check |n| *n >= 1 => "must be at least 1"
+        default 100_000;
+    /// Bytes a second one log stream may send (bursts of four times that pass); faster writes get 429 with Retry-After [default: 8MiB]
+    logs_stream_rate: ByteSize => u64 [env = "PORTAL_LOGS_STREAM_RATE", value_name = "SIZE"]
+        check |b| *b >= 1024 => "must be at least 1KiB"
+        default 8 << 20;
+    /// Personal data taken out of log lines before they are stored: all, none, or some of email, token, api_key, card separated by commas [default: all]
+    logs_scrub: String => String [env = "PORTAL_LOGS_SCRUB", value_name = "RULES"]
+        check |r| crate::logs::Scrubber::new(r, None).is_ok() => "must be all, none, or some of email, token, api_key, card separated by commas"
+        default "all".into();
+    /// More patterns to take out of log lines, one regular expression per line; each match becomes [redacted]
+    logs_scrub_patterns: String => Option<String> [env = "PORTAL_LOGS_SCRUB_PATTERNS", value_name = "REGEXES"]
+        check |p| crate::logs::Scrubber::new("none", p.as_deref()).is_ok() => "must be regular expressions, one per line";
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -353,6 +376,19 @@ impl Settings {
     }
 
     /// The limits every query runs under.
+    pub fn log_limits(&self) -> crate::logs::LogLimits {
+        crate::logs::LogLimits {
+            max_line_bytes: usize::try_from(self.logs_max_line).unwrap_or(usize::MAX),
+            retention: chrono::Duration::from_std(self.logs_retention)
+                .unwrap_or(chrono::Duration::days(30)),
+            max_streams: i64::try_from(self.logs_max_streams).unwrap_or(i64::MAX),
+            stream_rate_bytes: self.logs_stream_rate,
+            stream_burst_bytes: self.logs_stream_rate.saturating_mul(4),
+            query_timeout: self.query_timeout,
+            ..crate::logs::LogLimits::default()
+        }
+    }
+
     pub fn query_limits(&self) -> crate::query::QueryLimits {
         crate::query::QueryLimits {
             max_depth: self.query_max_depth,

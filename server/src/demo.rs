@@ -6,11 +6,11 @@
 
 use crate::{
     ingest::{
-        otlp::kv,
         remote_write::{self, MetadataEntry},
         IncomingSeries,
     },
     labels::SeriesKey,
+    otlp::resource::kv,
 };
 use opentelemetry_proto::tonic::{
     collector::metrics::v1::ExportMetricsServiceRequest,

@@ -1,12 +1,18 @@
-//! The one error type that crosses HTTP: each variant maps to a status and to the JSON body
-//! `{"error": {"kind", "message", "field"?}}`. Internal details go to the log, never to clients.
+//! The error the shared services (accounts, dashboards, alerting, audit) answer with, and the
+//! JSON body every error becomes: `{"error": {"kind", "message", "field"?}}`. It says what went
+//! wrong, never which HTTP status that is: `http::error` alone maps it (and the signals' own
+//! errors: ingest, query, logs) to a status. Internal details go to the log, never to clients.
 
 use app::api::{ErrorBody, ErrorDetail};
-use axum::{
-    http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
-    Json,
-};
+
+/// Why an input was refused: it breaks a rule (`Unprocessable`), it cannot be read at all
+/// (`Malformed`), or it comes in a format the portal does not take (`UnsupportedMedia`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Unprocessable,
+    Malformed,
+    UnsupportedMedia,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -17,7 +23,7 @@ pub enum ApiError {
     Invalid {
         field: String,
         message: String,
-        status: StatusCode,
+        fault: Fault,
     },
     #[error("{0}")]
     Conflict(String),
@@ -38,12 +44,16 @@ pub enum ApiError {
     Limited(String),
     #[error("request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    /// Too large for another reason than its bytes (too many lines in one request).
+    #[error("{0}")]
+    TooLargeBecause(String),
     /// Overload or a dependency that is down: 429 or 503, with Retry-After.
     #[error("{message}")]
     Unavailable {
         message: String,
-        status: StatusCode,
         retry_after_secs: u64,
+        /// The caller has had its share (429), rather than the portal being busy for all (503).
+        rate_limited: bool,
     },
     #[error(transparent)]
     Internal(anyhow::Error),
@@ -78,7 +88,7 @@ impl ApiError {
         Self::Invalid {
             field: field.into(),
             message: message.into(),
-            status: StatusCode::UNPROCESSABLE_ENTITY,
+            fault: Fault::Unprocessable,
         }
     }
 
@@ -87,7 +97,15 @@ impl ApiError {
         Self::Invalid {
             field: field.into(),
             message: message.into(),
-            status: StatusCode::BAD_REQUEST,
+            fault: Fault::Malformed,
+        }
+    }
+
+    pub fn unsupported_media(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+            fault: Fault::UnsupportedMedia,
         }
     }
 
@@ -99,30 +117,27 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>, retry_after_secs: u64) -> Self {
         Self::Unavailable {
             message: message.into(),
-            status: StatusCode::SERVICE_UNAVAILABLE,
             retry_after_secs,
+            rate_limited: false,
         }
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Invalid { status, .. } | Self::Unavailable { status, .. } => *status,
-            Self::Limited(_) => StatusCode::BAD_REQUEST,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    /// The caller has asked for more than its share; it may ask again after `retry_after_secs`.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::Unavailable {
+            message: message.into(),
+            retry_after_secs,
+            rate_limited: true,
         }
     }
 
     fn kind(&self) -> &'static str {
         match self {
             Self::NotFound(_) => "not_found",
-            Self::Invalid { status, .. } if *status == StatusCode::BAD_REQUEST => "bad_request",
+            Self::Invalid {
+                fault: Fault::Malformed,
+                ..
+            } => "bad_request",
             Self::Invalid { .. } => "invalid",
             Self::Conflict(_) => "conflict",
             Self::Execution(_) => "execution",
@@ -130,10 +145,10 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::Limited(_) => "limit",
             Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::TooLarge { .. } => "too_large",
-            Self::Unavailable { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
-                "rate_limited"
-            }
+            Self::TooLarge { .. } | Self::TooLargeBecause(_) => "too_large",
+            Self::Unavailable {
+                rate_limited: true, ..
+            } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -157,87 +172,6 @@ impl ApiError {
                 field,
             },
         }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let Self::Internal(e) = &self {
-            tracing::error!(error = ?e, "request failed");
-        }
-        let mut response = (self.status(), Json(self.body())).into_response();
-        if let Self::Unavailable {
-            retry_after_secs, ..
-        } = self
-        {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-        }
-        response
-    }
-}
-
-impl From<crate::ingest::IngestError> for ApiError {
-    fn from(e: crate::ingest::IngestError) -> Self {
-        match e {
-            crate::ingest::IngestError::Busy => {
-                Self::unavailable("too many writes in progress; retry shortly", 1)
-            }
-            crate::ingest::IngestError::Overloaded { inflight_limit } => Self::unavailable(
-                format!(
-                    "the portal is receiving more than it can take in at once ({} MiB of request bodies in flight); retry shortly",
-                    inflight_limit >> 20
-                ),
-                1,
-            ),
-            // The compactor runs every minute; a back-fill sender retries until it has.
-            crate::ingest::IngestError::HeadFull(message) => {
-                Self::unavailable(format!("{message}; retry shortly"), 10)
-            }
-            crate::ingest::IngestError::LargerThanBudget { inflight_limit } => {
-                Self::TooLarge {
-                    limit: inflight_limit,
-                }
-            }
-            crate::ingest::IngestError::Crowded { limit } => Self::unavailable(
-                format!("the portal has {limit} writes in progress, the most it takes at once; retry shortly"),
-                1,
-            ),
-            crate::ingest::IngestError::Database(e) => e.into(),
-        }
-    }
-}
-
-impl From<crate::query::QueryError> for ApiError {
-    fn from(e: crate::query::QueryError) -> Self {
-        use crate::query::QueryError;
-        match e {
-            QueryError::Invalid { field, message } => Self::bad_request(field, message),
-            QueryError::Execution(message) => Self::Execution(message),
-            QueryError::Aborted(why) => match why {
-                crate::query::promql::Abort::TooManySamples => {
-                    Self::Execution(why.message().into())
-                }
-                crate::query::promql::Abort::TimedOut | crate::query::promql::Abort::Cancelled => {
-                    Self::unavailable(why.message(), 1)
-                }
-            },
-            QueryError::Busy => Self::unavailable(e.to_string(), 1),
-            QueryError::OverShare(_) => Self::Unavailable {
-                message: e.to_string(),
-                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
-                retry_after_secs: 1,
-            },
-            QueryError::Database(e) => e.into(),
-            QueryError::Internal(e) => Self::Internal(e),
-        }
-    }
-}
-
-impl From<crate::query::RangeError> for ApiError {
-    fn from(e: crate::query::RangeError) -> Self {
-        Self::bad_request(e.field, e.message)
     }
 }
 
@@ -284,64 +218,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn errors_map_to_their_status_and_kind() {
-        let cases = [
-            (ApiError::not_found("no such dashboard"), 404, "not_found"),
-            (
-                ApiError::invalid("ends_at", "must be after starts_at"),
-                422,
-                "invalid",
-            ),
-            (
-                ApiError::bad_request("body", "not JSON"),
-                400,
-                "bad_request",
-            ),
-            (ApiError::Conflict("taken".into()), 409, "conflict"),
-            (
-                ApiError::Execution("many-to-one matching".into()),
-                422,
-                "execution",
-            ),
-            (ApiError::TooLarge { limit: 10 }, 413, "too_large"),
-            (ApiError::Limited("series limit".into()), 400, "limit"),
-            (ApiError::unavailable("busy", 1), 503, "unavailable"),
-            (
-                ApiError::Internal(anyhow::anyhow!("secret detail")),
-                500,
-                "internal",
-            ),
-        ];
-        for (error, status, kind) in cases {
-            assert_eq!(error.status().as_u16(), status);
-            assert_eq!(error.body().error.kind, kind);
-        }
-    }
-
-    #[test]
-    fn invalid_input_names_the_field_and_internal_errors_hide_details() {
-        let body = ApiError::invalid("ends_at", "must be after starts_at").body();
-        assert_eq!(body.error.field.as_deref(), Some("ends_at"));
-        assert_eq!(body.error.message, "must be after starts_at");
-        let body = ApiError::Internal(anyhow::anyhow!("password=hunter2")).body();
-        assert!(!body.error.message.contains("hunter2"));
-    }
-
-    #[test]
     fn constraint_errors_say_what_broke_without_the_database_message() {
         let e = constraint_error("23505", Some("dashboard_pkey"));
-        assert_eq!(e.status().as_u16(), 409);
+        assert!(matches!(e, ApiError::Conflict(_)));
         assert!(e.to_string().contains("uid"));
         let e = constraint_error("23503", Some("public_link_dashboard_uid_fkey"));
         assert_eq!(e.body().error.field.as_deref(), Some("uid"));
         let e = constraint_error("23514", Some("some_check"));
-        assert_eq!(e.status().as_u16(), 422);
+        assert_eq!(e.body().error.kind, "invalid");
         assert!(!e.body().error.message.contains("some_check"));
-    }
-
-    #[test]
-    fn unavailable_answers_carry_retry_after() {
-        let response = ApiError::unavailable("busy", 7).into_response();
-        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
     }
 }

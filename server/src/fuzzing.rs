@@ -7,6 +7,7 @@ use crate::{
     alerting::{muting, promfile},
     dashboards,
     ingest::{otlp, remote_write},
+    otlp::{decode, Encoding},
     query::{guard, promql},
     scrape,
 };
@@ -43,8 +44,8 @@ pub fn remote_write_body(data: &[u8]) {
 /// An OTLP/HTTP metrics body, as protobuf and as JSON, decoded and translated into series.
 pub fn otlp_metrics_body(data: &[u8]) {
     let totals = otlp::DeltaTotals::default();
-    for encoding in [otlp::Encoding::Protobuf, otlp::Encoding::Json] {
-        if let Ok(request) = otlp::decode(data, encoding) {
+    for encoding in [Encoding::Protobuf, Encoding::Json] {
+        if let Ok(request) = decode(data, encoding, "metrics request") {
             let _ = otlp::translate(&request, &totals);
         }
     }

@@ -3,6 +3,7 @@
 #![recursion_limit = "512"]
 
 pub mod accounts;
+pub mod admission;
 pub mod alerting;
 pub mod audit;
 pub mod config;
@@ -18,8 +19,11 @@ pub mod fuzzing;
 #[cfg(not(fuzzing))]
 pub mod http;
 pub mod ingest;
+pub mod instance;
 pub mod labels;
-pub mod metrics;
+pub mod logs;
+pub mod otlp;
+pub mod portal_metrics;
 pub mod query;
 pub mod render;
 pub mod scrape;

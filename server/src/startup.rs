@@ -3,6 +3,7 @@
 //! accepting, let in-flight requests finish, close the pool, stop the embedded database.
 
 use crate::{
+    admission::{ReadAdmission, WriteAdmission, WriteLimits},
     alerting::{
         notify::dispatch::{self, Dispatcher},
         scheduler, Alerting,
@@ -11,7 +12,7 @@ use crate::{
     embedded::{EmbeddedOptions, EmbeddedPostgres},
     http::{self, AppState, RuntimeInfo},
     ingest::{IngestLimits, Ingester},
-    metrics::Metrics,
+    portal_metrics::PortalMetrics,
     query::QueryService,
     scrape, store,
     tsdb::{
@@ -154,12 +155,23 @@ impl Application {
             .site_pkg_dir(http::assets::current_pkg_dir(&settings.site_root))
             .site_addr(address)
             .build();
-        let metrics = Metrics::new();
+        let metrics = PortalMetrics::new();
+        let writes = Arc::new(WriteAdmission::new(
+            WriteLimits {
+                max_inflight_bytes: settings.ingest_max_inflight,
+                max_inflight_requests: usize::try_from(settings.ingest_max_inflight_requests)
+                    .unwrap_or(usize::MAX),
+            },
+            metrics.clone(),
+        ));
+        let query_limits = settings.query_limits();
+        let reads = Arc::new(ReadAdmission::new(
+            query_limits.max_concurrent,
+            query_limits.max_queued,
+            metrics.clone(),
+        ));
         let limits = IngestLimits {
             max_series_per_metric: settings.max_series_per_metric,
-            max_inflight_bytes: settings.ingest_max_inflight,
-            max_inflight_requests: usize::try_from(settings.ingest_max_inflight_requests)
-                .unwrap_or(usize::MAX),
             max_sample_age: chrono::Duration::from_std(settings.retention)
                 .unwrap_or(chrono::Duration::days(30)),
             ..IngestLimits::default()
@@ -186,9 +198,17 @@ impl Application {
         let queries = QueryService::new(
             pool.clone(),
             storage.clone(),
-            settings.query_limits(),
+            query_limits,
+            reads.clone(),
             metrics.clone(),
         );
+        let scrubber = crate::logs::Scrubber::new(
+            &settings.logs_scrub,
+            settings.logs_scrub_patterns.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("PORTAL_LOGS_SCRUB_PATTERNS: {e}"))?;
+        let logs =
+            crate::logs::LogsService::new(pool.clone(), settings.log_limits(), scrubber, reads);
         let external_url = settings.external_url(address);
         let alerting = Alerting::new(
             pool.clone(),
@@ -258,6 +278,8 @@ impl Application {
             ingester,
             queries,
             alerting,
+            logs,
+            writes,
             accounts,
             audit: crate::audit::Audit::new(pool.clone()),
             self_router: Default::default(),
@@ -555,6 +577,23 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
         );
     }
 
+    // Log partitions past the retention are dropped whole, on one replica.
+    {
+        let logs = state.logs.clone();
+        supervisor.every_on_one_replica("logs-retention", AUDIT_PRUNE_INTERVAL, move || {
+            let logs = logs.clone();
+            async move {
+                let dropped = logs
+                    .drop_expired()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("logs retention failed: {e}"))?;
+                if dropped > 0 {
+                    tracing::info!(dropped, "log partitions past the retention dropped");
+                }
+                Ok(())
+            }
+        });
+    }
     // Old audit events go, a day's worth at a time on one replica.
     {
         let audit = state.audit.clone();

@@ -2,7 +2,7 @@
 //! every request an id, joins the caller's W3C trace (`traceparent`), logs the request and
 //! counts it in the metrics.
 
-use crate::{config::LogFormat, metrics::Metrics};
+use crate::{config::LogFormat, portal_metrics::PortalMetrics};
 use axum::{
     extract::{MatchedPath, Request, State},
     http::{HeaderName, HeaderValue},
@@ -134,7 +134,11 @@ fn is_quiet(route: &str) -> bool {
 }
 
 /// The request middleware: id, trace context, span, log line and metrics.
-pub async fn observe(State(metrics): State<Metrics>, mut request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(metrics): State<PortalMetrics>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
     let route = request

@@ -5,7 +5,7 @@
 //! their own: the lock goes with the connection, so when the holder stops (or dies, and its
 //! connection with it) another replica takes the job over at its next try.
 
-use crate::metrics::Metrics;
+use crate::portal_metrics::PortalMetrics;
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
 use std::{future::Future, time::Duration};
 use tokio::task::JoinHandle;
@@ -21,7 +21,7 @@ pub const DEFAULT_LOCK_RETRY: Duration = Duration::from_secs(2);
 pub struct JobContext {
     name: &'static str,
     stop: CancellationToken,
-    metrics: Metrics,
+    metrics: PortalMetrics,
 }
 
 impl JobContext {
@@ -51,7 +51,7 @@ impl JobContext {
 /// Starts, tracks and stops the background jobs.
 pub struct Supervisor {
     stop: CancellationToken,
-    metrics: Metrics,
+    metrics: PortalMetrics,
     lock_options: PgConnectOptions,
     lock_retry: Duration,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
@@ -59,7 +59,11 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A supervisor whose one-replica jobs lock through connections made with `lock_options`.
-    pub fn new(metrics: Metrics, lock_options: PgConnectOptions, lock_retry: Duration) -> Self {
+    pub fn new(
+        metrics: PortalMetrics,
+        lock_options: PgConnectOptions,
+        lock_retry: Duration,
+    ) -> Self {
         Self {
             stop: CancellationToken::new(),
             metrics,

@@ -7,6 +7,7 @@ pub mod audit;
 mod client;
 pub mod dashboard;
 pub mod endpoints;
+pub mod logs;
 pub mod prometheus;
 pub mod redirect;
 pub mod silences;

@@ -64,11 +64,10 @@ impl Throttle {
         if wait.is_zero() {
             return Ok(());
         }
-        Err(ApiError::Unavailable {
-            message: "too many failed sign-ins; wait before trying again".into(),
-            status: axum::http::StatusCode::TOO_MANY_REQUESTS,
-            retry_after_secs: wait.as_secs().max(1),
-        })
+        Err(ApiError::rate_limited(
+            "too many failed sign-ins; wait before trying again",
+            wait.as_secs().max(1),
+        ))
     }
 
     fn count_failure(

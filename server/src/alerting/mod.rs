@@ -60,11 +60,11 @@ pub(crate) fn prefixed(e: ApiError, prefix: &str) -> ApiError {
         ApiError::Invalid {
             field,
             message,
-            status,
+            fault,
         } => ApiError::Invalid {
             field: format!("{prefix}{field}"),
             message,
-            status,
+            fault,
         },
         other => other,
     }

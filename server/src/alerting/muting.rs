@@ -288,13 +288,12 @@ impl Alerting {
         let (held, known) = sdb::count_received_alerts(&self.pool, &fingerprints).await?;
         let new = rows.len() as i64 - known;
         if new > 0 && held + new > MAX_RECEIVED_ALERTS {
-            return Err(ApiError::Unavailable {
-                message: format!(
+            return Err(ApiError::rate_limited(
+                format!(
                     "the portal holds {held} received alerts, the most it keeps is {MAX_RECEIVED_ALERTS}: resolve some or send fewer distinct label sets"
                 ),
-                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
-                retry_after_secs: 60,
-            });
+                60,
+            ));
         }
         sdb::upsert_received_alerts(&self.pool, &rows).await?;
         Ok(())

@@ -13,6 +13,7 @@ use app::api::dashboard::{
     Change, Dashboard, DashboardRecord, DashboardSummary, ImportReport, PanelKind, SaveDashboard,
     VersionSummary,
 };
+pub use db::ListFilter;
 use rand::Rng;
 use sqlx::PgPool;
 

@@ -7,7 +7,7 @@
 //! state of what it changed before and after.
 
 use super::{AppState, SelfRouter};
-use crate::query::admission::OWNER;
+use crate::admission::OWNER;
 use crate::{
     accounts::{in_networks, FolderAccess, Principal},
     audit::{Audit, Event},
@@ -35,7 +35,7 @@ pub enum Access {
     /// Anyone: health, sign-in, public links, signed images, the UI's files.
     Open,
     /// `/metrics`: open unless `PORTAL_METRICS_AUTH` asks for `Read`.
-    Metrics,
+    PortalMetrics,
     /// A page of the UI: anyone signed in; others are sent to the sign-in page.
     Page,
     /// Who am I and my password: a person, signed in or named by a proxy; no token.
@@ -64,7 +64,7 @@ use Access::*;
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Open),
     ("GET", "/readyz", Open),
-    ("GET", "/metrics", Metrics),
+    ("GET", "/metrics", PortalMetrics),
     ("GET", "/pkg/{*path}", Open),
     ("GET", "/api/public/{token}/dashboard", Open),
     ("GET", "/api/public/{token}/variables/{name}/options", Open),
@@ -88,8 +88,17 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     // Data in.
     ("POST", "/api/v1/write", Ingest),
     ("POST", "/v1/metrics", Ingest),
+    ("POST", "/v1/logs", Ingest),
+    ("POST", "/loki/api/v1/push", Ingest),
+    ("POST", "/api/logs/lines", Ingest),
     // Reading.
     ("GET", "/api/portal/status", Read),
+    ("GET", "/api/logs/search", Read),
+    ("GET", "/api/logs/histogram", Read),
+    ("GET", "/api/logs/facets", Read),
+    ("GET", "/api/logs/context", Read),
+    ("GET", "/api/logs/export", Read),
+    ("GET", "/api/logs/scrubbing", Read),
     ("GET", "/api/v1/query", Read),
     ("POST", "/api/v1/query", Read),
     ("GET", "/api/v1/query_range", Read),
@@ -215,7 +224,7 @@ impl Access {
         let person = |role: Role| who.account().is_some_and(|a| a.role >= role);
         match self {
             Open => true,
-            Metrics => !metrics_auth || Read.allows(who, metrics_auth),
+            PortalMetrics => !metrics_auth || Read.allows(who, metrics_auth),
             Page => !matches!(who, Principal::Anonymous),
             SignedIn => who.account().is_some(),
             Personal => who.account().is_some() || who.has_scope(Scope::Admin),
@@ -240,7 +249,7 @@ impl Access {
     /// What a refused caller is told it needs.
     fn needs(self) -> &'static str {
         match self {
-            Open | Metrics | Read | Page => "any account or a token with the read scope",
+            Open | PortalMetrics | Read | Page => "any account or a token with the read scope",
             SignedIn => "a signed-in account",
             Personal => "a signed-in account or an admin token",
             Ingest => "a token with the ingest scope, or the editor role",
@@ -865,8 +874,8 @@ mod tests {
         assert!(Read.allows(&viewer, false) && !Edit.allows(&viewer, false));
         assert!(Edit.allows(&editor, false) && !Admin.allows(&editor, false));
         assert!(Admin.allows(&admin, false));
-        assert!(Metrics.allows(&Principal::Anonymous, false));
-        assert!(!Metrics.allows(&Principal::Anonymous, true));
+        assert!(PortalMetrics.allows(&Principal::Anonymous, false));
+        assert!(!PortalMetrics.allows(&Principal::Anonymous, true));
         assert!(!Page.allows(&Principal::Anonymous, false));
     }
 }

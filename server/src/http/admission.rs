@@ -1,7 +1,6 @@
-//! Admission of ingest bodies: a write takes a request slot and its share of the in-flight byte
-//! budget before its body is read and keeps them until it is answered; past either it is shed at once with 503
-//! and Retry-After (what remote-write and OTLP senders retry on), so overload never turns into
-//! an unbounded pile of buffered bodies.
+//! A write's body, read only once the shared write admission (`crate::admission::writes`) has
+//! let it in: every signal's write endpoint (remote-write, OTLP, Loki push, bulk logs) takes
+//! its body through this extractor, so none can read a body the budget has not counted.
 
 use super::AppState;
 use crate::error::ApiError;
@@ -15,7 +14,7 @@ use axum::{
 /// A write's body, read after admission; the budget is held while this lives.
 pub struct IngestBody {
     pub bytes: Bytes,
-    admitted: crate::ingest::Admitted,
+    admitted: crate::admission::Admitted,
 }
 
 /// Bodies larger than this are decompressed and decoded on the blocking pool, so that a large
@@ -24,10 +23,9 @@ pub const BLOCKING_DECODE_BYTES: usize = 64 * 1024;
 
 impl IngestBody {
     /// Charges the budget for `decoded` bytes on top of the body, before they are made.
-    pub fn hold_decoded(&mut self, decoded: u64) -> Result<(), ApiError> {
+    pub fn hold_decoded(&mut self, decoded: u64) -> Result<(), crate::admission::AdmissionError> {
         self.admitted
             .hold((self.bytes.len() as u64).saturating_add(decoded))
-            .map_err(ApiError::from)
     }
 
     /// Runs `work` on this body: on the blocking pool when the body is large, in place when it
@@ -62,7 +60,7 @@ impl FromRequest<AppState> for IngestBody {
             .and_then(|v| v.parse::<u64>().ok())
             .map_or(state.info.body_limit, |n| n.min(state.info.body_limit));
         let admitted = state
-            .ingester
+            .writes
             .admit(length)
             .map_err(|e| ApiError::from(e).into_response())?;
         let bytes = Bytes::from_request(request, state)

@@ -11,7 +11,6 @@ use crate::{
     dashboards::{self, query::variable_options, Origin},
     error::ApiError,
     query::QueryService,
-    store::dashboards as db,
 };
 use app::api::{
     accounts::{FolderKind, Permission},
@@ -84,7 +83,7 @@ async fn list_dashboards(
             ))
         }
     };
-    let filter = db::ListFilter {
+    let filter = dashboards::ListFilter {
         query: params.get("query").filter(|q| !q.trim().is_empty()),
         tags: &tags,
         folder: params.get("folder"),
@@ -261,11 +260,11 @@ async fn list_variable_options(
             ApiError::Invalid {
                 field,
                 message,
-                status,
+                fault,
             } => ApiError::Invalid {
                 field: format!("variable.{field}"),
                 message,
-                status,
+                fault,
             },
             other => other,
         })?;

@@ -17,15 +17,9 @@ async fn get_health() -> impl IntoResponse {
 
 /// 200 when PostgreSQL answers a query within two seconds, else 503 with Retry-After.
 async fn get_readiness(State(state): State<AppState>) -> impl IntoResponse {
-    let check = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query("select 1").execute(&state.pool),
-    )
-    .await;
-    match check {
-        Ok(Ok(_)) => Json(json!({ "status": "ready", "database": "ok" })).into_response(),
-        Ok(Err(e)) => not_ready(e.to_string()),
-        Err(_) => not_ready("no answer within 2s".into()),
+    match crate::instance::database_ready(&state.pool, Duration::from_secs(2)).await {
+        Ok(()) => Json(json!({ "status": "ready", "database": "ok" })).into_response(),
+        Err(reason) => not_ready(reason),
     }
 }
 

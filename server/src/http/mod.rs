@@ -9,12 +9,14 @@ mod alertmanager;
 pub mod assets;
 mod auth;
 mod dashboards;
+pub mod error;
 mod health;
 mod link_previews;
-mod metrics;
+mod logs;
 mod otlp;
 mod panel_images;
 pub mod params;
+mod portal_metrics;
 mod preferences;
 mod prometheus;
 mod public_links;
@@ -58,10 +60,11 @@ fn open_routes() -> Router<AppState> {
 /// The API, behind the access layer with the open routes.
 fn api_routes() -> Router<AppState> {
     Router::new()
-        .merge(metrics::router())
+        .merge(portal_metrics::router())
         .merge(status::router())
         .merge(write::router())
         .merge(otlp::router())
+        .merge(logs::router())
         .merge(prometheus::router())
         .merge(dashboards::router())
         .merge(versions::router())

@@ -1,5 +1,6 @@
-//! OTLP/HTTP receivers: `POST /v1/metrics`, protobuf (`application/x-protobuf`) or JSON
-//! (`application/json`), gzip-compressed or not, as the OpenTelemetry SDKs and Collector send.
+//! OTLP/HTTP receivers: `POST /v1/metrics` and `POST /v1/logs`, protobuf
+//! (`application/x-protobuf`) or JSON (`application/json`), gzip-compressed or not, as the
+//! OpenTelemetry SDKs and Collector send, through the one front door (`crate::otlp`).
 //! Answers as the OTLP/HTTP spec says: 200 with an `Export…ServiceResponse` in the request's
 //! encoding (its `partial_success` says what was refused and why); 400 for a request no retry
 //! can fix; 413 when too large; 415 for an unknown content type or encoding; 503 with
@@ -8,8 +9,8 @@
 use super::{admission::IngestBody, AppState};
 use crate::{
     error::ApiError,
-    ingest::otlp::{self, Encoding},
-    store,
+    ingest::otlp as metrics_otlp,
+    otlp::{self, Encoding},
 };
 use axum::{
     extract::State,
@@ -18,85 +19,63 @@ use axum::{
     routing::post,
     Router,
 };
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+use opentelemetry_proto::tonic::collector::{
+    logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse},
+    metrics::v1::{
+        ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    },
 };
-use std::io::Read;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/metrics", post(create_metrics))
+    Router::new()
+        .route("/v1/metrics", post(create_metrics))
+        .route("/v1/logs", post(create_logs))
 }
 
 /// Most bytes a request may expand to once decompressed, as a multiple of the body limit.
 const MAX_DECODED_FACTOR: u64 = 8;
 
-/// The request's encoding (from its content type) and whether it is gzip-compressed.
-fn body_format(headers: &HeaderMap) -> Result<(Encoding, bool), ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let encoding = match content_type.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
-        "application/json" => Encoding::Json,
-        other => {
-            return Err(ApiError::Invalid {
-                field: "content-type".into(),
-                message: format!(
-                    "OTLP/HTTP bodies are application/x-protobuf or application/json; got {other:?}"
-                ),
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            })
-        }
+/// The request's encoding, from its headers, before anything is decoded.
+fn encoding_of(headers: &HeaderMap) -> Result<(Encoding, bool), ApiError> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let content_encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity")
-        .trim()
-        .to_ascii_lowercase();
-    let gzip = match content_encoding.as_str() {
-        "identity" | "" => false,
-        "gzip" => true,
-        other => {
-            return Err(ApiError::Invalid {
-                field: "content-encoding".into(),
-                message: format!(
-                    "OTLP/HTTP bodies are gzip-compressed or not compressed; got {other:?}"
-                ),
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            })
-        }
-    };
+    let encoding = Encoding::from_content_type(text(header::CONTENT_TYPE).unwrap_or(""))?;
+    let gzip = otlp::is_gzip(text(header::CONTENT_ENCODING))?;
     Ok((encoding, gzip))
 }
 
-/// The decompressed body of a gzip-compressed write, at most `limit` bytes, each piece charged
-/// to the write's in-flight budget before it is kept.
-fn gunzip(body: &mut IngestBody, limit: u64) -> Result<Vec<u8>, ApiError> {
-    let compressed = body.bytes.clone();
-    let mut decoder = flate2::read::GzDecoder::new(&compressed[..]);
-    let mut out = Vec::new();
-    let mut piece = vec![0u8; 64 * 1024];
-    loop {
-        let n = decoder
-            .read(&mut piece)
-            .map_err(|e| ApiError::bad_request("body", format!("not valid gzip: {e}")))?;
-        if n == 0 {
-            return Ok(out);
-        }
-        let size = (out.len() + n) as u64;
-        if size > limit {
-            return Err(ApiError::TooLarge { limit });
-        }
-        body.hold_decoded(size)?;
-        out.extend_from_slice(&piece[..n]);
-    }
+/// Decodes the export request in `body` (on the blocking pool when large), then runs `then`
+/// on it there too; the body and its budget stay held by the returned [`IngestBody`] until the
+/// write is answered.
+async fn decode_then<M, T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    admitted: IngestBody,
+    what: &'static str,
+    then: impl FnOnce(M) -> Result<T, ApiError> + Send + 'static,
+) -> Result<(Encoding, IngestBody, T), ApiError>
+where
+    M: prost::Message + Default + serde::de::DeserializeOwned,
+    T: Send + 'static,
+{
+    let (encoding, gzip) = encoding_of(headers)?;
+    let limit = state.info.body_limit.saturating_mul(MAX_DECODED_FACTOR);
+    let (held, out) = admitted
+        .decode(move |body| {
+            let request: M = if gzip {
+                let compressed = body.bytes.clone();
+                let plain = otlp::gunzip(&compressed, limit, |n| body.hold_decoded(n))?;
+                otlp::decode(&plain, encoding, what)?
+            } else {
+                otlp::decode(&body.bytes, encoding, what)?
+            };
+            then(request)
+        })
+        .await?;
+    Ok((encoding, held, out?))
 }
 
 /// Answers with `message` in the request's encoding.
@@ -104,17 +83,13 @@ fn export_response<M: prost::Message + serde::Serialize>(
     encoding: Encoding,
     message: &M,
 ) -> Response {
-    let (content_type, body) = match encoding {
-        Encoding::Protobuf => ("application/x-protobuf", message.encode_to_vec()),
-        Encoding::Json => (
-            "application/json",
-            serde_json::to_vec(message).unwrap_or_else(|_| b"{}".to_vec()),
-        ),
-    };
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(encoding.content_type()),
+        )],
+        otlp::encode(encoding, message),
     )
         .into_response()
 }
@@ -124,24 +99,19 @@ async fn create_metrics(
     headers: HeaderMap,
     admitted: IngestBody,
 ) -> Result<Response, ApiError> {
-    let (encoding, gzip) = body_format(&headers)?;
-    let limit = state.info.body_limit.saturating_mul(MAX_DECODED_FACTOR);
     let ingester = state.ingester.clone();
-    // The body is held (with its budget) until the write is answered.
-    let (_admitted, translated) = admitted
-        .decode(move |body| {
-            let request = if gzip {
-                otlp::decode(&gunzip(body, limit)?, encoding)
-            } else {
-                otlp::decode(&body.bytes, encoding)
-            }
-            .map_err(|m| ApiError::bad_request("body", m))?;
-            otlp::translate(&request, ingester.delta_totals())
+    let (encoding, _held, translated) = decode_then(
+        &state,
+        &headers,
+        admitted,
+        "ExportMetricsServiceRequest",
+        move |request: ExportMetricsServiceRequest| {
+            metrics_otlp::translate(&request, ingester.delta_totals())
                 .map_err(|e| ApiError::bad_request(e.field, e.message))
-        })
-        .await?;
-    let translated = translated?;
-    store::metadata::upsert_metadata(&state.pool, &translated.metadata).await?;
+        },
+    )
+    .await?;
+    state.ingester.write_metadata(&translated.metadata).await?;
     let outcome = state.ingester.write("otlp", translated.series).await?;
     let partial_success = outcome
         .refusal_message(state.ingester.limits())
@@ -153,5 +123,32 @@ async fn create_metrics(
     Ok(export_response(
         encoding,
         &ExportMetricsServiceResponse { partial_success },
+    ))
+}
+
+async fn create_logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    admitted: IngestBody,
+) -> Result<Response, ApiError> {
+    let logs = state.logs.clone();
+    let (encoding, _held, batch) = decode_then(
+        &state,
+        &headers,
+        admitted,
+        "ExportLogsServiceRequest",
+        move |request: ExportLogsServiceRequest| Ok(logs.from_otlp(&request)?),
+    )
+    .await?;
+    let outcome = state.logs.write(batch).await?;
+    let partial_success = outcome
+        .refusal_message()
+        .map(|error_message| ExportLogsPartialSuccess {
+            rejected_log_records: outcome.refused as i64,
+            error_message,
+        });
+    Ok(export_response(
+        encoding,
+        &ExportLogsServiceResponse { partial_success },
     ))
 }

@@ -4,8 +4,9 @@
 
 use super::AssetCache;
 use crate::{
-    accounts::Accounts, alerting::Alerting, audit::Audit, ingest::Ingester, metrics::Metrics,
-    query::QueryService, store::instance::Instance,
+    accounts::Accounts, admission::WriteAdmission, alerting::Alerting, audit::Audit,
+    ingest::Ingester, instance::Instance, logs::LogsService, portal_metrics::PortalMetrics,
+    query::QueryService,
 };
 use app::api::DatabaseMode;
 use axum::extract::FromRef;
@@ -21,9 +22,12 @@ use std::{
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
-    pub metrics: Metrics,
+    pub metrics: PortalMetrics,
     pub ingester: Arc<Ingester>,
+    /// What every signal's writes are let in by.
+    pub writes: Arc<WriteAdmission>,
     pub queries: QueryService,
+    pub logs: LogsService,
     pub alerting: Alerting,
     pub accounts: Accounts,
     pub audit: Audit,

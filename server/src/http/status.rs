@@ -1,7 +1,7 @@
 //! `GET /api/portal/status`: version, uptime, instance and database state.
 
 use super::AppState;
-use crate::{error::ApiError, store};
+use crate::{error::ApiError, instance};
 use app::api::{DatabaseStatus, PortalStatus};
 use axum::{extract::State, routing::get, Json, Router};
 use chrono::Utc;
@@ -13,11 +13,8 @@ pub fn router() -> Router<AppState> {
 /// Always answers: an unreachable database shows as `reachable: false`, not as an error.
 async fn get_status(State(state): State<AppState>) -> Result<Json<PortalStatus>, ApiError> {
     let info = &state.info;
-    let (server_version, migrations) = tokio::join!(
-        store::select_server_version(&state.pool),
-        store::count_applied_migrations(&state.pool)
-    );
-    let reachable = server_version.is_ok();
+    let (server_version, migrations) = instance::database_facts(&state.pool).await;
+    let reachable = server_version.is_some();
     let idle = u32::try_from(state.pool.num_idle()).unwrap_or(u32::MAX);
     Ok(Json(PortalStatus {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -30,7 +27,7 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<PortalStatus>,
         database: DatabaseStatus {
             mode: info.database_mode,
             reachable,
-            server_version: server_version.ok(),
+            server_version,
             data_directory: info.data_directory.clone(),
             pool_max_connections: state.pool.options().get_max_connections(),
             pool_open_connections: state.pool.size(),

@@ -5,7 +5,7 @@
 //! 503 with Retry-After when busy, which senders retry.
 
 use super::{admission::IngestBody, AppState};
-use crate::{error::ApiError, ingest::remote_write, store};
+use crate::{error::ApiError, ingest::remote_write};
 use axum::{
     extract::State,
     http::{header, HeaderMap, StatusCode},
@@ -27,11 +27,10 @@ async fn create_remote_write(
 ) -> Result<StatusCode, ApiError> {
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
         if !encoding.as_bytes().eq_ignore_ascii_case(b"snappy") {
-            return Err(ApiError::Invalid {
-                field: "content-encoding".into(),
-                message: format!("remote write bodies are snappy-compressed; got {encoding:?}"),
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            });
+            return Err(ApiError::unsupported_media(
+                "content-encoding",
+                format!("remote write bodies are snappy-compressed; got {encoding:?}"),
+            ));
         }
     }
     let body_limit = state.info.body_limit;
@@ -63,7 +62,7 @@ async fn create_remote_write(
         })
         .await?;
     let decoded = decoded?;
-    store::metadata::upsert_metadata(&state.pool, &decoded.metadata).await?;
+    state.ingester.write_metadata(&decoded.metadata).await?;
     state
         .metrics
         .observe_exemplars_dropped("remote_write", decoded.exemplars_dropped);

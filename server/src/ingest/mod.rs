@@ -8,7 +8,9 @@ pub mod otlp;
 pub mod prompb;
 pub mod remote_write;
 
-use crate::{fast_hash::FastMap, labels::SeriesKey, metrics::Metrics, store, tsdb::Storage};
+use crate::{
+    fast_hash::FastMap, labels::SeriesKey, portal_metrics::PortalMetrics, store, tsdb::Storage,
+};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 use std::{
@@ -36,14 +38,6 @@ pub struct IngestLimits {
     /// Most writes committing at once; more wait, and give up with 503 after `queue_timeout`.
     pub max_concurrent_writes: usize,
     pub queue_timeout: std::time::Duration,
-    /// Most bytes of request bodies being received and decoded at once; a write that would
-    /// go past it is refused at once with 503 and Retry-After, before its body is read.
-    pub max_inflight_bytes: u64,
-    /// Most write requests admitted at once (receiving, decoding, waiting to commit,
-    /// committing); one past it is refused at once with 503 and Retry-After, before its body
-    /// is read. Queueing more than this only makes every write slower: at twice the rate the
-    /// machine sustains, writes waited seconds and throughput fell tenfold.
-    pub max_inflight_requests: usize,
 }
 
 impl Default for IngestLimits {
@@ -54,52 +48,7 @@ impl Default for IngestLimits {
             max_future_skew: Duration::minutes(10),
             max_concurrent_writes: 8,
             queue_timeout: std::time::Duration::from_secs(10),
-            max_inflight_bytes: 256 << 20,
-            max_inflight_requests: 64,
         }
-    }
-}
-
-/// A write's place among those admitted: its request and its body's bytes, given back when
-/// dropped.
-pub struct Admitted {
-    _request: tokio::sync::OwnedSemaphorePermit,
-    bytes: tokio::sync::OwnedSemaphorePermit,
-    budget: Arc<Semaphore>,
-    budget_kib: u32,
-    limit: u64,
-}
-
-impl Admitted {
-    /// Grows the share of the in-flight budget this write holds to `bytes` in all (its body
-    /// and what it decodes to, counted before the decoded bytes are made), or refuses at once
-    /// (503): a small body that expands to a large one is charged what it takes.
-    pub fn hold(&mut self, bytes: u64) -> Result<(), IngestError> {
-        let want = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
-        let have = u32::try_from(self.bytes.num_permits()).unwrap_or(u32::MAX);
-        if want <= have {
-            return Ok(());
-        }
-        let overloaded = IngestError::Overloaded {
-            inflight_limit: self.limit,
-        };
-        if want > self.budget_kib {
-            return Err(IngestError::LargerThanBudget {
-                inflight_limit: self.limit,
-            });
-        }
-        let more = self
-            .budget
-            .clone()
-            .try_acquire_many_owned(want - have)
-            .map_err(|_| overloaded)?;
-        self.bytes.merge(more);
-        Ok(())
-    }
-
-    /// The bytes held.
-    pub fn held(&self) -> u64 {
-        self.bytes.num_permits() as u64 * 1024
     }
 }
 
@@ -156,15 +105,6 @@ impl WriteOutcome {
 pub enum IngestError {
     #[error("too many writes in progress")]
     Busy,
-    /// The bodies being received already take the in-flight budget.
-    #[error("the portal is receiving more than it can take in at once")]
-    Overloaded { inflight_limit: u64 },
-    /// As many writes in progress as the portal takes at once.
-    #[error("the portal has as many writes in progress as it takes at once")]
-    Crowded { limit: usize },
-    /// A body that decodes to more than the whole in-flight budget: no retry can fit it.
-    #[error("the body decodes to more than the in-flight budget")]
-    LargerThanBudget { inflight_limit: u64 },
     /// A back-fill while the head holds as much as it may: the compactor catches up first.
     #[error("{0}")]
     HeadFull(String),
@@ -185,16 +125,11 @@ impl From<crate::tsdb::WriteError> for IngestError {
 pub struct Ingester {
     pool: PgPool,
     limits: IngestLimits,
-    metrics: Metrics,
+    metrics: PortalMetrics,
     series_ids: Mutex<FastMap<[u8; 16], i64>>,
     /// The span of days each series is known to have samples on (as stored in the dictionary).
     series_days: Mutex<FastMap<i64, (NaiveDate, NaiveDate)>>,
     permits: Semaphore,
-    /// The in-flight budget, one permit per KiB of request body.
-    inflight: Arc<Semaphore>,
-    inflight_kib: u32,
-    /// The requests admitted, one permit each.
-    requests: Arc<Semaphore>,
     delta_totals: otlp::DeltaTotals,
     storage: Arc<Storage>,
 }
@@ -204,20 +139,10 @@ impl Ingester {
         pool: PgPool,
         storage: Arc<Storage>,
         limits: IngestLimits,
-        metrics: Metrics,
+        metrics: PortalMetrics,
     ) -> Self {
         let permits = Semaphore::new(limits.max_concurrent_writes.max(1));
-        let inflight_kib = u32::try_from(limits.max_inflight_bytes.div_ceil(1024))
-            .unwrap_or(u32::MAX)
-            .clamp(1, Semaphore::MAX_PERMITS as u32);
         Self {
-            inflight: Arc::new(Semaphore::new(inflight_kib as usize)),
-            inflight_kib,
-            requests: Arc::new(Semaphore::new(
-                limits
-                    .max_inflight_requests
-                    .clamp(1, Semaphore::MAX_PERMITS),
-            )),
             pool,
             limits,
             metrics,
@@ -233,36 +158,13 @@ impl Ingester {
         &self.limits
     }
 
-    /// Takes `bytes` (a body's length, or the body limit when it is not known) from the
-    /// in-flight budget for as long as the returned permit lives, or refuses at once: under
-    /// overload writes are shed before their bodies take memory, instead of queueing them.
-    pub fn admit(&self, bytes: u64) -> Result<Admitted, IngestError> {
-        let request = self.requests.clone().try_acquire_owned().map_err(|_| {
-            self.metrics.observe_ingest_shed("inflight_requests");
-            IngestError::Crowded {
-                limit: self.limits.max_inflight_requests,
-            }
-        })?;
-        let kib = u32::try_from(bytes.div_ceil(1024))
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.inflight_kib);
-        let bytes = self
-            .inflight
-            .clone()
-            .try_acquire_many_owned(kib)
-            .map_err(|_| {
-                self.metrics.observe_ingest_shed("inflight_bytes");
-                IngestError::Overloaded {
-                    inflight_limit: self.limits.max_inflight_bytes,
-                }
-            })?;
-        Ok(Admitted {
-            _request: request,
-            bytes,
-            budget: self.inflight.clone(),
-            budget_kib: self.inflight_kib,
-            limit: self.limits.max_inflight_bytes,
-        })
+    /// Records what senders say of their metrics (type, help, unit), for the metadata API.
+    pub async fn write_metadata(
+        &self,
+        metadata: &[remote_write::MetadataEntry],
+    ) -> Result<(), IngestError> {
+        store::metadata::upsert_metadata(&self.pool, metadata).await?;
+        Ok(())
     }
 
     /// The storage engine writes go to.
@@ -386,7 +288,7 @@ impl Ingester {
         outcome.samples_written = written;
         self.metrics.observe_ingest(
             protocol,
-            &crate::metrics::IngestCounts {
+            &crate::portal_metrics::IngestCounts {
                 samples_written: outcome.samples_written,
                 series_created: outcome.series_created,
                 series_refused: outcome.series_refused.values().sum(),

@@ -9,11 +9,12 @@
 //! A request with a point that cannot be translated is refused whole, naming the point.
 
 use super::{remote_write::MetadataEntry, IncomingSeries};
-use crate::labels::{is_valid_label_name, SeriesKey};
+use crate::labels::SeriesKey;
+use crate::otlp::resource::{value_text, Service, IDENTITY_ATTRIBUTES};
 use crate::tsdb::STALE_NAN_BITS;
 use opentelemetry_proto::tonic::{
     collector::metrics::v1::ExportMetricsServiceRequest,
-    common::v1::{any_value, AnyValue, KeyValue},
+    common::v1::KeyValue,
     metrics::v1::{
         metric::Data, number_data_point, AggregationTemporality, ExponentialHistogramDataPoint,
         HistogramDataPoint,
@@ -22,28 +23,11 @@ use opentelemetry_proto::tonic::{
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-/// The two encodings OTLP/HTTP allows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
-    Protobuf,
-    Json,
-}
-
 /// Why a request was refused; `field` is the path of the part at fault.
 #[derive(Debug, PartialEq, Eq)]
 pub struct TranslateError {
     pub field: String,
     pub message: String,
-}
-
-/// Decodes an (already decompressed) export request.
-pub fn decode(body: &[u8], encoding: Encoding) -> Result<ExportMetricsServiceRequest, String> {
-    match encoding {
-        Encoding::Protobuf => prost::Message::decode(body)
-            .map_err(|e| format!("not an OTLP ExportMetricsServiceRequest: {e}")),
-        Encoding::Json => serde_json::from_slice(body)
-            .map_err(|e| format!("not an OTLP/JSON ExportMetricsServiceRequest: {e}")),
-    }
 }
 
 /// The series and metadata a request becomes.
@@ -122,30 +106,14 @@ struct ResourceIdentity {
 
 impl ResourceIdentity {
     fn new(attrs: &[KeyValue]) -> Self {
-        let get = |name: &str| {
-            attrs
-                .iter()
-                .find(|kv| kv.key == name)
-                .map(|kv| value_string(kv.value.as_ref()))
-                .filter(|v| !v.is_empty())
-        };
-        let job = match (get("service.namespace"), get("service.name")) {
-            (Some(ns), Some(name)) => Some(format!("{ns}/{name}")),
-            (_, name) => name,
-        };
-        let rest: Vec<&KeyValue> = attrs
+        let service = Service::of(attrs);
+        let rest = attrs
             .iter()
-            .filter(|kv| {
-                !matches!(
-                    kv.key.as_str(),
-                    "service.name" | "service.namespace" | "service.instance.id"
-                )
-            })
-            .collect();
+            .filter(|kv| !IDENTITY_ATTRIBUTES.contains(&kv.key.as_str()));
         Self {
-            job,
-            instance: get("service.instance.id"),
-            info: sanitize_attributes(rest.into_iter()),
+            job: service.job,
+            instance: service.instance,
+            info: sanitize_attributes(rest),
         }
     }
 
@@ -476,45 +444,19 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
-/// A string attribute, as senders (and the demo) attach them.
-pub fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
-
-/// An attribute value as a label value: strings as they are, the rest as JSON.
-fn value_string(value: Option<&AnyValue>) -> String {
-    match value.and_then(|v| v.value.as_ref()) {
-        None => String::new(),
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        Some(any_value::Value::BoolValue(b)) => b.to_string(),
-        Some(any_value::Value::IntValue(i)) => i.to_string(),
-        Some(any_value::Value::DoubleValue(d)) => format!("{d}"),
-        Some(other) => serde_json::to_string(&AnyValue {
-            value: Some(other.clone()),
-        })
-        .unwrap_or_default(),
-    }
-}
-
 /// Attributes as labels: names sanitised; values of names that collide joined with `;`, in
 /// the order of the original names.
 fn sanitize_attributes<'a>(attrs: impl Iterator<Item = &'a KeyValue>) -> Vec<(String, String)> {
     let mut by_name: BTreeMap<String, Vec<(&str, String)>> = BTreeMap::new();
     for kv in attrs {
-        let name = label_name(&kv.key);
+        let name = crate::otlp::resource::label_name(&kv.key);
         if name.is_empty() {
             continue;
         }
         by_name
             .entry(name)
             .or_default()
-            .push((kv.key.as_str(), value_string(kv.value.as_ref())));
+            .push((kv.key.as_str(), value_text(kv.value.as_ref())));
     }
     by_name
         .into_iter()
@@ -524,31 +466,6 @@ fn sanitize_attributes<'a>(attrs: impl Iterator<Item = &'a KeyValue>) -> Vec<(St
             (name, joined.join(";"))
         })
         .collect()
-}
-
-/// Prometheus' OTLP label-name rule: invalid characters become `_`; a leading digit gets a
-/// `key_` prefix, a single leading `_` a `key` prefix.
-fn label_name(name: &str) -> String {
-    if name.is_empty() {
-        return String::new();
-    }
-    let mut out: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.as_bytes()[0].is_ascii_digit() {
-        out.insert_str(0, "key_");
-    } else if out.starts_with('_') && !out.starts_with("__") {
-        out.insert_str(0, "key");
-    }
-    debug_assert!(is_valid_label_name(&out));
-    out
 }
 
 /// Prometheus' OTLP metric-name rule: the name's words joined by `_`, the unit appended as a
@@ -656,7 +573,9 @@ fn per_unit_word(unit: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::otlp::{decode, resource::kv, Encoding};
     use opentelemetry_proto::tonic::{
+        collector::metrics::v1::ExportMetricsServiceRequest as Request,
         metrics::v1::{
             exponential_histogram_data_point::Buckets, Gauge, Histogram, Metric, NumberDataPoint,
             ResourceMetrics, ScopeMetrics, Sum,
@@ -692,14 +611,6 @@ mod tests {
         );
         assert_eq!(metric_name("2xx", "", false, true), "_2xx");
         assert_eq!(metric_name("...", "", false, true), "");
-    }
-
-    #[test]
-    fn label_names_are_sanitised() {
-        assert_eq!(label_name("agent.id"), "agent_id");
-        assert_eq!(label_name("0day"), "key_0day");
-        assert_eq!(label_name("_private"), "key_private");
-        assert_eq!(label_name("__reserved"), "__reserved");
     }
 
     fn request(metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
@@ -883,7 +794,7 @@ mod tests {
         let body = br#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},
             "scopeMetrics":[{"metrics":[{"name":"queue.depth","gauge":{"dataPoints":[
             {"timeUnixNano":"1700000000000000000","asInt":"7","attributes":[{"key":"queue","value":{"stringValue":"q"}}]}]}}]}]}]}"#;
-        let request = decode(body, Encoding::Json).unwrap();
+        let request: Request = decode(body, Encoding::Json, "request").unwrap();
         let t = translate(&request, &DeltaTotals::default()).unwrap();
         assert_eq!(
             find(&t, r#"queue_depth{job="svc", queue="q"}"#).samples,

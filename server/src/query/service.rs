@@ -2,18 +2,18 @@
 //! metric metadata, for every caller (the Prometheus API, dashboards and their public links,
 //! panel images, and alerting), behind Prometheus' guards: a bound on how deeply a query nests,
 //! a limit on the samples one query may hold (`--query.max-samples`), a deadline, a concurrency
-//! limit with a bounded queue and a fair share per caller (`admission`), and evaluation that
+//! limit with a bounded queue and a fair share per caller (the shared read admission), and evaluation that
 //! stops as soon as its caller goes away.
 
 use super::{
-    admission::Admission,
     fetch::{fetch_for, FetchError},
     guard::{self, ParseError},
     promql::{self, Abort, Budget, MemorySource, Value, EVAL_STACK_BYTES},
     series::{find_series, Selector},
 };
 use crate::{
-    metrics::Metrics,
+    admission::{AdmissionError, ReadAdmission},
+    portal_metrics::PortalMetrics,
     store::{self, series::SeriesRow},
     tsdb::{read::Resolution, Storage},
 };
@@ -63,12 +63,10 @@ pub enum QueryError {
     /// Refused by a limit on what one query may do (422).
     #[error("{}", .0.message())]
     Aborted(Abort),
-    /// Too many queries running and waiting (503, Retry-After).
-    #[error("too many queries are running; try again shortly")]
-    Busy,
-    /// The caller already has its share of the running and waiting queries (429).
-    #[error("you already have {0} queries running or waiting, your share of the portal's; try again when one has finished")]
-    OverShare(usize),
+    /// Not let in: too many queries running and waiting (503, Retry-After), or the caller
+    /// already has its share of them (429).
+    #[error(transparent)]
+    Admission(AdmissionError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -91,10 +89,17 @@ impl QueryError {
             Self::Aborted(Abort::Cancelled) => "cancelled",
             Self::Aborted(Abort::TimedOut) => "timeout",
             Self::Aborted(Abort::TooManySamples) => "too_many_samples",
-            Self::Busy => "busy",
-            Self::OverShare(_) => "over_share",
+            Self::Admission(AdmissionError::OverShare(_)) => "over_share",
+            Self::Admission(AdmissionError::TimedOut) => "timeout",
+            Self::Admission(_) => "busy",
             Self::Database(_) | Self::Internal(_) => "error",
         }
+    }
+}
+
+impl From<AdmissionError> for QueryError {
+    fn from(e: AdmissionError) -> Self {
+        Self::Admission(e)
     }
 }
 
@@ -130,8 +135,8 @@ struct Inner {
     pool: sqlx::PgPool,
     storage: Arc<Storage>,
     limits: QueryLimits,
-    admission: Admission,
-    metrics: Metrics,
+    admission: Arc<ReadAdmission>,
+    metrics: PortalMetrics,
     /// Set when the portal stops: running queries end at their next step.
     shutdown: Arc<AtomicBool>,
 }
@@ -141,7 +146,7 @@ struct Inner {
 struct StopOnDrop {
     stop: Arc<AtomicBool>,
     finished: bool,
-    metrics: Metrics,
+    metrics: PortalMetrics,
 }
 
 impl Drop for StopOnDrop {
@@ -158,7 +163,8 @@ impl QueryService {
         pool: sqlx::PgPool,
         storage: Arc<Storage>,
         limits: QueryLimits,
-        metrics: Metrics,
+        reads: Arc<ReadAdmission>,
+        metrics: PortalMetrics,
     ) -> Self {
         metrics.set_query_limits(&[
             ("max_concurrent", limits.max_concurrent as i64),
@@ -170,7 +176,7 @@ impl QueryService {
         Self(Arc::new(Inner {
             pool,
             storage,
-            admission: Admission::new(limits.max_concurrent, limits.max_queued, metrics.clone()),
+            admission: reads,
             limits,
             metrics,
             shutdown: Arc::default(),
@@ -417,7 +423,7 @@ impl QueryService {
 }
 
 /// Counts a query as running for as long as it holds its slot.
-struct RunningGauge<'a>(&'a Metrics);
+struct RunningGauge<'a>(&'a PortalMetrics);
 
 impl Drop for RunningGauge<'_> {
     fn drop(&mut self) {

@@ -1,7 +1,7 @@
 //! The `metric_chunk` table: compressed samples by series and block, in day partitions; and the
 //! partition catalogue queries every partitioned table shares.
 
-use super::{utc, PG_EPOCH_OFFSET_US};
+use super::utc;
 use sqlx::{PgConnection, PgExecutor};
 use std::collections::HashMap;
 
@@ -163,27 +163,18 @@ pub async fn delete_chunks(
 
 /// Encodes chunks in PostgreSQL's binary COPY format.
 pub fn encode_copy_binary(chunks: &[Chunk]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(21 + chunks.iter().map(|c| 62 + c.data.len()).sum::<usize>());
-    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-    buf.extend_from_slice(&0i32.to_be_bytes());
-    buf.extend_from_slice(&0i32.to_be_bytes());
+    let mut rows =
+        super::copy::BinaryRows::with_capacity(chunks.iter().map(|c| 62 + c.data.len()).sum());
     for c in chunks {
-        buf.extend_from_slice(&6i16.to_be_bytes());
-        buf.extend_from_slice(&8i32.to_be_bytes());
-        buf.extend_from_slice(&c.series_id.to_be_bytes());
-        buf.extend_from_slice(&4i32.to_be_bytes());
-        buf.extend_from_slice(&c.resolution_ms.to_be_bytes());
-        for ms in [c.start, c.end] {
-            buf.extend_from_slice(&8i32.to_be_bytes());
-            buf.extend_from_slice(&(ms * 1000 - PG_EPOCH_OFFSET_US).to_be_bytes());
-        }
-        buf.extend_from_slice(&4i32.to_be_bytes());
-        buf.extend_from_slice(&c.count.to_be_bytes());
-        buf.extend_from_slice(&(c.data.len() as i32).to_be_bytes());
-        buf.extend_from_slice(&c.data);
+        rows.row(6)
+            .i64(c.series_id)
+            .i32(c.resolution_ms)
+            .timestamp_us(c.start * 1000)
+            .timestamp_us(c.end * 1000)
+            .i32(c.count)
+            .bytes(&c.data);
     }
-    buf.extend_from_slice(&(-1i16).to_be_bytes());
-    buf
+    rows.finish()
 }
 
 /// Writes chunks in one COPY on `conn` (a transaction the caller commits).

@@ -6,8 +6,10 @@ pub mod alerting;
 pub mod audit;
 pub mod batch;
 pub mod chunks;
+pub mod copy;
 pub mod dashboards;
 pub mod instance;
+pub mod logs;
 pub mod metadata;
 pub mod permissions;
 pub mod series;
@@ -72,6 +74,11 @@ pub(crate) async fn copy_binary(
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// Returns the PostgreSQL server version, e.g. `15.18` (without a distribution's suffix).
+/// Whether the database answers at all.
+pub async fn ping(db: impl PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query("select 1").execute(db).await.map(|_| ())
+}
+
 pub async fn select_server_version(db: impl PgExecutor<'_>) -> sqlx::Result<String> {
     let full: String = sqlx::query_scalar("show server_version")
         .fetch_one(db)

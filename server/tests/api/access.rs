@@ -126,7 +126,10 @@ fn promised(method: &str, route: &str) -> Option<Promise> {
         // A person's own marks: any person, or an admin token ("everything").
         (_, "/api/dashboards/{uid}/star" | "/api/short-links") => PersonOrAdminToken,
         // Data in: the ingest scope, or an Editor.
-        ("POST", "/api/v1/write" | "/v1/metrics") => EditorOrIngest,
+        ("POST", "/api/v1/write" | "/v1/metrics" | "/v1/logs" | "/loki/api/v1/push") => {
+            EditorOrIngest
+        }
+        ("POST", "/api/logs/lines") => EditorOrIngest,
         // Alertmanager's v2 API: reads for any account and the read and alertmanager scopes,
         // silences for Editors and the alertmanager scope, alerts from Prometheus also with
         // the ingest scope.
@@ -204,7 +207,7 @@ fn expected(access: Access, caller: &Caller) -> bool {
     let person = |role: Role| caller.role.is_some_and(|r| r >= role);
     let scope = |s: Scope| caller.scope == Some(s) || caller.scope == Some(Scope::Admin);
     match access {
-        Access::Open | Access::Metrics => true,
+        Access::Open | Access::PortalMetrics => true,
         Access::Page => caller.auth.is_some(),
         Access::SignedIn => caller.role.is_some(),
         Access::Personal => caller.role.is_some() || scope(Scope::Admin),

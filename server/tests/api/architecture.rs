@@ -168,6 +168,9 @@ fn nothing_outside_http_imports_http_or_its_state() {
 /// What the SQL layer never imports: every domain service and what runs them.
 const STORE_FORBIDS: &[&str] = &[
     "accounts",
+    "admission",
+    "logs",
+    "otlp",
     "tsdb",
     "ingest",
     "query",
@@ -225,9 +228,93 @@ fn lower_layers_never_import_the_layers_above_them() {
         // Accounts keep to themselves: credentials and sessions, over their own tables.
         ("accounts", &STORE_FORBIDS[1..]),
         (
-            "metrics",
-            &["ingest", "query", "tsdb", "store", "dashboards", "alerting"],
+            "portal_metrics",
+            &[
+                "ingest",
+                "query",
+                "tsdb",
+                "store",
+                "dashboards",
+                "alerting",
+                "logs",
+            ],
         ),
+        // Signals are wings beside each other: logs (and traces) share the OTLP front door,
+        // admission, accounts and the supervisor, and never reach into the metric engine.
+        (
+            "logs",
+            &[
+                "tsdb",
+                "ingest",
+                "query",
+                "scrape",
+                "http",
+                "dashboards",
+                "render",
+                "demo",
+                "startup",
+                "traces",
+            ],
+        ),
+        (
+            "traces",
+            &[
+                "tsdb",
+                "ingest",
+                "query",
+                "scrape",
+                "http",
+                "dashboards",
+                "render",
+                "demo",
+                "startup",
+                "logs",
+            ],
+        ),
+        // The shared front door and admission know no signal.
+        (
+            "otlp",
+            &[
+                "tsdb", "ingest", "query", "logs", "traces", "store", "http", "alerting",
+            ],
+        ),
+        (
+            "admission",
+            &[
+                "tsdb", "ingest", "query", "logs", "traces", "store", "http", "alerting",
+            ],
+        ),
+        // The error sits under every service and names none of them. The settings build the
+        // services' limits and check a few values with the functions that will read them, but
+        // never reach storage, the engine or the web.
+        (
+            "error",
+            &[
+                "ingest",
+                "query",
+                "logs",
+                "traces",
+                "tsdb",
+                "dashboards",
+                "alerting",
+                "accounts",
+                "http",
+                "startup",
+            ],
+        ),
+        (
+            "config",
+            &[
+                "ingest",
+                "tsdb",
+                "dashboards",
+                "alerting",
+                "http",
+                "startup",
+                "store",
+            ],
+        ),
+        ("instance", &["http", "ingest", "query", "tsdb", "logs"]),
     ];
     let mut broken = Vec::new();
     for file in server_files() {
@@ -242,6 +329,48 @@ fn lower_layers_never_import_the_layers_above_them() {
         }
     }
     assert!(broken.is_empty(), "layering broken: {broken:#?}");
+}
+
+/// Only `http` speaks HTTP: no status codes below it, and the shared error knows no web
+/// framework; the services answer with their own errors, which `http::error` maps.
+#[test]
+fn only_http_speaks_http_status() {
+    let mut broken = Vec::new();
+    for file in server_files() {
+        if matches!(
+            file.module.as_str(),
+            "http" | "startup" | "main" | "telemetry"
+        ) {
+            continue;
+        }
+        for word in ["StatusCode", "IntoResponse", "axum::response"] {
+            if file.text.contains(word) {
+                broken.push(format!("{} uses {word}", file.path));
+            }
+        }
+        if file.module == "error" && file.text.contains("axum") {
+            broken.push(format!("{} uses axum", file.path));
+        }
+    }
+    assert!(broken.is_empty(), "HTTP below http: {broken:#?}");
+}
+
+/// Handlers reach storage only through the services: no `store::` and no SQL in `http`.
+#[test]
+fn handlers_reach_storage_only_through_services() {
+    let mut broken = Vec::new();
+    for file in server_files() {
+        if file.module != "http" {
+            continue;
+        }
+        if file.uses.contains("store") {
+            broken.push(format!("{} imports crate::store", file.path));
+        }
+        if file.text.contains("sqlx::query") {
+            broken.push(format!("{} runs SQL", file.path));
+        }
+    }
+    assert!(broken.is_empty(), "http reaches storage: {broken:#?}");
 }
 
 #[test]

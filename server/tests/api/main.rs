@@ -16,6 +16,7 @@ mod errors;
 mod fuzz_corpora;
 mod health;
 mod helpers;
+mod logs;
 mod maintenance;
 mod metrics;
 mod otlp;

@@ -23,7 +23,7 @@ pub struct IngestCounts {
 }
 
 #[derive(Clone)]
-pub struct Metrics {
+pub struct PortalMetrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
@@ -47,7 +47,7 @@ pub struct Metrics {
     worker_running: IntGaugeVec,
 }
 
-impl Metrics {
+impl PortalMetrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
@@ -364,7 +364,7 @@ impl Metrics {
     }
 }
 
-impl Default for Metrics {
+impl Default for PortalMetrics {
     fn default() -> Self {
         Self::new()
     }

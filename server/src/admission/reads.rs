@@ -1,4 +1,4 @@
-//! Which queries evaluate now: at most `max_concurrent` at once, at most `max_queued` waiting
+//! Which reads run now (PromQL queries, log searches, trace look-ups alike): at most `max_concurrent` at once, at most `max_queued` waiting
 //! (more are refused with 503), and a fair share per owner: one person or token may hold at most
 //! half of the slots and the queue together (at least one), so one dashboard left refreshing, or
 //! one script, cannot take every slot from everybody else; past its share it gets 429 while the
@@ -6,8 +6,8 @@
 //! task by the access layer ([`OWNER`]); the portal's own work (alert evaluation, previews with
 //! no person behind them) has no owner and no share limit.
 
-use super::QueryError;
-use crate::metrics::Metrics;
+use super::AdmissionError;
+use crate::portal_metrics::PortalMetrics;
 use std::{
     collections::HashMap,
     sync::{
@@ -23,23 +23,23 @@ tokio::task_local! {
 }
 
 /// The slots, the queue and each owner's count of running and waiting queries.
-pub struct Admission {
+pub struct ReadAdmission {
     running: Semaphore,
     waiting: AtomicUsize,
     max_queued: usize,
     share: usize,
     owners: Mutex<HashMap<String, usize>>,
-    metrics: Metrics,
+    metrics: PortalMetrics,
 }
 
 /// A query's slot, and its place in its owner's count, for as long as it lives.
-pub struct Admitted<'a> {
+pub struct ReadSlot<'a> {
     _permit: SemaphorePermit<'a>,
     _owner: Option<Owned<'a>>,
 }
 
 /// One query counted against its owner's share.
-struct Owned<'a>(&'a Admission, String);
+struct Owned<'a>(&'a ReadAdmission, String);
 
 impl Drop for Owned<'_> {
     fn drop(&mut self) {
@@ -54,7 +54,7 @@ impl Drop for Owned<'_> {
 }
 
 /// Counts a waiting query for as long as it waits.
-struct Waiting<'a>(&'a Admission);
+struct Waiting<'a>(&'a ReadAdmission);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
@@ -63,8 +63,8 @@ impl Drop for Waiting<'_> {
     }
 }
 
-impl Admission {
-    pub fn new(max_concurrent: usize, max_queued: usize, metrics: Metrics) -> Self {
+impl ReadAdmission {
+    pub fn new(max_concurrent: usize, max_queued: usize, metrics: PortalMetrics) -> Self {
         let max_concurrent = max_concurrent.max(1);
         Self {
             running: Semaphore::new(max_concurrent),
@@ -83,7 +83,10 @@ impl Admission {
 
     /// A slot for the current task's owner: at once when one is free, else after waiting
     /// until `deadline` in the queue; refused at once past the owner's share or a full queue.
-    pub async fn enter(&self, deadline: tokio::time::Instant) -> Result<Admitted<'_>, QueryError> {
+    pub async fn enter(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> Result<ReadSlot<'_>, AdmissionError> {
         let owner = OWNER.try_with(Clone::clone).ok();
         self.enter_as(owner, deadline).await
     }
@@ -92,13 +95,13 @@ impl Admission {
         &self,
         owner: Option<String>,
         deadline: tokio::time::Instant,
-    ) -> Result<Admitted<'_>, QueryError> {
+    ) -> Result<ReadSlot<'_>, AdmissionError> {
         let owned = match owner {
             Some(owner) => {
                 let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
                 let n = owners.entry(owner.clone()).or_default();
                 if *n >= self.share {
-                    return Err(QueryError::OverShare(self.share));
+                    return Err(AdmissionError::OverShare(self.share));
                 }
                 *n += 1;
                 Some(Owned(self, owner))
@@ -106,24 +109,24 @@ impl Admission {
             None => None,
         };
         if let Ok(permit) = self.running.try_acquire() {
-            return Ok(Admitted {
+            return Ok(ReadSlot {
                 _permit: permit,
                 _owner: owned,
             });
         }
         if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.max_queued {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
-            return Err(QueryError::Busy);
+            return Err(AdmissionError::QueueFull);
         }
         self.metrics.query_waiting(1);
         let _waiting = Waiting(self);
         match tokio::time::timeout_at(deadline, self.running.acquire()).await {
-            Ok(Ok(permit)) => Ok(Admitted {
+            Ok(Ok(permit)) => Ok(ReadSlot {
                 _permit: permit,
                 _owner: owned,
             }),
-            Ok(Err(_closed)) => Err(QueryError::Busy),
-            Err(_elapsed) => Err(QueryError::Aborted(super::promql::Abort::TimedOut)),
+            Ok(Err(_closed)) => Err(AdmissionError::QueueFull),
+            Err(_elapsed) => Err(AdmissionError::TimedOut),
         }
     }
 }
@@ -147,7 +150,7 @@ mod tests {
     #[tokio::test]
     async fn one_owner_gets_at_most_half_of_the_slots_and_queue_and_others_still_get_in() {
         // One slot and three places in the queue: a share of two.
-        let admission = Admission::new(1, 3, Metrics::new());
+        let admission = ReadAdmission::new(1, 3, PortalMetrics::new());
         let alice = || Some("alice".to_string());
         let running = admission.enter_as(alice(), later()).await.unwrap();
         let queued = admission.enter_as(alice(), later());
@@ -158,7 +161,7 @@ mod tests {
         );
         assert!(matches!(
             admission.enter_as(alice(), later()).await,
-            Err(QueryError::OverShare(2))
+            Err(AdmissionError::OverShare(2))
         ));
         // Bob is not held back by alice's share, and neither is the portal's own work.
         let bob = admission.enter_as(Some("bob".into()), later());
@@ -170,7 +173,7 @@ mod tests {
         // The queue is full now (alice, bob, the portal): the next query from anyone is refused.
         assert!(matches!(
             admission.enter_as(Some("carol".into()), later()).await,
-            Err(QueryError::Busy)
+            Err(AdmissionError::QueueFull)
         ));
         // Alice's first query ends: her queued one runs, and she is under her share again.
         drop(running);

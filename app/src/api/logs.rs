@@ -1,0 +1,143 @@
+//! Logs: what a search, its histogram, its facets and the lines around a hit answer with, and
+//! what a write of lines answers. Times are RFC 3339 with microseconds; a line's `cursor` is
+//! what `before` (older) and the context view take to find it again.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Severity levels, by the OTLP severity-number ranges they cover.
+pub const LEVELS: [(&str, u8); 6] = [
+    ("trace", 1),
+    ("debug", 5),
+    ("info", 9),
+    ("warn", 13),
+    ("error", 17),
+    ("fatal", 21),
+];
+
+/// The level name of an OTLP severity number (`unknown` for 0 or out of range).
+pub fn level_name(severity: u8) -> &'static str {
+    match severity {
+        1..=4 => "trace",
+        5..=8 => "debug",
+        9..=12 => "info",
+        13..=16 => "warn",
+        17..=20 => "error",
+        21..=24 => "fatal",
+        _ => "unknown",
+    }
+}
+
+/// The lowest severity number of a level name (`warning`, `err`, `critical` … accepted).
+pub fn level_severity(name: &str) -> Option<u8> {
+    let severity = match name.trim().to_ascii_lowercase().as_str() {
+        "trace" | "trc" | "finest" | "finer" => 1,
+        "debug" | "dbg" | "fine" | "debug2" | "debug3" => 5,
+        "info" | "inf" | "information" | "informational" | "notice" | "config" => 9,
+        "warn" | "warning" | "wrn" => 13,
+        "error" | "err" | "eror" | "severe" => 17,
+        "fatal" | "critical" | "crit" | "panic" | "emerg" | "emergency" | "alert" | "ftl" => 21,
+        "unknown" => 0,
+        _ => return None,
+    };
+    Some(severity)
+}
+
+/// One stored line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Opaque; names this line for `before` and for the context view.
+    pub cursor: String,
+    pub time: DateTime<Utc>,
+    pub service: String,
+    /// `trace`, `debug`, `info`, `warn`, `error`, `fatal` or `unknown`.
+    pub level: String,
+    /// The OTLP severity number (0 when unknown).
+    pub severity: u8,
+    pub body: String,
+    /// The stream's labels.
+    pub labels: BTreeMap<String, String>,
+    /// Structured fields: attributes, what was parsed out of the line.
+    #[serde(default)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+}
+
+/// A page of matching lines, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogPage {
+    pub lines: Vec<LogLine>,
+    /// Pass as `before` for the next (older) page; none when there are no more.
+    pub next: Option<String>,
+}
+
+/// How many lines matched in each time bucket, by level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogHistogram {
+    pub step_ms: i64,
+    pub buckets: Vec<LogBucket>,
+    pub total: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogBucket {
+    pub time: DateTime<Utc>,
+    /// Level name → lines.
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// The most common values of each field among the newest matching lines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogFacets {
+    /// How many of the newest matching lines were counted (at most the sample size).
+    pub sampled: u64,
+    pub fields: Vec<LogFacet>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogFacet {
+    pub field: String,
+    /// Values with their counts, most common first.
+    pub values: Vec<(String, u64)>,
+}
+
+/// The lines of the same stream around one line, like `grep -C`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogContext {
+    /// Older lines, oldest first.
+    pub before: Vec<LogLine>,
+    pub line: LogLine,
+    /// Newer lines, oldest first.
+    pub after: Vec<LogLine>,
+}
+
+/// What a write of lines did; refused lines are counted with the reason.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogWriteSummary {
+    pub accepted: u64,
+    pub refused: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_names_and_numbers_agree() {
+        for (name, severity) in LEVELS {
+            assert_eq!(level_name(severity), name);
+            assert_eq!(level_severity(name), Some(severity));
+            assert_eq!(level_name(severity + 3), name);
+        }
+        assert_eq!(level_severity("WARNING"), Some(13));
+        assert_eq!(level_severity("critical"), Some(21));
+        assert_eq!(level_severity("loud"), None);
+        assert_eq!(level_name(0), "unknown");
+    }
+}

@@ -1,0 +1,357 @@
+//! The logs API: Loki's push (`POST /loki/api/v1/push`, snappy protobuf or JSON, gzip JSON),
+//! bulk lines (`POST /api/logs/lines`, NDJSON or plain text, labels from the query string),
+//! search, histogram, facets, the lines around a hit, export, and the scrubbing rules in force.
+//! (OTLP logs come in through `otlp.rs`, the one OTLP front door.)
+
+use super::{admission::IngestBody, params::Params, AppState};
+use crate::{
+    error::ApiError,
+    logs::{LogsService, Search},
+};
+use app::api::logs::{LogContext, LogFacets, LogHistogram, LogPage, LogWriteSummary};
+use axum::{
+    extract::{RawQuery, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use std::collections::BTreeMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/loki/api/v1/push", post(create_loki_push))
+        .route("/api/logs/lines", post(create_lines))
+        .route("/api/logs/search", get(get_search))
+        .route("/api/logs/histogram", get(get_histogram))
+        .route("/api/logs/facets", get(get_facets))
+        .route("/api/logs/context", get(get_context))
+        .route("/api/logs/export", get(get_export))
+        .route("/api/logs/scrubbing", get(get_scrubbing))
+}
+
+/// Most bytes a request may expand to once decompressed, as a multiple of the body limit.
+const MAX_DECODED_FACTOR: u64 = 8;
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> &str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+}
+
+/// The body, gunzipped when its `Content-Encoding` says gzip (within the decoded limit and
+/// charged to the write's budget), or refused when it names another encoding.
+fn plain_body(body: &mut IngestBody, headers: &HeaderMap, limit: u64) -> Result<Vec<u8>, ApiError> {
+    match header_text(headers, header::CONTENT_ENCODING)
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "" | "identity" => Ok(body.bytes.to_vec()),
+        "gzip" => {
+            let compressed = body.bytes.clone();
+            Ok(crate::otlp::gunzip(&compressed, limit, |n| {
+                body.hold_decoded(n)
+            })?)
+        }
+        other => Err(ApiError::unsupported_media(
+            "content-encoding",
+            format!("bodies are gzip-compressed or not compressed; got {other:?}"),
+        )),
+    }
+}
+
+/// `POST /loki/api/v1/push`: 204 when every line is stored; 400 naming what was refused
+/// (the rest is stored), as Loki answers.
+async fn create_loki_push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    admitted: IngestBody,
+) -> Result<Response, ApiError> {
+    let content_type = header_text(&headers, header::CONTENT_TYPE).to_ascii_lowercase();
+    let protobuf = match content_type.as_str() {
+        "application/x-protobuf" | "application/protobuf" | "" => true,
+        "application/json" => false,
+        other => {
+            return Err(ApiError::unsupported_media(
+                "content-type",
+                format!("Loki pushes are application/x-protobuf (snappy) or application/json; got {other:?}"),
+            ))
+        }
+    };
+    let limit = state.info.body_limit.saturating_mul(MAX_DECODED_FACTOR);
+    let logs = state.logs.clone();
+    let headers_owned = headers.clone();
+    let (_held, batch) = admitted
+        .decode(move |body| -> Result<_, ApiError> {
+            if protobuf {
+                if let Ok(len) = snap::raw::decompress_len(&body.bytes) {
+                    if len as u64 <= limit {
+                        body.hold_decoded(len as u64)?;
+                    }
+                }
+                Ok(logs.from_loki_protobuf(&body.bytes, limit as usize)?)
+            } else {
+                let plain = plain_body(body, &headers_owned, limit)?;
+                Ok(logs.from_loki_json(&plain)?)
+            }
+        })
+        .await?;
+    let outcome = state.logs.write(batch?).await?;
+    match outcome.refusal_message() {
+        Some(message) => Err(ApiError::bad_request("body", message)),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// The stream labels of a bulk write: `service` and every `label.<name>` of the query string.
+fn bulk_labels(params: &Params) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut labels = BTreeMap::new();
+    for (key, value) in &params.0 {
+        if key == "service" {
+            labels.insert("service_name".to_string(), value.clone());
+        } else if let Some(name) = key.strip_prefix("label.") {
+            if !crate::labels::is_valid_label_name(name) {
+                return Err(ApiError::bad_request(
+                    key.clone(),
+                    format!("{name:?} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+                ));
+            }
+            labels.insert(name.to_string(), value.clone());
+        }
+    }
+    Ok(labels)
+}
+
+/// `POST /api/logs/lines`: NDJSON (`application/x-ndjson`, `application/jsonl`) or plain text.
+async fn create_lines(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    admitted: IngestBody,
+) -> Result<Json<LogWriteSummary>, ApiError> {
+    let labels = bulk_labels(&Params::new(query, b""))?;
+    let content_type = header_text(&headers, header::CONTENT_TYPE).to_ascii_lowercase();
+    let ndjson = match content_type.as_str() {
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/json-lines"
+        | "application/json" => true,
+        "text/plain" | "" => false,
+        other => {
+            return Err(ApiError::unsupported_media(
+                "content-type",
+                format!("lines are application/x-ndjson or text/plain; got {other:?}"),
+            ))
+        }
+    };
+    let limit = state.info.body_limit.saturating_mul(MAX_DECODED_FACTOR);
+    let logs = state.logs.clone();
+    let (_held, batch) = admitted
+        .decode(move |body| -> Result<_, ApiError> {
+            let plain = plain_body(body, &headers, limit)?;
+            Ok(logs.from_bulk(&plain, ndjson, labels)?)
+        })
+        .await?;
+    let outcome = state.logs.write(batch?).await?;
+    Ok(Json(LogWriteSummary {
+        accepted: outcome.accepted,
+        refused: outcome.refused,
+        message: outcome.refusal_message(),
+    }))
+}
+
+/// The query and time range of a read: `query`, `from` and `to` (`now-1h`, RFC 3339, Unix
+/// milliseconds; the last hour by default).
+fn search_of(params: &Params) -> Result<(String, i64, i64), ApiError> {
+    let now = chrono::Utc::now();
+    let time = |key: &'static str, default: &str| -> Result<i64, ApiError> {
+        let text = params.get(key).unwrap_or(default);
+        let expr = app::time::TimeExpr::parse(text).map_err(|e| ApiError::bad_request(key, e))?;
+        Ok(expr.resolve(now).timestamp_micros())
+    };
+    Ok((
+        params.get("query").unwrap_or("").to_string(),
+        time("from", "now-1h")?,
+        time("to", "now")?,
+    ))
+}
+
+fn number(params: &Params, key: &'static str, default: i64) -> Result<i64, ApiError> {
+    params
+        .get(key)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(key, format!("{v:?} is not a whole number")))
+        })
+        .transpose()
+        .map(|v| v.unwrap_or(default))
+}
+
+async fn get_search(
+    State(logs): State<LogsService>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<LogPage>, ApiError> {
+    let params = Params::new(query, b"");
+    let (text, from_us, to_us) = search_of(&params)?;
+    let limit = number(&params, "limit", 100)?;
+    let search = Search {
+        query: &text,
+        from_us,
+        to_us,
+    };
+    Ok(Json(
+        logs.search(&search, params.get("before"), limit).await?,
+    ))
+}
+
+async fn get_histogram(
+    State(logs): State<LogsService>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<LogHistogram>, ApiError> {
+    let params = Params::new(query, b"");
+    let (text, from_us, to_us) = search_of(&params)?;
+    let buckets = number(&params, "buckets", 120)?;
+    let search = Search {
+        query: &text,
+        from_us,
+        to_us,
+    };
+    Ok(Json(logs.histogram(&search, buckets).await?))
+}
+
+async fn get_facets(
+    State(logs): State<LogsService>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<LogFacets>, ApiError> {
+    let params = Params::new(query, b"");
+    let (text, from_us, to_us) = search_of(&params)?;
+    let search = Search {
+        query: &text,
+        from_us,
+        to_us,
+    };
+    Ok(Json(logs.facets(&search).await?))
+}
+
+async fn get_context(
+    State(logs): State<LogsService>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<LogContext>, ApiError> {
+    let params = Params::new(query, b"");
+    let cursor = params
+        .get("cursor")
+        .ok_or_else(|| ApiError::bad_request("cursor", "no cursor parameter provided"))?;
+    let before = number(&params, "before", 20)?;
+    let after = number(&params, "after", 20)?;
+    Ok(Json(logs.context(cursor, before, after).await?))
+}
+
+/// `GET /api/logs/export?format=ndjson|csv`: up to `limit` (10,000 at most) matching lines,
+/// newest first, as a download.
+async fn get_export(
+    State(logs): State<LogsService>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = Params::new(query, b"");
+    let (text, from_us, to_us) = search_of(&params)?;
+    let format = params.get("format").unwrap_or("ndjson");
+    if !matches!(format, "ndjson" | "csv") {
+        return Err(ApiError::bad_request("format", "is ndjson or csv"));
+    }
+    let limit = number(&params, "limit", 10_000)?.clamp(1, 10_000);
+    let search = Search {
+        query: &text,
+        from_us,
+        to_us,
+    };
+    let mut lines = Vec::new();
+    let mut before: Option<String> = None;
+    while (lines.len() as i64) < limit {
+        let page = logs
+            .search(
+                &search,
+                before.as_deref(),
+                (limit - lines.len() as i64).min(crate::logs::MAX_PAGE),
+            )
+            .await?;
+        lines.extend(page.lines);
+        match page.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    let (content_type, body) = if format == "csv" {
+        let mut out = String::from("time,service,level,body,trace_id,span_id,fields\n");
+        for l in &lines {
+            let cells = [
+                l.time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                l.service.clone(),
+                l.level.clone(),
+                l.body.clone(),
+                l.trace_id.clone().unwrap_or_default(),
+                l.span_id.clone().unwrap_or_default(),
+                serde_json::Value::Object(l.fields.clone()).to_string(),
+            ];
+            let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+            out.push_str(&row.join(","));
+            out.push('\n');
+        }
+        ("text/csv; charset=utf-8", out)
+    } else {
+        let mut out = String::new();
+        for l in &lines {
+            out.push_str(&serde_json::to_string(l).unwrap_or_default());
+            out.push('\n');
+        }
+        ("application/x-ndjson", out)
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"logs.{format}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// A CSV cell: quoted when it holds a comma, a quote or a line break; a leading `=`, `+`,
+/// `-` or `@` is prefixed with `'` so that spreadsheets do not run it as a formula.
+fn csv_cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+async fn get_scrubbing(State(logs): State<LogsService>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "rules": logs.scrubber().rules() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=1+1"), "'=1+1");
+    }
+}

@@ -1,0 +1,580 @@
+//! The logs tables: `log_stream` (a row per label set) and `log_line` (a row per line, in day
+//! partitions). Searches are built from a [`Condition`] with every value bound as a parameter;
+//! the time range always bounds them, so PostgreSQL reads only the partitions it covers.
+
+use super::{chunks, copy::BinaryRows};
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
+
+pub const PARENT: &str = "log_line";
+const DAY_US: i64 = 86_400_000_000;
+
+/// The partition holding the day that starts at `day_us` (µs since the epoch).
+pub fn partition_name(day_us: i64) -> String {
+    format!("log_line_p{}", super::utc(day_us / 1000).format("%Y%m%d"))
+}
+
+/// The start (µs) of the day of a partition named by [`partition_name`].
+pub fn partition_day(name: &str) -> Option<i64> {
+    let date = name.strip_prefix("log_line_p")?;
+    Some(
+        chrono::NaiveDate::parse_from_str(date, "%Y%m%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)?
+            .and_utc()
+            .timestamp_micros(),
+    )
+}
+
+/// The start (µs) of the day `us` falls in.
+pub fn day_of(us: i64) -> i64 {
+    us.div_euclid(DAY_US) * DAY_US
+}
+
+pub async fn create_partition(db: impl PgExecutor<'_>, day_us: i64) -> sqlx::Result<()> {
+    chunks::create_partition(
+        db,
+        PARENT,
+        &partition_name(day_us),
+        (day_us / 1000, (day_us + DAY_US) / 1000),
+        chunks::RowStorage::Packed,
+    )
+    .await
+}
+
+pub async fn select_partitions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
+    chunks::select_partitions(db, PARENT).await
+}
+
+/// A stream not stored yet: its hash, labels (a JSON object) and service.
+pub struct NewStream<'a> {
+    pub hash: &'a [u8],
+    pub labels: Value,
+    pub service: &'a str,
+}
+
+/// Stores the streams not stored yet and answers the id of each (by hash).
+pub async fn upsert_streams(
+    db: &mut PgConnection,
+    streams: &[NewStream<'_>],
+) -> sqlx::Result<Vec<(Vec<u8>, i64)>> {
+    let mut insert =
+        QueryBuilder::<Postgres>::new("insert into log_stream (labels_hash, labels, service) ");
+    insert.push_values(streams, |mut row, s| {
+        row.push_bind(s.hash)
+            .push_bind(&s.labels)
+            .push_bind(s.service);
+    });
+    insert.push(" on conflict (labels_hash) do nothing");
+    insert.build().execute(&mut *db).await?;
+    let hashes: Vec<&[u8]> = streams.iter().map(|s| s.hash).collect();
+    sqlx::query_as("select labels_hash, id from log_stream where labels_hash = any($1)")
+        .bind(hashes)
+        .fetch_all(db)
+        .await
+}
+
+pub async fn count_streams(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from log_stream")
+        .fetch_one(db)
+        .await
+}
+
+/// How many of the streams with these hashes are stored.
+pub async fn count_known_streams(db: impl PgExecutor<'_>, hashes: &[&[u8]]) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from log_stream where labels_hash = any($1)")
+        .bind(hashes)
+        .fetch_one(db)
+        .await
+}
+
+/// Makes the transaction read-only, its statements stopped by PostgreSQL after `timeout`.
+pub async fn limit_transaction(
+    tx: &mut PgConnection,
+    timeout: std::time::Duration,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "select set_config('statement_timeout', $1, true), set_config('transaction_read_only', 'on', true)",
+    )
+    .bind(timeout.as_millis().max(1).to_string())
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// One line to store.
+pub struct NewLine<'a> {
+    pub time_us: i64,
+    pub stream_id: i64,
+    pub service: &'a str,
+    pub severity: i16,
+    pub body: &'a str,
+    /// The fields as JSON object text.
+    pub fields: &'a [u8],
+    pub trace_id: Option<&'a str>,
+    pub span_id: Option<&'a str>,
+}
+
+/// Writes lines in one COPY on `conn` (a transaction the caller commits).
+pub async fn copy_lines(conn: &mut PgConnection, lines: &[NewLine<'_>]) -> sqlx::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut rows = BinaryRows::with_capacity(
+        lines
+            .iter()
+            .map(|l| 80 + l.body.len() + l.fields.len() + l.service.len())
+            .sum(),
+    );
+    for l in lines {
+        rows.row(8)
+            .timestamp_us(l.time_us)
+            .i64(l.stream_id)
+            .text(l.service)
+            .i16(l.severity)
+            .text(l.body)
+            .jsonb(l.fields)
+            .opt_text(l.trace_id)
+            .opt_text(l.span_id);
+    }
+    super::copy_binary(
+        conn,
+        "copy log_line (time, stream_id, service, severity, body, fields, trace_id, span_id) from stdin with (format binary)",
+        rows.finish(),
+    )
+    .await
+}
+
+/// What a search looks for; built by the logs query language.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    /// Every line.
+    All,
+    /// Lines with all these words (tokens, case-insensitive); a word ending in `*` is a prefix.
+    Words(Vec<String>),
+    /// Lines containing this text (case-insensitive), found through its words first.
+    Phrase(String),
+    /// A field whose text matches a regular expression (the body when `field` is `Body`).
+    Regex {
+        field: Field,
+        pattern: String,
+        case_insensitive: bool,
+    },
+    /// A field equal to a value (text, or the number or boolean it spells).
+    Equals {
+        field: Field,
+        value: String,
+    },
+    /// A field starting with a text.
+    Prefix {
+        field: Field,
+        prefix: String,
+    },
+    /// A numeric field compared with a number (lines where it is not a number never match).
+    Compare {
+        field: Field,
+        op: Op,
+        value: f64,
+    },
+    /// A field present.
+    Exists(Field),
+    Not(Box<Condition>),
+    And(Vec<Condition>),
+    Or(Vec<Condition>),
+}
+
+/// What a condition looks at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    Body,
+    Service,
+    /// The severity number.
+    Severity,
+    TraceId,
+    SpanId,
+    /// A stream label or a structured field of this name.
+    Named(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    fn sql(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+/// `%` and `_` taken literally in a LIKE pattern.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn push_condition(q: &mut QueryBuilder<'_, Postgres>, condition: &Condition) {
+    match condition {
+        Condition::All => {
+            q.push("true");
+        }
+        Condition::Words(words) => {
+            // One tsquery of every word: `a & b & pre:*`, each word quoted so that no text
+            // a user types is read as tsquery syntax.
+            let query = words
+                .iter()
+                .map(|w| {
+                    let (stem, prefix) = match w.strip_suffix('*') {
+                        Some(stem) => (stem, ":*"),
+                        None => (w.as_str(), ""),
+                    };
+                    format!(
+                        "'{}'{prefix}",
+                        stem.replace('\\', "\\\\").replace('\'', "''")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" & ");
+            q.push("to_tsvector('simple', l.body) @@ to_tsquery('simple', ")
+                .push_bind(query)
+                .push(")");
+        }
+        Condition::Phrase(text) => {
+            q.push("(to_tsvector('simple', l.body) @@ phraseto_tsquery('simple', ")
+                .push_bind(text.clone())
+                .push(") and l.body ilike ")
+                .push_bind(format!("%{}%", like_escaped(text)))
+                .push(")");
+        }
+        Condition::Regex {
+            field,
+            pattern,
+            case_insensitive,
+        } => {
+            let op = if *case_insensitive { " ~* " } else { " ~ " };
+            push_text_of(q, field, |q| {
+                q.push(op).push_bind(pattern.clone());
+            });
+        }
+        Condition::Equals { field, value } => push_equals(q, field, value),
+        Condition::Prefix { field, prefix } => {
+            push_text_of(q, field, |q| {
+                q.push(" like ")
+                    .push_bind(format!("{}%", like_escaped(prefix)));
+            });
+        }
+        Condition::Compare { field, op, value } => match field {
+            Field::Severity => {
+                q.push("l.severity ")
+                    .push(op.sql())
+                    .push(" ")
+                    .push_bind(*value as i16);
+            }
+            Field::Named(name) => {
+                // Only numbers compare: a CASE keeps the cast from seeing any other value.
+                q.push("(case when jsonb_typeof(l.fields -> ")
+                    .push_bind(name.clone())
+                    .push(") = 'number' then (l.fields ->> ")
+                    .push_bind(name.clone())
+                    .push(")::float8 ")
+                    .push(op.sql())
+                    .push(" ")
+                    .push_bind(*value)
+                    .push(" else false end)");
+            }
+            _ => {
+                q.push("false");
+            }
+        },
+        Condition::Exists(field) => match field {
+            Field::Named(name) => {
+                q.push("(l.fields ? ")
+                    .push_bind(name.clone())
+                    .push(" or s.labels ? ")
+                    .push_bind(name.clone())
+                    .push(")");
+            }
+            Field::TraceId => {
+                q.push("l.trace_id is not null");
+            }
+            Field::SpanId => {
+                q.push("l.span_id is not null");
+            }
+            _ => {
+                q.push("true");
+            }
+        },
+        Condition::Not(inner) => {
+            q.push("not coalesce((");
+            push_condition(q, inner);
+            q.push("), false)");
+        }
+        Condition::And(parts) | Condition::Or(parts) => {
+            let joiner = if matches!(condition, Condition::And(_)) {
+                " and "
+            } else {
+                " or "
+            };
+            q.push("(");
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    q.push(joiner);
+                }
+                push_condition(q, part);
+            }
+            if parts.is_empty() {
+                q.push(if joiner == " and " { "true" } else { "false" });
+            }
+            q.push(")");
+        }
+    }
+}
+
+/// `field = value`: a label or field equal to the text, or to the number or boolean it spells
+/// (so `status:500` finds `{"status": 500}`), through the GIN indexes' containment.
+fn push_equals(q: &mut QueryBuilder<'_, Postgres>, field: &Field, value: &str) {
+    match field {
+        Field::Named(name) => {
+            let mut candidates = vec![Value::String(value.to_string())];
+            if let Ok(n) = value.parse::<i64>() {
+                candidates.push(Value::from(n));
+            } else if let Some(n) = value
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
+                candidates.push(Value::Number(n));
+            }
+            if let Ok(b) = value.parse::<bool>() {
+                candidates.push(Value::Bool(b));
+            }
+            q.push("(");
+            for (i, candidate) in candidates.into_iter().enumerate() {
+                if i > 0 {
+                    q.push(" or ");
+                }
+                let object = Value::Object([(name.clone(), candidate)].into_iter().collect());
+                q.push("l.fields @> ").push_bind(object);
+            }
+            let object = Value::Object(
+                [(name.clone(), Value::String(value.to_string()))]
+                    .into_iter()
+                    .collect(),
+            );
+            q.push(" or s.labels @> ").push_bind(object).push(")");
+        }
+        Field::Severity => {
+            q.push("false");
+        }
+        other => push_text_of(q, other, |q| {
+            q.push(" = ").push_bind(value.to_string());
+        }),
+    }
+}
+
+/// `<text of field> <rest>`: for a named field, its label or field value as text.
+fn push_text_of(
+    q: &mut QueryBuilder<'_, Postgres>,
+    field: &Field,
+    rest: impl Fn(&mut QueryBuilder<'_, Postgres>),
+) {
+    match field {
+        Field::Body => {
+            q.push("l.body");
+            rest(q);
+        }
+        Field::Service => {
+            q.push("l.service");
+            rest(q);
+        }
+        Field::TraceId => {
+            q.push("l.trace_id");
+            rest(q);
+        }
+        Field::SpanId => {
+            q.push("l.span_id");
+            rest(q);
+        }
+        Field::Severity => {
+            q.push("false");
+        }
+        Field::Named(name) => {
+            q.push("(coalesce(l.fields ->> ")
+                .push_bind(name.clone())
+                .push(", s.labels ->> ")
+                .push_bind(name.clone())
+                .push(")");
+            rest(q);
+            q.push(")");
+        }
+    }
+}
+
+/// A stored line with its stream's labels.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LineRow {
+    pub time_us: i64,
+    pub id: i64,
+    pub stream_id: i64,
+    pub service: String,
+    pub severity: i16,
+    pub body: String,
+    pub fields: Value,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub labels: Value,
+}
+
+const LINE_COLUMNS: &str = "(extract(epoch from l.time) * 1000000)::int8 as time_us, l.id, l.stream_id, l.service, l.severity, l.body, l.fields, l.trace_id, l.span_id, s.labels";
+
+/// The search's `from` clause and its conditions, up to `where … ` (without ordering).
+fn matching<'a>(
+    select: &str,
+    condition: &Condition,
+    from_us: i64,
+    to_us: i64,
+) -> QueryBuilder<'a, Postgres> {
+    let mut q = QueryBuilder::new(select);
+    q.push(" from log_line l join log_stream s on s.id = l.stream_id where l.time >= ")
+        .push_bind(super::utc(0) + chrono::Duration::microseconds(from_us))
+        .push(" and l.time < ")
+        .push_bind(super::utc(0) + chrono::Duration::microseconds(to_us))
+        .push(" and ");
+    push_condition(&mut q, condition);
+    q
+}
+
+/// The newest `limit` matching lines in `from_us..to_us` older than `before` (time µs, id).
+pub async fn search(
+    db: impl PgExecutor<'_>,
+    condition: &Condition,
+    (from_us, to_us): (i64, i64),
+    before: Option<(i64, i64)>,
+    limit: i64,
+) -> sqlx::Result<Vec<LineRow>> {
+    let mut q = matching(&format!("select {LINE_COLUMNS}"), condition, from_us, to_us);
+    if let Some((time_us, id)) = before {
+        q.push(" and (l.time, l.id) < (")
+            .push_bind(super::utc(0) + chrono::Duration::microseconds(time_us))
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    q.push(" order by l.time desc, l.id desc limit ")
+        .push_bind(limit);
+    q.build_query_as().fetch_all(db).await
+}
+
+/// The severity class of a line (the lowest number of its level; 0 unknown), in SQL.
+const CLASS: &str =
+    "(case when l.severity between 1 and 24 then ((l.severity - 1) / 4) * 4 + 1 else 0 end)::int2";
+
+/// Matching lines per `step_us` bucket (aligned to the epoch) and severity class, as (bucket
+/// start µs, class, count).
+pub async fn histogram(
+    db: impl PgExecutor<'_>,
+    condition: &Condition,
+    (from_us, to_us): (i64, i64),
+    step_us: i64,
+) -> sqlx::Result<Vec<(i64, i16, i64)>> {
+    let mut q = matching(
+        &format!(
+            "select ((extract(epoch from l.time) * 1000000)::int8 / {step_us}) * {step_us} as bucket, {CLASS} as class, count(*)"
+        ),
+        condition,
+        from_us,
+        to_us,
+    );
+    q.push(" group by 1, 2 order by 1, 2");
+    q.build_query_as().fetch_all(db).await
+}
+
+/// The most common values of each field and label among the newest `sample` matching lines:
+/// how many lines were sampled, and (field, value, count) with at most `per_field` values a
+/// field. `level` values are severity classes.
+pub async fn facets(
+    db: impl PgExecutor<'_>,
+    condition: &Condition,
+    (from_us, to_us): (i64, i64),
+    sample: i64,
+    per_field: i64,
+) -> sqlx::Result<(i64, Vec<(String, String, i64)>)> {
+    let mut q = matching(
+        &format!("with hits as (select l.service, {CLASS} as class, l.fields, s.labels"),
+        condition,
+        from_us,
+        to_us,
+    );
+    q.push(" order by l.time desc, l.id desc limit ")
+        .push_bind(sample)
+        .push(
+            "), pairs as (
+                select 'service' as field, service as value from hits
+                union all select 'level', class::text from hits
+                union all select key, value from hits, jsonb_each_text(labels)
+                    where key not in ('service', 'level')
+                union all select key, left(value, 200) from hits, jsonb_each_text(fields)
+                    where jsonb_typeof(fields -> key) in ('string', 'number', 'boolean')
+                      and key not in ('service', 'level')
+            ), counted as (
+                select field, value, count(*) as n,
+                       row_number() over (partition by field order by count(*) desc, value) as rank
+                from pairs group by field, value
+            )
+            select field, value, n, (select count(*) from hits) from counted where rank <= ",
+        )
+        .push_bind(per_field)
+        .push(" order by field, n desc, value");
+    let rows: Vec<(String, String, i64, i64)> = q.build_query_as().fetch_all(db).await?;
+    let sampled = rows.first().map_or(0, |r| r.3);
+    Ok((
+        sampled,
+        rows.into_iter().map(|(f, v, n, _)| (f, v, n)).collect(),
+    ))
+}
+
+/// One line by its time (µs) and id.
+pub async fn line(db: impl PgExecutor<'_>, time_us: i64, id: i64) -> sqlx::Result<Option<LineRow>> {
+    let at = super::utc(0) + chrono::Duration::microseconds(time_us);
+    sqlx::query_as(&format!(
+        "select {LINE_COLUMNS} from log_line l join log_stream s on s.id = l.stream_id
+         where l.time = $1 and l.id = $2"
+    ))
+    .bind(at)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Up to `n` lines of `stream_id` just before (`older`) or after the line at (time µs, id),
+/// nearest first.
+pub async fn neighbours(
+    db: impl PgExecutor<'_>,
+    stream_id: i64,
+    (time_us, id): (i64, i64),
+    older: bool,
+    n: i64,
+) -> sqlx::Result<Vec<LineRow>> {
+    let at = super::utc(0) + chrono::Duration::microseconds(time_us);
+    let (cmp, order) = if older { ("<", "desc") } else { (">", "asc") };
+    sqlx::query_as(&format!(
+        "select {LINE_COLUMNS} from log_line l join log_stream s on s.id = l.stream_id
+         where l.stream_id = $1 and (l.time, l.id) {cmp} ($2, $3)
+         order by l.time {order}, l.id {order} limit $4"
+    ))
+    .bind(stream_id)
+    .bind(at)
+    .bind(id)
+    .bind(n)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,645 @@
+//! Logs: lines in through OTLP, Loki's push (protobuf and JSON) and bulk NDJSON or text, then
+//! found by the query language with their labels, fields and trace ids; histogram, facets,
+//! context, export; and every limit answering with its status and reason.
+
+use crate::helpers::{client_with, make_token, spawn_app, spawn_app_with, TestApp};
+use app::api::{
+    accounts::Scope,
+    logs::{LogContext, LogFacets, LogHistogram, LogPage, LogWriteSummary},
+};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use prost::Message;
+use server::{config::SettingsInput, logs::loki};
+use std::io::Write;
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap()
+}
+
+async fn push_lines(app: &TestApp, query: &str, content_type: &str, body: &str) -> LogWriteSummary {
+    let response = app
+        .client
+        .post(app.url(&format!("/api/logs/lines{query}")))
+        .header("content-type", content_type)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
+}
+
+async fn search(app: &TestApp, query: &str) -> LogPage {
+    let response = app
+        .client
+        .get(app.url("/api/logs/search"))
+        .query(&[("query", query), ("from", "now-1h"), ("to", "now+5m")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "{query}: {}",
+        response.text().await.unwrap()
+    );
+    response.json().await.unwrap()
+}
+
+fn bodies(page: &LogPage) -> Vec<&str> {
+    page.lines.iter().map(|l| l.body.as_str()).collect()
+}
+
+fn otlp_request(time_ns: i64) -> ExportLogsServiceRequest {
+    serde_json::from_value(serde_json::json!({"resourceLogs": [{
+    "resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "coder"}},
+        {"key": "service.instance.id", "value": {"stringValue": "coder-1"}},
+        {"key": "host.name", "value": {"stringValue": "box-7"}}]},
+    "scopeLogs": [{"scope": {"name": "agents.coder"}, "logRecords": [
+        {"timeUnixNano": time_ns.to_string(), "severityNumber": 17, "severityText": "ERROR",
+         "body": {"stringValue": "tool search failed: upstream timeout"},
+         "attributes": [{"key": "agent_id", "value": {"stringValue": "coder-1"}},
+                        {"key": "tool", "value": {"stringValue": "search"}},
+                        {"key": "duration_ms", "value": {"intValue": "812"}}],
+         "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174"},
+        {"timeUnixNano": (time_ns + 1000).to_string(), "severityNumber": 9,
+         "body": {"stringValue": "task finished"},
+         "attributes": [{"key": "agent_id", "value": {"stringValue": "coder-1"}},
+                        {"key": "duration_ms", "value": {"intValue": "120"}}]}
+    ]}]}]}))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn otlp_logs_in_protobuf_json_and_gzip_are_found_with_fields_and_trace_ids() {
+    let app = spawn_app().await;
+    let t = now_ns() - 60_000_000_000;
+    let request = otlp_request(t);
+    let response = app
+        .client
+        .post(app.url("/v1/logs"))
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-protobuf");
+    // The same request as JSON, gzip-compressed: the same lines again, a second later.
+    let mut json = serde_json::to_value(otlp_request(t + 1_000_000_000)).unwrap();
+    json["resourceLogs"][0]["resource"]["attributes"][0]["value"]["stringValue"] = "planner".into();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(json.to_string().as_bytes()).unwrap();
+    let response = app
+        .client
+        .post(app.url("/v1/logs"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        answer.get("partialSuccess").is_none_or(|p| p.is_null()),
+        "{answer}"
+    );
+
+    let page = search(&app, "timeout").await;
+    assert_eq!(page.lines.len(), 2, "{:?}", bodies(&page));
+    let newest = &page.lines[0];
+    assert_eq!(newest.service, "planner");
+    let line = &page.lines[1];
+    assert_eq!(line.service, "coder");
+    assert_eq!(line.level, "error");
+    assert_eq!(line.labels["service_name"], "coder");
+    assert_eq!(line.labels["service_instance_id"], "coder-1");
+    assert_eq!(line.fields["host.name"], "box-7");
+    assert_eq!(line.fields["tool"], "search");
+    assert_eq!(line.fields["scope"], "agents.coder");
+    assert_eq!(
+        line.trace_id.as_deref(),
+        Some("5b8efff798038103d269b633813fc60c")
+    );
+    assert_eq!(line.span_id.as_deref(), Some("eee19b7ec3c1b174"));
+    assert_eq!(line.time.timestamp_nanos_opt().unwrap() / 1000, t / 1000);
+
+    // Field filters, levels, numbers, negation, phrases, regular expressions, trace ids.
+    assert_eq!(search(&app, "service:coder").await.lines.len(), 2);
+    assert_eq!(
+        search(&app, "service:coder level>=warn").await.lines.len(),
+        1
+    );
+    assert_eq!(
+        search(&app, "agent_id:coder-1 duration_ms>500")
+            .await
+            .lines
+            .len(),
+        2
+    );
+    assert_eq!(
+        search(&app, "agent_id:coder-1 -timeout").await.lines.len(),
+        2
+    );
+    assert_eq!(
+        search(&app, "\"upstream timeout\" tool:search")
+            .await
+            .lines
+            .len(),
+        2
+    );
+    assert_eq!(search(&app, "\"timeout upstream\"").await.lines.len(), 0);
+    assert_eq!(
+        search(&app, "/fail(ed|ure)/ service_instance_id:coder-1")
+            .await
+            .lines
+            .len(),
+        2
+    );
+    assert_eq!(
+        search(&app, "trace_id:5b8efff798038103d269b633813fc60c")
+            .await
+            .lines
+            .len(),
+        2
+    );
+    // OR binds looser than terms side by side, as in every search language.
+    assert_eq!(
+        search(&app, "task OR tool service:planner")
+            .await
+            .lines
+            .len(),
+        3
+    );
+    assert_eq!(
+        search(&app, "(task OR tool) service:planner")
+            .await
+            .lines
+            .len(),
+        2
+    );
+    assert_eq!(search(&app, "fin*").await.lines.len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn loki_pushes_in_snappy_protobuf_and_json_are_found_by_label_and_metadata() {
+    let app = spawn_app().await;
+    let t = now_ns() - 30_000_000_000;
+    let request = loki::PushRequest {
+        streams: vec![loki::StreamAdapter {
+            labels: r#"{job="agents", env="prod", level="warn"}"#.into(),
+            entries: vec![loki::EntryAdapter {
+                timestamp: Some(loki::Timestamp {
+                    seconds: t / 1_000_000_000,
+                    nanos: (t % 1_000_000_000) as i32,
+                }),
+                line: "queue depth high for agent reviewer-2".into(),
+                structured_metadata: vec![loki::LabelPairAdapter {
+                    name: "trace_id".into(),
+                    value: "0af7651916cd43dd8448eb211c80319c".into(),
+                }],
+            }],
+            hash: 0,
+        }],
+    };
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&request.encode_to_vec())
+        .unwrap();
+    let response = app
+        .client
+        .post(app.url("/loki/api/v1/push"))
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
+    let json = serde_json::json!({"streams": [{"stream": {"job": "agents", "env": "dev"},
+        "values": [[(t + 1000).to_string(), "level=error msg=\"tool crashed\" agent=coder-3"],
+                   [(t + 2000).to_string(), "plain words only", {"user": "u-17"}]]}]});
+    let response = app
+        .client
+        .post(app.url("/loki/api/v1/push"))
+        .header("content-type", "application/json")
+        .body(json.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
+
+    let page = search(&app, "job:agents").await;
+    assert_eq!(bodies(&page).len(), 3);
+    let warn = page
+        .lines
+        .iter()
+        .find(|l| l.body.starts_with("queue"))
+        .unwrap();
+    assert_eq!(warn.level, "warn", "the level label gives the severity");
+    assert_eq!(warn.labels["env"], "prod");
+    assert_eq!(
+        warn.trace_id.as_deref(),
+        Some("0af7651916cd43dd8448eb211c80319c")
+    );
+    let logfmt = page
+        .lines
+        .iter()
+        .find(|l| l.body.contains("crashed"))
+        .unwrap();
+    assert_eq!(
+        logfmt.level, "error",
+        "logfmt's level field gives the severity"
+    );
+    assert_eq!(logfmt.fields["agent"], "coder-3");
+    assert_eq!(search(&app, "user:u-17").await.lines.len(), 1);
+    assert_eq!(search(&app, "env:dev level:error").await.lines.len(), 1);
+
+    // A push with a bad label set names it and stores nothing of that stream.
+    let response = app
+        .client
+        .post(app.url("/loki/api/v1/push"))
+        .header("content-type", "application/json")
+        .body(r#"{"streams":[{"stream":{"bad-name":"x"},"values":[["1","x"]]}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("bad-name"), "{text}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bulk_lines_are_parsed_scrubbed_counted_and_paged() {
+    let app = spawn_app().await;
+    let base = chrono::Utc::now().timestamp_millis() - 600_000;
+    let mut ndjson = String::new();
+    for i in 0..250 {
+        let level = if i % 10 == 0 { "error" } else { "info" };
+        ndjson.push_str(
+            &serde_json::json!({"ts": base + i * 1000, "level": level,
+                "msg": format!("step {i} by agent coder-{}", i % 3), "agent_id": format!("coder-{}", i % 3),
+                "user_email": "ada@example.com"})
+            .to_string(),
+        );
+        ndjson.push('\n');
+    }
+    let summary = push_lines(
+        &app,
+        "?service=worker&label.env=test",
+        "application/x-ndjson",
+        &ndjson,
+    )
+    .await;
+    assert_eq!(summary.accepted, 250);
+    let text = "WARNING:agents.planner:queue is long; mail bob@example.org\n\
+                127.0.0.1 - - [07/Dec/2026:10:00:00 +0000] \"GET /api/v1/query HTTP/1.1\" 503 12\n";
+    let summary = push_lines(&app, "?service=edge", "text/plain", text).await;
+    assert_eq!(summary.accepted, 2);
+
+    // Personal data never reaches the store.
+    let page = search(&app, "service:edge").await;
+    assert!(
+        page.lines.iter().all(|l| !l.body.contains("@example")),
+        "{:?}",
+        bodies(&page)
+    );
+    let python = page
+        .lines
+        .iter()
+        .find(|l| l.body.starts_with("WARNING"))
+        .unwrap();
+    assert_eq!(python.level, "warn");
+    assert!(python.body.contains("[email]"));
+    let access = page.lines.iter().find(|l| l.body.contains("GET")).unwrap();
+    assert_eq!(access.level, "error", "a 503 in an access log is an error");
+    assert_eq!(access.fields["status"], 503);
+    let stored: Vec<String> = sqlx::query_scalar("select fields::text from log_line")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert!(stored.iter().all(|f| !f.contains("ada@example.com")));
+
+    // Newest first, a page at a time, with nothing lost or repeated across pages.
+    let mut seen = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let mut query = vec![
+            ("query", "service:worker"),
+            ("from", "now-1h"),
+            ("limit", "100"),
+        ];
+        if let Some(b) = &before {
+            query.push(("before", b));
+        }
+        let page: LogPage = app
+            .client
+            .get(app.url("/api/logs/search"))
+            .query(&query)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen.extend(page.lines.iter().map(|l| l.body.clone()));
+        match page.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 250);
+    assert_eq!(seen[0], "step 249 by agent coder-0");
+    assert_eq!(seen[249], "step 0 by agent coder-0");
+
+    // The histogram's counts add up to the matches, by level.
+    let histogram: LogHistogram = app
+        .client
+        .get(app.url("/api/logs/histogram"))
+        .query(&[
+            ("query", "service:worker"),
+            ("from", "now-1h"),
+            ("to", "now"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(histogram.total, 250);
+    let errors: u64 = histogram
+        .buckets
+        .iter()
+        .filter_map(|b| b.counts.get("error"))
+        .sum();
+    assert_eq!(errors, 25);
+    assert!(histogram.buckets.len() >= 60 && histogram.step_ms >= 1000);
+
+    // Facets: the most common values of each field among the matches.
+    let facets: LogFacets = app
+        .client
+        .get(app.url("/api/logs/facets"))
+        .query(&[("query", "service:worker")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(facets.sampled, 250);
+    let agents = facets
+        .fields
+        .iter()
+        .find(|f| f.field == "agent_id")
+        .unwrap();
+    assert_eq!(agents.values[0], ("coder-0".to_string(), 84));
+    let levels = facets.fields.iter().find(|f| f.field == "level").unwrap();
+    assert_eq!(
+        levels.values,
+        vec![("info".into(), 225), ("error".into(), 25)]
+    );
+
+    // The lines around a hit, like grep -C.
+    let hit = search(&app, "\"step 100 \"").await.lines[0].clone();
+    let context: LogContext = app
+        .client
+        .get(app.url("/api/logs/context"))
+        .query(&[
+            ("cursor", hit.cursor.as_str()),
+            ("before", "2"),
+            ("after", "3"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let around: Vec<&str> = context
+        .before
+        .iter()
+        .chain([&context.line])
+        .chain(&context.after)
+        .map(|l| l.body.split(" by").next().unwrap())
+        .collect();
+    assert_eq!(
+        around,
+        ["step 98", "step 99", "step 100", "step 101", "step 102", "step 103"]
+    );
+
+    // Export as CSV.
+    let csv = app
+        .client
+        .get(app.url("/api/logs/export"))
+        .query(&[("query", "service:worker level:error"), ("format", "csv")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 26, "{csv}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_queries_and_writes_say_what_is_wrong_and_change_nothing() {
+    let app = spawn_app().await;
+    for (query, expected) in [
+        ("(error", "expected )"),
+        ("level>=loud", "not a level"),
+        ("/(/", "not a regular expression"),
+        ("ms>abc", "compares numbers"),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/api/logs/search"))
+            .query(&[("query", query)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "query");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(expected),
+            "{body}"
+        );
+    }
+    let response = app.get("/api/logs/search?from=soon").await;
+    assert_eq!(response.status(), 400);
+    let response = app.get("/api/logs/context?cursor=x").await;
+    assert_eq!(response.status(), 400);
+    let response = app.get("/api/logs/context?cursor=1-1").await;
+    assert_eq!(response.status(), 404);
+
+    for (content_type, body, status) in [
+        ("application/x-ndjson", "{\"msg\":\"ok\"}\nnot json\n", 400),
+        ("image/png", "x", 415),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/logs/lines"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{content_type}");
+    }
+    let response = app
+        .client
+        .post(app.url("/loki/api/v1/push"))
+        .header("content-type", "application/x-protobuf")
+        .body("not snappy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let count: i64 = sqlx::query_scalar("select count(*) from log_line")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "nothing of a refused request is stored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_limit_answers_with_its_status_and_reason() {
+    let app = spawn_app_with(SettingsInput {
+        logs_max_line: Some(server::config::ByteSize(2048)),
+        logs_max_streams: Some(3),
+        logs_stream_rate: Some(server::config::ByteSize(64 << 10)),
+        ..Default::default()
+    })
+    .await;
+    // A line too long is refused with the reason; the rest is stored.
+    let long = "x".repeat(3000);
+    let summary = push_lines(
+        &app,
+        "?service=a",
+        "text/plain",
+        &format!("short one\n{long}\n"),
+    )
+    .await;
+    assert_eq!((summary.accepted, summary.refused), (1, 1));
+    assert!(summary.message.unwrap().contains("longer than 2048 bytes"));
+    // Too far in the past or the future.
+    let old = chrono::Utc::now().timestamp_millis() - 40 * 86_400_000;
+    let body = format!("{{\"ts\":{old},\"msg\":\"old\"}}\n");
+    let summary = push_lines(&app, "?service=a", "application/x-ndjson", &body).await;
+    assert_eq!(summary.refused, 1);
+    assert!(summary
+        .message
+        .unwrap()
+        .contains("older than the retention"));
+
+    // A stream sending faster than its rate: 429 with Retry-After, nothing stored.
+    let burst = "y".repeat(1000);
+    let body: String = (0..300).map(|_| format!("{burst}\n")).collect();
+    let response = app
+        .client
+        .post(app.url("/api/logs/lines?service=fast"))
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("service_name=\\\"fast\\\"") || text.contains("fast"),
+        "{text}"
+    );
+
+    // More streams than the store keeps: 429 naming the limit, nothing stored.
+    push_lines(&app, "?service=b", "text/plain", "one\n").await;
+    let response = app
+        .client
+        .post(app.url("/api/logs/lines?service=c&label.pod=p1"))
+        .header("content-type", "text/plain")
+        .body("x\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = app
+        .client
+        .post(app.url("/api/logs/lines?service=d"))
+        .header("content-type", "text/plain")
+        .body("x\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.text().await.unwrap().contains("at most 3 streams"));
+    let lines: i64 = sqlx::query_scalar("select count(*) from log_line where service = 'd'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(lines, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn writing_needs_an_ingest_token_and_reading_a_read_token() {
+    let app = spawn_app().await;
+    let read = client_with(Some(&make_token(&app.db, "reader", &[Scope::Read]).await));
+    let ingest = client_with(Some(
+        &make_token(&app.db, "shipper", &[Scope::Ingest]).await,
+    ));
+    let push = |client: &reqwest::Client| {
+        client
+            .post(app.url("/api/logs/lines?service=x"))
+            .header("content-type", "text/plain")
+            .body("hello\n")
+            .send()
+    };
+    assert_eq!(push(&app.anonymous).await.unwrap().status(), 401);
+    assert_eq!(push(&read).await.unwrap().status(), 403);
+    assert_eq!(push(&ingest).await.unwrap().status(), 200);
+    let search = |client: &reqwest::Client| client.get(app.url("/api/logs/search")).send();
+    assert_eq!(search(&app.anonymous).await.unwrap().status(), 401);
+    assert_eq!(search(&ingest).await.unwrap().status(), 403);
+    assert_eq!(search(&read).await.unwrap().status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn partitions_past_the_retention_are_dropped_whole() {
+    let app = spawn_app().await;
+    push_lines(&app, "?service=keep", "text/plain", "recent\n").await;
+    // A partition of a day long gone, as an older portal with a longer retention left it.
+    sqlx::query("create table log_line_p20000101 partition of log_line for values from ('2000-01-01') to ('2000-01-02')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let logs = server::logs::LogsService::new(
+        app.db.clone(),
+        Default::default(),
+        server::logs::Scrubber::default(),
+        std::sync::Arc::new(server::admission::ReadAdmission::new(
+            1,
+            1,
+            server::portal_metrics::PortalMetrics::new(),
+        )),
+    );
+    assert_eq!(logs.drop_expired().await.unwrap(), 1);
+    let partitions: Vec<String> = sqlx::query_scalar(
+        "select c.relname::text from pg_inherits i join pg_class c on c.oid = i.inhrelid
+         join pg_class p on p.oid = i.inhparent where p.relname = 'log_line'",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(partitions.len(), 1, "{partitions:?}");
+    assert_eq!(search(&app, "recent").await.lines.len(), 1);
+    app.stop().await;
+}
