@@ -42,21 +42,35 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let Self::Internal(e) = &self {
+/// Marks an error answer already written in its protocol's shape, which the layer that gives
+/// bare error answers the JSON body must leave alone.
+#[derive(Clone, Copy)]
+pub struct Shaped;
+
+impl ApiError {
+    /// This error's status and Retry-After around a body in some protocol's own shape
+    /// (the portal's JSON, Prometheus' envelope, Loki's plain text); internal errors logged.
+    pub fn respond_with(&self, body: impl IntoResponse) -> Response {
+        if let Self::Internal(e) = self {
             tracing::error!(error = ?e, "request failed");
         }
-        let mut response = (self.status(), Json(self.body())).into_response();
+        let mut response = (self.status(), body).into_response();
+        response.extensions_mut().insert(Shaped);
         if let Self::Unavailable {
             retry_after_secs, ..
         } = self
         {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.respond_with(Json(self.body()))
     }
 }
 

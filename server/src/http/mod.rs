@@ -13,6 +13,7 @@ pub mod error;
 mod health;
 mod link_previews;
 mod logs;
+mod loki;
 mod otlp;
 mod panel_images;
 pub mod params;
@@ -65,6 +66,7 @@ fn api_routes() -> Router<AppState> {
         .merge(write::router())
         .merge(otlp::router())
         .merge(logs::router())
+        .merge(loki::router())
         .merge(prometheus::router())
         .merge(dashboards::router())
         .merge(versions::router())
@@ -160,7 +162,10 @@ async fn json_error_bodies(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.starts_with("application/json") || content_type.starts_with("text/html") {
+    if content_type.starts_with("application/json")
+        || content_type.starts_with("text/html")
+        || response.extensions().get::<error::Shaped>().is_some()
+    {
         return response;
     }
     let retry_after = response.headers().get(header::RETRY_AFTER).cloned();

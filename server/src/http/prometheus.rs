@@ -52,11 +52,7 @@ impl<E: Into<ApiError>> From<E> for PromError {
 
 impl IntoResponse for PromError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
         let body = self.0.body();
-        if let ApiError::Internal(e) = &self.0 {
-            tracing::error!(error = ?e, "request failed");
-        }
         let error_type = match body.error.kind.as_str() {
             "invalid" | "bad_request" | "limit" | "too_large" => "bad_data",
             "not_found" => "not_found",
@@ -68,24 +64,10 @@ impl IntoResponse for PromError {
             Some(field) => format!("{field}: {}", body.error.message),
             None => body.error.message,
         };
-        let mut response = (
-            status,
-            Json(PromResponse::<()>::Error {
-                error_type: error_type.into(),
-                error: message,
-            }),
-        )
-            .into_response();
-        if let ApiError::Unavailable {
-            retry_after_secs, ..
-        } = self.0
-        {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(retry_after_secs),
-            );
-        }
-        response
+        self.0.respond_with(Json(PromResponse::<()>::Error {
+            error_type: error_type.into(),
+            error: message,
+        }))
     }
 }
 

@@ -6,7 +6,9 @@
 
 pub mod bulk;
 pub mod detect;
+pub mod logql;
 pub mod loki;
+pub mod loki_query;
 pub mod otlp;
 pub mod query;
 pub mod scrub;

@@ -154,6 +154,8 @@ pub enum Condition {
     Words(Vec<String>),
     /// Lines containing this text (case-insensitive), found through its words first.
     Phrase(String),
+    /// Lines containing this text exactly (LogQL's `|=`).
+    Contains(String),
     /// A field whose text matches a regular expression (the body when `field` is `Body`).
     Regex {
         field: Field,
@@ -194,6 +196,8 @@ pub enum Field {
     SpanId,
     /// A stream label or a structured field of this name.
     Named(String),
+    /// A stream label only (LogQL's stream selectors).
+    Label(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,6 +259,11 @@ fn push_condition(q: &mut QueryBuilder<'_, Postgres>, condition: &Condition) {
                 .push_bind(format!("%{}%", like_escaped(text)))
                 .push(")");
         }
+        Condition::Contains(text) => {
+            q.push("strpos(l.body, ")
+                .push_bind(text.clone())
+                .push(") > 0");
+        }
         Condition::Regex {
             field,
             pattern,
@@ -302,6 +311,9 @@ fn push_condition(q: &mut QueryBuilder<'_, Postgres>, condition: &Condition) {
                     .push(" or s.labels ? ")
                     .push_bind(name.clone())
                     .push(")");
+            }
+            Field::Label(name) => {
+                q.push("s.labels ? ").push_bind(name.clone());
             }
             Field::TraceId => {
                 q.push("l.trace_id is not null");
@@ -372,6 +384,14 @@ fn push_equals(q: &mut QueryBuilder<'_, Postgres>, field: &Field, value: &str) {
             );
             q.push(" or s.labels @> ").push_bind(object).push(")");
         }
+        Field::Label(name) => {
+            let object = Value::Object(
+                [(name.clone(), Value::String(value.to_string()))]
+                    .into_iter()
+                    .collect(),
+            );
+            q.push("s.labels @> ").push_bind(object);
+        }
         Field::Severity => {
             q.push("false");
         }
@@ -406,6 +426,10 @@ fn push_text_of(
         }
         Field::Severity => {
             q.push("false");
+        }
+        Field::Label(name) => {
+            q.push("(s.labels ->> ").push_bind(name.clone()).push(")");
+            rest(q);
         }
         Field::Named(name) => {
             q.push("(coalesce(l.fields ->> ")
@@ -577,4 +601,127 @@ pub async fn neighbours(
     .bind(n)
     .fetch_all(db)
     .await
+}
+
+/// Up to `limit` matching lines in `from_us..to_us`, the newest or the oldest first.
+pub async fn lines_in_order(
+    db: impl PgExecutor<'_>,
+    condition: &Condition,
+    (from_us, to_us): (i64, i64),
+    newest_first: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<LineRow>> {
+    let mut q = matching(&format!("select {LINE_COLUMNS}"), condition, from_us, to_us);
+    let order = if newest_first { "desc" } else { "asc" };
+    q.push(format!(" order by l.time {order}, l.id {order} limit "))
+        .push_bind(limit);
+    q.build_query_as().fetch_all(db).await
+}
+
+/// The level name of a line's severity, in SQL.
+const LEVEL_NAME: &str = "(case when l.severity between 1 and 4 then 'trace' when l.severity between 5 and 8 then 'debug' when l.severity between 9 and 12 then 'info' when l.severity between 13 and 16 then 'warn' when l.severity between 17 and 20 then 'error' when l.severity between 21 and 24 then 'fatal' else 'unknown' end)";
+
+/// What matching lines are counted by.
+pub enum CountKey<'a> {
+    /// Each stream (its labels), and with `fields` each distinct set of fields too.
+    Streams { fields: bool },
+    /// These labels only: a stream label or field of the name (`a_b` also finds `a.b`);
+    /// `level` falls back to the line's level, which `detected_level` always is.
+    Labels(&'a [String]),
+}
+
+/// Lines and their bytes per bucket and key, for LogQL's range functions. Buckets are
+/// `bucket_us` long and numbered from `origin_us`: bucket `k` holds the lines in
+/// `(origin + (k-1)·bucket, origin + k·bucket]`, over `(origin_us, end_us]`. Rows are
+/// `(k, key as a JSON object, lines, bytes)`; at most `max_rows` + 1 are read, so that a caller
+/// can tell the limit was passed.
+pub async fn counts(
+    db: impl PgExecutor<'_>,
+    condition: &Condition,
+    (origin_us, end_us): (i64, i64),
+    bucket_us: i64,
+    key: &CountKey<'_>,
+    max_rows: i64,
+) -> sqlx::Result<Vec<(i64, Value, i64, i64)>> {
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "select (((extract(epoch from l.time) * 1000000)::int8 - {origin_us}) + {bucket_us} - 1) / {bucket_us} as k, "
+    ));
+    let group = match key {
+        CountKey::Streams { fields: false } => {
+            q.push("s.labels");
+            "1, s.id"
+        }
+        CountKey::Streams { fields: true } => {
+            q.push("s.labels || jsonb_build_object('__fields__', l.fields)");
+            "1, s.id, l.fields"
+        }
+        CountKey::Labels(names) => {
+            q.push("jsonb_build_object(");
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push_bind(name.clone()).push("::text, ");
+                if name == "detected_level" {
+                    q.push(LEVEL_NAME);
+                    continue;
+                }
+                q.push("coalesce(s.labels ->> ")
+                    .push_bind(name.clone())
+                    .push(", l.fields ->> ")
+                    .push_bind(name.clone())
+                    .push(", l.fields ->> ")
+                    .push_bind(name.replace('_', "."))
+                    .push(", ")
+                    .push(if name == "level" { LEVEL_NAME } else { "null" })
+                    .push(")");
+            }
+            q.push(")");
+            "1, 2"
+        }
+    };
+    q.push(" as key, count(*)::int8, sum(octet_length(l.body))::int8 from log_line l join log_stream s on s.id = l.stream_id where l.time > ")
+        .push_bind(super::utc(0) + chrono::Duration::microseconds(origin_us))
+        .push(" and l.time <= ")
+        .push_bind(super::utc(0) + chrono::Duration::microseconds(end_us))
+        .push(" and ");
+    push_condition(&mut q, condition);
+    q.push(format!(" group by {group} limit "))
+        .push_bind(max_rows + 1);
+    q.build_query_as().fetch_all(db).await
+}
+
+/// The labels of the streams matching `condition` (on stream labels only) that have lines in
+/// `from_us..to_us`, `limit` streams at most.
+pub async fn streams_with_lines(
+    db: impl PgExecutor<'_>,
+    condition: &Condition,
+    (from_us, to_us): (i64, i64),
+    limit: i64,
+) -> sqlx::Result<Vec<Value>> {
+    let mut q = QueryBuilder::<Postgres>::new("select s.labels from log_stream s where ");
+    push_condition(&mut q, condition);
+    q.push(" and exists (select 1 from log_line l where l.stream_id = s.id and l.time >= ")
+        .push_bind(super::utc(0) + chrono::Duration::microseconds(from_us))
+        .push(" and l.time < ")
+        .push_bind(super::utc(0) + chrono::Duration::microseconds(to_us))
+        .push(") order by s.id limit ")
+        .push_bind(limit);
+    let rows: Vec<(Value,)> = q.build_query_as().fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Streams, lines and bytes matching `condition` in `from_us..to_us` (Loki's index stats).
+pub async fn stats(
+    db: impl PgExecutor<'_>,
+    condition: &Condition,
+    (from_us, to_us): (i64, i64),
+) -> sqlx::Result<(i64, i64, i64)> {
+    let mut q = matching(
+        "select count(distinct l.stream_id)::int8, count(*)::int8, coalesce(sum(octet_length(l.body)), 0)::int8",
+        condition,
+        from_us,
+        to_us,
+    );
+    q.build_query_as().fetch_one(db).await
 }

@@ -113,6 +113,10 @@ fn promised(method: &str, route: &str) -> Option<Promise> {
         "/api/alerting/silences/preview",
         "/api/alerting/silences/matching",
         "/api/alerting/silences/occurrences",
+        "/loki/api/v1/query",
+        "/loki/api/v1/query_range",
+        "/loki/api/v1/labels",
+        "/loki/api/v1/series",
     ];
     Some(match (method, route) {
         // Open: health, metrics, the UI's files, public links and the images notifications link

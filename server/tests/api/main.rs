@@ -17,6 +17,7 @@ mod fuzz_corpora;
 mod health;
 mod helpers;
 mod logs;
+mod loki_api;
 mod maintenance;
 mod metrics;
 mod otlp;
