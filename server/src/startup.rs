@@ -577,6 +577,23 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
         );
     }
 
+    // Live tails here see the lines the other replicas commit: a listener on every replica,
+    // started again a second after it fails (a lost connection).
+    {
+        let logs = state.logs.clone();
+        supervisor.spawn("logs-tail-feed", move |ctx| async move {
+            while !ctx.is_stopped() {
+                let result = logs.feed_tails_from_other_replicas(ctx.token()).await;
+                ctx.ran(&result);
+                if result.is_err() {
+                    tokio::select! {
+                        _ = ctx.stopped() => {}
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        });
+    }
     // Log partitions past the retention are dropped whole, on one replica.
     {
         let logs = state.logs.clone();

@@ -99,6 +99,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/logs/context", Read),
     ("GET", "/api/logs/export", Read),
     ("GET", "/api/logs/scrubbing", Read),
+    ("GET", "/api/logs/tail", Read),
+    ("GET", "/loki/api/v1/tail", Read),
     ("GET", "/loki/api/v1/query", Read),
     ("POST", "/loki/api/v1/query", Read),
     ("GET", "/loki/api/v1/query_range", Read),

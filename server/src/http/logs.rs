@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/logs/context", get(get_context))
         .route("/api/logs/export", get(get_export))
         .route("/api/logs/scrubbing", get(get_scrubbing))
+        .route("/api/logs/tail", get(get_tail))
 }
 
 /// Most bytes a request may expand to once decompressed, as a multiple of the body limit.
@@ -341,6 +342,50 @@ fn csv_cell(text: &str) -> String {
 
 async fn get_scrubbing(State(logs): State<LogsService>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "rules": logs.scrubber().rules() }))
+}
+
+/// Live tail as server-sent events: `lines` events (JSON `{"lines": [...]}`, oldest first),
+/// `dropped` events (`{"dropped": n}`) when the tail fell behind, each with an id that
+/// `Last-Event-ID` resumes from (browsers send it when they reconnect by themselves). It
+/// starts with the stored lines since `from` (default the last minute).
+async fn get_tail(
+    State(logs): State<LogsService>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let params = Params::new(query, b"");
+    let text = params.get("query").unwrap_or("").to_string();
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    let from = match resume {
+        Some(id) => crate::logs::tail::TailFrom::Resume(id.to_string()),
+        None => {
+            let since = params.get("from").unwrap_or("now-1m");
+            let expr =
+                app::time::TimeExpr::parse(since).map_err(|e| ApiError::bad_request("from", e))?;
+            crate::logs::tail::TailFrom::Since(expr.resolve(chrono::Utc::now()).timestamp_micros())
+        }
+    };
+    let tail = logs.tail(&text, from).await?;
+    let events = futures_util::stream::unfold(tail, |mut tail| async move {
+        let event = match tail.next().await {
+            crate::logs::tail::TailEvent::Lines { lines, resume } => Event::default()
+                .event("lines")
+                .id(resume)
+                .json_data(serde_json::json!({ "lines": lines })),
+            crate::logs::tail::TailEvent::Dropped { lines, resume } => Event::default()
+                .event("dropped")
+                .id(resume)
+                .json_data(serde_json::json!({ "dropped": lines })),
+        };
+        Some((event, tail))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response())
 }
 
 #[cfg(test)]

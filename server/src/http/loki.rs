@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/loki/api/v1/series", get(series).post(series))
         .route("/loki/api/v1/index/stats", get(index_stats))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
+        .route("/loki/api/v1/tail", get(tail))
 }
 
 /// An error as Loki writes it: the message as plain text.
@@ -300,6 +301,47 @@ async fn index_stats(
         Json(json!({"streams": streams, "chunks": streams, "entries": entries, "bytes": bytes}))
             .into_response(),
     )
+}
+
+/// Loki's live tail over a WebSocket: frames of `{"streams": [...], "dropped_entries": ...}`,
+/// starting with up to `limit` stored lines since `start` (default an hour ago).
+async fn tail(
+    State(logs): State<LogsService>,
+    RawQuery(raw): RawQuery,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Result<Response, LokiError> {
+    let params = Params::new(raw, b"");
+    let query = text(&params, "query")?;
+    let start = time(&params, "start", now_ns().saturating_sub(HOUR_NS))?;
+    let limit = limit(&params)?.min(crate::logs::tail::HISTORY_LINES);
+    match params.get("delay_for").map(str::parse::<u32>) {
+        None | Some(Ok(0..=5)) => {}
+        _ => {
+            return Err(ApiError::bad_request(
+                "delay_for",
+                "must be a whole number of seconds from 0 to 5",
+            )
+            .into())
+        }
+    }
+    let mut session = logs.loki_tail(query, start.div_euclid(1000), limit).await?;
+    Ok(upgrade.on_upgrade(move |mut socket| async move {
+        use axum::extract::ws::Message;
+        loop {
+            tokio::select! {
+                frame = session.next() => {
+                    let text = serde_json::to_string(&frame).unwrap_or_default();
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+    }))
 }
 
 /// The Loki API version the portal answers like, for clients that check it.

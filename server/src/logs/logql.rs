@@ -682,23 +682,28 @@ fn field_filter(
     }
     if name == "level" || name == "detected_level" {
         if let ("=" | "==" | "!=", Some(level)) = (op, crate::logs::severity_of_text(&value)) {
-            let low = f64::from(level.saturating_sub(1) / 4 * 4 + 1);
-            let class = Condition::And(vec![
-                Condition::Compare {
-                    field: Field::Severity,
-                    op: crate::store::logs::Op::Ge,
-                    value: low,
-                },
-                Condition::Compare {
-                    field: Field::Severity,
-                    op: crate::store::logs::Op::Le,
-                    value: low + 3.0,
-                },
-            ]);
+            let class = level_class(level);
             return Ok(if op == "!=" {
                 Condition::Not(Box::new(class))
             } else {
                 class
+            });
+        }
+        if matches!(op, "=~" | "!~") {
+            // The levels whose names match, as severity ranges.
+            check_regex(&value, position)?;
+            let re = regex::Regex::new(&format!("(?i)^(?:{value})$"))
+                .map_err(|e| error(position, format!("not a regular expression: {e}")))?;
+            let classes: Vec<Condition> = app::api::logs::LEVELS
+                .iter()
+                .filter(|(name, _)| re.is_match(name))
+                .map(|(_, severity)| level_class(*severity))
+                .collect();
+            let matching = Condition::Or(classes);
+            return Ok(if op == "!~" {
+                Condition::Not(Box::new(matching))
+            } else {
+                matching
             });
         }
     }
@@ -742,6 +747,23 @@ fn field_filter(
             return numeric_filter(position, name, op, number);
         }
     })
+}
+
+/// The lines of a level: its four severity numbers.
+fn level_class(severity: u8) -> Condition {
+    let low = f64::from(severity.saturating_sub(1) / 4 * 4 + 1);
+    Condition::And(vec![
+        Condition::Compare {
+            field: Field::Severity,
+            op: crate::store::logs::Op::Ge,
+            value: low,
+        },
+        Condition::Compare {
+            field: Field::Severity,
+            op: crate::store::logs::Op::Le,
+            value: low + 3.0,
+        },
+    ])
 }
 
 fn numeric_filter(

@@ -345,6 +345,79 @@ impl LogsService {
     }
 }
 
+/// A Loki tail: the portal's tail, answered in Loki's frames.
+pub struct LokiTail {
+    tail: super::tail::Tail,
+    query: LogQuery,
+}
+
+impl LogsService {
+    /// Starts a Loki tail of a log query, with up to `limit` stored lines since `start_us`.
+    pub async fn loki_tail(
+        &self,
+        text: &str,
+        start_us: i64,
+        limit: i64,
+    ) -> Result<LokiTail, LogsError> {
+        let query = match super::logql::parse(text).map_err(|e| invalid("query", e.to_string()))? {
+            Expr::Log(q) => q,
+            Expr::Metric(_) => {
+                return Err(invalid("query", "only log queries can be tailed"));
+            }
+        };
+        let tail = self
+            .tail_condition(
+                query.condition.clone(),
+                super::tail::TailFrom::Since(start_us),
+                limit,
+            )
+            .await?;
+        Ok(LokiTail { tail, query })
+    }
+}
+
+impl LokiTail {
+    /// The next frame: `{"streams": [...], "dropped_entries": ...}`.
+    pub async fn next(&mut self) -> Value {
+        match self.tail.next().await {
+            super::tail::TailEvent::Lines { lines, .. } => {
+                let mut streams: Vec<StreamLines> = Vec::new();
+                let mut index: BTreeMap<Labels, usize> = BTreeMap::new();
+                for line in lines {
+                    let stream = serde_json::to_value(&line.labels).unwrap_or(Value::Null);
+                    let fields = Value::Object(line.fields);
+                    let labels =
+                        result_labels(&stream, self.query.parsed.then_some(&fields), &self.query);
+                    let at = *index.entry(labels.clone()).or_insert_with(|| {
+                        streams.push(StreamLines {
+                            labels,
+                            entries: Vec::new(),
+                        });
+                        streams.len() - 1
+                    });
+                    let ns = line.time.timestamp_nanos_opt().unwrap_or(0);
+                    streams[at].entries.push((ns, line.body));
+                }
+                serde_json::json!({
+                    "streams": streams.into_iter().map(|s| serde_json::json!({
+                        "stream": s.labels,
+                        "values": s.entries.into_iter().map(|(t, l)| serde_json::json!([t.to_string(), l])).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
+                    "dropped_entries": null,
+                })
+            }
+            // Which lines were missed is not known, only how many: one entry says so.
+            super::tail::TailEvent::Dropped { lines, .. } => serde_json::json!({
+                "streams": [],
+                "dropped_entries": [{
+                    "labels": {"dropped_lines": lines.to_string()},
+                    "timestamp": chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0).to_string(),
+                }],
+            }),
+        }
+    }
+}
+
 /// A JSON object of labels as text labels (nulls left out).
 fn plain_labels(value: &Value) -> Labels {
     let Value::Object(map) = value else {

@@ -13,6 +13,7 @@ pub mod otlp;
 pub mod query;
 pub mod scrub;
 pub mod stream;
+pub mod tail;
 
 use crate::{
     admission::{AdmissionError, ReadAdmission},
@@ -227,6 +228,10 @@ struct Inner {
     /// Days whose partition is known to exist.
     partitions: tokio::sync::Mutex<HashSet<i64>>,
     rates: Mutex<HashMap<[u8; 32], Bucket>>,
+    /// The lines just stored, for live tails.
+    tail: tail::Ring,
+    /// This process, as tails' resume positions name it.
+    instance: String,
 }
 
 impl LogsService {
@@ -245,6 +250,8 @@ impl LogsService {
             stream_count: AtomicI64::new(-1),
             partitions: tokio::sync::Mutex::default(),
             rates: Mutex::default(),
+            tail: tail::Ring::default(),
+            instance: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
         }))
     }
 
@@ -441,11 +448,19 @@ impl LogsService {
             .collect();
         self.ensure_partitions(&days).await?;
         let services: Vec<String> = batch.streams.iter().map(|(s, _)| s.service()).collect();
+        // Ids are taken before the COPY so that the tail's lines carry them (for their
+        // context, and to be told apart from the same lines read back from the store).
+        let line_ids = {
+            let mut conn = self.0.pool.acquire().await?;
+            db::next_line_ids(&mut conn, batch.records.len()).await?
+        };
         let lines: Vec<db::NewLine> = batch
             .records
             .iter()
-            .map(|r| db::NewLine {
+            .zip(&line_ids)
+            .map(|(r, &id)| db::NewLine {
                 time_us: r.time_us,
+                id,
                 stream_id: ids[r.stream],
                 service: &services[r.stream],
                 severity: r.severity as i16,
@@ -455,11 +470,19 @@ impl LogsService {
                 span_id: r.span_id.as_deref(),
             })
             .collect();
+        let announcements = tail::announcements(
+            &self.0.instance,
+            &line_ids,
+            batch.records.iter().map(|r| r.time_us),
+        );
         let mut attempt = 0;
         loop {
             let mut tx = self.0.pool.begin().await?;
             match db::copy_lines(&mut tx, &lines).await {
                 Ok(()) => {
+                    for payload in &announcements {
+                        db::announce_lines(&mut tx, payload).await?;
+                    }
                     tx.commit().await?;
                     break;
                 }
@@ -475,11 +498,46 @@ impl LogsService {
                 Err(e) => return Err(e.into()),
             }
         }
+        let accepted = lines.len() as u64;
+        drop(lines);
+        self.publish(batch.streams, batch.records, services, line_ids);
         Ok(WriteOutcome {
-            accepted: lines.len() as u64,
+            accepted,
             refused,
             reasons: batch.refused,
         })
+    }
+
+    /// Hands committed lines to the live tails.
+    fn publish(
+        &self,
+        streams: Vec<(Stream, [u8; 32])>,
+        records: Vec<Record>,
+        services: Vec<String>,
+        ids: Vec<i64>,
+    ) {
+        let labels: Vec<Arc<BTreeMap<String, String>>> = streams
+            .into_iter()
+            .map(|(s, _)| Arc::new(s.0.into_iter().collect()))
+            .collect();
+        let services: Vec<Arc<str>> = services.into_iter().map(Arc::from).collect();
+        let lines = records
+            .into_iter()
+            .zip(ids)
+            .map(|(r, id)| {
+                tail::TailLine::new(
+                    r.time_us,
+                    id,
+                    labels[r.stream].clone(),
+                    services[r.stream].clone(),
+                    r.severity,
+                    r.body,
+                    r.fields,
+                    (r.trace_id, r.span_id),
+                )
+            })
+            .collect();
+        self.0.tail.push(lines);
     }
 
     /// Takes each stream's bytes from its bucket, or refuses the whole write (nothing taken).

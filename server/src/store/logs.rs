@@ -105,6 +105,7 @@ pub async fn limit_transaction(
 /// One line to store.
 pub struct NewLine<'a> {
     pub time_us: i64,
+    pub id: i64,
     pub stream_id: i64,
     pub service: &'a str,
     pub severity: i16,
@@ -113,6 +114,14 @@ pub struct NewLine<'a> {
     pub fields: &'a [u8],
     pub trace_id: Option<&'a str>,
     pub span_id: Option<&'a str>,
+}
+
+/// `n` new line ids, from the lines' sequence.
+pub async fn next_line_ids(conn: &mut PgConnection, n: usize) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar("select nextval('log_line_id_seq') from generate_series(1, $1)")
+        .bind(n as i64)
+        .fetch_all(conn)
+        .await
 }
 
 /// Writes lines in one COPY on `conn` (a transaction the caller commits).
@@ -127,8 +136,9 @@ pub async fn copy_lines(conn: &mut PgConnection, lines: &[NewLine<'_>]) -> sqlx:
             .sum(),
     );
     for l in lines {
-        rows.row(8)
+        rows.row(9)
             .timestamp_us(l.time_us)
+            .i64(l.id)
             .i64(l.stream_id)
             .text(l.service)
             .i16(l.severity)
@@ -139,7 +149,7 @@ pub async fn copy_lines(conn: &mut PgConnection, lines: &[NewLine<'_>]) -> sqlx:
     }
     super::copy_binary(
         conn,
-        "copy log_line (time, stream_id, service, severity, body, fields, trace_id, span_id) from stdin with (format binary)",
+        "copy log_line (time, id, stream_id, service, severity, body, fields, trace_id, span_id) from stdin with (format binary)",
         rows.finish(),
     )
     .await
@@ -724,4 +734,39 @@ pub async fn stats(
         to_us,
     );
     q.build_query_as().fetch_one(db).await
+}
+
+/// The channel committed lines are announced on, for other replicas' live tails.
+pub const LINES_CHANNEL: &str = "portal_log_lines";
+
+/// Announces lines on [`LINES_CHANNEL`], delivered when the transaction commits.
+pub async fn announce_lines(conn: &mut PgConnection, payload: &str) -> sqlx::Result<()> {
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(LINES_CHANNEL)
+        .bind(payload)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The lines whose ids fall in these runs (inclusive), within `from_us..=to_us`.
+pub async fn lines_by_ids(
+    db: impl PgExecutor<'_>,
+    runs: &[(i64, i64)],
+    (from_us, to_us): (i64, i64),
+) -> sqlx::Result<Vec<LineRow>> {
+    let starts: Vec<i64> = runs.iter().map(|r| r.0).collect();
+    let ends: Vec<i64> = runs.iter().map(|r| r.1).collect();
+    sqlx::query_as(&format!(
+        "select {LINE_COLUMNS} from log_line l join log_stream s on s.id = l.stream_id
+         join unnest($1::int8[], $2::int8[]) as r(a, b) on l.id between r.a and r.b
+         where l.time >= $3 and l.time <= $4
+         order by l.id"
+    ))
+    .bind(starts)
+    .bind(ends)
+    .bind(super::utc(0) + chrono::Duration::microseconds(from_us))
+    .bind(super::utc(0) + chrono::Duration::microseconds(to_us))
+    .fetch_all(db)
+    .await
 }

@@ -17,6 +17,7 @@ mod fuzz_corpora;
 mod health;
 mod helpers;
 mod logs;
+mod logs_tail;
 mod loki_api;
 mod maintenance;
 mod metrics;
