@@ -38,6 +38,7 @@ pub fn detect(line: &str) -> Detected {
     }
     .or_else(|| python(trimmed))
     .or_else(|| access(trimmed))
+    .or_else(|| text_then_json(trimmed))
     .or_else(|| logfmt(trimmed))
     .unwrap_or_default();
     if out.severity.is_none() {
@@ -68,6 +69,18 @@ fn json(line: &str) -> Option<Detected> {
         fields,
         severity: None,
     })
+}
+
+/// `message {"key": "value", …}`: a message followed by a JSON object of its metadata, as
+/// winston-loki and many JavaScript and Go loggers write.
+fn text_then_json(line: &str) -> Option<Detected> {
+    if !line.ends_with('}') {
+        return None;
+    }
+    let at = line.find(" {")?;
+    let mut out = json(&line[at + 1..])?;
+    out.format = Some("text+json");
+    Some(out)
 }
 
 /// `key=value key2="quoted value"`: at least two pairs, and every word of the line a pair.
@@ -228,6 +241,18 @@ mod tests {
         assert_eq!(d.fields["msg"], json!("tool \"search\" failed"));
         assert_eq!(detect("x=1 and then some words").format, None);
         assert_eq!(detect("just=one").format, None);
+    }
+
+    #[test]
+    fn a_message_then_its_metadata_as_json() {
+        let d = detect(
+            r#"payment failed: card declined {"level":"error","order_id":"o-18","amount":42.5}"#,
+        );
+        assert_eq!(d.format, Some("text+json"));
+        assert_eq!(d.severity, Some(17));
+        assert_eq!(d.fields["order_id"], "o-18");
+        assert_eq!(d.fields["amount"], 42.5);
+        assert_eq!(detect("set {a} to {b}").format, None);
     }
 
     #[test]

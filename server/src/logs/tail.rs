@@ -558,7 +558,10 @@ impl Matcher {
             Matcher::Compare(field, op, value) => {
                 let number = match field {
                     Field::Severity => Some(f64::from(line.severity)),
-                    Field::Named(name) => line.fields().get(name).and_then(Value::as_f64),
+                    Field::Named(name) => match line.fields().get(name) {
+                        Some(Value::String(text)) => text.parse().ok().filter(|n: &f64| n.is_finite()),
+                        other => other.and_then(Value::as_f64),
+                    },
                     _ => None,
                 };
                 number.is_some_and(|n| match op {

@@ -299,10 +299,13 @@ fn push_condition(q: &mut QueryBuilder<'_, Postgres>, condition: &Condition) {
                     .push_bind(*value as i16);
             }
             Field::Named(name) => {
-                // Only numbers compare: a CASE keeps the cast from seeing any other value.
+                // Numbers compare, and text that spells one (Loki's structured metadata is
+                // text): a CASE keeps the cast from seeing any other value.
                 q.push("(case when jsonb_typeof(l.fields -> ")
                     .push_bind(name.clone())
-                    .push(") = 'number' then (l.fields ->> ")
+                    .push(") = 'number' or (l.fields ->> ")
+                    .push_bind(name.clone())
+                    .push(") ~ '^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' then (l.fields ->> ")
                     .push_bind(name.clone())
                     .push(")::float8 ")
                     .push(op.sql())
