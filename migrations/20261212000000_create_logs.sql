@@ -43,3 +43,16 @@ create index log_line_words on log_line using gin (to_tsvector('simple', body));
 create index log_line_fields on log_line using gin (fields jsonb_path_ops);
 -- From a trace to its lines.
 create index log_line_trace on log_line (trace_id) where trace_id is not null;
+
+-- Lines and bytes per minute, stream and level, kept with the lines they count (in the same
+-- transaction): the volume histogram of a day, or of a month, reads these instead of every
+-- line. `severity` is the level's lowest severity number (1, 5, 9, 13, 17, 21; 0 unknown).
+create table log_count (
+    minute timestamptz not null,
+    stream_id bigint not null,
+    severity smallint not null,
+    service text not null,
+    lines bigint not null,
+    bytes bigint not null,
+    primary key (minute, stream_id, severity)
+);

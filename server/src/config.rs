@@ -384,7 +384,9 @@ impl Settings {
             max_streams: i64::try_from(self.logs_max_streams).unwrap_or(i64::MAX),
             stream_rate_bytes: self.logs_stream_rate,
             stream_burst_bytes: self.logs_stream_rate.saturating_mul(4),
-            query_timeout: self.query_timeout,
+            // A search stops in the database before the request's own time limit answers for
+            // it, so it never runs on after its client has been told to retry.
+            query_timeout: self.query_timeout.min(self.request_timeout.mul_f64(0.9)),
             ..crate::logs::LogLimits::default()
         }
     }

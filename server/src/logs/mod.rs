@@ -207,6 +207,8 @@ pub struct Search<'a> {
 
 /// Most lines one page may have.
 pub const MAX_PAGE: i64 = 1000;
+/// The newest slice of time a search looks at first (then twice as much each time).
+const FIRST_SLICE_US: i64 = 5 * 60 * 1_000_000;
 /// Lines the facets count, the newest first.
 pub const FACET_SAMPLE: i64 = 10_000;
 /// Most lines of context either side.
@@ -470,6 +472,30 @@ impl LogsService {
                 span_id: r.span_id.as_deref(),
             })
             .collect();
+        // Lines and bytes per minute, stream and level, in key order.
+        let mut by_minute: BTreeMap<(i64, i64, i16), (usize, i64, i64)> = BTreeMap::new();
+        for r in &batch.records {
+            let minute = r.time_us.div_euclid(60_000_000) * 60_000_000;
+            let class = level_class(r.severity);
+            let slot = by_minute
+                .entry((minute, ids[r.stream], class))
+                .or_insert((r.stream, 0, 0));
+            slot.1 += 1;
+            slot.2 += r.body.len() as i64;
+        }
+        let counts: Vec<db::NewCount> = by_minute
+            .iter()
+            .map(
+                |(&(minute_us, stream_id, class), &(stream, lines, bytes))| db::NewCount {
+                    minute_us,
+                    stream_id,
+                    class,
+                    service: &services[stream],
+                    lines,
+                    bytes,
+                },
+            )
+            .collect();
         let announcements = tail::announcements(
             &self.0.instance,
             &line_ids,
@@ -480,6 +506,7 @@ impl LogsService {
             let mut tx = self.0.pool.begin().await?;
             match db::copy_lines(&mut tx, &lines).await {
                 Ok(()) => {
+                    db::add_counts(&mut tx, &counts).await?;
                     for payload in &announcements {
                         db::announce_lines(&mut tx, payload).await?;
                     }
@@ -698,10 +725,28 @@ impl LogsService {
         check_range(search)?;
         let before = before.map(parse_cursor).transpose()?;
         let limit = limit.clamp(1, MAX_PAGE);
-        let range = (search.from_us, search.to_us);
+        let (from_us, to_us) = (search.from_us, search.to_us);
         let rows = self
             .read(|mut tx| async move {
-                Ok(db::search(&mut *tx, &condition, range, before, limit + 1).await?)
+                if db::uses_an_inverted_index(&condition) {
+                    db::prefer_inverted_indexes(&mut tx).await?;
+                }
+                // Newest first, a slice of time at a time, each twice the last: the first
+                // slices answer a common term at once, and a rare one is found through its
+                // index slice by slice instead of by walking every line in time order.
+                let mut rows = Vec::new();
+                let mut end = before.map_or(to_us, |(t, _)| (t + 1).min(to_us));
+                let mut width = FIRST_SLICE_US;
+                while end > from_us && (rows.len() as i64) <= limit {
+                    let start = end.saturating_sub(width).max(from_us);
+                    let wanted = limit + 1 - rows.len() as i64;
+                    rows.extend(
+                        db::search(&mut *tx, &condition, (start, end), before, wanted).await?,
+                    );
+                    end = start;
+                    width = width.saturating_mul(2);
+                }
+                Ok(rows)
             })
             .await?;
         let more = rows.len() as i64 > limit;
@@ -723,10 +768,38 @@ impl LogsService {
         let condition = query::parse(search.query)?;
         check_range(search)?;
         let step_us = round_step((search.to_us - search.from_us) / buckets.clamp(1, 1000));
-        let range = (search.from_us, search.to_us);
-        let rows =
-            self.read(|mut tx| async move {
-                Ok(db::histogram(&mut *tx, &condition, range, step_us).await?)
+        let (from_us, to_us) = (search.from_us, search.to_us);
+        let rows = self
+            .read(|mut tx| async move {
+                // Whole minutes from the counts when they can answer; the lines themselves
+                // for the rest (the partial minutes at the ends, or every line).
+                const MINUTE: i64 = 60_000_000;
+                let inner = (
+                    from_us.div_euclid(MINUTE) * MINUTE
+                        + if from_us.rem_euclid(MINUTE) > 0 {
+                            MINUTE
+                        } else {
+                            0
+                        },
+                    to_us.div_euclid(MINUTE) * MINUTE,
+                );
+                if step_us % MINUTE != 0 || inner.0 >= inner.1 || !db::counted_by_minute(&condition)
+                {
+                    if db::uses_an_inverted_index(&condition) {
+                        db::prefer_inverted_indexes(&mut tx).await?;
+                    }
+                    return Ok(
+                        db::histogram(&mut *tx, &condition, (from_us, to_us), step_us).await?,
+                    );
+                }
+                let mut rows =
+                    db::histogram_by_minute(&mut *tx, &condition, inner, step_us).await?;
+                for edge in [(from_us, inner.0), (inner.1, to_us)] {
+                    if edge.0 < edge.1 {
+                        rows.extend(db::histogram(&mut *tx, &condition, edge, step_us).await?);
+                    }
+                }
+                Ok(rows)
             })
             .await?;
         let mut by_bucket: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
@@ -765,6 +838,9 @@ impl LogsService {
         let range = (search.from_us, search.to_us);
         let (sampled, rows) = self
             .read(|mut tx| async move {
+                if db::uses_an_inverted_index(&condition) {
+                    db::prefer_inverted_indexes(&mut tx).await?;
+                }
                 Ok(db::facets(&mut *tx, &condition, range, FACET_SAMPLE, 10).await?)
             })
             .await?;
@@ -826,6 +902,11 @@ impl LogsService {
                 .num_microseconds()
                 .unwrap_or(i64::MAX / 2);
         let mut dropped = 0;
+        db::delete_counts_before(
+            &self.0.pool,
+            cut.div_euclid(86_400_000_000) * 86_400_000_000,
+        )
+        .await?;
         for name in db::select_partitions(&self.0.pool).await? {
             let Some(day) = db::partition_day(&name) else {
                 continue;
@@ -837,6 +918,15 @@ impl LogsService {
             }
         }
         Ok(dropped)
+    }
+}
+
+/// The level class of a severity: the level's lowest severity number (0 unknown), as the
+/// store's histograms count.
+fn level_class(severity: u8) -> i16 {
+    match severity {
+        1..=24 => i16::from((severity - 1) / 4 * 4 + 1),
+        _ => 0,
     }
 }
 

@@ -559,7 +559,9 @@ impl Matcher {
                 let number = match field {
                     Field::Severity => Some(f64::from(line.severity)),
                     Field::Named(name) => match line.fields().get(name) {
-                        Some(Value::String(text)) => text.parse().ok().filter(|n: &f64| n.is_finite()),
+                        Some(Value::String(text)) => {
+                            text.parse().ok().filter(|n: &f64| n.is_finite())
+                        }
                         other => other.and_then(Value::as_f64),
                     },
                     _ => None,

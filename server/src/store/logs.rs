@@ -88,6 +88,29 @@ pub async fn count_known_streams(db: impl PgExecutor<'_>, hashes: &[&[u8]]) -> s
         .await
 }
 
+/// Whether a condition narrows the lines through an inverted index (words, phrases, a field's
+/// or a label's value, a trace id) wherever it holds.
+pub fn uses_an_inverted_index(condition: &Condition) -> bool {
+    match condition {
+        Condition::Words(_) | Condition::Phrase(_) => true,
+        Condition::Equals { field, .. } => !matches!(field, Field::Severity | Field::Body),
+        Condition::And(parts) => parts.iter().any(uses_an_inverted_index),
+        Condition::Or(parts) => !parts.is_empty() && parts.iter().all(uses_an_inverted_index),
+        _ => false,
+    }
+}
+
+/// Steers the transaction's searches to the inverted indexes (bitmap scans) rather than to
+/// walking the time index newest first and testing each line: PostgreSQL cannot tell how rare
+/// a word is, and the walk through a day's lines for one that is rare takes seconds where its
+/// index answers in milliseconds.
+pub async fn prefer_inverted_indexes(tx: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("select set_config('enable_indexscan', 'off', true)")
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
 /// Makes the transaction read-only, its statements stopped by PostgreSQL after `timeout`.
 pub async fn limit_transaction(
     tx: &mut PgConnection,
@@ -114,6 +137,89 @@ pub struct NewLine<'a> {
     pub fields: &'a [u8],
     pub trace_id: Option<&'a str>,
     pub span_id: Option<&'a str>,
+}
+
+/// Lines and bytes of one minute, stream and level class, to add to `log_count`.
+pub struct NewCount<'a> {
+    pub minute_us: i64,
+    pub stream_id: i64,
+    pub class: i16,
+    pub service: &'a str,
+    pub lines: i64,
+    pub bytes: i64,
+}
+
+/// Adds counts to `log_count` (in the transaction that writes their lines). Rows are taken in
+/// key order, so that concurrent writers lock them in the same order and never deadlock.
+pub async fn add_counts(conn: &mut PgConnection, counts: &[NewCount<'_>]) -> sqlx::Result<()> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let mut q = QueryBuilder::<Postgres>::new(
+        "insert into log_count (minute, stream_id, severity, service, lines, bytes) ",
+    );
+    q.push_values(counts, |mut row, c| {
+        row.push_bind(super::utc(0) + chrono::Duration::microseconds(c.minute_us))
+            .push_bind(c.stream_id)
+            .push_bind(c.class)
+            .push_bind(c.service)
+            .push_bind(c.lines)
+            .push_bind(c.bytes);
+    });
+    q.push(
+        " on conflict (minute, stream_id, severity) do update
+          set lines = log_count.lines + excluded.lines, bytes = log_count.bytes + excluded.bytes",
+    );
+    q.build().execute(conn).await.map(|_| ())
+}
+
+/// Forgets the counts of minutes before `cut_us`.
+pub async fn delete_counts_before(db: impl PgExecutor<'_>, cut_us: i64) -> sqlx::Result<u64> {
+    sqlx::query("delete from log_count where minute < $1")
+        .bind(super::utc(0) + chrono::Duration::microseconds(cut_us))
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// Whether `log_count` can answer for a condition: it looks only at the stream (labels,
+/// service) and the level, which the counts keep.
+pub fn counted_by_minute(condition: &Condition) -> bool {
+    match condition {
+        Condition::All => true,
+        Condition::Compare {
+            field: Field::Severity,
+            ..
+        } => true,
+        Condition::Equals { field, .. }
+        | Condition::Regex { field, .. }
+        | Condition::Prefix { field, .. }
+        | Condition::Exists(field) => matches!(field, Field::Label(_) | Field::Service),
+        Condition::Not(inner) => counted_by_minute(inner),
+        Condition::And(parts) | Condition::Or(parts) => parts.iter().all(counted_by_minute),
+        _ => false,
+    }
+}
+
+/// Like [`histogram`], from `log_count`, for whole minutes (`from_us` and `to_us` on minutes)
+/// and a condition [`counted_by_minute`] accepts; `step_us` a whole number of minutes.
+pub async fn histogram_by_minute(
+    db: impl PgExecutor<'_>,
+    condition: &Condition,
+    (from_us, to_us): (i64, i64),
+    step_us: i64,
+) -> sqlx::Result<Vec<(i64, i16, i64)>> {
+    let mut q = QueryBuilder::new(format!(
+        "select ((extract(epoch from l.minute) * 1000000)::int8 / {step_us}) * {step_us} as bucket, l.severity, sum(l.lines)::int8
+         from log_count l join log_stream s on s.id = l.stream_id where l.minute >= "
+    ));
+    q.push_bind(super::utc(0) + chrono::Duration::microseconds(from_us))
+        .push(" and l.minute < ")
+        .push_bind(super::utc(0) + chrono::Duration::microseconds(to_us))
+        .push(" and ");
+    push_condition(&mut q, condition);
+    q.push(" group by 1, 2 order by 1, 2");
+    q.build_query_as().fetch_all(db).await
 }
 
 /// `n` new line ids, from the lines' sequence.

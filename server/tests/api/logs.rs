@@ -643,3 +643,66 @@ async fn partitions_past_the_retention_are_dropped_whole() {
     assert_eq!(search(&app, "recent").await.lines.len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn histograms_from_the_minute_counts_match_the_lines_to_the_line() {
+    let app = spawn_app().await;
+    // 40 lines over 10 minutes, two services, every level; the range starts and ends inside a
+    // minute, so the ends are counted from the lines and the middle from the minute counts.
+    let minute = 60_000_000_000i64;
+    let t0 = (now_ns() / minute - 15) * minute;
+    let levels = ["debug", "info", "warn", "error", "fatal"];
+    let mut body = String::new();
+    let mut expected: std::collections::BTreeMap<(i64, &str), u64> = Default::default();
+    let (from, to) = (t0 + 20_000_000_000, t0 + 10 * minute + 10_000_000_000);
+    for i in 0..40i64 {
+        let t = t0 + i * 16_000_000_000; // every 16 s
+        let level = levels[(i % 5) as usize];
+        let service = if i % 2 == 0 { "even" } else { "odd" };
+        body.push_str(&format!(
+            "{{\"ts\": {t}, \"level\": \"{level}\", \"service\": \"{service}\", \"msg\": \"line {i}\"}}\n"
+        ));
+        if t >= from && t < to && service == "even" && matches!(level, "warn" | "error" | "fatal") {
+            *expected
+                .entry((t / minute * minute / 1_000_000, level))
+                .or_default() += 1;
+        }
+    }
+    push_lines(&app, "", "application/x-ndjson", &body).await;
+    let ms = |ns: i64| (ns / 1_000_000).to_string();
+    let histogram = |query: &'static str| {
+        let (from, to) = (ms(from), ms(to));
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .get(app.url("/api/logs/histogram"))
+                .query(&[
+                    ("query", query),
+                    ("from", &from),
+                    ("to", &to),
+                    ("buckets", "12"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<LogHistogram>().await.unwrap()
+        }
+    };
+    // Counted by minute (service and level only) and from the lines (a word): the same.
+    for query in ["service:even level>=warn", "service:even level>=warn line"] {
+        let h = histogram(query).await;
+        assert_eq!(h.step_ms, 60_000, "{query}");
+        let mut found: std::collections::BTreeMap<(i64, &str), u64> = Default::default();
+        for b in &h.buckets {
+            for (level, n) in &b.counts {
+                let level = levels.iter().find(|l| *l == level).unwrap();
+                found.insert((b.time.timestamp_millis(), level), *n);
+            }
+        }
+        assert_eq!(found, expected, "{query}");
+        assert_eq!(h.total, expected.values().sum::<u64>());
+    }
+    app.stop().await;
+}
