@@ -18,6 +18,7 @@ use super::{
         HomePreference, ImportReport, PublicLink, ResolveVariable, SaveDashboard, ShortLink,
         VariableOptions, VersionSummary,
     },
+    logs::{LogContext, LogFacets, LogHistogram, LogPage},
     prometheus::{QueryData, QueryRange},
     silences::{
         InhibitRule, OccurrencesRequest, SaveSilence, Silence, SilencePreview,
@@ -42,6 +43,68 @@ pub mod paths {
 
     pub fn portal_status() -> String {
         "/api/portal/status".into()
+    }
+
+    /// A log search's query and time range (epoch milliseconds) as parameters.
+    fn log_params(query: &str, from_ms: i64, to_ms: i64) -> Vec<(String, String)> {
+        vec![
+            ("query".into(), query.into()),
+            ("from".into(), from_ms.to_string()),
+            ("to".into(), to_ms.to_string()),
+        ]
+    }
+
+    pub fn log_search(
+        query_text: &str,
+        (from_ms, to_ms): (i64, i64),
+        before: Option<&str>,
+        limit: u32,
+    ) -> String {
+        let mut p = log_params(query_text, from_ms, to_ms);
+        p.push(("limit".into(), limit.to_string()));
+        if let Some(b) = before {
+            p.push(("before".into(), b.into()));
+        }
+        format!("/api/logs/search{}", query(&p))
+    }
+
+    pub fn log_histogram(query_text: &str, (from_ms, to_ms): (i64, i64), buckets: u32) -> String {
+        let mut p = log_params(query_text, from_ms, to_ms);
+        p.push(("buckets".into(), buckets.to_string()));
+        format!("/api/logs/histogram{}", query(&p))
+    }
+
+    pub fn log_facets(query_text: &str, (from_ms, to_ms): (i64, i64)) -> String {
+        format!(
+            "/api/logs/facets{}",
+            query(&log_params(query_text, from_ms, to_ms))
+        )
+    }
+
+    pub fn log_context(cursor: &str, before: u32, after: u32) -> String {
+        format!(
+            "/api/logs/context?cursor={}&before={before}&after={after}",
+            escape(cursor)
+        )
+    }
+
+    /// The export of a search, as a file (`ndjson` or `csv`).
+    pub fn log_export(query_text: &str, (from_ms, to_ms): (i64, i64), format: &str) -> String {
+        let mut p = log_params(query_text, from_ms, to_ms);
+        p.push(("format".into(), format.into()));
+        format!("/api/logs/export{}", query(&p))
+    }
+
+    /// The live tail (server-sent events) of a query, from a time (a relative one such as
+    /// `now-1m` or epoch milliseconds).
+    pub fn log_tail(query_text: &str, from: &str) -> String {
+        format!(
+            "/api/logs/tail{}",
+            query(&[
+                ("query".into(), query_text.into()),
+                ("from".into(), from.into())
+            ])
+        )
     }
 
     pub fn instant_query(expr: &str, at_ms: i64) -> String {
@@ -384,6 +447,31 @@ pub type PromResult<T> = Result<T, String>;
 
 pub async fn get_portal_status() -> Result<PortalStatus, ClientError> {
     get_json(&paths::portal_status()).await
+}
+
+pub async fn search_logs(
+    query: &str,
+    range: (i64, i64),
+    before: Option<&str>,
+    limit: u32,
+) -> Result<LogPage, ClientError> {
+    get_json(&paths::log_search(query, range, before, limit)).await
+}
+
+pub async fn log_histogram(
+    query: &str,
+    range: (i64, i64),
+    buckets: u32,
+) -> Result<LogHistogram, ClientError> {
+    get_json(&paths::log_histogram(query, range, buckets)).await
+}
+
+pub async fn log_facets(query: &str, range: (i64, i64)) -> Result<LogFacets, ClientError> {
+    get_json(&paths::log_facets(query, range)).await
+}
+
+pub async fn log_context(cursor: &str, before: u32, after: u32) -> Result<LogContext, ClientError> {
+    get_json(&paths::log_context(cursor, before, after)).await
 }
 
 pub async fn instant_query(expr: &str, at_ms: i64) -> PromResult<QueryData> {

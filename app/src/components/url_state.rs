@@ -162,3 +162,38 @@ mod tests {
         assert_eq!(query_string([]), "");
     }
 }
+
+/// A query typed into a page and kept in the URL under `param`: what the URL says (`url`),
+/// what the box holds (`text`, brought back by back and forward), a counter that goes up when
+/// the same query is run again (`runs`, for resources to track), and `run`, which runs the
+/// box's text (putting it in the URL, or running it again when it is already there).
+#[derive(Clone, Copy)]
+pub struct QueryText {
+    pub url: Memo<String>,
+    pub text: RwSignal<String>,
+    pub runs: RwSignal<u64>,
+    pub run: Callback<()>,
+}
+
+pub fn use_query_text(param: &'static str) -> QueryText {
+    let query_map = use_query_map();
+    let url = Memo::new(move |_| query_map.with(|q| q.get_str(param).unwrap_or("").to_string()));
+    let text = RwSignal::new(url.get_untracked());
+    Effect::new(move |_| text.set(url.get()));
+    let runs = RwSignal::new(0u64);
+    let update = use_query_updater();
+    let run = Callback::new(move |_| {
+        let q = text.get_untracked().trim().to_string();
+        if q == url.get_untracked() {
+            runs.update(|r| *r += 1);
+        } else {
+            update(vec![(param, (!q.is_empty()).then_some(q))]);
+        }
+    });
+    QueryText {
+        url,
+        text,
+        runs,
+        run,
+    }
+}

@@ -1,4 +1,4 @@
-//! Explore: ad-hoc metric queries, log search and trace timelines.
+//! Explore: ad-hoc metric queries and trace timelines (logs are in `logs.rs`).
 
 use super::Upcoming;
 use crate::api::{
@@ -10,7 +10,7 @@ use crate::components::{
     page_header::PageHeader,
     promql_editor::PromqlEditor,
     time_series_chart::{ChartData, TimeSeriesChart},
-    url_state::{use_query_updater, use_refresh_tick, use_time_range},
+    url_state::{use_query_text, use_query_updater, use_refresh_tick, use_time_range, QueryText},
 };
 use crate::time::{auto_step_ms, format_duration, TimeRange};
 use leptos::prelude::*;
@@ -82,27 +82,16 @@ async fn run_query(query: String, range: TimeRange, table: bool) -> Result<Answe
 #[component]
 pub fn MetricsExplorePage() -> impl IntoView {
     let query_map = use_query_map();
-    let url_query =
-        Memo::new(move |_| query_map.with(|q| q.get_str("q").unwrap_or("").to_string()));
+    let QueryText {
+        url: url_query,
+        text,
+        runs,
+        run,
+    } = use_query_text("q");
     let table = Memo::new(move |_| query_map.with(|q| q.get_str("view") == Some("table")));
     let range = use_time_range();
     let tick = use_refresh_tick();
     let update = use_query_updater();
-    let text = RwSignal::new(url_query.get_untracked());
-    // Back and forward bring their query into the editor.
-    Effect::new(move |_| text.set(url_query.get()));
-    let runs = RwSignal::new(0u64);
-    let run = {
-        let update = update.clone();
-        Callback::new(move |_| {
-            let q = text.get_untracked().trim().to_string();
-            if q == url_query.get_untracked() {
-                runs.update(|r| *r += 1);
-            } else {
-                update(vec![("q", (!q.is_empty()).then_some(q))]);
-            }
-        })
-    };
     let answer = LocalResource::new(move || {
         let query = url_query.get();
         let range = range.get();
@@ -207,20 +196,6 @@ fn ResultTable(at: i64, rows: Vec<(String, String)>) -> impl IntoView {
                 </table>
             }.into_any()
         }}
-    }
-}
-
-#[component]
-pub fn LogsExplorePage() -> impl IntoView {
-    view! {
-        <PageHeader title="Explore logs" subtitle="Search the logs shipped over OTLP and the Loki push API" time_controls=true/>
-        <Upcoming
-            shows="Log lines for the time range, filtered by labels and text, with their volume over time."
-            features=&[
-                "Label selectors and text or regular-expression filters",
-                "A volume histogram above the lines",
-                "Links from a log line to its trace",
-            ]/>
     }
 }
 

@@ -18,7 +18,8 @@ use super::{
     connect::ConnectPage,
     dashboard::{DashboardPage, PanelSoloPage, PublicDashboardPage},
     dashboards::DashboardsPage,
-    explore::{LogsExplorePage, MetricsExplorePage, TracesExplorePage},
+    explore::{MetricsExplorePage, TracesExplorePage},
+    logs::LogsExplorePage,
     settings::SettingsPage,
 };
 use leptos::prelude::*;

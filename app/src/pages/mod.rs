@@ -8,6 +8,7 @@ pub mod dashboards;
 pub mod explore;
 pub mod home;
 pub mod lazy;
+pub mod logs;
 pub mod not_found;
 pub mod settings;
 pub mod sign_in;

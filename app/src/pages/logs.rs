@@ -1,0 +1,522 @@
+//! Explore → Logs: search every stream at once, see the matches' volume by level over time,
+//! narrow by the most common field values, open a line to read its labels and fields, see the
+//! lines around it, follow its trace, and tail new lines live. The query, the time range and
+//! the live switch are in the URL.
+
+use crate::api::{
+    endpoints::{self, paths},
+    logs::{LogContext, LogFacets, LogHistogram, LogLine, LogPage},
+};
+use crate::components::{
+    page_header::PageHeader,
+    url_state::{use_query_text, use_query_updater, use_refresh_tick, use_time_range, QueryText},
+};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// Lines a page of results asks for.
+const PAGE: u32 = 100;
+/// Live lines kept on screen; older ones leave as new ones come.
+#[cfg(feature = "hydrate")]
+const LIVE_KEEP: usize = 1000;
+/// Levels from the worst, as the histogram stacks them.
+const LEVEL_ORDER: [&str; 7] = [
+    "fatal", "error", "warn", "info", "debug", "trace", "unknown",
+];
+
+/// Example queries offered while nothing has matched yet.
+const EXAMPLES: &[&str] = &[
+    "level>=error",
+    "service:coder timeout",
+    "\"upstream timeout\" -retry",
+    "agent_id:* duration_ms>1000",
+    "/panic|fatal/",
+];
+
+/// A value as the query language writes it: bare when it is one plain word, else quoted.
+fn term(field: &str, value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '@'));
+    if plain {
+        format!("{field}:{value}")
+    } else {
+        format!(
+            "{field}:\"{}\"",
+            value.replace('\\', "\\\\").replace('"', "\\\"")
+        )
+    }
+}
+
+/// The query with one more term, `AND`ed on.
+fn with_term(query: &str, term: &str) -> String {
+    let query = query.trim();
+    if query.is_empty() {
+        term.to_string()
+    } else if query.contains(" OR ") {
+        format!("({query}) {term}")
+    } else {
+        format!("{query} {term}")
+    }
+}
+
+fn time_of(line: &LogLine) -> String {
+    use chrono::TimeZone;
+    chrono::Local
+        .from_utc_datetime(&line.time.naive_utc())
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string()
+}
+
+#[component]
+pub fn LogsExplorePage() -> impl IntoView {
+    let query_map = use_query_map();
+    let QueryText {
+        url: url_query,
+        text,
+        runs,
+        run: run_text,
+    } = use_query_text("query");
+    let live = Memo::new(move |_| query_map.with(|q| q.get_str("live") == Some("1")));
+    let range = use_time_range();
+    let tick = use_refresh_tick();
+    let update = use_query_updater();
+    // Runs a query given whole (an example, a filter added).
+    let run = Callback::new(move |q: String| {
+        text.set(q);
+        run_text.run(());
+    });
+    let add_term =
+        Callback::new(move |t: String| run.run(with_term(&url_query.get_untracked(), &t)));
+    // The time range resolved once per search, so the lines, the histogram and the facets
+    // (and the next pages) all speak of the same span.
+    let span = Memo::new(move |_| {
+        tick.track();
+        runs.track();
+        let (from, to) = range.get().resolve(chrono::Utc::now());
+        (from.timestamp_millis(), to.timestamp_millis())
+    });
+    // Older pages appended below the first.
+    let older: RwSignal<Vec<LogLine>> = RwSignal::new(Vec::new());
+    let next = RwSignal::new(None::<String>);
+    let page = LocalResource::new(move || {
+        let (query, span) = (url_query.get(), span.get());
+        async move { endpoints::search_logs(&query, span, None, PAGE).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = page.get() {
+            older.set(Vec::new());
+            next.set(p.next.clone());
+        }
+    });
+    let histogram = LocalResource::new(move || {
+        let (query, span) = (url_query.get(), span.get());
+        async move { endpoints::log_histogram(&query, span, 120).await }
+    });
+    let facets = LocalResource::new(move || {
+        let (query, span) = (url_query.get(), span.get());
+        async move { endpoints::log_facets(&query, span).await }
+    });
+    let loading_more = RwSignal::new(false);
+    let load_more = move |_| {
+        let Some(cursor) = next.get_untracked() else {
+            return;
+        };
+        loading_more.set(true);
+        let (query, span) = (url_query.get_untracked(), span.get_untracked());
+        leptos::task::spawn_local(async move {
+            if let Ok(p) = endpoints::search_logs(&query, span, Some(&cursor), PAGE).await {
+                older.update(|o| o.extend(p.lines));
+                next.set(p.next);
+            }
+            loading_more.set(false);
+        });
+    };
+    // Live lines, newest first, and how many the tail had to skip.
+    let live_lines: RwSignal<Vec<LogLine>> = RwSignal::new(Vec::new());
+    let dropped = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        url_query.track();
+        live.track();
+        live_lines.set(Vec::new());
+        dropped.set(0);
+    });
+    let toggle_live = {
+        let update = update.clone();
+        move |_| {
+            let on = !live.get_untracked();
+            update(vec![("live", on.then(|| "1".to_string()))]);
+        }
+    };
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |previous: Option<Option<tail::Tail>>| {
+        drop(previous);
+        if !live.get() {
+            return None;
+        }
+        let url = paths::log_tail(&url_query.get(), "now");
+        tail::Tail::open(
+            &url,
+            move |lines| {
+                live_lines.update(|l| {
+                    for line in lines {
+                        l.insert(0, line);
+                    }
+                    l.truncate(LIVE_KEEP);
+                })
+            },
+            move |n| dropped.update(|d| *d += n),
+        )
+    });
+
+    let export =
+        move |format: &'static str| move || paths::log_export(&url_query.get(), span.get(), format);
+
+    view! {
+        <PageHeader title="Explore logs" subtitle="Search every stream, read a line in its context, follow it live" time_controls=true/>
+        <section class="card explore-query">
+            <form class="explore-query-row" on:submit=move |ev| { ev.prevent_default(); run.run(text.get_untracked()); }>
+                <input type="search" class="input logs-query-input" aria-label="Log query"
+                    placeholder="words, \"a phrase\", field:value, level>=warn, -negation, /regex/"
+                    prop:value=move || text.get()
+                    on:input=move |ev| text.set(event_target_value(&ev))/>
+                <button type="submit" class="button button-primary explore-run">"Search"</button>
+                <button type="button" class="button logs-live" aria-pressed=move || if live.get() { "true" } else { "false" }
+                    on:click=toggle_live>
+                    {move || if live.get() { "● Live" } else { "Live" }}
+                </button>
+            </form>
+            <div class="explore-toolbar">
+                <span class="explore-stats muted" aria-live="polite">
+                    {move || match (page.get(), histogram.get()) {
+                        (Some(Err(e)), _) => e.to_string(),
+                        (Some(Ok(_)), Some(Ok(h))) => format!("{} matching lines", h.total),
+                        (None, _) => "Searching…".to_string(),
+                        _ => String::new(),
+                    }}
+                </span>
+                <a class="link-button" href=export("ndjson") download="logs.ndjson">"Export NDJSON"</a>
+                <a class="link-button" href=export("csv") download="logs.csv">"Export CSV"</a>
+            </div>
+        </section>
+        <section class="card logs-histogram-card" aria-label="Matching lines over time by level">
+            {move || match histogram.get() {
+                Some(Ok(h)) => view! { <Histogram histogram=h/> }.into_any(),
+                _ => view! { <div class="logs-histogram-placeholder"></div> }.into_any(),
+            }}
+        </section>
+        <div class="logs-main">
+            <aside class="card logs-facets" aria-label="Common field values">
+                {move || match facets.get() {
+                    Some(Ok(f)) => view! { <Facets facets=f add_term=add_term/> }.into_any(),
+                    Some(Err(_)) => ().into_any(),
+                    None => view! { <p class="muted">"Counting…"</p> }.into_any(),
+                }}
+            </aside>
+            <section class="card logs-lines">
+                {move || live.get().then(|| view! {
+                    <div class="logs-live-status" role="status">
+                        <span class="logs-live-dot"></span>
+                        {move || format!("Live: {} new lines", live_lines.with(Vec::len))}
+                        {move || (dropped.get() > 0).then(|| view! {
+                            <span class="logs-dropped">{format!(" · {} lines skipped while this view fell behind", dropped.get())}</span>
+                        })}
+                    </div>
+                    <ol class="logs-list logs-live-list">
+                        {move || live_lines.get().into_iter().map(|line| view! { <Line line=line add_term=add_term/> }).collect_view()}
+                    </ol>
+                })}
+                {move || match page.get() {
+                    None => view! { <p class="muted">"Searching…"</p> }.into_any(),
+                    Some(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Some(Ok(LogPage { lines, .. })) if lines.is_empty() => view! {
+                        <div class="explore-examples">
+                            <p class="explore-empty">"No lines match in this time range."</p>
+                            <p class="muted">"Try another range, or one of these:"</p>
+                            <ul>
+                                {EXAMPLES.iter().map(|e| view! {
+                                    <li><button type="button" class="link-button" on:click=move |_| run.run(e.to_string())>
+                                        <code>{*e}</code>
+                                    </button></li>
+                                }).collect_view()}
+                            </ul>
+                        </div>
+                    }.into_any(),
+                    Some(Ok(LogPage { lines, .. })) => view! {
+                        <ol class="logs-list">
+                            {lines.into_iter().map(|line| view! { <Line line=line add_term=add_term/> }).collect_view()}
+                            {move || older.get().into_iter().map(|line| view! { <Line line=line add_term=add_term/> }).collect_view()}
+                        </ol>
+                        {move || next.get().is_some().then(|| view! {
+                            <button type="button" class="button logs-more" disabled=move || loading_more.get() on:click=load_more>
+                                {move || if loading_more.get() { "Loading…" } else { "Older lines" }}
+                            </button>
+                        })}
+                    }.into_any(),
+                }}
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn Histogram(histogram: LogHistogram) -> impl IntoView {
+    let n = histogram.buckets.len().max(1);
+    let highest = histogram
+        .buckets
+        .iter()
+        .map(|b| b.counts.values().sum::<u64>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let width = 1000.0 / n as f64;
+    let first = histogram.buckets.first().map(|b| b.time);
+    let last = histogram.buckets.last().map(|b| b.time);
+    let bars = histogram
+        .buckets
+        .iter()
+        .enumerate()
+        .flat_map(|(i, bucket)| {
+            let mut y = 100.0;
+            let total: u64 = bucket.counts.values().sum();
+            let title = format!(
+                "{}: {total} lines",
+                crate::chart::format_instant(bucket.time.timestamp_millis())
+            );
+            LEVEL_ORDER
+                .iter()
+                .rev()
+                .filter_map(|level| {
+                    let count = *bucket.counts.get(*level)?;
+                    let h = count as f64 / highest as f64 * 100.0;
+                    y -= h;
+                    Some(view! {
+                        <rect class=format!("logs-bar level-{level}") x=format!("{:.2}", i as f64 * width)
+                            y=format!("{y:.2}") width=format!("{:.2}", (width - 1.0).max(0.5)) height=format!("{h:.2}")>
+                            <title>{format!("{title}, {count} {level}")}</title>
+                        </rect>
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect_view();
+    view! {
+        <svg class="logs-histogram" viewBox="0 0 1000 100" preserveAspectRatio="none" role="img"
+            aria-label=format!("{} matching lines", histogram.total)>
+            {bars}
+        </svg>
+        <div class="logs-histogram-axis muted">
+            <span>{first.map(|t| crate::chart::format_instant(t.timestamp_millis())).unwrap_or_default()}</span>
+            <span class="logs-legend">
+                {LEVEL_ORDER.iter().map(|l| view! { <span class=format!("logs-legend-item level-{l}")>{*l}</span> }).collect_view()}
+            </span>
+            <span>{last.map(|t| crate::chart::format_instant(t.timestamp_millis())).unwrap_or_default()}</span>
+        </div>
+    }
+}
+
+#[component]
+fn Facets(facets: LogFacets, add_term: Callback<String>) -> impl IntoView {
+    if facets.fields.is_empty() {
+        return view! { <p class="muted">"No fields to count."</p> }.into_any();
+    }
+    view! {
+        <p class="muted logs-facets-note">{format!("Among the newest {} matches", facets.sampled)}</p>
+        {facets.fields.into_iter().map(|f| {
+            let field = f.field.clone();
+            view! {
+                <details class="logs-facet" open=matches!(field.as_str(), "level" | "service")>
+                    <summary>{f.field.clone()}</summary>
+                    <ul>
+                        {f.values.into_iter().map(|(value, count)| {
+                            let t = term(&field, &value);
+                            view! {
+                                <li>
+                                    <button type="button" class="link-button logs-facet-value" title=format!("Add {t}")
+                                        on:click=move |_| add_term.run(t.clone())>{value}</button>
+                                    <span class="muted num">{count}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </details>
+            }
+        }).collect_view()}
+    }.into_any()
+}
+
+#[component]
+fn Line(line: LogLine, add_term: Callback<String>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let context = RwSignal::new(None::<Result<LogContext, String>>);
+    let show_context = {
+        let cursor = line.cursor.clone();
+        move |_| {
+            let cursor = cursor.clone();
+            context.set(Some(Err("Loading…".into())));
+            leptos::task::spawn_local(async move {
+                let found = endpoints::log_context(&cursor, 10, 10)
+                    .await
+                    .map_err(|e| e.to_string());
+                context.set(Some(found));
+            });
+        }
+    };
+    let level = line.level.clone();
+    let head = view! {
+        <button type="button" class="logs-line-head" aria-expanded=move || if open.get() { "true" } else { "false" }
+            on:click=move |_| open.update(|o| *o = !*o)>
+            <time class="logs-time">{time_of(&line)}</time>
+            <span class=format!("logs-level level-{level}")>{level.clone()}</span>
+            <span class="logs-service">{line.service.clone()}</span>
+            <span class="logs-body">{line.body.clone()}</span>
+        </button>
+    };
+    let details = {
+        let line = line.clone();
+        move || {
+            open.get().then(|| {
+                let trace = line.trace_id.clone();
+                let rows = line
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone(), "label"))
+                    .chain(line.fields.iter().map(|(k, v)| {
+                        let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                        (k.clone(), text, "field")
+                    }))
+                    .collect::<Vec<_>>();
+                view! {
+                    <div class="logs-details">
+                        <pre class="logs-full-body">{line.body.clone()}</pre>
+                        <table class="result-table logs-fields">
+                            <tbody>
+                                {rows.into_iter().map(|(k, v, kind)| {
+                                    let t = term(&k, &v);
+                                    view! {
+                                        <tr>
+                                            <th scope="row">{k}<span class="muted logs-kind">{kind}</span></th>
+                                            <td><code>{v}</code></td>
+                                            <td><button type="button" class="link-button" title=format!("Add {t}")
+                                                on:click=move |_| add_term.run(t.clone())>"Filter"</button></td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <div class="logs-actions">
+                            <button type="button" class="button" on:click=show_context.clone()>"Show context"</button>
+                            {trace.map(|t| view! {
+                                <a class="button" href=format!("/explore/traces?trace={t}")>"Open trace"</a>
+                                <button type="button" class="button" on:click={
+                                    let t = t.clone();
+                                    move |_| add_term.run(format!("trace_id:{t}"))
+                                }>"Lines of this trace"</button>
+                            })}
+                        </div>
+                        {move || context.get().map(|c| match c {
+                            Err(e) => view! { <p class="muted">{e}</p> }.into_any(),
+                            Ok(c) => view! {
+                                <ol class="logs-context" aria-label="Lines around this one">
+                                    {c.before.into_iter().map(|l| view! { <li class="logs-context-line">{format!("{} {}", time_of(&l), l.body)}</li> }).collect_view()}
+                                    <li class="logs-context-line logs-context-hit">{format!("{} {}", time_of(&c.line), c.line.body)}</li>
+                                    {c.after.into_iter().map(|l| view! { <li class="logs-context-line">{format!("{} {}", time_of(&l), l.body)}</li> }).collect_view()}
+                                </ol>
+                            }.into_any(),
+                        })}
+                    </div>
+                }
+            })
+        }
+    };
+    view! { <li class="logs-line">{head}{details}</li> }
+}
+
+/// The live tail in the browser: an `EventSource` on the tail endpoint, closed when dropped.
+#[cfg(feature = "hydrate")]
+mod tail {
+    use crate::api::logs::LogLine;
+    use wasm_bindgen::{closure::Closure, JsCast};
+
+    pub struct Tail {
+        source: web_sys::EventSource,
+        _lines: Closure<dyn FnMut(web_sys::MessageEvent)>,
+        _dropped: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Lines {
+        lines: Vec<LogLine>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Dropped {
+        dropped: u64,
+    }
+
+    impl Tail {
+        /// Opens the tail; the browser reconnects by itself, resuming where it stopped.
+        pub fn open(
+            url: &str,
+            on_lines: impl Fn(Vec<LogLine>) + 'static,
+            on_dropped: impl Fn(u64) + 'static,
+        ) -> Option<Self> {
+            let source = web_sys::EventSource::new(url).ok()?;
+            let lines = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |e: web_sys::MessageEvent| {
+                    if let Some(Ok(l)) = e
+                        .data()
+                        .as_string()
+                        .map(|t| serde_json::from_str::<Lines>(&t))
+                    {
+                        on_lines(l.lines);
+                    }
+                },
+            );
+            let dropped = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |e: web_sys::MessageEvent| {
+                    if let Some(Ok(d)) = e
+                        .data()
+                        .as_string()
+                        .map(|t| serde_json::from_str::<Dropped>(&t))
+                    {
+                        on_dropped(d.dropped);
+                    }
+                },
+            );
+            source
+                .add_event_listener_with_callback("lines", lines.as_ref().unchecked_ref())
+                .ok()?;
+            source
+                .add_event_listener_with_callback("dropped", dropped.as_ref().unchecked_ref())
+                .ok()?;
+            Some(Self {
+                source,
+                _lines: lines,
+                _dropped: dropped,
+            })
+        }
+    }
+
+    impl Drop for Tail {
+        fn drop(&mut self) {
+            self.source.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_are_quoted_when_they_must_be() {
+        assert_eq!(term("service", "api"), "service:api");
+        assert_eq!(term("agent.id", "coder-1"), "agent.id:coder-1");
+        assert_eq!(term("msg", "task \"x\" done"), r#"msg:"task \"x\" done""#);
+        assert_eq!(with_term("", "level:error"), "level:error");
+        assert_eq!(with_term("timeout", "level:error"), "timeout level:error");
+        assert_eq!(with_term("a OR b", "level:error"), "(a OR b) level:error");
+    }
+}

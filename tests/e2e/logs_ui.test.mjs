@@ -1,0 +1,93 @@
+// Explore → Logs in headless Chromium: search with the histogram and facets, a line opened to
+// its fields and its context, a facet value added to the query (kept in the URL), and the
+// live tail showing a new line within a second.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { openPage } from './lib/browser.mjs';
+import { usePortalAndBrowser } from './lib/session.mjs';
+
+const SHOTS = process.env.E2E_SCREENSHOTS ?? 'test-results';
+mkdirSync(SHOTS, { recursive: true });
+
+const session = usePortalAndBrowser();
+
+async function push(lines) {
+  const { portal } = session;
+  const r = await portal.fetch(`${portal.url}/api/logs/lines?service=checkout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: lines.map((l) => JSON.stringify(l)).join('\n'),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+test('search, histogram, facets, a line with its fields and context, and a live tail', async () => {
+  const now = Date.now();
+  const at = (ms) => new Date(now - ms).toISOString();
+  await push([
+    { time: at(50_000), level: 'info', msg: 'cart opened', agent_id: 'shopper-1' },
+    { time: at(40_000), level: 'info', msg: 'payment started', agent_id: 'shopper-1', order_id: 'o-9' },
+    { time: at(30_000), level: 'error', msg: 'payment failed: card declined', agent_id: 'shopper-1', order_id: 'o-9',
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' },
+    { time: at(20_000), level: 'warn', msg: 'retrying payment', agent_id: 'shopper-2', order_id: 'o-9' },
+    { time: at(10_000), level: 'info', msg: 'cart closed', agent_id: 'shopper-2' },
+  ]);
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/explore/logs?from=now-15m&to=now`);
+  const lines = page.locator('.logs-list:not(.logs-live-list) > .logs-line');
+  await lines.first().waitFor();
+  assert.equal(await lines.count(), 5);
+  assert.match(await lines.first().innerText(), /cart closed/, 'newest first');
+  await page.getByText('5 matching lines').waitFor();
+  assert.ok((await page.locator('.logs-histogram rect.level-error').count()) >= 1, 'the histogram shows the error');
+
+  // A query typed and run is in the URL; only the matching lines remain.
+  const input = page.getByLabel('Log query');
+  await input.fill('level>=warn payment');
+  await input.press('Enter');
+  await page.waitForURL(/query=level/);
+  await page.getByText('2 matching lines').waitFor();
+  assert.equal(await lines.count(), 2);
+
+  // A line opens to its labels and fields; its context shows its stream's lines around it.
+  await lines.filter({ hasText: 'card declined' }).locator('.logs-line-head').click();
+  const details = page.locator('.logs-details');
+  await details.waitFor();
+  assert.match(await details.innerText(), /order_id[\s\S]*o-9/);
+  assert.match(await details.innerText(), /service_name[\s\S]*checkout/);
+  assert.equal(await details.getByRole('link', { name: 'Open trace' }).getAttribute('href'),
+    '/explore/traces?trace=4bf92f3577b34da6a3ce929d0e0e4736');
+  await details.getByRole('button', { name: 'Show context' }).click();
+  const context = page.locator('.logs-context');
+  await context.waitFor();
+  assert.equal(await context.locator('li').count(), 5, 'all five lines of the stream');
+  assert.match(await context.locator('.logs-context-hit').innerText(), /card declined/);
+  await page.screenshot({ path: `${SHOTS}/logs-line.png`, fullPage: true });
+
+  // A facet value joins the query.
+  await page.locator('.logs-facet', { hasText: 'agent_id' }).locator('summary').click();
+  await page.locator('.logs-facet-value', { hasText: 'shopper-2' }).click();
+  await page.waitForURL(/agent_id%3Ashopper-2|agent_id:shopper-2/);
+  await page.getByText('1 matching lines').waitFor();
+
+  // Live: a line stored now shows within a second, and only if it matches.
+  await input.fill('service:checkout');
+  await input.press('Enter');
+  await page.getByRole('button', { name: 'Live' }).click();
+  await page.waitForURL(/live=1/);
+  await page.locator('.logs-live-status').waitFor();
+  // The tail is open once its first (history) event has come: give it a moment.
+  await page.waitForTimeout(500);
+  const started = Date.now();
+  await push([
+    { time: new Date().toISOString(), level: 'error', msg: 'live: gateway timeout', agent_id: 'shopper-3' },
+    { time: new Date().toISOString(), level: 'info', msg: 'live: elsewhere' },
+  ]);
+  const live = page.locator('.logs-live-list > .logs-line', { hasText: 'gateway timeout' });
+  await live.waitFor({ timeout: 5_000 });
+  const took = Date.now() - started;
+  assert.ok(took < 1_000, `the live line took ${took} ms`);
+  await page.getByText(/Live: 2 new lines/).waitFor();
+  await page.screenshot({ path: `${SHOTS}/logs-live.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
