@@ -2,7 +2,10 @@
 //! the same protocols real senders use, with an API token as they do: Prometheus remote-write
 //! for task counters, durations and queues, OTLP/HTTP for per-agent memory, tool calls, LLM tokens and cost. Traffic follows
 //! a daily curve with bursts; now and then an agent degrades and fails with one error type for
-//! a while. On first start it back-fills the last hours so charts have history at once.
+//! a while. The agents also log what they do (task start and finish, tool calls, failures with
+//! stack traces, each task's lines sharing a trace id): half through OTLP/HTTP logs, half
+//! through Loki's push API as JSON lines. On first start it back-fills the last hours so charts
+//! and searches have history at once.
 
 use crate::{
     ingest::{
@@ -13,8 +16,9 @@ use crate::{
     otlp::resource::kv,
 };
 use opentelemetry_proto::tonic::{
-    collector::metrics::v1::ExportMetricsServiceRequest,
-    common::v1::KeyValue,
+    collector::{logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest},
+    common::v1::{any_value, AnyValue, KeyValue},
+    logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
     metrics::v1::{
         metric::Data, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint,
         ResourceMetrics, ScopeMetrics, Sum,
@@ -72,10 +76,50 @@ pub struct Fleet {
     burst_until: i64,
 }
 
-/// What one step produced, ready for the two protocols.
+/// What one step produced, ready for the protocols.
 pub struct Step {
     pub remote_write: Vec<IncomingSeries>,
     pub otlp: ExportMetricsServiceRequest,
+    pub logs: Vec<DemoLog>,
+}
+
+/// One line an agent logs.
+#[derive(Clone, Debug)]
+pub struct DemoLog {
+    pub time_ns: i64,
+    pub agent: usize,
+    /// OTLP severity number.
+    pub severity: u8,
+    pub body: String,
+    pub attributes: Vec<(&'static str, String)>,
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+}
+
+/// What a failure of each error type says, and the frames it is thrown from.
+fn failure_of(error: &str, tool: &str) -> (&'static str, String, &'static str) {
+    match error {
+        "timeout" => (
+            "TimeoutError",
+            "LLM call exceeded its 60 s deadline".into(),
+            "agents/llm.py\", line 88, in complete\n    return await asyncio.wait_for(call, 60)",
+        ),
+        "rate_limited" => (
+            "RateLimitError",
+            "429 Too Many Requests from the model provider".into(),
+            "agents/llm.py\", line 102, in complete\n    response.raise_for_status()",
+        ),
+        "tool_error" => (
+            "ToolError",
+            format!("{tool} exited with status 1"),
+            "agents/tools.py\", line 57, in run\n    raise ToolError(f\"{name} exited with status {code}\")",
+        ),
+        _ => (
+            "ValueError",
+            "model output is not valid JSON".into(),
+            "agents/parse.py\", line 31, in parse_plan\n    return json.loads(text)",
+        ),
+    }
 }
 
 impl Fleet {
@@ -107,6 +151,7 @@ impl Fleet {
         let mut memory_points = Vec::new();
         let mut token_points = Vec::new();
         let mut cost_points = Vec::new();
+        let mut logs = Vec::new();
         for (i, &(id, kind)) in AGENTS.iter().enumerate() {
             let agent = &mut self.agents[i];
             if agent.degraded.is_none_or(|(until, _)| until < t) {
@@ -125,6 +170,10 @@ impl Fleet {
             let tasks = poisson(&mut self.rng, base * daily * burst);
             let failure_rate = if agent.degraded.is_some() { 0.45 } else { 0.04 };
             for _ in 0..tasks {
+                let task_id = format!("t-{:06}", self.rng.random_range(0..1_000_000));
+                let trace_id: [u8; 16] = self.rng.random();
+                let started_ns =
+                    (t - self.rng.random_range(0..STEP.as_millis() as i64)) * 1_000_000;
                 let failed = self.rng.random_bool(failure_rate);
                 let median: f64 = match kind {
                     "coder" => 12.0,
@@ -134,6 +183,7 @@ impl Fleet {
                 };
                 let spread: f64 = self.rng.random_range(-1.0..1.0);
                 let mut seconds = median * (spread * 0.9).exp() * burst.sqrt();
+                let mut failed_with = None;
                 let status = if failed {
                     let error = match agent.degraded {
                         Some((_, e)) if self.rng.random_bool(0.8) => e,
@@ -143,6 +193,7 @@ impl Fleet {
                         seconds = 60.0 + self.rng.random_range(0.0..30.0);
                     }
                     *agent.failures.entry(error).or_default() += 1.0;
+                    failed_with = Some(error);
                     "failure"
                 } else {
                     agent.successes += 1.0;
@@ -157,15 +208,86 @@ impl Fleet {
                 *sum += seconds;
                 *count += 1.0;
                 let calls = self.rng.random_range(1..6);
-                for _ in 0..calls {
+                let mut log =
+                    |rng: &mut StdRng,
+                     at: i64,
+                     severity: u8,
+                     body: String,
+                     attributes: Vec<(&'static str, String)>| {
+                        let mut a =
+                            vec![("agent.id", id.to_string()), ("task.id", task_id.clone())];
+                        a.extend(attributes);
+                        logs.push(DemoLog {
+                            time_ns: at,
+                            agent: i,
+                            severity,
+                            body,
+                            attributes: a,
+                            trace_id,
+                            span_id: rng.random(),
+                        });
+                    };
+                log(
+                    &mut self.rng,
+                    started_ns,
+                    9,
+                    format!("task {task_id} started"),
+                    vec![("queue", kind.to_string())],
+                );
+                let mut last_tool = TOOLS[0];
+                for call in 0..calls {
                     let tool = TOOLS[self.rng.random_range(0..TOOLS.len())];
+                    last_tool = tool;
                     *agent.tool_calls.entry(tool).or_default() += 1.0;
+                    let ms = self.rng.random_range(20..3000);
+                    log(
+                        &mut self.rng,
+                        started_ns + (call as i64 + 1) * 1_000_000_000,
+                        if ms > 2500 { 13 } else { 5 },
+                        format!("tool {tool} returned in {ms} ms"),
+                        vec![("tool", tool.to_string()), ("duration_ms", ms.to_string())],
+                    );
                 }
                 let prompt = self.rng.random_range(800.0..6000.0_f64).round();
                 let completion = self.rng.random_range(100.0..1500.0_f64).round();
                 agent.prompt_tokens += prompt;
                 agent.completion_tokens += completion;
-                agent.cost += prompt * 3e-6 + completion * 15e-6;
+                let cost = prompt * 3e-6 + completion * 15e-6;
+                agent.cost += cost;
+                let end_ns = started_ns + (seconds * 1e9) as i64;
+                if let Some(error) = failed_with {
+                    let (kind_name, message, frame) = failure_of(error, last_tool);
+                    let stack = format!(
+                        "Traceback (most recent call last):\n  File \"agents/runner.py\", line 142, in run_task\n    result = await agent.step(task)\n  File \"{frame}\n{kind_name}: {message}"
+                    );
+                    log(
+                        &mut self.rng,
+                        end_ns,
+                        17,
+                        format!("task {task_id} failed: {kind_name}: {message}"),
+                        vec![
+                            ("error.type", error.to_string()),
+                            ("exception.type", kind_name.to_string()),
+                            ("exception.message", message),
+                            ("exception.stacktrace", stack),
+                        ],
+                    );
+                } else {
+                    log(
+                        &mut self.rng,
+                        end_ns,
+                        9,
+                        format!("task {task_id} finished in {seconds:.1} s"),
+                        vec![
+                            (
+                                "duration_ms",
+                                ((seconds * 1000.0).round() as i64).to_string(),
+                            ),
+                            ("tokens", (prompt + completion).to_string()),
+                            ("cost_usd", format!("{cost:.5}")),
+                        ],
+                    );
+                }
             }
             // Memory creeps up with work and drops when the agent's context is trimmed.
             agent.memory += f64::from(tasks) * 2e6 + self.rng.random_range(-1e6..1.5e6);
@@ -247,9 +369,11 @@ impl Fleet {
                 (self.queues[q] / drain_per_second * 100.0).round() / 100.0,
             ));
         }
+        logs.sort_by_key(|l| l.time_ns);
         Step {
             remote_write: series,
             otlp: otlp_request(memory_points, token_points, cost_points),
+            logs,
         }
     }
 }
@@ -445,6 +569,105 @@ async fn send(
             response.text().await.unwrap_or_default()
         ));
     }
+    send_logs(client, base, steps).await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The even agents' lines as OTLP logs (one resource per agent), the odd agents' as a Loki
+/// push of JSON lines with the trace ids as structured metadata.
+fn logs_requests(logs: &[&DemoLog]) -> (ExportLogsServiceRequest, serde_json::Value) {
+    let mut otlp: BTreeMap<usize, Vec<LogRecord>> = BTreeMap::new();
+    let mut loki: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
+    for l in logs {
+        if l.agent % 2 == 0 {
+            otlp.entry(l.agent).or_default().push(LogRecord {
+                time_unix_nano: l.time_ns as u64,
+                observed_time_unix_nano: l.time_ns as u64,
+                severity_number: i32::from(l.severity),
+                severity_text: app::api::logs::level_name(l.severity).to_uppercase(),
+                body: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(l.body.clone())),
+                }),
+                attributes: l.attributes.iter().map(|(k, v)| kv(k, v)).collect(),
+                trace_id: l.trace_id.to_vec(),
+                span_id: l.span_id.to_vec(),
+                ..Default::default()
+            });
+        } else {
+            let mut line = serde_json::Map::new();
+            line.insert(
+                "level".into(),
+                app::api::logs::level_name(l.severity).into(),
+            );
+            line.insert("msg".into(), l.body.clone().into());
+            for (k, v) in &l.attributes {
+                line.insert(k.replace('.', "_"), v.clone().into());
+            }
+            loki.entry(l.agent).or_default().push(serde_json::json!([
+                l.time_ns.to_string(),
+                serde_json::Value::Object(line).to_string(),
+                {"trace_id": hex(&l.trace_id), "span_id": hex(&l.span_id)},
+            ]));
+        }
+    }
+    let otlp = ExportLogsServiceRequest {
+        resource_logs: otlp
+            .into_iter()
+            .map(|(agent, log_records)| ResourceLogs {
+                resource: Some(Resource {
+                    attributes: vec![
+                        kv("service.name", "agents"),
+                        kv("service.instance.id", AGENTS[agent].0),
+                        kv("agent.type", AGENTS[agent].1),
+                    ],
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    log_records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let loki = serde_json::json!({"streams": loki.into_iter().map(|(agent, values)| serde_json::json!({
+        "stream": {"service_name": "agents", "agent_id": AGENTS[agent].0, "agent_type": AGENTS[agent].1},
+        "values": values,
+    })).collect::<Vec<_>>()});
+    (otlp, loki)
+}
+
+async fn send_logs(client: &reqwest::Client, base: &str, steps: &[Step]) -> Result<(), String> {
+    let logs: Vec<&DemoLog> = steps.iter().flat_map(|s| &s.logs).collect();
+    if logs.is_empty() {
+        return Ok(());
+    }
+    let (otlp, loki) = logs_requests(&logs);
+    for (url, request) in [
+        (
+            format!("{base}/v1/logs"),
+            client
+                .post(format!("{base}/v1/logs"))
+                .header("content-type", "application/x-protobuf")
+                .body(otlp.encode_to_vec()),
+        ),
+        (
+            format!("{base}/loki/api/v1/push"),
+            client.post(format!("{base}/loki/api/v1/push")).json(&loki),
+        ),
+    ] {
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "{url} answered {}: {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -516,6 +739,49 @@ pub async fn run(base: String, token: String, stop: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agents_log_their_tasks_with_trace_ids_and_stack_traces() {
+        let mut fleet = Fleet::new(11);
+        let steps: Vec<Step> = (0..400)
+            .map(|i| fleet.step(1_700_000_000_000 + i * 15_000))
+            .collect();
+        let logs: Vec<&DemoLog> = steps.iter().flat_map(|s| &s.logs).collect();
+        assert!(logs.len() > 1000);
+        let failures: Vec<&&DemoLog> = logs.iter().filter(|l| l.severity == 17).collect();
+        assert!(!failures.is_empty());
+        for f in &failures {
+            let stack = f
+                .attributes
+                .iter()
+                .find(|(k, _)| *k == "exception.stacktrace")
+                .map(|(_, v)| v.as_str())
+                .unwrap();
+            assert!(
+                stack.starts_with("Traceback (most recent call last):"),
+                "{stack}"
+            );
+            // The task's other lines share its trace id.
+            assert!(logs
+                .iter()
+                .any(|l| l.trace_id == f.trace_id && l.body.ends_with("started")));
+        }
+        let (otlp, loki) = logs_requests(&logs);
+        let otlp_lines: usize = otlp
+            .resource_logs
+            .iter()
+            .map(|r| r.scope_logs[0].log_records.len())
+            .sum();
+        let loki_lines: usize = loki["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["values"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(otlp_lines + loki_lines, logs.len());
+        assert!(otlp_lines > 0 && loki_lines > 0);
+        assert_eq!(loki["streams"][0]["stream"]["service_name"], "agents");
+    }
 
     #[test]
     fn counters_only_grow_and_buckets_are_cumulative() {

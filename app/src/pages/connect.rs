@@ -30,18 +30,70 @@ pub fn snippets(base: &str, token: &str) -> Vec<(&'static str, &'static str, Str
             ),
         ),
         (
-            "OpenTelemetry Collector",
-            "In the Collector's configuration: an otlphttp exporter added to the metrics pipeline.",
+            "OpenTelemetry SDK: logs",
+            "Environment of any OpenTelemetry SDK exporting logs over OTLP/HTTP (with Python's logging handler, Java's appenders, Node's winston or pino instrumentation…).",
             format!(
-                "exporters:\n  otlphttp/portal:\n    metrics_endpoint: {base}/v1/metrics\n    headers:\n      Authorization: \"Bearer {token}\"\n\nservice:\n  pipelines:\n    metrics:\n      exporters: [otlphttp/portal]\n"
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT={base}/v1/logs\nOTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf\nOTEL_EXPORTER_OTLP_LOGS_HEADERS=Authorization=Bearer%20{token}\n"
             ),
         ),
+        (
+            "OpenTelemetry Collector",
+            "In the Collector's configuration: an otlphttp exporter added to the metrics and logs pipelines.",
+            format!(
+                "exporters:\n  otlphttp/portal:\n    metrics_endpoint: {base}/v1/metrics\n    logs_endpoint: {base}/v1/logs\n    headers:\n      Authorization: \"Bearer {token}\"\n\nservice:\n  pipelines:\n    metrics:\n      exporters: [otlphttp/portal]\n    logs:\n      exporters: [otlphttp/portal]\n"
+            ),
+        ),
+        (
+            "Promtail",
+            "In Promtail's configuration: the portal takes Loki's push API.",
+            format!("clients:\n  - url: {base}/loki/api/v1/push\n    bearer_token: {token}\n"),
+        ),
+        (
+            "Grafana Alloy",
+            "In Alloy's configuration: a loki.write component the log pipelines forward to.",
+            format!(
+                "loki.write \"portal\" {{\n  endpoint {{\n    url          = \"{base}/loki/api/v1/push\"\n    bearer_token = \"{token}\"\n  }}\n}}\n"
+            ),
+        ),
+        (
+            "Vector",
+            "In Vector's configuration: a loki sink (name your own source in inputs).",
+            format!(
+                "[sinks.portal]\ntype = \"loki\"\ninputs = [\"my_logs\"]\nendpoint = \"{base}\"\nencoding.codec = \"json\"\nlabels.service_name = \"my-service\"\nauth.strategy = \"bearer\"\nauth.token = \"{token}\"\n"
+            ),
+        ),
+        {
+            let (tls, host, port) = host_and_port(base);
+            (
+                "Fluent Bit",
+                "In Fluent Bit's configuration: the loki output.",
+                format!(
+                    "[OUTPUT]\n    Name          loki\n    Match         *\n    Host          {host}\n    Port          {port}\n    Tls           {tls}\n    Bearer_token  {token}\n    Labels        service_name=my-service\n    Line_format   json\n"
+                ),
+            )
+        },
         (
             "A scrape job",
             "In the portal's own configuration file (--config): the portal scrapes targets in the Prometheus text format; no token is needed.",
             "[[scrape]]\njob = \"my-service\"\ntargets = [\"127.0.0.1:9100\"]\ninterval = \"15s\"\n".to_string(),
         ),
     ]
+}
+
+/// Whether a base URL uses TLS, and its host and port (the scheme's default when not given).
+fn host_and_port(base: &str) -> (&'static str, String, u16) {
+    let (tls, rest) = match base.strip_prefix("https://") {
+        Some(rest) => ("on", rest),
+        None => ("off", base.strip_prefix("http://").unwrap_or(base)),
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let default = if tls == "on" { 443 } else { 80 };
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+            (tls, host.to_string(), port.parse().unwrap_or(default))
+        }
+        _ => (tls, authority.to_string(), default),
+    }
 }
 
 #[component]
@@ -69,7 +121,7 @@ pub fn ConnectPage() -> impl IntoView {
         });
     };
     view! {
-        <PageHeader title="Connect a source" subtitle="Send metrics with the tools you already run"/>
+        <PageHeader title="Connect a source" subtitle="Send metrics and logs with the tools you already run"/>
         <section class="card">
             <h2 class="card-title">"1. A token"</h2>
             <p>"Senders authenticate with an API token with the "<code>"ingest"</code>" scope, sent as a bearer token (or as the password of basic auth)."</p>
@@ -139,15 +191,37 @@ fn ArrivingSeries() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::snippets;
+    use super::{host_and_port, snippets};
+
+    #[test]
+    fn hosts_and_ports_of_base_urls() {
+        assert_eq!(
+            host_and_port("http://127.0.0.1:3000"),
+            ("off", "127.0.0.1".into(), 3000)
+        );
+        assert_eq!(
+            host_and_port("https://portal.example.com"),
+            ("on", "portal.example.com".into(), 443)
+        );
+        assert_eq!(
+            host_and_port("http://[::1]:3000/"),
+            ("off", "[::1]".into(), 3000)
+        );
+    }
 
     #[test]
     fn every_snippet_names_this_portal_and_the_token_where_one_is_needed() {
         for (title, _, code) in snippets("https://portal.example.com", "pt_abc") {
-            assert!(
-                code.contains("https://portal.example.com") || title == "A scrape job",
-                "{title}"
-            );
+            match title {
+                "A scrape job" => {}
+                "Fluent Bit" => assert!(
+                    code.contains("portal.example.com")
+                        && code.contains("443")
+                        && code.contains("on"),
+                    "{code}"
+                ),
+                _ => assert!(code.contains("https://portal.example.com"), "{title}"),
+            }
             if title != "A scrape job" {
                 assert!(code.contains("pt_abc"), "{title}");
             }
