@@ -115,6 +115,40 @@ pub struct LogContext {
     pub after: Vec<LogLine>,
 }
 
+/// One failure: the error lines that share a fingerprint (exception type, message with its
+/// variable parts as placeholders, top stack frame).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorGroup {
+    pub fingerprint: String,
+    /// The exception type (`TimeoutError`), or empty.
+    pub kind: String,
+    /// The message, its ids, numbers and quoted values as `<id>`, `<number>`, `<quoted>`…
+    pub message: String,
+    /// Where it was thrown (`agents/llm.py in complete`), or empty.
+    pub frame: String,
+    pub count: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Lines per equal slice of the range, oldest first.
+    pub trend: Vec<u64>,
+    pub services: Vec<String>,
+    pub agents: Vec<String>,
+    /// The newest line of the group.
+    pub example: LogLine,
+}
+
+/// The error groups of a search, the most frequent first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorGroups {
+    pub groups: Vec<ErrorGroup>,
+    /// How many error lines were grouped (the newest, at most 20,000).
+    pub sampled: u64,
+    /// Whether those were all the range's error lines.
+    pub complete: bool,
+    /// The width of a trend slice.
+    pub trend_step_ms: i64,
+}
+
 /// What a write of lines did; refused lines are counted with the reason.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogWriteSummary {

@@ -100,6 +100,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/logs/export", Read),
     ("GET", "/api/logs/scrubbing", Read),
     ("GET", "/api/logs/tail", Read),
+    ("GET", "/api/logs/errors", Read),
     ("GET", "/loki/api/v1/tail", Read),
     ("GET", "/loki/api/v1/query", Read),
     ("POST", "/loki/api/v1/query", Read),

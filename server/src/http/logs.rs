@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/logs/export", get(get_export))
         .route("/api/logs/scrubbing", get(get_scrubbing))
         .route("/api/logs/tail", get(get_tail))
+        .route("/api/logs/errors", get(get_errors))
 }
 
 /// Most bytes a request may expand to once decompressed, as a multiple of the body limit.
@@ -169,18 +170,35 @@ async fn create_lines(
 
 /// The query and time range of a read: `query`, `from` and `to` (`now-1h`, RFC 3339, Unix
 /// milliseconds; the last hour by default).
-fn search_of(params: &Params) -> Result<(String, i64, i64), ApiError> {
+/// A search's query text and time range from the request's parameters.
+struct SearchArgs {
+    text: String,
+    from_us: i64,
+    to_us: i64,
+}
+
+impl SearchArgs {
+    fn search(&self) -> Search<'_> {
+        Search {
+            query: &self.text,
+            from_us: self.from_us,
+            to_us: self.to_us,
+        }
+    }
+}
+
+fn search_of(params: &Params) -> Result<SearchArgs, ApiError> {
     let now = chrono::Utc::now();
     let time = |key: &'static str, default: &str| -> Result<i64, ApiError> {
         let text = params.get(key).unwrap_or(default);
         let expr = app::time::TimeExpr::parse(text).map_err(|e| ApiError::bad_request(key, e))?;
         Ok(expr.resolve(now).timestamp_micros())
     };
-    Ok((
-        params.get("query").unwrap_or("").to_string(),
-        time("from", "now-1h")?,
-        time("to", "now")?,
-    ))
+    Ok(SearchArgs {
+        text: params.get("query").unwrap_or("").to_string(),
+        from_us: time("from", "now-1h")?,
+        to_us: time("to", "now")?,
+    })
 }
 
 fn number(params: &Params, key: &'static str, default: i64) -> Result<i64, ApiError> {
@@ -199,16 +217,22 @@ async fn get_search(
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogPage>, ApiError> {
     let params = Params::new(query, b"");
-    let (text, from_us, to_us) = search_of(&params)?;
+    let args = search_of(&params)?;
     let limit = number(&params, "limit", 100)?;
-    let search = Search {
-        query: &text,
-        from_us,
-        to_us,
-    };
+    let search = args.search();
     Ok(Json(
         logs.search(&search, params.get("before"), limit).await?,
     ))
+}
+
+async fn get_errors(
+    State(logs): State<LogsService>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<app::api::logs::ErrorGroups>, ApiError> {
+    let params = Params::new(query, b"");
+    let args = search_of(&params)?;
+    let search = args.search();
+    Ok(Json(logs.error_groups(&search).await?))
 }
 
 async fn get_histogram(
@@ -216,13 +240,9 @@ async fn get_histogram(
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogHistogram>, ApiError> {
     let params = Params::new(query, b"");
-    let (text, from_us, to_us) = search_of(&params)?;
+    let args = search_of(&params)?;
     let buckets = number(&params, "buckets", 120)?;
-    let search = Search {
-        query: &text,
-        from_us,
-        to_us,
-    };
+    let search = args.search();
     Ok(Json(logs.histogram(&search, buckets).await?))
 }
 
@@ -231,12 +251,8 @@ async fn get_facets(
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogFacets>, ApiError> {
     let params = Params::new(query, b"");
-    let (text, from_us, to_us) = search_of(&params)?;
-    let search = Search {
-        query: &text,
-        from_us,
-        to_us,
-    };
+    let args = search_of(&params)?;
+    let search = args.search();
     Ok(Json(logs.facets(&search).await?))
 }
 
@@ -260,17 +276,13 @@ async fn get_export(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::new(query, b"");
-    let (text, from_us, to_us) = search_of(&params)?;
+    let args = search_of(&params)?;
     let format = params.get("format").unwrap_or("ndjson");
     if !matches!(format, "ndjson" | "csv") {
         return Err(ApiError::bad_request("format", "is ndjson or csv"));
     }
     let limit = number(&params, "limit", 10_000)?.clamp(1, 10_000);
-    let search = Search {
-        query: &text,
-        from_us,
-        to_us,
-    };
+    let search = args.search();
     let mut lines = Vec::new();
     let mut before: Option<String> = None;
     while (lines.len() as i64) < limit {

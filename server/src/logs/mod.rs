@@ -6,6 +6,7 @@
 
 pub mod bulk;
 pub mod detect;
+pub mod errors;
 pub mod logql;
 pub mod loki;
 pub mod loki_query;

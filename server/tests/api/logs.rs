@@ -706,3 +706,75 @@ async fn histograms_from_the_minute_counts_match_the_lines_to_the_line() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn error_lines_group_by_failure_with_counts_trends_and_agents() {
+    let app = spawn_app().await;
+    let t = now_ns() - 120_000_000_000;
+    let stack = "Traceback (most recent call last):\n  File \"agents/llm.py\", line 88, in complete\n    x\nTimeoutError: LLM call exceeded its 60 s deadline";
+    let mut body = String::new();
+    for i in 0..5i64 {
+        body.push_str(
+            &serde_json::json!({
+                "ts": t + i * 1_000_000_000, "level": "error", "service": "agents",
+                "msg": format!("task t-{i:06} failed: TimeoutError: LLM call exceeded its 60 s deadline"),
+                "exception.type": "TimeoutError",
+                "exception.message": "LLM call exceeded its 60 s deadline",
+                "exception.stacktrace": stack,
+                "agent.id": format!("coder-{}", i % 2 + 1),
+            })
+            .to_string(),
+        );
+        body.push('\n');
+    }
+    for (i, level) in ["error", "fatal", "info"].iter().enumerate() {
+        body.push_str(
+            &serde_json::json!({
+                "ts": t + (10 + i as i64) * 1_000_000_000, "level": level, "service": "shop",
+                "msg": format!("payment failed: CardDeclinedError for order o-{}", 17 + i),
+            })
+            .to_string(),
+        );
+        body.push('\n');
+    }
+    push_lines(&app, "", "application/x-ndjson", &body).await;
+    let response = app
+        .client
+        .get(app.url("/api/logs/errors"))
+        .query(&[("from", "now-1h"), ("to", "now")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let errors: app::api::logs::ErrorGroups = response.json().await.unwrap();
+    assert!(errors.complete);
+    assert_eq!(errors.sampled, 7, "error and fatal lines only");
+    assert_eq!(errors.groups.len(), 2);
+    let timeout = &errors.groups[0];
+    assert_eq!((timeout.count, timeout.kind.as_str()), (5, "TimeoutError"));
+    assert_eq!(timeout.frame, "agents/llm.py in complete");
+    assert_eq!(timeout.agents, vec!["coder-1", "coder-2"]);
+    assert_eq!(timeout.services, vec!["agents"]);
+    assert_eq!(timeout.trend.iter().sum::<u64>(), 5);
+    assert!(timeout.example.body.contains("t-000004"));
+    let declined = &errors.groups[1];
+    assert_eq!(
+        (declined.count, declined.kind.as_str()),
+        (2, "CardDeclinedError")
+    );
+    assert_eq!(
+        declined.message,
+        "payment failed: CardDeclinedError for order <id>"
+    );
+    // A query narrows the lines grouped.
+    let response = app
+        .client
+        .get(app.url("/api/logs/errors"))
+        .query(&[("query", "service:shop"), ("from", "now-1h"), ("to", "now")])
+        .send()
+        .await
+        .unwrap();
+    let errors: app::api::logs::ErrorGroups = response.json().await.unwrap();
+    assert_eq!(errors.groups.len(), 1);
+    app.stop().await;
+}
