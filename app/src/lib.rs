@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("d/:uid") view={Lazy::<lazy::Dashboard>::new()}/>
                     <Route path=path!("explore/metrics") view={Lazy::<lazy::MetricsExplore>::new()}/>
                     <Route path=path!("explore/logs") view={Lazy::<lazy::LogsExplore>::new()}/>
+                    <Route path=path!("explore/errors") view={Lazy::<lazy::ErrorsExplore>::new()}/>
                     <Route path=path!("explore/traces") view={Lazy::<lazy::TracesExplore>::new()}/>
                     <Route path=path!("alerting/rules") view={Lazy::<lazy::AlertRules>::new()}/>
                     <Route path=path!("alerting/rules/new") view={Lazy::<lazy::NewRule>::new()}/>

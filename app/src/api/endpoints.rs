@@ -18,7 +18,7 @@ use super::{
         HomePreference, ImportReport, PublicLink, ResolveVariable, SaveDashboard, ShortLink,
         VariableOptions, VersionSummary,
     },
-    logs::{LogContext, LogFacets, LogHistogram, LogPage},
+    logs::{ErrorGroups, LogContext, LogFacets, LogHistogram, LogPage},
     prometheus::{QueryData, QueryRange},
     silences::{
         InhibitRule, OccurrencesRequest, SaveSilence, Silence, SilencePreview,
@@ -72,6 +72,13 @@ pub mod paths {
         let mut p = log_params(query_text, from_ms, to_ms);
         p.push(("buckets".into(), buckets.to_string()));
         format!("/api/logs/histogram{}", query(&p))
+    }
+
+    pub fn log_errors(query_text: &str, (from_ms, to_ms): (i64, i64)) -> String {
+        format!(
+            "/api/logs/errors{}",
+            query(&log_params(query_text, from_ms, to_ms))
+        )
     }
 
     pub fn log_facets(query_text: &str, (from_ms, to_ms): (i64, i64)) -> String {
@@ -464,6 +471,10 @@ pub async fn log_histogram(
     buckets: u32,
 ) -> Result<LogHistogram, ClientError> {
     get_json(&paths::log_histogram(query, range, buckets)).await
+}
+
+pub async fn log_errors(query: &str, range: (i64, i64)) -> Result<ErrorGroups, ClientError> {
+    get_json(&paths::log_errors(query, range)).await
 }
 
 pub async fn log_facets(query: &str, range: (i64, i64)) -> Result<LogFacets, ClientError> {

@@ -44,6 +44,10 @@ const NAVIGATION: &[NavSection] = &[
                 label: "Logs",
             },
             NavItem {
+                path: "/explore/errors",
+                label: "Errors",
+            },
+            NavItem {
                 path: "/explore/traces",
                 label: "Traces",
             },

@@ -19,7 +19,7 @@ use super::{
     dashboard::{DashboardPage, PanelSoloPage, PublicDashboardPage},
     dashboards::DashboardsPage,
     explore::{MetricsExplorePage, TracesExplorePage},
-    logs::LogsExplorePage,
+    logs::{ErrorsPage, LogsExplorePage},
     settings::SettingsPage,
 };
 use leptos::prelude::*;
@@ -91,6 +91,7 @@ lazy_groups! {
         Settings => SettingsPage,
         Connect => ConnectPage,
         LogsExplore => LogsExplorePage,
+        ErrorsExplore => ErrorsPage,
         TracesExplore => TracesExplorePage,
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::api::{
     endpoints::{self, paths},
-    logs::{LogContext, LogFacets, LogHistogram, LogLine, LogPage},
+    logs::{ErrorGroup, ErrorGroups, LogContext, LogFacets, LogHistogram, LogLine, LogPage},
 };
 use crate::components::{
     page_header::PageHeader,
@@ -431,6 +431,125 @@ fn Line(line: LogLine, add_term: Callback<String>) -> impl IntoView {
         }
     };
     view! { <li class="logs-line">{head}{details}</li> }
+}
+
+/// Explore → Errors: the error and fatal lines of the range grouped by failure (the same
+/// exception, message and top frame), the most frequent first, each with its trend, where it
+/// happens and its newest line. The query and the range are in the URL.
+#[component]
+pub fn ErrorsPage() -> impl IntoView {
+    let QueryText {
+        url: url_query,
+        text,
+        runs,
+        run,
+    } = use_query_text("query");
+    let range = use_time_range();
+    let tick = use_refresh_tick();
+    let span = Memo::new(move |_| {
+        tick.track();
+        runs.track();
+        let (from, to) = range.get().resolve(chrono::Utc::now());
+        (from.timestamp_millis(), to.timestamp_millis())
+    });
+    let groups = LocalResource::new(move || {
+        let (query, span) = (url_query.get(), span.get());
+        async move { endpoints::log_errors(&query, span).await }
+    });
+    view! {
+        <PageHeader title="Errors" subtitle="Error and fatal lines grouped by failure: the same exception, message and place" time_controls=true/>
+        <section class="card explore-query">
+            <form class="explore-query-row" on:submit=move |ev| { ev.prevent_default(); run.run(()); }>
+                <input type="search" class="input logs-query-input" aria-label="Error query"
+                    placeholder="narrow the lines first: service:coder, agent_id:coder-1, timeout…"
+                    prop:value=move || text.get()
+                    on:input=move |ev| text.set(event_target_value(&ev))/>
+                <button type="submit" class="button button-primary explore-run">"Group"</button>
+            </form>
+        </section>
+        <section class="card">
+            {move || match groups.get() {
+                None => view! { <p class="muted">"Grouping…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                Some(Ok(g)) if g.groups.is_empty() => view! {
+                    <p class="explore-empty">"No error or fatal lines in this time range."</p>
+                }.into_any(),
+                Some(Ok(ErrorGroups { groups, sampled, complete, .. })) => view! {
+                    <p class="muted" aria-live="polite">
+                        {format!("{} failures in {} error lines{}", groups.len(), sampled,
+                            if complete { "" } else { " (the newest ones)" })}
+                    </p>
+                    <ol class="error-groups">
+                        {groups.into_iter().map(|g| view! { <Group group=g/> }).collect_view()}
+                    </ol>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Group(group: ErrorGroup) -> impl IntoView {
+    let lines_query = if group.kind.is_empty() {
+        "level>=error".to_string()
+    } else {
+        format!("level>=error \"{}\"", group.kind)
+    };
+    let lines_href = format!(
+        "/explore/logs{}",
+        crate::format::query_string([
+            ("query", lines_query.as_str()),
+            ("from", &group.first_seen.timestamp_millis().to_string()),
+            ("to", &(group.last_seen.timestamp_millis() + 1).to_string()),
+        ])
+    );
+    let highest = group.trend.iter().copied().max().unwrap_or(1).max(1);
+    let width = 100.0 / group.trend.len().max(1) as f64;
+    let bars = group
+        .trend
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let h = *n as f64 / highest as f64 * 30.0;
+            view! { <rect class="level-error" x=format!("{:.2}", i as f64 * width) y=format!("{:.2}", 30.0 - h)
+                width=format!("{:.2}", width * 0.8) height=format!("{h:.2}")/> }
+        })
+        .collect_view();
+    let stack = group
+        .example
+        .fields
+        .get("exception.stacktrace")
+        .or_else(|| group.example.fields.get("exception_stacktrace"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let where_ = [group.services.join(", "), group.agents.join(", ")]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    view! {
+        <li class="error-group">
+            <div class="error-group-head">
+                <strong class="error-kind">{if group.kind.is_empty() { "(no exception type)".to_string() } else { group.kind.clone() }}</strong>
+                <span class="error-count" title="lines">{group.count}</span>
+                <svg class="error-trend" viewBox="0 0 100 30" preserveAspectRatio="none" role="img"
+                    aria-label="Lines over the time range">{bars}</svg>
+            </div>
+            <p class="error-message"><code>{group.message.clone()}</code></p>
+            <p class="muted error-where">
+                {(!group.frame.is_empty()).then(|| view! { <code class="error-frame">{group.frame.clone()}</code>" · " })}
+                {format!("last {} · first {}", crate::chart::format_instant(group.last_seen.timestamp_millis()),
+                    crate::chart::format_instant(group.first_seen.timestamp_millis()))}
+                {(!where_.is_empty()).then(|| format!(" · {where_}"))}
+            </p>
+            <details class="error-example">
+                <summary>"Newest line"</summary>
+                <pre class="logs-full-body">{group.example.body.clone()}</pre>
+                {stack.map(|s| view! { <pre class="logs-full-body error-stack">{s}</pre> })}
+            </details>
+            <a class="link-button" href=lines_href>"View the lines"</a>
+        </li>
+    }
 }
 
 /// The live tail in the browser: an `EventSource` on the tail endpoint, closed when dropped.

@@ -14,6 +14,7 @@ async fn the_start_page_is_server_rendered_with_the_navigation_and_the_hydration
         "/dashboards",
         "/explore/metrics",
         "/explore/logs",
+        "/explore/errors",
         "/explore/traces",
         "/alerting/rules",
         "/alerting/alerts",

@@ -1,0 +1,64 @@
+// Explore → Errors in headless Chromium over the demo's logs: its agents' failures (with Python
+// stack traces, half sent over OTLP, half through Loki's push API) grouped by exception, message
+// and top frame, with counts, trends and the newest line, and a way to the lines themselves.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { openPage } from './lib/browser.mjs';
+import { usePortalAndBrowser } from './lib/session.mjs';
+
+const SHOTS = process.env.E2E_SCREENSHOTS ?? 'test-results';
+mkdirSync(SHOTS, { recursive: true });
+
+// The demo writes six hours of history on start; the tests begin once its errors are grouped.
+async function demoErrors(portal) {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const r = await portal.fetch(`${portal.url}/api/logs/errors?from=now-7h&to=now`);
+    const body = await r.json();
+    if (body.groups?.length >= 3) return;
+    if (Date.now() > deadline) throw new Error(`the demo's errors never arrived: ${JSON.stringify(body)}`);
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+}
+
+const session = usePortalAndBrowser({ env: { PORTAL_DEMO: 'true' }, ready: demoErrors });
+
+test("the demo's failures are grouped by exception, message and top frame", async () => {
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/explore/errors?from=now-7h&to=now`);
+  const groups = page.locator('.error-group');
+  await groups.first().waitFor();
+  assert.ok((await groups.count()) >= 3);
+  const kinds = await page.locator('.error-kind').allInnerTexts();
+  for (const kind of kinds) {
+    assert.ok(['TimeoutError', 'RateLimitError', 'ToolError', 'ValueError'].includes(kind), kind);
+  }
+  // The most frequent first.
+  const counts = (await page.locator('.error-count').allInnerTexts()).map(Number);
+  assert.deepEqual(counts, [...counts].sort((a, b) => b - a));
+  const timeout = groups.filter({ hasText: 'TimeoutError' }).first();
+  assert.match(await timeout.locator('.error-message').innerText(), /LLM call exceeded its <number> s deadline/);
+  assert.equal(await timeout.locator('.error-frame').innerText(), 'agents/llm.py in complete');
+  assert.ok((await timeout.locator('.error-trend rect').count()) === 24);
+  await timeout.locator('summary', { hasText: 'Newest line' }).click();
+  await timeout.locator('.error-example pre').first().waitFor();
+  assert.match(await timeout.locator('.error-example').innerText(), /task t-\d+ failed/);
+  await page.screenshot({ path: `${SHOTS}/errors.png`, fullPage: true });
+
+  // A query narrows the lines grouped, and stays in the URL.
+  const input = page.getByLabel('Error query');
+  await input.fill('agent_id:coder-1');
+  await input.press('Enter');
+  await page.waitForURL(/query=agent_id/);
+  await page.waitForFunction(() => document.querySelectorAll('.error-group').length > 0);
+  for (const agents of await page.locator('.error-where').allInnerTexts()) {
+    assert.match(agents, /coder-1/);
+    assert.doesNotMatch(agents, /coder-2|planner/);
+  }
+
+  // The group's lines open in Explore → Logs.
+  await page.locator('.error-group a', { hasText: 'View the lines' }).first().click();
+  await page.waitForURL(/\/explore\/logs\?query=level/);
+  await page.locator('.logs-list > .logs-line').first().waitFor();
+  assert.deepEqual(errors, []);
+});
