@@ -14,6 +14,7 @@ use server::{
     embedded::{EmbeddedOptions, EmbeddedPostgres},
     ingest::{IncomingSeries, IngestLimits, Ingester},
     labels::SeriesKey,
+    logs::{LogsService, Scrubber},
     portal_metrics::PortalMetrics,
     query::{QueryLimits, QueryRange, QueryService},
     store::{self, alerting as db},
@@ -76,6 +77,13 @@ async fn run(pg: &EmbeddedPostgres) -> anyhow::Result<()> {
         IngestLimits::default(),
         metrics.clone(),
     ));
+    let reads = Arc::new(ReadAdmission::new(4, 100, metrics.clone()));
+    let logs = LogsService::new(
+        pool.clone(),
+        Default::default(),
+        Scrubber::default(),
+        reads.clone(),
+    );
     let queries = QueryService::new(
         pool.clone(),
         storage,
@@ -86,12 +94,13 @@ async fn run(pg: &EmbeddedPostgres) -> anyhow::Result<()> {
             max_concurrent: 4,
             max_queued: 100,
         },
-        Arc::new(ReadAdmission::new(4, 100, metrics.clone())),
+        reads,
         metrics,
     );
     let alerting = Alerting::new(
         pool.clone(),
         queries.clone(),
+        logs,
         ingester.clone(),
         "http://127.0.0.1:3000".into(),
     );

@@ -213,6 +213,7 @@ impl Application {
         let alerting = Alerting::new(
             pool.clone(),
             queries.clone(),
+            logs.clone(),
             ingester.clone(),
             external_url.clone(),
         )

@@ -53,6 +53,23 @@ pub enum RuleSource {
     BuiltIn,
 }
 
+/// What a rule's query reads: metrics (PromQL) or logs (LogQL, counting lines).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    #[default]
+    Metrics,
+    /// The query is a LogQL metric query (`count_over_time`, `rate`, `sum by`), as Loki's
+    /// ruler reads; alerts carry the newest matching lines.
+    Logs,
+}
+
+impl Signal {
+    pub fn is_metrics(&self) -> bool {
+        *self == Signal::Metrics
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
@@ -71,9 +88,12 @@ pub struct Rule {
     pub uid: String,
     #[serde(default)]
     pub kind: RuleKind,
+    /// What the query reads; metrics unless said.
+    #[serde(default, skip_serializing_if = "Signal::is_metrics")]
+    pub signal: Signal,
     /// The alert name (`alertname`), or the metric a recording rule writes.
     pub name: String,
-    /// PromQL.
+    /// PromQL, or LogQL for a log rule.
     pub query: String,
     /// When an alert fires for a series of the query.
     #[serde(default)]
@@ -102,6 +122,9 @@ pub struct Rule {
     /// The simple-mode choices the query was written from, so the form reopens in that mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simple: Option<SimpleQuery>,
+    /// The simple-mode choices of a log rule ("more than N lines matching … in M minutes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simple_logs: Option<SimpleLogQuery>,
     /// Sends the rule's alerts straight to this contact point (grouped and timed as the
     /// default route says) instead of through the routing tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +140,7 @@ impl Default for Rule {
         Self {
             uid: String::new(),
             kind: RuleKind::Alerting,
+            signal: Signal::Metrics,
             name: String::new(),
             query: String::new(),
             condition: Condition::default(),
@@ -129,6 +153,7 @@ impl Default for Rule {
             on_error: ErrorState::default(),
             paused: false,
             simple: None,
+            simple_logs: None,
             contact_point: None,
         }
     }
@@ -469,6 +494,110 @@ impl SimpleQuery {
     }
 }
 
+/// A log rule's simple mode: lines of the streams `selector` picks, containing `contains`, at
+/// `level` or above, counted over `window` per `group_by`; written out as LogQL by
+/// [`SimpleLogQuery::logql`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SimpleLogQuery {
+    /// Stream matchers inside the braces, e.g. `service_name="coder"`; empty for every stream.
+    #[serde(default)]
+    pub selector: String,
+    /// Text the line must contain (case-sensitive, as LogQL's `|=`); may be empty.
+    #[serde(default)]
+    pub contains: String,
+    /// The lowest level counted (`warn` counts warn, error and fatal); empty for any level.
+    #[serde(default)]
+    pub level: String,
+    #[serde(default = "default_window")]
+    pub window: String,
+    #[serde(default)]
+    pub group_by: Vec<String>,
+}
+
+/// Levels from the lowest, as a log rule's simple mode offers them.
+pub const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "fatal"];
+
+/// A LogQL `"…"` string.
+fn logql_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl SimpleLogQuery {
+    /// The LogQL this stands for, e.g. `sum by (agent_id) (count_over_time({service_name="coder"}
+    /// |= "timeout" | level=~"error|fatal" [5m]))`.
+    pub fn logql(&self) -> String {
+        let mut pipeline = String::new();
+        let contains = self.contains.trim();
+        if !contains.is_empty() {
+            pipeline.push_str(&format!(" |= {}", logql_string(contains)));
+        }
+        let level = self.level.trim();
+        if let Some(from) = LOG_LEVELS.iter().position(|l| *l == level) {
+            let levels = LOG_LEVELS[from..].join("|");
+            pipeline.push_str(&format!(" | level=~\"{levels}\""));
+        }
+        let labels: Vec<&str> = self
+            .group_by
+            .iter()
+            .map(|s| s.trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let by = if labels.is_empty() {
+            String::new()
+        } else {
+            format!(" by ({})", labels.join(", "))
+        };
+        format!(
+            "sum{by} (count_over_time({{{}}}{pipeline} [{}]))",
+            self.selector.trim(),
+            self.window.trim()
+        )
+    }
+
+    /// Problems with the choices, each naming its field (`simple_logs.window`, …).
+    pub fn validate(&self) -> Vec<ModelError> {
+        let mut errors = Vec::new();
+        match duration_field("simple_logs.window", &self.window) {
+            Ok(ms) if !(1000..=86_400_000).contains(&ms) => errors.push(error(
+                "simple_logs.window",
+                "must be from 1 second to 1 day",
+            )),
+            Ok(_) => {}
+            Err(e) => errors.push(e),
+        }
+        let level = self.level.trim();
+        if !level.is_empty() && !LOG_LEVELS.contains(&level) {
+            errors.push(error(
+                "simple_logs.level",
+                format!(
+                    "must be one of {} (or empty for any level)",
+                    LOG_LEVELS.join(", ")
+                ),
+            ));
+        }
+        for label in &self.group_by {
+            if !is_label_name(label.trim()) {
+                errors.push(error(
+                    "simple_logs.group_by",
+                    format!("\"{label}\" is not a label name (letters, digits and '_')"),
+                ));
+            }
+        }
+        errors
+    }
+}
+
 /// Whether `uid` can be a rule identifier (it is part of URLs).
 pub fn is_rule_uid(uid: &str) -> bool {
     (1..=40).contains(&uid.len())
@@ -522,6 +651,15 @@ impl Rule {
                 "uid",
                 "must be 1–40 letters, digits, '-' or '_' (it is part of URLs)",
             ));
+        }
+        if self.signal == Signal::Logs && self.kind == RuleKind::Recording {
+            errors.push(error(
+                "signal",
+                "a recording rule writes metrics from PromQL; count lines in an alerting rule",
+            ));
+        }
+        if let Some(simple) = &self.simple_logs {
+            errors.extend(simple.validate());
         }
         let name = self.name.trim();
         match self.kind {
@@ -1238,6 +1376,43 @@ pub struct ImportSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn simple_log_queries_write_the_logql_they_stand_for() {
+        let mut q = SimpleLogQuery {
+            selector: "service=\"coder\"".into(),
+            contains: "say \"hi\"".into(),
+            level: "error".into(),
+            window: "5m".into(),
+            group_by: vec!["agent_id".into()],
+        };
+        assert_eq!(
+            q.logql(),
+            r#"sum by (agent_id) (count_over_time({service="coder"} |= "say \"hi\"" | level=~"error|fatal" [5m]))"#
+        );
+        q = SimpleLogQuery {
+            window: "10m".into(),
+            ..SimpleLogQuery::default()
+        };
+        assert_eq!(q.logql(), "sum (count_over_time({} [10m]))");
+        assert!(q.validate().is_empty());
+        q.level = "loud".into();
+        q.window = "0s".into();
+        let fields: Vec<String> = q.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["simple_logs.window", "simple_logs.level"]);
+    }
+
+    #[test]
+    fn a_log_rule_cannot_record() {
+        let rule = Rule {
+            kind: RuleKind::Recording,
+            signal: Signal::Logs,
+            name: "lines:rate5m".into(),
+            query: "sum(rate({} [5m]))".into(),
+            ..Rule::default()
+        };
+        assert_eq!(rule.validate()[0].field, "signal");
+    }
 
     #[test]
     fn simple_queries_write_the_promql_they_stand_for() {

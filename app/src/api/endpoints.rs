@@ -18,7 +18,9 @@ use super::{
         HomePreference, ImportReport, PublicLink, ResolveVariable, SaveDashboard, ShortLink,
         VariableOptions, VersionSummary,
     },
-    logs::{ErrorGroups, LogContext, LogFacets, LogHistogram, LogPage},
+    logs::{
+        ErrorGroupState, ErrorGroups, ErrorStatus, LogContext, LogFacets, LogHistogram, LogPage,
+    },
     prometheus::{QueryData, QueryRange},
     silences::{
         InhibitRule, OccurrencesRequest, SaveSilence, Silence, SilencePreview,
@@ -81,6 +83,10 @@ pub mod paths {
         )
     }
 
+    pub fn log_error_group(fingerprint: &str) -> String {
+        format!("/api/logs/errors/{}", escape(fingerprint))
+    }
+
     pub fn log_facets(query_text: &str, (from_ms, to_ms): (i64, i64)) -> String {
         format!(
             "/api/logs/facets{}",
@@ -122,6 +128,18 @@ pub mod paths {
         let QueryRange { start, end, step } = range;
         format!(
             "/api/v1/query_range?query={}&start={}&end={}&step={}",
+            escape(expr),
+            secs(start),
+            secs(end),
+            secs(step)
+        )
+    }
+
+    /// A LogQL metric query over a range (Loki's `query_range`, answered like Prometheus').
+    pub fn loki_range_query(expr: &str, range: QueryRange) -> String {
+        let QueryRange { start, end, step } = range;
+        format!(
+            "/loki/api/v1/query_range?query={}&start={}&end={}&step={}",
             escape(expr),
             secs(start),
             secs(end),
@@ -477,6 +495,15 @@ pub async fn log_errors(query: &str, range: (i64, i64)) -> Result<ErrorGroups, C
     get_json(&paths::log_errors(query, range)).await
 }
 
+/// Marks an error group open, resolved or ignored.
+pub async fn set_error_status(
+    fingerprint: &str,
+    status: ErrorStatus,
+) -> Result<ErrorGroupState, ClientError> {
+    let body = serde_json::json!({ "status": status.as_str() });
+    send_json("PUT", &paths::log_error_group(fingerprint), Some(&body)).await
+}
+
 pub async fn log_facets(query: &str, range: (i64, i64)) -> Result<LogFacets, ClientError> {
     get_json(&paths::log_facets(query, range)).await
 }
@@ -491,6 +518,11 @@ pub async fn instant_query(expr: &str, at_ms: i64) -> PromResult<QueryData> {
 
 pub async fn range_query(expr: &str, range: QueryRange) -> PromResult<QueryData> {
     get_prom(&paths::range_query(expr, range)).await
+}
+
+/// A log rule's LogQL counted over a range.
+pub async fn loki_range_query(expr: &str, range: QueryRange) -> PromResult<QueryData> {
+    get_prom(&paths::loki_range_query(expr, range)).await
 }
 
 /// Runs a query given by its URL (from [`paths`], e.g. a public dashboard's stored query).

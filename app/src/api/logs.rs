@@ -135,6 +135,60 @@ pub struct ErrorGroup {
     pub agents: Vec<String>,
     /// The newest line of the group.
     pub example: LogLine,
+    /// What was decided about it: open unless resolved or ignored; regressed when it came
+    /// back after being resolved.
+    #[serde(default)]
+    pub status: ErrorStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_changed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_changed_by: Option<String>,
+}
+
+/// Where an error group stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorStatus {
+    #[default]
+    Open,
+    /// Marked fixed; its lines from before are not a concern.
+    Resolved,
+    /// Known and accepted; hidden from the list unless asked for.
+    Ignored,
+    /// Resolved, then seen again after that.
+    Regressed,
+}
+
+impl ErrorStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Resolved => "resolved",
+            Self::Ignored => "ignored",
+            Self::Regressed => "regressed",
+        }
+    }
+
+    /// A status people can set (regressed is only ever found).
+    pub fn settable(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(Self::Open),
+            "resolved" => Some(Self::Resolved),
+            "ignored" => Some(Self::Ignored),
+            _ => None,
+        }
+    }
+}
+
+/// What was decided about one error group (`GET`/`PUT /api/logs/errors/<fingerprint>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorGroupState {
+    pub fingerprint: String,
+    pub status: ErrorStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
 }
 
 /// The error groups of a search, the most frequent first.

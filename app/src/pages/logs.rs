@@ -4,11 +4,15 @@
 //! the live switch are in the URL.
 
 use crate::api::{
+    accounts::Role,
     endpoints::{self, paths},
-    logs::{ErrorGroup, ErrorGroups, LogContext, LogFacets, LogHistogram, LogLine, LogPage},
+    logs::{
+        ErrorGroup, ErrorGroups, ErrorStatus, LogContext, LogFacets, LogHistogram, LogLine, LogPage,
+    },
 };
 use crate::components::{
     page_header::PageHeader,
+    session::use_session,
     url_state::{use_query_text, use_query_updater, use_refresh_tick, use_time_range, QueryText},
 };
 use leptos::prelude::*;
@@ -452,10 +456,18 @@ pub fn ErrorsPage() -> impl IntoView {
         let (from, to) = range.get().resolve(chrono::Utc::now());
         (from.timestamp_millis(), to.timestamp_millis())
     });
+    let changed = RwSignal::new(0u32);
     let groups = LocalResource::new(move || {
         let (query, span) = (url_query.get(), span.get());
+        changed.track();
         async move { endpoints::log_errors(&query, span).await }
     });
+    // Resolved and ignored groups are listed on request (`?all=1`).
+    let params = use_query_map();
+    let show_all = Memo::new(move |_| params.read().get("all").is_some_and(|v| v == "1"));
+    let set_params = use_query_updater();
+    let session = use_session();
+    let can_edit = Signal::derive(move || session.can(Role::Editor));
     view! {
         <PageHeader title="Errors" subtitle="Error and fatal lines grouped by failure: the same exception, message and place" time_controls=true/>
         <section class="card explore-query">
@@ -466,6 +478,11 @@ pub fn ErrorsPage() -> impl IntoView {
                     on:input=move |ev| text.set(event_target_value(&ev))/>
                 <button type="submit" class="button button-primary explore-run">"Group"</button>
             </form>
+            <label class="checkbox error-show-all">
+                <input type="checkbox" name="show-all" prop:checked=move || show_all.get()
+                    on:change=move |ev| set_params(vec![("all", event_target_checked(&ev).then(|| "1".to_string()))])/>
+                " Show resolved and ignored groups"
+            </label>
         </section>
         <section class="card">
             {move || match groups.get() {
@@ -474,22 +491,71 @@ pub fn ErrorsPage() -> impl IntoView {
                 Some(Ok(g)) if g.groups.is_empty() => view! {
                     <p class="explore-empty">"No error or fatal lines in this time range."</p>
                 }.into_any(),
-                Some(Ok(ErrorGroups { groups, sampled, complete, .. })) => view! {
-                    <p class="muted" aria-live="polite">
-                        {format!("{} failures in {} error lines{}", groups.len(), sampled,
-                            if complete { "" } else { " (the newest ones)" })}
-                    </p>
-                    <ol class="error-groups">
-                        {groups.into_iter().map(|g| view! { <Group group=g/> }).collect_view()}
-                    </ol>
-                }.into_any(),
+                Some(Ok(ErrorGroups { groups, sampled, complete, .. })) => {
+                    let total = groups.len();
+                    let shown: Vec<ErrorGroup> = groups
+                        .into_iter()
+                        .filter(|g| show_all.get() || !matches!(g.status, ErrorStatus::Resolved | ErrorStatus::Ignored))
+                        .collect();
+                    let hidden = total - shown.len();
+                    view! {
+                        <p class="muted" aria-live="polite">
+                            {format!("{} failures in {} error lines{}", total, sampled,
+                                if complete { "" } else { " (the newest ones)" })}
+                            {(hidden > 0).then(|| format!("; {hidden} resolved or ignored not shown"))}
+                        </p>
+                        <ol class="error-groups">
+                            {shown.into_iter().map(|g| view! { <Group group=g can_edit=can_edit changed=changed/> }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }
             }}
         </section>
     }
 }
 
+/// The buttons that change a group's status, by its status now.
+fn status_actions(status: ErrorStatus) -> &'static [(ErrorStatus, &'static str)] {
+    match status {
+        ErrorStatus::Open | ErrorStatus::Regressed => &[
+            (ErrorStatus::Resolved, "Resolve"),
+            (ErrorStatus::Ignored, "Ignore"),
+        ],
+        ErrorStatus::Resolved | ErrorStatus::Ignored => &[(ErrorStatus::Open, "Reopen")],
+    }
+}
+
 #[component]
-fn Group(group: ErrorGroup) -> impl IntoView {
+fn Group(group: ErrorGroup, can_edit: Signal<bool>, changed: RwSignal<u32>) -> impl IntoView {
+    let failure = RwSignal::new(None::<String>);
+    let fingerprint = group.fingerprint.clone();
+    let actions = status_actions(group.status)
+        .iter()
+        .map(|(to, label)| {
+            let (to, fingerprint) = (*to, fingerprint.clone());
+            let act = move |_| {
+                let fingerprint = fingerprint.clone();
+                leptos::task::spawn_local(async move {
+                    match endpoints::set_error_status(&fingerprint, to).await {
+                        Ok(_) => changed.update(|n| *n += 1),
+                        Err(e) => failure.set(Some(e.to_string())),
+                    }
+                });
+            };
+            view! { <button type="button" class="button" name=format!("error-{}", to.as_str()) on:click=act>{*label}</button> }
+        })
+        .collect_view();
+    let status_note = group.status_changed_at.map(|at| {
+        format!(
+            "{} {} by {}",
+            match group.status {
+                ErrorStatus::Regressed => "resolved",
+                other => other.as_str(),
+            },
+            crate::chart::format_instant(at.timestamp_millis()),
+            group.status_changed_by.clone().unwrap_or_default()
+        )
+    });
     let lines_query = if group.kind.is_empty() {
         "level>=error".to_string()
     } else {
@@ -528,10 +594,13 @@ fn Group(group: ErrorGroup) -> impl IntoView {
         .collect::<Vec<_>>()
         .join(" · ");
     view! {
-        <li class="error-group">
+        <li class="error-group" data-status=group.status.as_str() data-fingerprint=group.fingerprint.clone()>
             <div class="error-group-head">
                 <strong class="error-kind">{if group.kind.is_empty() { "(no exception type)".to_string() } else { group.kind.clone() }}</strong>
                 <span class="error-count" title="lines">{group.count}</span>
+                {(group.status != ErrorStatus::Open).then(|| view! {
+                    <span class=format!("badge error-status error-status-{}", group.status.as_str()) title=status_note.clone()>{group.status.as_str()}</span>
+                })}
                 <svg class="error-trend" viewBox="0 0 100 30" preserveAspectRatio="none" role="img"
                     aria-label="Lines over the time range">{bars}</svg>
             </div>
@@ -547,7 +616,11 @@ fn Group(group: ErrorGroup) -> impl IntoView {
                 <pre class="logs-full-body">{group.example.body.clone()}</pre>
                 {stack.map(|s| view! { <pre class="logs-full-body error-stack">{s}</pre> })}
             </details>
-            <a class="link-button" href=lines_href>"View the lines"</a>
+            <div class="error-actions">
+                <a class="link-button" href=lines_href>"View the lines"</a>
+                <span class="error-status-actions" hidden=move || !can_edit.get()>{actions}</span>
+                {move || failure.get().map(|e| view! { <span class="form-error" role="alert">{e}</span> })}
+            </div>
         </li>
     }
 }

@@ -1,9 +1,11 @@
 //! Evaluating a rule: its query through the query service, its baseline and condition, the
 //! labels and annotations of each alert, and the state machine step. The live evaluator and the
-//! preview both go through [`active_set`] and [`super::state::advance`].
+//! preview both go through [`active_set`] and [`super::state::advance`]; a rule's query is read
+//! through its [`Source`]: PromQL over metrics, or LogQL counting log lines.
 
 use super::state::{self, Active, AlertLabels, Change, Instances, Timing};
 use super::template;
+use crate::logs::{LogsError, LogsService};
 use crate::query::{promql, QueryError, QueryRange, QueryService};
 use app::api::alerting::{
     AlertState, Baseline, Condition, Preview, PreviewSeries, PreviewSpan, Rule, ALERTNAME,
@@ -118,33 +120,82 @@ pub fn active_set(
         .collect()
 }
 
-/// The query's result at `at`: one value per series.
-pub async fn values_at(
-    queries: &QueryService,
-    expr: &Expr,
-    at: i64,
-) -> Result<Vec<(AlertLabels, f64)>, QueryError> {
-    Ok(queries
-        .instant_series(expr.clone(), at)
-        .await?
-        .into_iter()
-        .filter_map(|s| {
-            let value = s.points.first()?.1;
-            (!promql::is_stale_marker(value)).then(|| (series_labels(&s.labels), value))
+/// What a rule's query reads through: PromQL over the metric store, or LogQL counting lines.
+pub enum Source<'a> {
+    Metrics(&'a QueryService, Expr),
+    Logs(&'a LogsService, &'a str),
+}
+
+/// Why a rule's query could not be evaluated.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Metrics(#[from] QueryError),
+    #[error(transparent)]
+    Logs(#[from] LogsError),
+}
+
+impl SourceError {
+    /// Whether the store failed (rather than the query being wrong or too big).
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Metrics(QueryError::Database(_) | QueryError::Internal(_))
+                | SourceError::Logs(LogsError::Database(_))
+        )
+    }
+}
+
+impl Source<'_> {
+    /// The query's result at `at`: one value per series.
+    pub async fn values_at(&self, at: i64) -> Result<Vec<(AlertLabels, f64)>, SourceError> {
+        Ok(match self {
+            Source::Metrics(queries, expr) => queries
+                .instant_series(expr.clone(), at)
+                .await?
+                .into_iter()
+                .filter_map(|s| {
+                    let value = s.points.first()?.1;
+                    (!promql::is_stale_marker(value)).then(|| (series_labels(&s.labels), value))
+                })
+                .collect(),
+            Source::Logs(logs, text) => logs
+                .count_series(text, (at, at, 0))
+                .await?
+                .into_iter()
+                .filter_map(|s| Some((s.labels, s.points.last()?.1)))
+                .collect(),
         })
-        .collect())
+    }
+
+    /// Each series' points over `range`, their times moved on by `shift_ms`.
+    async fn range(&self, range: QueryRange, shift_ms: i64) -> Result<RangeValues, SourceError> {
+        Ok(match self {
+            Source::Metrics(queries, expr) => {
+                by_labels(queries.range(expr.clone(), range).await?, shift_ms)
+            }
+            Source::Logs(logs, text) => logs
+                .count_series(text, (range.start, range.end, range.step))
+                .await?
+                .into_iter()
+                .map(|s| {
+                    let points = s.points.into_iter().map(|(t, v)| (t + shift_ms, v));
+                    (s.labels, points.collect())
+                })
+                .collect(),
+        })
+    }
 }
 
 /// Each series' values at the baseline's offsets before `at`.
 pub async fn history_at(
-    queries: &QueryService,
-    expr: &Expr,
+    source: &Source<'_>,
     baseline: &Baseline,
     at: i64,
-) -> Result<HashMap<AlertLabels, Vec<f64>>, QueryError> {
+) -> Result<HashMap<AlertLabels, Vec<f64>>, SourceError> {
     let mut history: HashMap<AlertLabels, Vec<f64>> = HashMap::new();
     for offset in baseline.offsets_ms() {
-        for (labels, value) in values_at(queries, expr, at - offset).await? {
+        for (labels, value) in source.values_at(at - offset).await? {
             history.entry(labels).or_default().push(value);
         }
     }
@@ -154,18 +205,17 @@ pub async fn history_at(
 /// What a rule's query, baseline and condition give at `at`: `None` when the query returned
 /// nothing at all (no data).
 pub async fn evaluate_alerting(
-    queries: &QueryService,
+    source: &Source<'_>,
     rule: &Rule,
-    expr: &Expr,
     at: i64,
     external_url: &str,
-) -> Result<Option<Vec<Active>>, QueryError> {
-    let values = values_at(queries, expr, at).await?;
+) -> Result<Option<Vec<Active>>, SourceError> {
+    let values = source.values_at(at).await?;
     if values.is_empty() {
         return Ok(None);
     }
     let history = match &rule.baseline {
-        Some(b) => history_at(queries, expr, b, at).await?,
+        Some(b) => history_at(source, b, at).await?,
         None => HashMap::new(),
     };
     Ok(Some(active_set(rule, &values, &history, external_url)))
@@ -212,13 +262,12 @@ fn by_labels(series: Vec<promql::Series>, shift_ms: i64) -> RangeValues {
 /// What the rule would have done from `start` to `end` evaluated every `step`: the same
 /// condition, baseline and state machine as live evaluation, over the stored history.
 pub async fn preview(
-    queries: &QueryService,
+    source: &Source<'_>,
     rule: &Rule,
-    expr: Expr,
     range: QueryRange,
     external_url: &str,
-) -> Result<Preview, QueryError> {
-    let values = by_labels(queries.range(expr.clone(), range).await?, 0);
+) -> Result<Preview, SourceError> {
+    let values = source.range(range, 0).await?;
     let mut history: Vec<RangeValues> = Vec::new();
     if let Some(baseline) = &rule.baseline {
         for offset in baseline.offsets_ms() {
@@ -227,10 +276,7 @@ pub async fn preview(
                 end: range.end - offset,
                 step: range.step,
             };
-            history.push(by_labels(
-                queries.range(expr.clone(), shifted).await?,
-                offset,
-            ));
+            history.push(source.range(shifted, offset).await?);
         }
     }
     Ok(replay(rule, values, &history, range, external_url))

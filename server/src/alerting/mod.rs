@@ -18,6 +18,7 @@ use crate::{
     accounts::FolderAccess,
     error::ApiError,
     ingest::Ingester,
+    logs::LogsService,
     query::{QueryRange, QueryService},
     store::alerting as db,
 };
@@ -25,7 +26,7 @@ use app::api::{
     accounts::{FolderKind, Permission},
     alerting::{
         duration_text, Alert, AlertState, Preview, PreviewRequest, Rule, RuleGroup, RuleHealth,
-        RuleHistory, RuleKind, RuleSource, RuleSummary, SaveRule, StateChange, ALERTNAME,
+        RuleHistory, RuleKind, RuleSource, RuleSummary, SaveRule, Signal, StateChange, ALERTNAME,
     },
     dashboard::ModelError,
 };
@@ -41,6 +42,8 @@ pub const HISTORY_LIMIT: i64 = 5_000;
 pub struct Alerting {
     pub(crate) pool: PgPool,
     pub(crate) queries: QueryService,
+    /// Log rules count lines through it.
+    pub(crate) logs: LogsService,
     pub(crate) ingester: Arc<Ingester>,
     /// Links in notifications and `$externalURL` in templates start with this.
     pub(crate) external_url: String,
@@ -162,12 +165,14 @@ impl Alerting {
     pub fn new(
         pool: PgPool,
         queries: QueryService,
+        logs: LogsService,
         ingester: Arc<Ingester>,
         external_url: String,
     ) -> Self {
         Self {
             pool,
             queries,
+            logs,
             ingester,
             external_url,
             max_silence: Duration::days(app::api::silences::DEFAULT_MAX_DURATION_DAYS),
@@ -192,12 +197,19 @@ impl Alerting {
         if let Some(e) = rule.validate().into_iter().next() {
             return Err(invalid(e));
         }
-        self.queries.parse(&rule.query).map_err(|e| {
-            let e: ApiError = e.into();
-            match e {
-                ApiError::Invalid { message, .. } => ApiError::invalid("query", message),
-                other => other,
+        let checked: Result<(), ApiError> = match rule.signal {
+            Signal::Metrics => self
+                .queries
+                .parse(&rule.query)
+                .map(|_| ())
+                .map_err(Into::into),
+            Signal::Logs => {
+                crate::logs::loki_query::check_count_query(&rule.query).map_err(Into::into)
             }
+        };
+        checked.map_err(|e| match e {
+            ApiError::Invalid { message, .. } => ApiError::invalid("query", message),
+            other => other,
         })?;
         for (field, map) in [("labels", &rule.labels), ("annotations", &rule.annotations)] {
             for (name, text) in map {
@@ -663,7 +675,20 @@ impl Alerting {
             rem => start - rem + step,
         };
         let range = QueryRange::new(start, end, step)?;
-        let expr = self.queries.parse(&rule.query)?;
-        Ok(evaluate::preview(&self.queries, &rule, expr, range, &self.external_url).await?)
+        let source = self.source(&rule)?;
+        Ok(evaluate::preview(&source, &rule, range, &self.external_url).await?)
+    }
+
+    /// What `rule`'s query is read through.
+    pub(crate) fn source<'a>(
+        &'a self,
+        rule: &'a Rule,
+    ) -> Result<evaluate::Source<'a>, evaluate::SourceError> {
+        Ok(match rule.signal {
+            Signal::Metrics => {
+                evaluate::Source::Metrics(&self.queries, self.queries.parse(&rule.query)?)
+            }
+            Signal::Logs => evaluate::Source::Logs(&self.logs, &rule.query),
+        })
     }
 }

@@ -5,7 +5,7 @@
 use super::Alerting;
 use crate::{error::ApiError, store::alerting as db};
 use app::api::alerting::{
-    duration_text, Condition, ImportSummary, Rule, RuleGroup, RuleKind, RuleSource,
+    duration_text, Condition, ImportSummary, Rule, RuleGroup, RuleKind, RuleSource, Signal,
 };
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, path::Path};
@@ -136,7 +136,7 @@ pub fn render(groups: &[RuleGroup]) -> String {
                     .filter_map(|r| match export_expr(r) {
                         Some(expr) => Some(file_rule(r, expr)),
                         None => {
-                            skipped.push(format!("{}/{}", g.name, r.name));
+                            skipped.push((format!("{}/{}", g.name, r.name), r.signal));
                             None
                         }
                     })
@@ -146,10 +146,15 @@ pub fn render(groups: &[RuleGroup]) -> String {
     };
     let mut out =
         String::from("# Exported from the portal; `promtool check rules` accepts this file.\n");
-    for s in skipped {
-        out.push_str(&format!(
-            "# Left out: {s} compares values with their own history (a baseline), which a Prometheus rule cannot express.\n"
-        ));
+    for (s, signal) in skipped {
+        out.push_str(&match signal {
+            Signal::Logs => format!(
+                "# Left out: {s} counts log lines (LogQL), which a Prometheus rule cannot express.\n"
+            ),
+            Signal::Metrics => format!(
+                "# Left out: {s} compares values with their own history (a baseline), which a Prometheus rule cannot express.\n"
+            ),
+        });
     }
     out.push_str(&serde_yaml::to_string(&file).unwrap_or_default());
     out
@@ -159,7 +164,7 @@ fn export_expr(rule: &Rule) -> Option<String> {
     if rule.kind == RuleKind::Recording {
         return Some(rule.query.clone());
     }
-    if rule.baseline.is_some() {
+    if rule.baseline.is_some() || rule.signal == Signal::Logs {
         return None;
     }
     Some(
@@ -339,6 +344,29 @@ groups:
             export_expr(&rule).unwrap(),
             "(agent_queue_depth) < 1 or (agent_queue_depth) > 5"
         );
+    }
+
+    #[test]
+    fn log_rules_are_left_out_of_the_prometheus_export_saying_why() {
+        let group = RuleGroup {
+            folder: "Agents".into(),
+            name: "errors".into(),
+            interval: "1m".into(),
+            rules: vec![Rule {
+                name: "Timeouts".into(),
+                signal: Signal::Logs,
+                query: "sum(count_over_time({} |= \"timeout\" [5m]))".into(),
+                condition: Condition::Above { threshold: 3.0 },
+                ..Rule::default()
+            }],
+            source: RuleSource::Api,
+        };
+        let text = render(&[group]);
+        assert!(
+            text.contains("# Left out: errors/Timeouts counts log lines"),
+            "{text}"
+        );
+        assert!(!text.contains("count_over_time"), "{text}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! pending time is not lost and nothing fires (or notifies) twice.
 
 use super::{
-    evaluate::{self, alert_labels, annotations},
+    evaluate::{self, alert_labels, annotations, SourceError},
     rule_of,
     state::{self, Active, AlertLabels, Instance, Instances, Timing},
     Alerting,
@@ -14,11 +14,10 @@ use super::{
 use crate::{
     ingest::IncomingSeries,
     labels::SeriesKey,
-    query::QueryError,
     store::{alerting as db, utc},
 };
 use anyhow::Context as _;
-use app::api::alerting::{AlertState, ErrorState, NoDataState, Rule, RuleKind};
+use app::api::alerting::{AlertState, ErrorState, NoDataState, Rule, RuleKind, Signal, ALERTNAME};
 use chrono::Utc;
 use std::{collections::BTreeMap, time::Instant};
 use tokio::task::JoinSet;
@@ -152,8 +151,7 @@ async fn record(alerting: &Alerting, rule: &Rule, slot: i64) -> anyhow::Result<(
     if rule.paused {
         return Ok(());
     }
-    let expr = alerting.queries.parse(&rule.query)?;
-    let values = evaluate::values_at(&alerting.queries, &expr, slot).await?;
+    let values = alerting.source(rule)?.values_at(slot).await?;
     let mut batch = Vec::with_capacity(values.len());
     for (labels, value) in values {
         let mut pairs: BTreeMap<String, String> = labels;
@@ -186,10 +184,8 @@ async fn alert(
     let changes = if rule.paused {
         state::advance(&mut instances, Vec::new(), slot, Timing::default())
     } else {
-        let result = match alerting.queries.parse(&rule.query) {
-            Ok(expr) => {
-                evaluate::evaluate_alerting(&alerting.queries, rule, &expr, slot, url).await
-            }
+        let result = match alerting.source(rule) {
+            Ok(source) => evaluate::evaluate_alerting(&source, rule, slot, url).await,
             Err(e) => Err(e),
         };
         let timing = evaluate::timing(rule);
@@ -228,11 +224,17 @@ async fn alert(
             }
         }
     };
+    let mut with_lines = 0;
     for instance in instances.values_mut() {
-        if matches!(instance.state, AlertState::Pending | AlertState::Firing)
-            || instance.annotations.is_empty()
-        {
+        let active = matches!(instance.state, AlertState::Pending | AlertState::Firing);
+        if active || instance.annotations.is_empty() {
             instance.annotations = annotations(rule, &instance.labels, instance.value, url);
+        }
+        if active && rule.signal == Signal::Logs && with_lines < MAX_ALERTS_WITH_LINES {
+            with_lines += 1;
+            if let Some(lines) = counted_lines(alerting, rule, &instance.labels, slot).await {
+                instance.annotations.insert(LINES_ANNOTATION.into(), lines);
+            }
         }
     }
     let rows: Vec<db::InstanceRow> = instances
@@ -260,11 +262,52 @@ async fn alert(
     }
 }
 
-fn query_error_text(e: &QueryError) -> String {
-    match e {
-        QueryError::Database(_) | QueryError::Internal(_) => format!("query failed: {e}"),
-        other => other.to_string(),
+fn query_error_text(e: &SourceError) -> String {
+    if e.is_internal() {
+        format!("query failed: {e}")
+    } else {
+        e.to_string()
     }
+}
+
+/// The annotation a log rule's alerts carry their newest matching lines in.
+pub const LINES_ANNOTATION: &str = "matching_lines";
+/// Lines an alert of a log rule carries, and how much of each.
+const LINES_PER_ALERT: i64 = 5;
+const LINE_CHARS: usize = 500;
+/// Alerts of one rule that fetch their lines at an evaluation (the rest go without).
+const MAX_ALERTS_WITH_LINES: usize = 20;
+
+/// The newest lines a log rule counted for an alert's series, one per line of text
+/// (`time level body`), or `None` when they could not be read.
+async fn counted_lines(
+    alerting: &Alerting,
+    rule: &Rule,
+    labels: &AlertLabels,
+    slot: i64,
+) -> Option<String> {
+    // The series' own labels: the alert's, without what the rule adds.
+    let series: AlertLabels = labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != ALERTNAME && !rule.labels.contains_key(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let rows = alerting
+        .logs
+        .counted_lines(&rule.query, &series, slot, LINES_PER_ALERT)
+        .await
+        .inspect_err(|e| tracing::warn!(rule = %rule.uid, "reading a log rule's lines failed: {e}"))
+        .ok()?;
+    let text: Vec<String> = rows
+        .into_iter()
+        .map(|row| {
+            let at = utc(row.time_us / 1000).format("%Y-%m-%dT%H:%M:%S%.3fZ");
+            let level = app::api::logs::level_name(row.severity as u8);
+            let body: String = row.body.chars().take(LINE_CHARS).collect();
+            format!("{at} {level} {body}")
+        })
+        .collect();
+    Some(text.join("\n"))
 }
 
 /// The labels of a rule's "no data" or "error" alert: the rule's labels and a marker.

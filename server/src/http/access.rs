@@ -101,6 +101,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/logs/scrubbing", Read),
     ("GET", "/api/logs/tail", Read),
     ("GET", "/api/logs/errors", Read),
+    ("GET", "/api/logs/errors/{fingerprint}", Read),
+    ("PUT", "/api/logs/errors/{fingerprint}", Edit),
     ("GET", "/loki/api/v1/tail", Read),
     ("GET", "/loki/api/v1/query", Read),
     ("POST", "/loki/api/v1/query", Read),

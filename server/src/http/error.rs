@@ -5,6 +5,7 @@
 
 use crate::{
     admission::AdmissionError,
+    alerting::evaluate::SourceError,
     error::{ApiError, Fault},
     ingest::IngestError,
     logs::LogsError,
@@ -127,6 +128,15 @@ impl From<QueryError> for ApiError {
             QueryError::Admission(e) => e.into(),
             QueryError::Database(e) => e.into(),
             QueryError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<SourceError> for ApiError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Metrics(e) => e.into(),
+            SourceError::Logs(e) => e.into(),
         }
     }
 }

@@ -3,14 +3,22 @@
 //! search, histogram, facets, the lines around a hit, export, and the scrubbing rules in force.
 //! (OTLP logs come in through `otlp.rs`, the one OTLP front door.)
 
-use super::{admission::IngestBody, params::Params, AppState};
+use super::{
+    access::Actor,
+    admission::IngestBody,
+    params::{json_body, Params},
+    AppState,
+};
 use crate::{
     error::ApiError,
     logs::{LogsService, Search},
 };
-use app::api::logs::{LogContext, LogFacets, LogHistogram, LogPage, LogWriteSummary};
+use app::api::logs::{
+    ErrorGroupState, LogContext, LogFacets, LogHistogram, LogPage, LogWriteSummary,
+};
 use axum::{
-    extract::{RawQuery, State},
+    body::Bytes,
+    extract::{Path, RawQuery, State},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -30,6 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/logs/scrubbing", get(get_scrubbing))
         .route("/api/logs/tail", get(get_tail))
         .route("/api/logs/errors", get(get_errors))
+        .route(
+            "/api/logs/errors/{fingerprint}",
+            get(get_error_group).put(update_error_group),
+        )
 }
 
 /// Most bytes a request may expand to once decompressed, as a multiple of the body limit.
@@ -233,6 +245,33 @@ async fn get_errors(
     let args = search_of(&params)?;
     let search = args.search();
     Ok(Json(logs.error_groups(&search).await?))
+}
+
+/// `GET /api/logs/errors/<fingerprint>`: what was decided about a group.
+async fn get_error_group(
+    State(logs): State<LogsService>,
+    Path(fingerprint): Path<String>,
+) -> Result<Json<ErrorGroupState>, ApiError> {
+    Ok(Json(logs.error_group_state(&fingerprint).await?))
+}
+
+#[derive(serde::Deserialize)]
+struct SetStatus {
+    status: String,
+}
+
+/// `PUT /api/logs/errors/<fingerprint>` with `{"status": "resolved"}` (or `ignored`, `open`).
+async fn update_error_group(
+    State(logs): State<LogsService>,
+    Path(fingerprint): Path<String>,
+    Actor(actor): Actor,
+    body: Bytes,
+) -> Result<Json<ErrorGroupState>, ApiError> {
+    let request: SetStatus = json_body(&body)?;
+    Ok(Json(
+        logs.set_error_group_status(&fingerprint, &request.status, &actor)
+            .await?,
+    ))
 }
 
 async fn get_histogram(

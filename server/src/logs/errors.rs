@@ -2,11 +2,13 @@
 //! type, the message with its variable parts made placeholders, and the top frame of its stack
 //! trace), each with its count, first and last time, trend, services and agents, and its newest
 //! line. The fingerprint is a pure function of the line, so the same failure gets the same
-//! group on every replica and in every time range.
+//! group on every replica and in every time range. A group can be marked resolved or ignored;
+//! a resolved group seen again after that is regressed.
 
 use super::{line_of, query, LogsError, LogsService, Search};
 use crate::store::logs::{self as db, Condition, Field, Op};
-use app::api::logs::{ErrorGroup, ErrorGroups, LogLine};
+use app::api::logs::{ErrorGroup, ErrorGroupState, ErrorGroups, ErrorStatus, LogLine};
+use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -174,7 +176,93 @@ impl LogsService {
             .take(MAX_ERROR_LINES as usize)
             .map(line_of)
             .collect();
-        Ok(group(lines, range, complete))
+        let mut groups = group(lines, range, complete);
+        let ids: Vec<String> = groups
+            .groups
+            .iter()
+            .map(|g| g.fingerprint.clone())
+            .collect();
+        let states = db::error_group_states(&self.0.pool, &ids).await?;
+        let states: BTreeMap<String, db::ErrorGroupStateRow> = states
+            .into_iter()
+            .map(|s| (s.fingerprint.clone(), s))
+            .collect();
+        for g in &mut groups.groups {
+            if let Some(state) = states.get(&g.fingerprint) {
+                g.status = status_of(&state.status, state.changed_at, g.last_seen);
+                g.status_changed_at = Some(state.changed_at);
+                g.status_changed_by = Some(state.changed_by.clone());
+            }
+        }
+        Ok(groups)
+    }
+
+    /// What was decided about the group `fingerprint`.
+    pub async fn error_group_state(&self, fingerprint: &str) -> Result<ErrorGroupState, LogsError> {
+        check_fingerprint(fingerprint)?;
+        let rows = db::error_group_states(&self.0.pool, &[fingerprint.to_string()]).await?;
+        Ok(match rows.into_iter().next() {
+            Some(row) => state_of(row),
+            None => ErrorGroupState {
+                fingerprint: fingerprint.to_string(),
+                status: ErrorStatus::Open,
+                changed_at: None,
+                changed_by: None,
+            },
+        })
+    }
+
+    /// Marks the group `fingerprint` open, resolved or ignored (a group may be marked before
+    /// its lines arrive, e.g. from another range).
+    pub async fn set_error_group_status(
+        &self,
+        fingerprint: &str,
+        status: &str,
+        by: &str,
+    ) -> Result<ErrorGroupState, LogsError> {
+        check_fingerprint(fingerprint)?;
+        let Some(status) = ErrorStatus::settable(status) else {
+            return Err(LogsError::Invalid {
+                field: "status".into(),
+                message: format!("\"{status}\" is not open, resolved or ignored"),
+            });
+        };
+        let row = db::set_error_group_state(&self.0.pool, fingerprint, status.as_str(), by).await?;
+        Ok(state_of(row))
+    }
+}
+
+/// A fingerprint as the groups name them: 16 lowercase hex digits.
+fn check_fingerprint(fingerprint: &str) -> Result<(), LogsError> {
+    let ok = fingerprint.len() == 16
+        && fingerprint
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(LogsError::Invalid {
+            field: "fingerprint".into(),
+            message: "an error group's fingerprint is 16 lowercase hex digits".into(),
+        })
+    }
+}
+
+/// A group's status from what was decided and when it was last seen: resolved, then seen after
+/// that, is regressed.
+fn status_of(stored: &str, changed_at: DateTime<Utc>, last_seen: DateTime<Utc>) -> ErrorStatus {
+    match ErrorStatus::settable(stored).unwrap_or_default() {
+        ErrorStatus::Resolved if last_seen > changed_at => ErrorStatus::Regressed,
+        other => other,
+    }
+}
+
+fn state_of(row: db::ErrorGroupStateRow) -> ErrorGroupState {
+    ErrorGroupState {
+        fingerprint: row.fingerprint,
+        status: ErrorStatus::settable(&row.status).unwrap_or_default(),
+        changed_at: Some(row.changed_at),
+        changed_by: Some(row.changed_by),
     }
 }
 
@@ -211,6 +299,9 @@ pub fn group(lines: Vec<LogLine>, (from_us, to_us): (i64, i64), complete: bool) 
             services: Vec::new(),
             agents: Vec::new(),
             example: line.clone(),
+            status: ErrorStatus::Open,
+            status_changed_at: None,
+            status_changed_by: None,
         });
         group.count += 1;
         group.trend[bucket] += 1;

@@ -648,6 +648,12 @@ fn label_matcher(
     Ok(condition)
 }
 
+/// The lines whose label `name` is `value`, as a label of a metric query's result means it
+/// (`level` is the line's level; `agent_id` also finds `agent.id`).
+pub fn label_equals(name: &str, value: &str) -> Condition {
+    field_filter(0, name, "=", value.to_string()).unwrap_or(Condition::All)
+}
+
 /// The field a label filter looks at: `level` and `detected_level` are the line's level;
 /// a name with `_` also finds the attribute spelled with dots (`agent_id` is `agent.id`).
 fn filter_fields(name: &str) -> Vec<Field> {

@@ -7,7 +7,7 @@ use super::{
     logql::{Aggregation, Expr, Grouping, LogQuery, MetricExpr, RangeFunction},
     LogsError, LogsService,
 };
-use crate::store::logs::{self as db, Condition, CountKey};
+use crate::store::logs::{self as db, Condition, CountKey, LineRow};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -59,6 +59,22 @@ fn invalid(field: &str, message: impl Into<String>) -> LogsError {
     LogsError::Invalid {
         field: field.into(),
         message: message.into(),
+    }
+}
+
+/// Checks that `text` is a LogQL query counting lines, as a log rule's must be.
+pub fn check_count_query(text: &str) -> Result<(), LogsError> {
+    metric_only(text).map(|_| ())
+}
+
+/// A LogQL query that must count lines (alert rules).
+fn metric_only(text: &str) -> Result<MetricExpr, LogsError> {
+    match super::logql::parse(text).map_err(|e| invalid("query", e.to_string()))? {
+        Expr::Metric(metric) => Ok(metric),
+        Expr::Log(_) => Err(invalid(
+            "query",
+            "this query selects lines; a log rule counts them: wrap it as sum(count_over_time({…} [5m])) or sum by (service_name) (rate({…} [5m]))",
+        )),
     }
 }
 
@@ -254,6 +270,55 @@ impl LogsService {
             .collect();
         aggregate(metric, &mut series);
         Ok(series)
+    }
+
+    /// A LogQL metric query for alert rules: each series' value at `at_ms` (instant) or its
+    /// points from `start_ms` to `end_ms` every `step_ms`. A log query (lines, not counts) is
+    /// refused naming the field.
+    pub async fn count_series(
+        &self,
+        text: &str,
+        (start_ms, end_ms, step_ms): (i64, i64, i64),
+    ) -> Result<Vec<Series>, LogsError> {
+        let metric = metric_only(text)?;
+        self.metric(
+            &metric,
+            Window {
+                start_ns: start_ms.saturating_mul(1_000_000),
+                end_ns: end_ms.saturating_mul(1_000_000),
+                step_ms,
+                limit: 0,
+                forward: false,
+            },
+        )
+        .await
+    }
+
+    /// The newest `limit` lines a metric query counted for its series `labels` in the window
+    /// ending at `at_ms`: what an alert from the query shows of its cause.
+    pub async fn counted_lines(
+        &self,
+        text: &str,
+        labels: &Labels,
+        at_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<LineRow>, LogsError> {
+        let metric = metric_only(text)?;
+        let (_, query, range_ms) = metric.range();
+        let mut all = vec![query.condition.clone()];
+        all.extend(
+            labels
+                .iter()
+                .map(|(name, value)| super::logql::label_equals(name, value)),
+        );
+        let condition = Condition::And(all);
+        // The window `(at - range, at]`, as the count's.
+        let range = ((at_ms - range_ms) * 1000 + 1, at_ms * 1000 + 1);
+        let limit = limit.clamp(1, MAX_LINES);
+        self.read(|mut tx| async move {
+            Ok(db::lines_in_order(&mut *tx, &condition, range, true, limit).await?)
+        })
+        .await
     }
 
     /// Label names of the streams matching `selector` with lines in the range.

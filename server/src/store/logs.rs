@@ -3,6 +3,7 @@
 //! the time range always bounds them, so PostgreSQL reads only the partitions it covers.
 
 use super::{chunks, copy::BinaryRows};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
@@ -877,5 +878,46 @@ pub async fn lines_by_ids(
     .bind(super::utc(0) + chrono::Duration::microseconds(from_us))
     .bind(super::utc(0) + chrono::Duration::microseconds(to_us))
     .fetch_all(db)
+    .await
+}
+
+/// What was decided about an error group.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ErrorGroupStateRow {
+    pub fingerprint: String,
+    pub status: String,
+    pub changed_at: DateTime<Utc>,
+    pub changed_by: String,
+}
+
+/// The decisions about the groups `fingerprints` (those without one are open).
+pub async fn error_group_states(
+    db: impl PgExecutor<'_>,
+    fingerprints: &[String],
+) -> sqlx::Result<Vec<ErrorGroupStateRow>> {
+    sqlx::query_as(
+        "select fingerprint, status, changed_at, changed_by from log_error_group_state where fingerprint = any($1)",
+    )
+    .bind(fingerprints)
+    .fetch_all(db)
+    .await
+}
+
+/// Records a decision about an error group; returns it.
+pub async fn set_error_group_state(
+    db: impl PgExecutor<'_>,
+    fingerprint: &str,
+    status: &str,
+    by: &str,
+) -> sqlx::Result<ErrorGroupStateRow> {
+    sqlx::query_as(
+        "insert into log_error_group_state (fingerprint, status, changed_at, changed_by) values ($1, $2, now(), $3)
+         on conflict (fingerprint) do update set status = excluded.status, changed_at = excluded.changed_at, changed_by = excluded.changed_by
+         returning fingerprint, status, changed_at, changed_by",
+    )
+    .bind(fingerprint)
+    .bind(status)
+    .bind(by)
+    .fetch_one(db)
     .await
 }

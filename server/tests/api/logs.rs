@@ -5,7 +5,7 @@
 use crate::helpers::{client_with, make_token, spawn_app, spawn_app_with, TestApp};
 use app::api::{
     accounts::Scope,
-    logs::{LogContext, LogFacets, LogHistogram, LogPage, LogWriteSummary},
+    logs::{ErrorStatus, LogContext, LogFacets, LogHistogram, LogPage, LogWriteSummary},
 };
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message;
@@ -16,7 +16,12 @@ fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap()
 }
 
-async fn push_lines(app: &TestApp, query: &str, content_type: &str, body: &str) -> LogWriteSummary {
+pub async fn push_lines(
+    app: &TestApp,
+    query: &str,
+    content_type: &str,
+    body: &str,
+) -> LogWriteSummary {
     let response = app
         .client
         .post(app.url(&format!("/api/logs/lines{query}")))
@@ -776,5 +781,114 @@ async fn error_lines_group_by_failure_with_counts_trends_and_agents() {
         .unwrap();
     let errors: app::api::logs::ErrorGroups = response.json().await.unwrap();
     assert_eq!(errors.groups.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn error_groups_are_resolved_or_ignored_and_regress_when_seen_again() {
+    let app = spawn_app().await;
+    let failure = |t: Option<i64>| {
+        let mut line = serde_json::json!({
+            "level": "error", "service": "agents",
+            "msg": "TimeoutError: LLM call exceeded its 60 s deadline",
+        });
+        if let Some(t) = t {
+            line["ts"] = serde_json::json!(t);
+        }
+        format!("{line}\n")
+    };
+    let earlier = now_ns() - 60_000_000_000;
+    push_lines(
+        &app,
+        "",
+        "application/x-ndjson",
+        &(failure(Some(earlier)) + &failure(Some(earlier + 1))),
+    )
+    .await;
+    let groups = |app: &TestApp| {
+        let request = app
+            .client
+            .get(app.url("/api/logs/errors"))
+            .query(&[("from", "now-1h"), ("to", "now+1m")]);
+        async move {
+            let errors: app::api::logs::ErrorGroups =
+                request.send().await.unwrap().json().await.unwrap();
+            assert_eq!(errors.groups.len(), 1);
+            errors.groups[0].clone()
+        }
+    };
+    let group = groups(&app).await;
+    assert_eq!(group.status, ErrorStatus::Open);
+    let path = format!("/api/logs/errors/{}", group.fingerprint);
+    let set = |status: &str| {
+        app.client
+            .put(app.url(&path))
+            .json(&serde_json::json!({ "status": status }))
+            .send()
+    };
+    let response = set("resolved").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let state: app::api::logs::ErrorGroupState = response.json().await.unwrap();
+    assert_eq!(state.status, ErrorStatus::Resolved);
+    assert!(state.changed_by.is_some_and(|by| !by.is_empty()));
+    assert_eq!(groups(&app).await.status, ErrorStatus::Resolved);
+
+    // The same failure again, after it was resolved: regressed.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    push_lines(&app, "", "application/x-ndjson", &failure(None)).await;
+    let group = groups(&app).await;
+    assert_eq!((group.status, group.count), (ErrorStatus::Regressed, 3));
+
+    assert_eq!(set("ignored").await.unwrap().status(), 200);
+    assert_eq!(groups(&app).await.status, ErrorStatus::Ignored);
+
+    // Bad input names its field and changes nothing; a read token cannot change a status.
+    for (body, field) in [
+        (serde_json::json!({"status": "regressed"}), "status"),
+        (serde_json::json!({"status": 3}), "body"),
+    ] {
+        let response = app
+            .client
+            .put(app.url(&path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            answer["error"]["field"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with(field),
+            "{answer}"
+        );
+    }
+    let response = app
+        .client
+        .put(app.url("/api/logs/errors/not-a-fingerprint"))
+        .json(&serde_json::json!({"status": "resolved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let token = make_token(&app.db, "reader", &[Scope::Read]).await;
+    let reader = client_with(Some(&token));
+    let response = reader
+        .put(app.url(&path))
+        .json(&serde_json::json!({"status": "open"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let state: app::api::logs::ErrorGroupState = reader
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state.status, ErrorStatus::Ignored);
     app.stop().await;
 }

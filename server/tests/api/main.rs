@@ -16,6 +16,7 @@ mod errors;
 mod fuzz_corpora;
 mod health;
 mod helpers;
+mod log_rules;
 mod logs;
 mod logs_tail;
 mod loki_api;

@@ -1,5 +1,6 @@
 //! The alert rule form: a simple mode (a metric, an aggregation, grouping labels, a condition
-//! and a threshold, written out as PromQL) and a PromQL mode (the Explore editor); a live
+//! and a threshold, written out as PromQL; or, for a log rule, "more than N lines matching …
+//! in M minutes", written out as LogQL) and a query mode (the Explore editor); a live
 //! preview of when the rule would have been pending and firing over a chosen range, computed
 //! by the evaluator's own code; where its notifications would go; and a message at each field
 //! that is not right, before anything is saved.
@@ -7,7 +8,8 @@
 use crate::api::{
     alerting::{
         Aggregation, Baseline, Condition, ErrorState, NoDataState, Preview, PreviewRequest,
-        RouteQuery, Rule, RuleKind, RuleSummary, SaveRule, SimpleQuery, ALERTNAME, DEFAULT_FOLDER,
+        RouteQuery, Rule, RuleKind, RuleSummary, SaveRule, Signal as RuleSignal, SimpleLogQuery,
+        SimpleQuery, ALERTNAME, DEFAULT_FOLDER, LOG_LEVELS,
     },
     dashboard::{ModelError, Threshold},
     endpoints, ClientError,
@@ -105,6 +107,8 @@ fn parse_pairs(text: &str) -> Result<BTreeMap<String, String>, String> {
 struct Fields {
     uid: RwSignal<String>,
     kind: RwSignal<RuleKind>,
+    /// Metrics (PromQL) or logs (LogQL).
+    signal: RwSignal<RuleSignal>,
     paused: RwSignal<bool>,
     name: RwSignal<String>,
     folder: RwSignal<String>,
@@ -116,6 +120,10 @@ struct Fields {
     aggregation: RwSignal<Aggregation>,
     window: RwSignal<String>,
     group_by: RwSignal<String>,
+    /// A log rule's simple mode (its window and grouping are `window` and `group_by`).
+    log_selector: RwSignal<String>,
+    log_contains: RwSignal<String>,
+    log_level: RwSignal<String>,
     query: RwSignal<String>,
     condition: RwSignal<String>,
     threshold: RwSignal<String>,
@@ -145,6 +153,7 @@ impl Fields {
     fn new(initial: Option<&RuleSummary>) -> Self {
         let rule = initial.map(|s| s.rule.clone()).unwrap_or_default();
         let simple = rule.simple.clone();
+        let simple_logs = rule.simple_logs.clone();
         let (condition, threshold, low, high) = match rule.condition {
             Condition::Any if initial.is_some() => {
                 ("any", String::new(), String::new(), String::new())
@@ -199,16 +208,19 @@ impl Fields {
         Self {
             uid: RwSignal::new(rule.uid.clone()),
             kind: RwSignal::new(rule.kind),
+            signal: RwSignal::new(rule.signal),
             paused: RwSignal::new(rule.paused),
             name: RwSignal::new(rule.name.clone()),
             folder: RwSignal::new(initial.map_or(DEFAULT_FOLDER.to_string(), |s| s.folder.clone())),
             group: RwSignal::new(initial.map_or("default".to_string(), |s| s.group.clone())),
             interval: RwSignal::new(initial.map_or("1m".to_string(), |s| s.interval.clone())),
-            mode: RwSignal::new(if initial.is_some() && simple.is_none() {
-                Mode::Promql
-            } else {
-                Mode::Simple
-            }),
+            mode: RwSignal::new(
+                if initial.is_some() && simple.is_none() && simple_logs.is_none() {
+                    Mode::Promql
+                } else {
+                    Mode::Simple
+                },
+            ),
             metric: RwSignal::new(
                 simple
                     .as_ref()
@@ -231,13 +243,33 @@ impl Fields {
                 simple
                     .as_ref()
                     .map(|s| s.window.clone())
+                    .or_else(|| simple_logs.as_ref().map(|s| s.window.clone()))
                     .unwrap_or_else(|| "5m".into()),
             ),
             group_by: RwSignal::new(
                 simple
                     .as_ref()
                     .map(|s| s.group_by.join(", "))
+                    .or_else(|| simple_logs.as_ref().map(|s| s.group_by.join(", ")))
                     .unwrap_or_default(),
+            ),
+            log_selector: RwSignal::new(
+                simple_logs
+                    .as_ref()
+                    .map(|s| s.selector.clone())
+                    .unwrap_or_default(),
+            ),
+            log_contains: RwSignal::new(
+                simple_logs
+                    .as_ref()
+                    .map(|s| s.contains.clone())
+                    .unwrap_or_default(),
+            ),
+            log_level: RwSignal::new(
+                simple_logs
+                    .as_ref()
+                    .map(|s| s.level.clone())
+                    .unwrap_or_else(|| "error".into()),
             ),
             query: RwSignal::new(rule.query.clone()),
             condition: RwSignal::new(condition.into()),
@@ -270,19 +302,45 @@ impl Fields {
         }
     }
 
+    fn group_by(&self) -> Vec<String> {
+        self.group_by
+            .get()
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
     fn simple(&self) -> SimpleQuery {
         SimpleQuery {
             metric: self.metric.get(),
             filter: self.filter.get(),
             aggregation: self.aggregation.get(),
             window: self.window.get(),
-            group_by: self
-                .group_by
-                .get()
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            group_by: self.group_by(),
+        }
+    }
+
+    fn simple_logs(&self) -> SimpleLogQuery {
+        SimpleLogQuery {
+            selector: self.log_selector.get(),
+            contains: self.log_contains.get(),
+            level: self.log_level.get(),
+            window: self.window.get(),
+            group_by: self.group_by(),
+        }
+    }
+
+    fn logs(&self) -> bool {
+        self.signal.get() == RuleSignal::Logs
+    }
+
+    /// The query the simple mode writes.
+    fn simple_query(&self) -> String {
+        if self.logs() {
+            self.simple_logs().logql()
+        } else {
+            self.simple().promql()
         }
     }
 
@@ -290,7 +348,11 @@ impl Fields {
     /// (labels that do not read).
     fn rule(&self) -> (Rule, Vec<ModelError>) {
         let mut errors = Vec::new();
-        let (query, simple) = match self.mode.get() {
+        let (query, simple, simple_logs) = match self.mode.get() {
+            Mode::Simple if self.logs() => {
+                let s = self.simple_logs();
+                (s.logql(), None, Some(s))
+            }
             Mode::Simple => {
                 let s = self.simple();
                 if s.metric.trim().is_empty() {
@@ -299,9 +361,9 @@ impl Fields {
                         message: "pick a metric".into(),
                     });
                 }
-                (s.promql(), Some(s))
+                (s.promql(), Some(s), None)
             }
-            Mode::Promql => (self.query.get(), None),
+            Mode::Promql => (self.query.get(), None, None),
         };
         let condition = match self.condition.get().as_str() {
             "above" => Condition::Above {
@@ -364,6 +426,7 @@ impl Fields {
         let rule = Rule {
             uid: self.uid.get(),
             kind: self.kind.get(),
+            signal: self.signal.get(),
             name: self.name.get().trim().to_string(),
             query,
             condition: if self.kind.get() == RuleKind::Recording {
@@ -380,6 +443,7 @@ impl Fields {
             on_error: self.on_error.get(),
             paused: self.paused.get(),
             simple,
+            simple_logs,
             contact_point: Some(self.contact_point.get()).filter(|c| !c.is_empty()),
         };
         errors.extend(rule.validate());
@@ -468,6 +532,7 @@ fn RuleForm(initial: Option<RuleSummary>) -> impl IntoView {
                 "condition",
                 "baseline",
                 "metric",
+                "signal",
             ]
             .iter()
             .any(|f| e.field == *f || e.field.starts_with(&format!("{f}.")))
@@ -491,6 +556,13 @@ fn RuleForm(initial: Option<RuleSummary>) -> impl IntoView {
                             <option value="recording">"Recording rule (writes a series)"</option>
                         </select>
                     </Field>
+                    <Field label="Reads" field="signal" error=shown("signal") hint="">
+                        <select class="field-input" name="signal" prop:value=move || if f.logs() { "logs" } else { "metrics" }
+                            on:change=move |ev| f.signal.set(if event_target_value(&ev) == "logs" { RuleSignal::Logs } else { RuleSignal::Metrics })>
+                            <option value="metrics">"Metrics (PromQL)"</option>
+                            <option value="logs">"Logs (counts matching lines, LogQL)"</option>
+                        </select>
+                    </Field>
                     <Field label="Evaluate every" field="interval" error=shown("interval") hint="The group's interval (all its rules)">
                         <input class="field-input field-small" name="interval" prop:value=move || f.interval.get() on:change=move |ev| f.interval.set(event_target_value(&ev))/>
                     </Field>
@@ -500,15 +572,24 @@ fn RuleForm(initial: Option<RuleSummary>) -> impl IntoView {
                         on:click=move |_| f.mode.set(Mode::Simple)>"Simple"</button>
                     <button type="button" role="tab" class="segmented-item" aria-selected=move || (f.mode.get() == Mode::Promql).to_string()
                         on:click=move |_| {
-                            if f.mode.get_untracked() == Mode::Simple && !f.metric.get_untracked().is_empty() {
-                                f.query.set(f.simple().promql());
+                            if f.mode.get_untracked() == Mode::Simple
+                                && (f.signal.get_untracked() == RuleSignal::Logs || !f.metric.get_untracked().is_empty())
+                            {
+                                f.query.set(f.simple_query());
                             }
                             f.mode.set(Mode::Promql)
-                        }>"PromQL"</button>
+                        }>{move || if f.logs() { "LogQL" } else { "PromQL" }}</button>
                 </div>
-                {move || match f.mode.get() {
-                    Mode::Simple => view! { <SimpleQueryFields f=f error=shown("metric")/> }.into_any(),
-                    Mode::Promql => view! {
+                {move || match (f.mode.get(), f.logs()) {
+                    (Mode::Simple, true) => view! { <SimpleLogFields f=f/> }.into_any(),
+                    (Mode::Simple, false) => view! { <SimpleQueryFields f=f error=shown("metric")/> }.into_any(),
+                    (Mode::Promql, true) => view! {
+                        <Field label="LogQL query" field="query" error=shown("query") hint="A query that counts lines, e.g. sum by (service_name) (count_over_time({} |= \"timeout\" [5m])); an empty selector {} reads every stream">
+                            <textarea class="field-input field-grow code-input" name="logql" rows="3" spellcheck="false"
+                                prop:value=move || f.query.get() on:change=move |ev| f.query.set(event_target_value(&ev))></textarea>
+                        </Field>
+                    }.into_any(),
+                    (Mode::Promql, false) => view! {
                         <div class="field">
                             <span class="field-label">"PromQL query"</span>
                             <PromqlEditor text=f.query on_run=Callback::new(|_| {}) error=shown("query")/>
@@ -516,7 +597,7 @@ fn RuleForm(initial: Option<RuleSummary>) -> impl IntoView {
                     }.into_any(),
                 }}
                 {move || (f.mode.get() == Mode::Simple).then(|| view! {
-                    <p class="field-hint">"Query: "<code class="rule-query-preview">{move || f.simple().promql()}</code>
+                    <p class="field-hint">"Query: "<code class="rule-query-preview">{move || f.simple_query()}</code>
                         {move || shown("query").get().map(|e| view! { <span class="field-error" role="alert">{format!(" {e}")}</span> })}</p>
                 })}
             </section>
@@ -734,6 +815,40 @@ fn SimpleQueryFields(f: Fields, error: Signal<Option<String>>) -> impl IntoView 
     }
 }
 
+/// A log rule's simple mode: "more than N lines matching … in M minutes".
+#[component]
+fn SimpleLogFields(f: Fields) -> impl IntoView {
+    view! {
+        <div class="form-row">
+            <Field label="Lines containing (optional)" field="simple_logs.contains" error=Signal::stored(None) hint="Case-sensitive text, as LogQL's |=">
+                <input class="field-input field-grow" name="log_contains" placeholder="timeout" prop:value=move || f.log_contains.get()
+                    on:change=move |ev| f.log_contains.set(event_target_value(&ev))/>
+            </Field>
+            <Field label="At level or above" field="simple_logs.level" error=Signal::stored(None) hint="">
+                <select class="field-input" name="log_level" prop:value=move || f.log_level.get()
+                    on:change=move |ev| f.log_level.set(event_target_value(&ev))>
+                    <option value="">"any level"</option>
+                    {LOG_LEVELS.iter().map(|l| view! { <option value=*l>{*l}</option> }).collect_view()}
+                </select>
+            </Field>
+            <Field label="Counted over" field="simple_logs.window" error=Signal::stored(None) hint="The window (5m)">
+                <input class="field-input field-small" name="window" prop:value=move || f.window.get() on:change=move |ev| f.window.set(event_target_value(&ev))/>
+            </Field>
+        </div>
+        <div class="form-row">
+            <Field label="Only streams with (optional)" field="simple_logs.selector" error=Signal::stored(None) hint="Stream matchers, e.g. service_name=\"coder\"; empty reads every stream">
+                <input class="field-input field-grow" name="log_selector" prop:value=move || f.log_selector.get()
+                    on:change=move |ev| f.log_selector.set(event_target_value(&ev))/>
+            </Field>
+            <Field label="Per (grouping labels)" field="group_by" error=Signal::stored(None) hint="One alert per value (service_name, agent_id, level); comma-separated">
+                <input class="field-input" name="group_by" placeholder="service_name" prop:value=move || f.group_by.get()
+                    on:change=move |ev| f.group_by.set(event_target_value(&ev))/>
+            </Field>
+        </div>
+        <p class="field-hint">"Set the condition below to \"is above\" N: the rule fires when more than N such lines arrive within the window. Its alerts carry the newest matching lines (annotation matching_lines)."</p>
+    }
+}
+
 /// The rule replayed over a range: the query, its threshold, and shading where it would have
 /// been pending (amber) and firing (red), with the alerts it would have sent.
 #[component]
@@ -754,6 +869,7 @@ fn RulePreview(f: Fields, built: Memo<(Rule, Vec<ModelError>)>) -> impl IntoView
                     "for",
                     "keep_firing_for",
                     "baseline",
+                    "simple_logs",
                 ]
                 .iter()
                 .any(|f| e.field == *f || e.field.starts_with(&format!("{f}.")))

@@ -4,7 +4,7 @@
 
 use super::{ago, Health, LabelTags, StateBadge};
 use crate::api::{
-    alerting::{AlertState, RuleHistory, RuleKind, RuleSummary, StateChange},
+    alerting::{AlertState, RuleHistory, RuleKind, RuleSummary, Signal as RuleSignal, StateChange},
     endpoints,
     prometheus::{QueryData, QueryRange},
 };
@@ -146,10 +146,30 @@ fn RuleDetails(summary: RuleSummary) -> impl IntoView {
         (_, Some(b)) => format!("{} and {}", r.condition.describe(), b.describe()),
         (_, None) => r.condition.describe(),
     };
-    let explore = format!(
-        "/explore/metrics{}",
-        crate::format::query_string([("q", r.query.as_str())])
-    );
+    let explore = match (&r.signal, &r.simple_logs) {
+        (RuleSignal::Metrics, _) => format!(
+            "/explore/metrics{}",
+            crate::format::query_string([("q", r.query.as_str())])
+        ),
+        // The lines a simple log rule counts, in the search language of Explore -> Logs.
+        (RuleSignal::Logs, Some(simple)) => {
+            let mut terms = Vec::new();
+            if !simple.level.is_empty() {
+                terms.push(format!("level>={}", simple.level));
+            }
+            if !simple.contains.trim().is_empty() {
+                terms.push(format!(
+                    "\"{}\"",
+                    simple.contains.trim().replace('"', "\\\"")
+                ));
+            }
+            format!(
+                "/explore/logs{}",
+                crate::format::query_string([("query", terms.join(" ").as_str())])
+            )
+        }
+        (RuleSignal::Logs, None) => "/explore/logs".to_string(),
+    };
     view! {
         <dl class="status-list status-list-wide rule-details">
             <dt>"Query"</dt><dd><code>{r.query.clone()}</code>" "<a href=explore>"Explore"</a></dd>
@@ -168,6 +188,7 @@ fn RuleDetails(summary: RuleSummary) -> impl IntoView {
 fn RuleHistoryView(summary: RuleSummary, range: Memo<crate::time::TimeRange>) -> impl IntoView {
     let uid = summary.rule.uid.clone();
     let query = summary.rule.query.clone();
+    let signal = summary.rule.signal;
     let thresholds = summary.rule.condition.lines();
     let data = LocalResource::new(move || {
         let (uid, query) = (uid.clone(), query.clone());
@@ -180,16 +201,16 @@ fn RuleHistoryView(summary: RuleSummary, range: Memo<crate::time::TimeRange>) ->
                 .map_err(|e| e.to_string())?;
             let step = auto_step_ms(to - from, 1000);
             let start = from / step * step;
-            let lines = match endpoints::range_query(
-                &query,
-                QueryRange {
-                    start,
-                    end: to,
-                    step,
-                },
-            )
-            .await
-            {
+            let range = QueryRange {
+                start,
+                end: to,
+                step,
+            };
+            let answer = match signal {
+                RuleSignal::Metrics => endpoints::range_query(&query, range).await,
+                RuleSignal::Logs => endpoints::loki_range_query(&query, range).await,
+            };
+            let lines = match answer {
                 Ok(QueryData::Matrix(m)) => crate::chart::lines_of(m),
                 _ => Vec::new(),
             };
