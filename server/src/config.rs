@@ -300,6 +300,8 @@ settings! {
     logs_retention: HumanDuration => Duration [env = "PORTAL_LOGS_RETENTION", value_name = "DURATION"]
         check |d| *d >= Duration::from_secs(86_400) => "must be at least 1d"
         default Duration::from_secs(30 * 86_400);
+    /// A directory a day's log lines are archived to (gzipped NDJSON) before they pass the retention and are dropped; unset: dropped without an archive
+    logs_archive_dir: PathBuf => Option<PathBuf> [env = "PORTAL_LOGS_ARCHIVE_DIR", value_name = "DIR"];
     /// Longest log line stored; longer ones are refused with the reason [default: 256KiB]
     logs_max_line: ByteSize => u64 [env = "PORTAL_LOGS_MAX_LINE", value_name = "SIZE"]
         check |b| *b >= 1024 => "must be at least 1KiB"
@@ -387,6 +389,7 @@ impl Settings {
             // A search stops in the database before the request's own time limit answers for
             // it, so it never runs on after its client has been told to retry.
             query_timeout: self.query_timeout.min(self.request_timeout.mul_f64(0.9)),
+            archive_dir: self.logs_archive_dir.clone(),
             ..crate::logs::LogLimits::default()
         }
     }

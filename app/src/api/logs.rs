@@ -203,6 +203,27 @@ pub struct ErrorGroups {
     pub trend_step_ms: i64,
 }
 
+/// A day's lines archived before they passed the retention (`GET /api/logs/archives`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogArchive {
+    /// `logs-YYYY-MM-DD.ndjson.gz`.
+    pub name: String,
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub bytes: u64,
+}
+
+/// Matching lines of an archive, oldest first (`GET /api/logs/archives/<name>?query=`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchivePage {
+    pub lines: Vec<LogLine>,
+    /// Lines of the file read for this page.
+    pub scanned: u64,
+    /// Where the next page starts (`offset=`), when the file goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
+}
+
 /// What a write of lines did; refused lines are counted with the reason.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogWriteSummary {

@@ -154,6 +154,7 @@ impl From<LogsError> for ApiError {
             LogsError::NotFound(message) => Self::NotFound(message),
             LogsError::Admission(e) => e.into(),
             LogsError::TimedOut(_) => Self::unavailable(e.to_string(), 1),
+            LogsError::Archive(message) => Self::Internal(anyhow::anyhow!(message)),
             LogsError::Database(e) => e.into(),
         }
     }

@@ -14,7 +14,8 @@ use crate::{
     logs::{LogsService, Search},
 };
 use app::api::logs::{
-    ErrorGroupState, LogContext, LogFacets, LogHistogram, LogPage, LogWriteSummary,
+    ArchivePage, ErrorGroupState, LogArchive, LogContext, LogFacets, LogHistogram, LogPage,
+    LogWriteSummary,
 };
 use axum::{
     body::Bytes,
@@ -38,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/logs/scrubbing", get(get_scrubbing))
         .route("/api/logs/tail", get(get_tail))
         .route("/api/logs/errors", get(get_errors))
+        .route("/api/logs/archives", get(get_archives))
+        .route("/api/logs/archives/{name}", get(get_archive))
         .route(
             "/api/logs/errors/{fingerprint}",
             get(get_error_group).put(update_error_group),
@@ -245,6 +248,26 @@ async fn get_errors(
     let args = search_of(&params)?;
     let search = args.search();
     Ok(Json(logs.error_groups(&search).await?))
+}
+
+/// `GET /api/logs/archives`: the days archived, the newest first.
+async fn get_archives(State(logs): State<LogsService>) -> Result<Json<Vec<LogArchive>>, ApiError> {
+    Ok(Json(logs.archives().await?))
+}
+
+/// `GET /api/logs/archives/<name>?query=&offset=&limit=`: an archive's matching lines.
+async fn get_archive(
+    State(logs): State<LogsService>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ArchivePage>, ApiError> {
+    let params = Params::new(query, b"");
+    let text = params.get("query").unwrap_or("");
+    let offset = u64::try_from(number(&params, "offset", 0)?)
+        .map_err(|_| ApiError::bad_request("offset", "must not be negative"))?;
+    let limit = usize::try_from(number(&params, "limit", 100)?)
+        .map_err(|_| ApiError::bad_request("limit", "must not be negative"))?;
+    Ok(Json(logs.search_archive(&name, text, offset, limit).await?))
 }
 
 /// `GET /api/logs/errors/<fingerprint>`: what was decided about a group.

@@ -4,6 +4,7 @@
 //! of `query`. It shares the OTLP front door, write and read admission, accounts and the
 //! worker supervisor with the other signals, and never imports the metric engine.
 
+pub mod archive;
 pub mod bulk;
 pub mod detect;
 pub mod errors;
@@ -75,6 +76,8 @@ pub struct LogLimits {
     pub stream_burst_bytes: u64,
     /// Longest one search may run.
     pub query_timeout: Duration,
+    /// Where a day's lines are archived before its partition is dropped (none: not archived).
+    pub archive_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for LogLimits {
@@ -88,6 +91,7 @@ impl Default for LogLimits {
             stream_rate_bytes: 8 << 20,
             stream_burst_bytes: 32 << 20,
             query_timeout: Duration::from_secs(30),
+            archive_dir: None,
         }
     }
 }
@@ -121,6 +125,9 @@ pub enum LogsError {
     /// The search ran past its time.
     #[error("the search ran longer than {0:?}; narrow the time range or the query")]
     TimedOut(Duration),
+    /// An archive could not be written or read (the lines stay in the store).
+    #[error("{0}")]
+    Archive(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -913,6 +920,10 @@ impl LogsService {
                 continue;
             };
             if day + 86_400_000_000 <= cut {
+                if let Some(dir) = &self.0.limits.archive_dir {
+                    // Written and synced before the lines go; a failed archive keeps them.
+                    self.archive_partition(dir, &name, day).await?;
+                }
                 store::chunks::drop_partition(&self.0.pool, &name).await?;
                 self.0.partitions.lock().await.remove(&day);
                 dropped += 1;

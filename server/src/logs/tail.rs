@@ -77,7 +77,7 @@ impl TailLine {
         96 + self.body.len() + self.fields_json.len()
     }
 
-    fn to_log_line(&self) -> LogLine {
+    pub(super) fn to_log_line(&self) -> LogLine {
         line_of(db::LineRow {
             time_us: self.time_us,
             id: self.id,
@@ -482,7 +482,7 @@ impl Tail {
 }
 
 /// A condition made ready to test lines in memory, as the store would in SQL.
-enum Matcher {
+pub(super) enum Matcher {
     All,
     Words(Vec<(String, bool)>),
     Phrase(String),
@@ -498,7 +498,7 @@ enum Matcher {
 }
 
 impl Matcher {
-    fn new(condition: &Condition) -> Result<Self, LogsError> {
+    pub(super) fn new(condition: &Condition) -> Result<Self, LogsError> {
         Ok(match condition {
             Condition::All => Matcher::All,
             Condition::Words(words) => Matcher::Words(
@@ -541,7 +541,7 @@ impl Matcher {
         })
     }
 
-    fn matches(&self, line: &TailLine) -> bool {
+    pub(super) fn matches(&self, line: &TailLine) -> bool {
         match self {
             Matcher::All => true,
             Matcher::Words(words) => {

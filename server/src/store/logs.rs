@@ -921,3 +921,30 @@ pub async fn set_error_group_state(
     .fetch_one(db)
     .await
 }
+
+/// The lines of one day's partition in order, `limit` at a time after the line `after`
+/// (time µs, id), for its archive. `partition` must be a name [`partition_day`] reads.
+pub async fn partition_lines(
+    db: impl PgExecutor<'_>,
+    partition: &str,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> sqlx::Result<Vec<LineRow>> {
+    if partition_day(partition).is_none() {
+        return Err(sqlx::Error::Protocol(format!(
+            "{partition:?} is not a log partition"
+        )));
+    }
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "select {LINE_COLUMNS} from {partition} l join log_stream s on s.id = l.stream_id"
+    ));
+    if let Some((time_us, id)) = after {
+        q.push(" where (l.time, l.id) > (")
+            .push_bind(super::utc(0) + chrono::Duration::microseconds(time_us))
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    q.push(" order by l.time, l.id limit ").push_bind(limit);
+    q.build_query_as().fetch_all(db).await
+}

@@ -892,3 +892,149 @@ async fn error_groups_are_resolved_or_ignored_and_regress_when_seen_again() {
     assert_eq!(state.status, ErrorStatus::Ignored);
     app.stop().await;
 }
+
+/// The logs service of `app`'s database with an archive directory (the retention job's view).
+fn archiving_service(app: &TestApp, dir: &std::path::Path) -> server::logs::LogsService {
+    server::logs::LogsService::new(
+        app.db.clone(),
+        server::logs::LogLimits {
+            archive_dir: Some(dir.to_path_buf()),
+            ..Default::default()
+        },
+        server::logs::Scrubber::default(),
+        std::sync::Arc::new(server::admission::ReadAdmission::new(
+            1,
+            1,
+            server::portal_metrics::PortalMetrics::new(),
+        )),
+    )
+}
+
+#[tokio::test]
+async fn a_day_past_the_retention_is_archived_before_it_is_dropped_and_searched_back() {
+    let dir = crate::helpers::scratch_dir().join("archive");
+    let app = spawn_app_with(SettingsInput {
+        logs_archive_dir: Some(dir.clone()),
+        ..Default::default()
+    })
+    .await;
+    push_lines(&app, "?service=coder", "text/plain", "recent\n").await;
+    let stream: i64 = sqlx::query_scalar("select id from log_stream limit 1")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    // A day long gone, as a portal with a longer retention left it: three lines.
+    sqlx::query("create table log_line_p20000101 partition of log_line for values from ('2000-01-01') to ('2000-01-02')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    for (i, (severity, body, fields)) in [
+        (
+            9,
+            "task started",
+            serde_json::json!({"agent.id": "coder-1"}),
+        ),
+        (
+            17,
+            "tool call timeout after 30 s",
+            serde_json::json!({"agent.id": "coder-1", "tokens": 812}),
+        ),
+        (
+            17,
+            "tool call timeout after 30 s",
+            serde_json::json!({"agent.id": "coder-2"}),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sqlx::query("insert into log_line (time, stream_id, service, severity, body, fields, trace_id) values ('2000-01-01T10:00:00Z'::timestamptz + $1 * interval '1 second', $2, 'coder', $3, $4, $5, '0af7651916cd43dd8448eb211c80319c')")
+            .bind(i as f64)
+            .bind(stream)
+            .bind(severity as i16)
+            .bind(body)
+            .bind(fields)
+            .execute(&app.db)
+            .await
+            .unwrap();
+    }
+
+    // An archive that cannot be written keeps the lines: the directory's place is a file.
+    std::fs::write(&dir, b"not a directory").unwrap();
+    assert!(archiving_service(&app, &dir).drop_expired().await.is_err());
+    let kept: i64 = sqlx::query_scalar("select count(*) from log_line_p20000101")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(kept, 3);
+    std::fs::remove_file(&dir).unwrap();
+
+    assert_eq!(
+        archiving_service(&app, &dir).drop_expired().await.unwrap(),
+        1
+    );
+    let gone: Option<String> = sqlx::query_scalar("select to_regclass('log_line_p20000101')::text")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(gone, None, "the partition is dropped once archived");
+    let archives: Vec<app::api::logs::LogArchive> =
+        app.get("/api/logs/archives").await.json().await.unwrap();
+    assert_eq!(archives.len(), 1);
+    assert_eq!(
+        (archives[0].name.as_str(), archives[0].day.as_str()),
+        ("logs-2000-01-01.ndjson.gz", "2000-01-01")
+    );
+    assert!(archives[0].bytes > 0);
+
+    // Searched back with the same language, oldest first, a page at a time.
+    let page = |query: &str, offset: u64, limit: u64| {
+        let request = app
+            .client
+            .get(app.url("/api/logs/archives/logs-2000-01-01.ndjson.gz"))
+            .query(&[
+                ("query", query.to_string()),
+                ("offset", offset.to_string()),
+                ("limit", limit.to_string()),
+            ]);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response
+                .json::<app::api::logs::ArchivePage>()
+                .await
+                .unwrap()
+        }
+    };
+    let all = page("level>=error timeout", 0, 100).await;
+    assert_eq!(all.lines.len(), 2);
+    assert_eq!(all.next_offset, None);
+    let first = &all.lines[0];
+    assert_eq!(first.fields["agent.id"], "coder-1");
+    assert_eq!(first.fields["tokens"], 812);
+    assert_eq!(first.level, "error");
+    assert_eq!(first.labels["service_name"], "coder");
+    assert_eq!(
+        first.trace_id.as_deref(),
+        Some("0af7651916cd43dd8448eb211c80319c")
+    );
+    assert_eq!(first.time.to_rfc3339(), "2000-01-01T10:00:01+00:00");
+    let one = page("timeout", 0, 1).await;
+    assert_eq!(one.lines.len(), 1);
+    let next = page("timeout", one.next_offset.unwrap(), 1).await;
+    assert_eq!(next.lines[0].fields["agent.id"], "coder-2");
+
+    // Names that lead elsewhere, and archives that do not exist.
+    for (path, status) in [
+        ("/api/logs/archives/..%2F..%2Fetc%2Fpasswd", 400),
+        ("/api/logs/archives/logs-1999-01-01.ndjson.gz", 404),
+        ("/api/logs/archives/logs-2000-01-01.ndjson.gz?limit=0", 400),
+        (
+            "/api/logs/archives/logs-2000-01-01.ndjson.gz?query=%22open",
+            400,
+        ),
+    ] {
+        assert_eq!(app.get(path).await.status(), status, "{path}");
+    }
+    app.stop().await;
+}
