@@ -91,3 +91,37 @@ test('search, histogram, facets, a line with its fields and context, and a live 
   await page.screenshot({ path: `${SHOTS}/logs-live.png`, fullPage: true });
   assert.deepEqual(errors, []);
 });
+
+test('the lines cluster into patterns, and a pattern leads back to its lines', async () => {
+  const now = Date.now();
+  const lines = [];
+  for (let i = 0; i < 12; i++) {
+    lines.push({ time: new Date(now - 60_000 + i * 1000).toISOString(), level: 'info',
+      msg: `order o-${100 + i} shipped to warehouse-${i % 3}` });
+  }
+  for (let i = 0; i < 4; i++) {
+    lines.push({ time: new Date(now - 30_000 + i * 1000).toISOString(), level: 'error',
+      msg: `courier api answered ${500 + i} after ${200 + i} ms` });
+  }
+  await push(lines);
+  const { page, errors } = await openPage(session.browser.context,
+    `${session.portal.url}/explore/logs?from=now-5m&to=now&query=${encodeURIComponent('shipped OR courier')}`);
+  await page.locator('button[name="view-patterns"]').click();
+  await page.waitForURL(/view=patterns/);
+  const patterns = page.locator('.log-pattern');
+  await patterns.first().waitFor();
+  const texts = await page.locator('.log-pattern-text').allInnerTexts();
+  assert.deepEqual(texts, ['order <id> shipped to <id>', 'courier api answered <number> after <number> ms']);
+  const counts = (await page.locator('.log-pattern-count').allInnerTexts()).map(Number);
+  assert.deepEqual(counts, [12, 4]);
+  assert.match(await page.locator('p[aria-live]', { hasText: 'patterns in' }).innerText(), /2 patterns in 16 lines/);
+  await page.screenshot({ path: `${SHOTS}/logs-patterns.png`, fullPage: true });
+
+  // "Show lines" narrows the search to the pattern's words and goes back to the lines.
+  await patterns.filter({ hasText: 'courier' }).getByRole('button', { name: 'Show lines' }).click();
+  await page.waitForURL((url) => !url.search.includes('view=patterns') && url.search.includes('courier'));
+  const shown = page.locator('.logs-list:not(.logs-live-list) > .logs-line');
+  await page.getByText('4 matching lines').waitFor();
+  assert.equal(await shown.count(), 4);
+  assert.deepEqual(errors, []);
+});

@@ -20,6 +20,7 @@ use super::{
     },
     logs::{
         ErrorGroupState, ErrorGroups, ErrorStatus, LogContext, LogFacets, LogHistogram, LogPage,
+        LogPatterns,
     },
     prometheus::{QueryData, QueryRange},
     silences::{
@@ -79,6 +80,13 @@ pub mod paths {
     pub fn log_errors(query_text: &str, (from_ms, to_ms): (i64, i64)) -> String {
         format!(
             "/api/logs/errors{}",
+            query(&log_params(query_text, from_ms, to_ms))
+        )
+    }
+
+    pub fn log_patterns(query_text: &str, (from_ms, to_ms): (i64, i64)) -> String {
+        format!(
+            "/api/logs/patterns{}",
             query(&log_params(query_text, from_ms, to_ms))
         )
     }
@@ -493,6 +501,10 @@ pub async fn log_histogram(
 
 pub async fn log_errors(query: &str, range: (i64, i64)) -> Result<ErrorGroups, ClientError> {
     get_json(&paths::log_errors(query, range)).await
+}
+
+pub async fn log_patterns(query: &str, range: (i64, i64)) -> Result<LogPatterns, ClientError> {
+    get_json(&paths::log_patterns(query, range)).await
 }
 
 /// Marks an error group open, resolved or ignored.

@@ -203,6 +203,38 @@ pub struct ErrorGroups {
     pub trend_step_ms: i64,
 }
 
+/// A message pattern: lines whose first line, its variable parts masked, fits one template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogPattern {
+    /// The template: the tokens the lines share, `<_>` where they differ, `<number>`, `<id>`…
+    /// where a masked value was.
+    pub pattern: String,
+    pub count: u64,
+    /// Lines per equal slice of the range, oldest first.
+    pub trend: Vec<u64>,
+    /// Lines per level.
+    pub levels: BTreeMap<String, u64>,
+    pub services: Vec<String>,
+    /// The newest line.
+    pub example: LogLine,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// The patterns of a search's lines, the most frequent first; their counts and `others` add up
+/// to `sampled`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogPatterns {
+    pub patterns: Vec<LogPattern>,
+    /// Lines of the patterns past the first 500.
+    pub others: u64,
+    /// How many lines were clustered (the newest, at most 20,000).
+    pub sampled: u64,
+    /// Whether those were all the range's matching lines.
+    pub complete: bool,
+    pub trend_step_ms: i64,
+}
+
 /// A day's lines archived before they passed the retention (`GET /api/logs/archives`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogArchive {

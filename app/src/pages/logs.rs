@@ -7,7 +7,8 @@ use crate::api::{
     accounts::Role,
     endpoints::{self, paths},
     logs::{
-        ErrorGroup, ErrorGroups, ErrorStatus, LogContext, LogFacets, LogHistogram, LogLine, LogPage,
+        ErrorGroup, ErrorGroups, ErrorStatus, LogContext, LogFacets, LogHistogram, LogLine,
+        LogPage, LogPatterns,
     },
 };
 use crate::components::{
@@ -83,6 +84,9 @@ pub fn LogsExplorePage() -> impl IntoView {
         run: run_text,
     } = use_query_text("query");
     let live = Memo::new(move |_| query_map.with(|q| q.get_str("live") == Some("1")));
+    // The lines, or their message patterns (`?view=patterns`).
+    let showing_patterns =
+        Memo::new(move |_| query_map.with(|q| q.get_str("view") == Some("patterns")));
     let range = use_time_range();
     let tick = use_refresh_tick();
     let update = use_query_updater();
@@ -122,6 +126,28 @@ pub fn LogsExplorePage() -> impl IntoView {
         let (query, span) = (url_query.get(), span.get());
         async move { endpoints::log_facets(&query, span).await }
     });
+    let patterns = LocalResource::new(move || {
+        let (query, span, wanted) = (url_query.get(), span.get(), showing_patterns.get());
+        async move {
+            match wanted {
+                true => endpoints::log_patterns(&query, span).await.map(Some),
+                false => Ok(None),
+            }
+        }
+    });
+    // A pattern's lines: the search narrowed by the pattern's fixed words, back to the lines.
+    let show_pattern = {
+        let update = update.clone();
+        Callback::new(move |pattern: String| {
+            let q = with_term(&url_query.get_untracked(), &pattern_regex(&pattern));
+            text.set(q.clone());
+            update(vec![("query", Some(q)), ("view", None)]);
+        })
+    };
+    let set_view = {
+        let update = update.clone();
+        move |patterns: bool| update(vec![("view", patterns.then(|| "patterns".to_string()))])
+    };
     let loading_more = RwSignal::new(false);
     let load_more = move |_| {
         let Some(cursor) = next.get_untracked() else {
@@ -219,6 +245,22 @@ pub fn LogsExplorePage() -> impl IntoView {
                 }}
             </aside>
             <section class="card logs-lines">
+                <div class="segmented logs-view" role="tablist" aria-label="What to show">
+                    <button type="button" role="tab" class="segmented-item" name="view-lines"
+                        aria-selected=move || (!showing_patterns.get()).to_string()
+                        on:click={ let set_view = set_view.clone(); move |_| set_view(false) }>"Lines"</button>
+                    <button type="button" role="tab" class="segmented-item" name="view-patterns"
+                        aria-selected=move || showing_patterns.get().to_string()
+                        on:click={ let set_view = set_view.clone(); move |_| set_view(true) }>"Patterns"</button>
+                </div>
+                {move || showing_patterns.get().then(|| view! {
+                    {move || match patterns.get() {
+                        None | Some(Ok(None)) => view! { <p class="muted">"Finding patterns…"</p> }.into_any(),
+                        Some(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Some(Ok(Some(p))) => view! { <Patterns patterns=p show=show_pattern/> }.into_any(),
+                    }}
+                })}
+                <div class="logs-lines-view" hidden=move || showing_patterns.get()>
                 {move || live.get().then(|| view! {
                     <div class="logs-live-status" role="status">
                         <span class="logs-live-dot"></span>
@@ -259,9 +301,86 @@ pub fn LogsExplorePage() -> impl IntoView {
                         })}
                     }.into_any(),
                 }}
+                </div>
             </section>
         </div>
     }
+}
+
+/// A search term for a pattern's lines: a regular expression of its fixed words in order.
+fn pattern_regex(pattern: &str) -> String {
+    let fixed: Vec<String> = pattern
+        .split_whitespace()
+        .filter(|t| !(t.starts_with('<') && t.ends_with('>')))
+        .map(|t| {
+            t.chars()
+                .flat_map(|c| {
+                    let special = r"\.+*?()|[]{}^$/".contains(c);
+                    special.then_some('\\').into_iter().chain([c])
+                })
+                .collect()
+        })
+        .collect();
+    format!("/{}/", fixed.join(".*"))
+}
+
+/// Lines per slice of the range, as small bars.
+#[component]
+fn Trend(trend: Vec<u64>, #[prop(into)] label: String) -> impl IntoView {
+    let highest = trend.iter().copied().max().unwrap_or(1).max(1);
+    let width = 100.0 / trend.len().max(1) as f64;
+    let bars = trend
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let h = *n as f64 / highest as f64 * 30.0;
+            view! { <rect class="level-error" x=format!("{:.2}", i as f64 * width) y=format!("{:.2}", 30.0 - h)
+                width=format!("{:.2}", width * 0.8) height=format!("{h:.2}")/> }
+        })
+        .collect_view();
+    view! {
+        <svg class="error-trend" viewBox="0 0 100 30" preserveAspectRatio="none" role="img" aria-label=label>{bars}</svg>
+    }
+}
+
+#[component]
+fn Patterns(patterns: LogPatterns, show: Callback<String>) -> impl IntoView {
+    let LogPatterns {
+        patterns,
+        others,
+        sampled,
+        complete,
+        ..
+    } = patterns;
+    if patterns.is_empty() {
+        return view! { <p class="explore-empty">"No lines match in this time range."</p> }
+            .into_any();
+    }
+    let share = move |n: u64| n as f64 * 100.0 / sampled.max(1) as f64;
+    view! {
+        <p class="muted" aria-live="polite">
+            {format!("{} patterns in {} lines{}", patterns.len(), sampled, if complete { "" } else { " (the newest ones)" })}
+            {(others > 0).then(|| format!("; {others} lines in less frequent patterns"))}
+        </p>
+        <ol class="log-patterns">
+            {patterns.into_iter().map(|p| {
+                let pattern = p.pattern.clone();
+                let levels = p.levels.iter().map(|(l, n)| view! {
+                    <span class=format!("badge logs-level logs-level-{l}")>{format!("{l} {n}")}</span>
+                }).collect_view();
+                view! {
+                    <li class="log-pattern">
+                        <span class="log-pattern-count" title="lines">{p.count}</span>
+                        <span class="muted log-pattern-share">{format!("{:.1} %", share(p.count))}</span>
+                        <code class="log-pattern-text">{p.pattern.clone()}</code>
+                        <Trend trend=p.trend.clone() label="Lines over the time range"/>
+                        <span class="log-pattern-levels">{levels}</span>
+                        <button type="button" class="link-button" on:click=move |_| show.run(pattern.clone())>"Show lines"</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ol>
+    }.into_any()
 }
 
 #[component]
@@ -569,18 +688,6 @@ fn Group(group: ErrorGroup, can_edit: Signal<bool>, changed: RwSignal<u32>) -> i
             ("to", &(group.last_seen.timestamp_millis() + 1).to_string()),
         ])
     );
-    let highest = group.trend.iter().copied().max().unwrap_or(1).max(1);
-    let width = 100.0 / group.trend.len().max(1) as f64;
-    let bars = group
-        .trend
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let h = *n as f64 / highest as f64 * 30.0;
-            view! { <rect class="level-error" x=format!("{:.2}", i as f64 * width) y=format!("{:.2}", 30.0 - h)
-                width=format!("{:.2}", width * 0.8) height=format!("{h:.2}")/> }
-        })
-        .collect_view();
     let stack = group
         .example
         .fields
@@ -601,8 +708,7 @@ fn Group(group: ErrorGroup, can_edit: Signal<bool>, changed: RwSignal<u32>) -> i
                 {(group.status != ErrorStatus::Open).then(|| view! {
                     <span class=format!("badge error-status error-status-{}", group.status.as_str()) title=status_note.clone()>{group.status.as_str()}</span>
                 })}
-                <svg class="error-trend" viewBox="0 0 100 30" preserveAspectRatio="none" role="img"
-                    aria-label="Lines over the time range">{bars}</svg>
+                <Trend trend=group.trend.clone() label="Lines over the time range"/>
             </div>
             <p class="error-message"><code>{group.message.clone()}</code></p>
             <p class="muted error-where">
@@ -701,6 +807,18 @@ mod tail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_patterns_lines_are_found_by_its_fixed_words_in_order() {
+        assert_eq!(
+            pattern_regex("task <id> finished in <number> ms"),
+            "/task.*finished.*in.*ms/"
+        );
+        assert_eq!(
+            pattern_regex("GET /api/v1 (x) <_>"),
+            r"/GET.*\/api\/v1.*\(x\)/"
+        );
+    }
 
     #[test]
     fn terms_are_quoted_when_they_must_be() {

@@ -101,6 +101,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/logs/scrubbing", Read),
     ("GET", "/api/logs/tail", Read),
     ("GET", "/api/logs/errors", Read),
+    ("GET", "/api/logs/patterns", Read),
     ("GET", "/api/logs/archives", Read),
     ("GET", "/api/logs/archives/{name}", Read),
     ("GET", "/api/logs/errors/{fingerprint}", Read),

@@ -15,7 +15,7 @@ use crate::{
 };
 use app::api::logs::{
     ArchivePage, ErrorGroupState, LogArchive, LogContext, LogFacets, LogHistogram, LogPage,
-    LogWriteSummary,
+    LogPatterns, LogWriteSummary,
 };
 use axum::{
     body::Bytes,
@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/logs/scrubbing", get(get_scrubbing))
         .route("/api/logs/tail", get(get_tail))
         .route("/api/logs/errors", get(get_errors))
+        .route("/api/logs/patterns", get(get_patterns))
         .route("/api/logs/archives", get(get_archives))
         .route("/api/logs/archives/{name}", get(get_archive))
         .route(
@@ -248,6 +249,16 @@ async fn get_errors(
     let args = search_of(&params)?;
     let search = args.search();
     Ok(Json(logs.error_groups(&search).await?))
+}
+
+/// `GET /api/logs/patterns?query=&from=&to=`: the matching lines' message patterns.
+async fn get_patterns(
+    State(logs): State<LogsService>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<LogPatterns>, ApiError> {
+    let params = Params::new(query, b"");
+    let args = search_of(&params)?;
+    Ok(Json(logs.patterns(&args.search()).await?))
 }
 
 /// `GET /api/logs/archives`: the days archived, the newest first.

@@ -5,7 +5,7 @@
 //! group on every replica and in every time range. A group can be marked resolved or ignored;
 //! a resolved group seen again after that is regressed.
 
-use super::{line_of, query, LogsError, LogsService, Search};
+use super::{query, LogsError, LogsService, Search};
 use crate::store::logs::{self as db, Condition, Field, Op};
 use app::api::logs::{ErrorGroup, ErrorGroupState, ErrorGroups, ErrorStatus, LogLine};
 use chrono::{DateTime, Utc};
@@ -157,25 +157,10 @@ impl LogsService {
                 value: 17.0,
             },
         ]);
-        super::check_range(search)?;
-        let range = (search.from_us, search.to_us);
-        let rows = self
-            .read(|mut tx| async move {
-                if db::uses_an_inverted_index(&condition) {
-                    db::prefer_inverted_indexes(&mut tx).await?;
-                }
-                Ok(
-                    db::lines_in_order(&mut *tx, &condition, range, true, MAX_ERROR_LINES + 1)
-                        .await?,
-                )
-            })
+        let (lines, complete) = self
+            .newest_lines(condition, search, MAX_ERROR_LINES)
             .await?;
-        let complete = rows.len() as i64 <= MAX_ERROR_LINES;
-        let lines: Vec<LogLine> = rows
-            .into_iter()
-            .take(MAX_ERROR_LINES as usize)
-            .map(line_of)
-            .collect();
+        let range = (search.from_us, search.to_us);
         let mut groups = group(lines, range, complete);
         let ids: Vec<String> = groups
             .groups

@@ -12,6 +12,7 @@ pub mod logql;
 pub mod loki;
 pub mod loki_query;
 pub mod otlp;
+pub mod patterns;
 pub mod query;
 pub mod scrub;
 pub mod stream;
@@ -720,6 +721,29 @@ impl LogsService {
             Ok(result) => result,
             Err(_) => Err(LogsError::TimedOut(timeout)),
         }
+    }
+
+    /// The newest lines matching `condition` in the search's range, at most `max`, and whether
+    /// those were all of them (error groups and patterns read these).
+    async fn newest_lines(
+        &self,
+        condition: db::Condition,
+        search: &Search<'_>,
+        max: i64,
+    ) -> Result<(Vec<LogLine>, bool), LogsError> {
+        check_range(search)?;
+        let range = (search.from_us, search.to_us);
+        let rows = self
+            .read(|mut tx| async move {
+                if db::uses_an_inverted_index(&condition) {
+                    db::prefer_inverted_indexes(&mut tx).await?;
+                }
+                Ok(db::lines_in_order(&mut *tx, &condition, range, true, max + 1).await?)
+            })
+            .await?;
+        let complete = rows.len() as i64 <= max;
+        let lines = rows.into_iter().take(max as usize).map(line_of).collect();
+        Ok((lines, complete))
     }
 
     /// The newest matching lines, `limit` at most, older than the line `before` names.

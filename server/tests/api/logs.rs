@@ -1038,3 +1038,77 @@ async fn a_day_past_the_retention_is_archived_before_it_is_dropped_and_searched_
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn lines_cluster_into_patterns_whose_counts_add_up_to_the_lines() {
+    let app = spawn_app().await;
+    let t = now_ns() - 300_000_000_000;
+    let mut body = String::new();
+    for i in 0..40i64 {
+        let (level, msg) = match i % 4 {
+            0 | 1 => (
+                "info",
+                format!("task t-{i:05} finished in {} ms", 200 + i * 7),
+            ),
+            2 => ("info", format!("tool web_search called by coder-{}", i % 3)),
+            _ => (
+                "error",
+                format!("tool code_exec exited with status {}", i % 5),
+            ),
+        };
+        body.push_str(
+            &serde_json::json!({"ts": t + i * 1_000_000_000, "level": level, "service": "agents", "msg": msg})
+                .to_string(),
+        );
+        body.push('\n');
+    }
+    push_lines(&app, "", "application/x-ndjson", &body).await;
+    let patterns = |query: &'static str| {
+        let request = app.client.get(app.url("/api/logs/patterns")).query(&[
+            ("query", query),
+            ("from", "now-1h"),
+            ("to", "now"),
+        ]);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response
+                .json::<app::api::logs::LogPatterns>()
+                .await
+                .unwrap()
+        }
+    };
+    let all = patterns("").await;
+    let found: Vec<(&str, u64)> = all
+        .patterns
+        .iter()
+        .map(|p| (p.pattern.as_str(), p.count))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("task <id> finished in <number> ms", 20),
+            ("tool code_exec exited with status <number>", 10),
+            ("tool web_search called by <id>", 10),
+        ]
+    );
+    assert_eq!((all.sampled, all.others, all.complete), (40, 0, true));
+    let exec = &all.patterns[1];
+    assert_eq!(exec.levels["error"], 10);
+    assert_eq!(exec.services, ["agents"]);
+    assert!(exec
+        .example
+        .body
+        .starts_with("tool code_exec exited with status"));
+    // A search narrows the lines clustered; a bad one is refused naming the query.
+    assert_eq!(patterns("level>=error").await.patterns.len(), 1);
+    let response = app
+        .client
+        .get(app.url("/api/logs/patterns"))
+        .query(&[("query", "\"unclosed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    app.stop().await;
+}
