@@ -154,6 +154,7 @@ pub fn draw_titled<DB: DrawingBackend>(
         PanelKind::AlertList => {
             draw_text(&root, "The live alerts are listed on the dashboard.", ink)?
         }
+        PanelKind::Logs => draw_text(&root, "The log lines are listed on the dashboard.", ink)?,
         PanelKind::Row => {}
     }
     whole.present().map_err(err)

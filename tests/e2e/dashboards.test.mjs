@@ -196,7 +196,7 @@ test('a Grafana dashboard imports with a report of what was left out', async () 
       { id: 1, type: 'timeseries', title: 'Queue depth', gridPos: { x: 0, y: 0, w: 24, h: 8 },
         datasource: { type: 'prometheus', uid: 'prom' },
         targets: [{ expr: 'sum by (queue_name) (agent_queue_depth)', legendFormat: '{{queue_name}}' }] },
-      { id: 2, type: 'logs', title: 'Agent logs', gridPos: { x: 0, y: 8, w: 24, h: 8 } },
+      { id: 2, type: 'nodeGraph', title: 'Agent calls', gridPos: { x: 0, y: 8, w: 24, h: 8 } },
     ],
   };
   const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/dashboards`);
@@ -207,7 +207,7 @@ test('a Grafana dashboard imports with a report of what was left out', async () 
   await dialog.locator('input[name=import-folder]').press('Tab');
   await dialog.getByRole('button', { name: 'Import', exact: true }).click();
   await dialog.getByText('with 1 panels').waitFor();
-  assert.match(await dialog.innerText(), /panels\[1\] \(Agent logs\): panels of type "logs" are not supported/);
+  assert.match(await dialog.innerText(), /panels\[1\] \(Agent calls\): panels of type "nodeGraph" are not supported/);
   await dialog.getByRole('link', { name: 'From Grafana' }).click();
   await page.waitForURL(/\/d\/from-grafana/);
   await panelsDrawn(page, 1);

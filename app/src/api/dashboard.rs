@@ -112,12 +112,14 @@ pub enum PanelKind {
     /// The live alerts of the portal's rules, narrowed by label matchers.
     #[serde(rename = "alertlist")]
     AlertList,
+    /// The newest log lines matching a search, in the query language of Explore → Logs.
+    Logs,
     /// A collapsible row heading.
     Row,
 }
 
 impl PanelKind {
-    pub const ALL: [PanelKind; 9] = [
+    pub const ALL: [PanelKind; 10] = [
         Self::Timeseries,
         Self::Bar,
         Self::Stat,
@@ -126,6 +128,7 @@ impl PanelKind {
         Self::Heatmap,
         Self::Text,
         Self::AlertList,
+        Self::Logs,
         Self::Row,
     ];
 
@@ -139,6 +142,7 @@ impl PanelKind {
             Self::Heatmap => "heatmap",
             Self::Text => "text",
             Self::AlertList => "alertlist",
+            Self::Logs => "logs",
             Self::Row => "row",
         }
     }
@@ -153,6 +157,7 @@ impl PanelKind {
             Self::Heatmap => "Heatmap",
             Self::Text => "Text",
             Self::AlertList => "Alert list",
+            Self::Logs => "Logs",
             Self::Row => "Row",
         }
     }
@@ -163,7 +168,7 @@ impl PanelKind {
 
     /// Whether the panel runs queries.
     pub fn queries(self) -> bool {
-        !matches!(self, Self::Text | Self::AlertList | Self::Row)
+        !matches!(self, Self::Text | Self::AlertList | Self::Logs | Self::Row)
     }
 }
 
@@ -246,6 +251,10 @@ pub struct PanelOptions {
     /// Alert lists: label matchers the alerts must satisfy (`severity="critical"`); empty for all.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub alert_matchers: String,
+    /// Logs panels: the search (`service:coder level>=error`, `$agent` variables); empty for
+    /// every line.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub logs_query: String,
 }
 
 impl Default for PanelOptions {
@@ -265,6 +274,7 @@ impl Default for PanelOptions {
             mappings: Vec::new(),
             text: String::new(),
             alert_matchers: String::new(),
+            logs_query: String::new(),
         }
     }
 }

@@ -160,6 +160,7 @@ pub fn PanelBody(
         let handle = window_event_listener(leptos::ev::resize, move |_| measure());
         on_cleanup(move || handle.remove());
     }
+    let public = matches!(source, DataSource::Public(_));
     let data = LocalResource::new(move || {
         let p = panel.get();
         let source = source.clone();
@@ -233,6 +234,13 @@ pub fn PanelBody(
                 match p.kind {
                     PanelKind::Text => view! { <div class="panel-text markdown" inner_html=markdown(&p.options.text)></div> }.into_any(),
                     PanelKind::AlertList => view! { <AlertList matchers=p.options.alert_matchers.clone() tick=tick/> }.into_any(),
+                    PanelKind::Logs if public => view! {
+                        <p class="panel-empty">"Log lines are not shared through public links."</p>
+                    }.into_any(),
+                    PanelKind::Logs => {
+                        let query = logs_query(&p.options.logs_query, &selection.get());
+                        view! { <LogsPanel query=query range=range tick=tick/> }.into_any()
+                    }
                     PanelKind::Row => ().into_any(),
                     _ => match shown.get() {
                         None => ().into_any(),
@@ -253,6 +261,72 @@ pub fn PanelBody(
                 }
             }}
         </div>
+    }
+}
+
+/// A logs panel's search with the variables' values in it: one value as it is, several as
+/// `(a OR b)`.
+pub fn logs_query(text: &str, selection: &Selection) -> String {
+    let values: std::collections::BTreeMap<String, Vec<String>> = selection
+        .values
+        .iter()
+        .map(|(k, v)| {
+            let joined = match v.as_slice() {
+                [one] => one.clone(),
+                many => format!("({})", many.join(" OR ")),
+            };
+            (k.clone(), vec![joined])
+        })
+        .collect();
+    crate::dashboard::interpolate(text, &values)
+}
+
+/// The newest log lines of the range matching the panel's search, each opening Explore →
+/// Logs at that search.
+#[component]
+fn LogsPanel(query: String, range: Signal<TimeRange>, tick: Signal<u64>) -> impl IntoView {
+    let lines = {
+        let query = query.clone();
+        LocalResource::new(move || {
+            let query = query.clone();
+            let r = range.get();
+            tick.track();
+            async move {
+                let (from, to) = r.resolve(chrono::Utc::now());
+                let span = (from.timestamp_millis(), to.timestamp_millis());
+                endpoints::search_logs(&query, span, None, 100).await
+            }
+        })
+    };
+    let explore = move || {
+        let (from, to) = range.get().resolve(chrono::Utc::now());
+        format!(
+            "/explore/logs{}",
+            crate::format::query_string([
+                ("query", query.as_str()),
+                ("from", &from.timestamp_millis().to_string()),
+                ("to", &to.timestamp_millis().to_string()),
+            ])
+        )
+    };
+    view! {
+        {move || match lines.get() {
+            None => ().into_any(),
+            Some(Err(e)) => view! { <p class="panel-error" role="alert">{e.to_string()}</p> }.into_any(),
+            Some(Ok(page)) if page.lines.is_empty() => view! { <p class="panel-empty">"No lines match in this range"</p> }.into_any(),
+            Some(Ok(page)) => view! {
+                <ol class="panel-logs">
+                    {page.lines.into_iter().map(|l| view! {
+                        <li class="panel-log-line" data-level=l.level.clone()>
+                            <time class="muted">{crate::chart::format_instant(l.time.timestamp_millis())}</time>
+                            <span class=format!("logs-level logs-level-{}", l.level)>{l.level.clone()}</span>
+                            <span class="panel-log-body">{l.body.lines().next().unwrap_or("").to_string()}</span>
+                        </li>
+                    }).collect_view()}
+                </ol>
+                <a class="link-button panel-logs-more" href=explore()>"Open in Explore → Logs"</a>
+            }.into_any(),
+        }}
     }
 }
 
@@ -356,6 +430,26 @@ fn PanelTable(panel: Panel, data: PanelData) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_logs_panels_variables_become_search_terms() {
+        let selection = Selection {
+            values: [
+                ("agent".to_string(), vec!["coder-1".to_string()]),
+                (
+                    "svc".to_string(),
+                    vec!["api".to_string(), "web.v2".to_string()],
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            all: Default::default(),
+        };
+        assert_eq!(
+            logs_query("agent_id:$agent service:$svc level>=error", &selection),
+            "agent_id:coder-1 service:(api OR web.v2) level>=error"
+        );
+    }
 
     #[test]
     fn markdown_renders_and_never_runs_html() {

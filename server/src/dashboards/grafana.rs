@@ -295,6 +295,7 @@ fn panel(p: &Value, path: &str, skipped: &mut Vec<String>) -> Result<Panel, Stri
         "heatmap" => PanelKind::Heatmap,
         "text" => PanelKind::Text,
         "alertlist" => PanelKind::AlertList,
+        "logs" => PanelKind::Logs,
         "row" => PanelKind::Row,
         other => return Err(format!("panels of type \"{other}\" are not supported")),
     };
@@ -345,6 +346,24 @@ fn panel(p: &Value, path: &str, skipped: &mut Vec<String>) -> Result<Panel, Stri
         }
         if targets.is_empty() {
             return Err("no Prometheus query to import".into());
+        }
+    }
+    if kind == PanelKind::Logs {
+        // Grafana's logs panels query Loki in LogQL; the portal's logs panel searches in its own
+        // language, so the panel comes over listing every line until a search is set.
+        for (i, t) in p
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let expr = text(t.get("expr"));
+            if !expr.trim().is_empty() {
+                skipped.push(format!(
+                    "{path}.targets[{i}]: the LogQL query {expr:?} was not carried over; set the panel's log search (it lists every line until then)"
+                ));
+            }
         }
     }
     let defaults = p.get("fieldConfig").and_then(|f| f.get("defaults"));
@@ -533,7 +552,7 @@ mod tests {
                      {"value": null, "color": "green"}, {"value": 80, "color": "red"}]},
                      "custom": {"fillOpacity": 10, "stacking": {"mode": "normal"}}}},
                  "options": {"legend": {"showLegend": true, "calcs": ["mean", "lastNotNull"]}}},
-                {"id": 2, "type": "logs", "title": "Logs", "gridPos": {"x": 12, "y": 0, "w": 12, "h": 8}},
+                {"id": 2, "type": "nodeGraph", "title": "Calls", "gridPos": {"x": 12, "y": 0, "w": 12, "h": 8}},
                 {"id": 3, "type": "row", "title": "More", "collapsed": true, "gridPos": {"x": 0, "y": 8, "w": 24, "h": 1},
                  "panels": [{"id": 4, "type": "stat", "title": "Up", "gridPos": {"x": 0, "y": 9, "w": 6, "h": 4},
                    "targets": [{"expr": "sum(up)"}, {"expr": "x", "datasource": {"type": "loki"}}],
@@ -562,7 +581,7 @@ mod tests {
         let report = skipped.join("\n");
         assert!(report.contains("templating.list[1] (ds)"), "{report}");
         assert!(
-            report.contains("panels[1] (Logs): panels of type \"logs\""),
+            report.contains("panels[1] (Calls): panels of type \"nodeGraph\""),
             "{report}"
         );
         assert!(

@@ -301,7 +301,9 @@ async fn grafana_dashboards_import_with_a_report() {
     "panels": [
         {"id": 1, "type": "timeseries", "title": "Up", "gridPos": {"x": 0, "y": 0, "w": 24, "h": 8},
          "targets": [{"expr": "up{job=\"$job\"}", "legendFormat": "{{instance}}"}]},
-        {"id": 2, "type": "logs", "title": "Logs", "gridPos": {"x": 0, "y": 8, "w": 24, "h": 8}}
+        {"id": 2, "type": "nodeGraph", "title": "Calls", "gridPos": {"x": 0, "y": 8, "w": 24, "h": 8}},
+        {"id": 3, "type": "logs", "title": "Logs", "gridPos": {"x": 0, "y": 16, "w": 24, "h": 8},
+         "targets": [{"expr": "{app=\"api\"} |= \"timeout\""}]}
     ]}});
     let (status, report) = send(
         &app,
@@ -312,10 +314,22 @@ async fn grafana_dashboards_import_with_a_report() {
     .await;
     assert_eq!(status, 201, "{report}");
     assert_eq!(report["uid"], "graf");
-    assert_eq!(report["panels_imported"], 1);
+    assert_eq!(report["panels_imported"], 2);
+    let skipped: Vec<&str> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
     assert!(
-        report["skipped"][0].as_str().unwrap().contains("\"logs\""),
+        skipped.iter().any(|s| s.contains("\"nodeGraph\"")),
         "{report}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.contains("LogQL") && s.contains("timeout")),
+        "the logs panel's query is named as not carried over: {report}"
     );
     let (_, stored) = send(&app, reqwest::Method::GET, "/api/dashboards/graf", None).await;
     assert_eq!(stored["dashboard"]["folder"], "Imported");
@@ -323,6 +337,7 @@ async fn grafana_dashboards_import_with_a_report() {
         stored["dashboard"]["panels"][0]["targets"][0]["legend"],
         "{{instance}}"
     );
+    assert_eq!(stored["dashboard"]["panels"][1]["type"], "logs");
     app.stop().await;
 }
 

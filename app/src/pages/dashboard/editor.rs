@@ -181,6 +181,15 @@ pub fn PanelEditor(
                                     on:change=move |ev| { let v = event_target_value(&ev); set_opt(Box::new(move |p| p.options.alert_matchers = v.clone())); }/>
                             </label>
                         </Show>
+                        <Show when=move || kind.get() == PanelKind::Logs>
+                            <label class="field">
+                                <span class="field-label">"Log search"</span>
+                                <input class="field-input" name="logs_query" placeholder="service:coder level>=error agent_id:$agent"
+                                    prop:value=move || draft.with(|p| p.options.logs_query.clone())
+                                    on:change=move |ev| { let v = event_target_value(&ev); set_opt(Box::new(move |p| p.options.logs_query = v.clone())); }/>
+                                <span class="field-hint">"The language of Explore → Logs; empty shows every line. The newest lines of the dashboard's range are listed."</span>
+                            </label>
+                        </Show>
                         <Show when=move || kind.get().queries()>
                             <fieldset class="editor-section">
                                 <legend>"Queries"</legend>
