@@ -155,3 +155,26 @@ test('a dashboard logs panel lists the newest matching lines of its range, with 
   await page.screenshot({ path: `${SHOTS}/logs-panel.png`, fullPage: true });
   assert.deepEqual(errors, []);
 });
+
+test('a search is saved by name and run again from the list', async () => {
+  const { page, errors } = await openPage(session.browser.context,
+    `${session.portal.url}/explore/logs?from=now-15m&to=now&query=${encodeURIComponent('courier level>=error')}`);
+  await page.getByText('4 matching lines').waitFor();
+  await page.locator('button[name="save-search"]').click();
+  await page.locator('input[name="save-search-name"]').fill('Courier errors');
+  await page.locator('button[name="save-search-confirm"]').click();
+  await page.getByRole('status').filter({ hasText: 'Saved as "Courier errors".' }).waitFor();
+
+  // Elsewhere, later: chosen from the list, it runs again.
+  await page.goto(`${session.portal.url}/explore/logs?from=now-15m&to=now`);
+  const select = page.locator('select[name="saved-search"]');
+  await select.locator('option', { hasText: 'Courier errors' }).waitFor({ state: 'attached' });
+  await select.selectOption({ label: 'Courier errors' });
+  await page.waitForURL(/query=courier/);
+  await page.getByText('4 matching lines').waitFor();
+  await page.locator('button[name="delete-saved-search"]').click();
+  await page.getByRole('status').filter({ hasText: 'Deleted.' }).waitFor();
+  const left = await (await session.portal.fetch(`${session.portal.url}/api/logs/saved-searches`)).json();
+  assert.deepEqual(left, []);
+  assert.deepEqual(errors, []);
+});

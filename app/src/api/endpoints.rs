@@ -20,7 +20,7 @@ use super::{
     },
     logs::{
         ErrorGroupState, ErrorGroups, ErrorStatus, LogContext, LogFacets, LogHistogram, LogPage,
-        LogPatterns,
+        LogPatterns, SaveSearch, SavedSearch,
     },
     prometheus::{QueryData, QueryRange},
     silences::{
@@ -89,6 +89,14 @@ pub mod paths {
             "/api/logs/patterns{}",
             query(&log_params(query_text, from_ms, to_ms))
         )
+    }
+
+    pub fn saved_searches() -> String {
+        "/api/logs/saved-searches".into()
+    }
+
+    pub fn saved_search(id: i64) -> String {
+        format!("/api/logs/saved-searches/{id}")
     }
 
     pub fn log_error_group(fingerprint: &str) -> String {
@@ -505,6 +513,19 @@ pub async fn log_errors(query: &str, range: (i64, i64)) -> Result<ErrorGroups, C
 
 pub async fn log_patterns(query: &str, range: (i64, i64)) -> Result<LogPatterns, ClientError> {
     get_json(&paths::log_patterns(query, range)).await
+}
+
+pub async fn saved_searches() -> Result<Vec<SavedSearch>, ClientError> {
+    get_json(&paths::saved_searches()).await
+}
+
+/// Saves a search by name (replacing the search of that name).
+pub async fn save_search(request: &SaveSearch) -> Result<SavedSearch, ClientError> {
+    send_json("POST", &paths::saved_searches(), Some(request)).await
+}
+
+pub async fn delete_saved_search(id: i64) -> Result<(), ClientError> {
+    send_json::<(), ()>("DELETE", &paths::saved_search(id), None).await
 }
 
 /// Marks an error group open, resolved or ignored.

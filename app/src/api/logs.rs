@@ -235,6 +235,26 @@ pub struct LogPatterns {
     pub trend_step_ms: i64,
 }
 
+/// A search saved by name (`/api/logs/saved-searches`), shared by everyone who reads logs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedSearch {
+    #[serde(default)]
+    pub id: i64,
+    pub name: String,
+    pub query: String,
+    #[serde(default)]
+    pub created_by: String,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// What saving a search takes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SaveSearch {
+    pub name: String,
+    pub query: String,
+}
+
 /// A day's lines archived before they passed the retention (`GET /api/logs/archives`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogArchive {

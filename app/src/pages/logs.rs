@@ -8,7 +8,7 @@ use crate::api::{
     endpoints::{self, paths},
     logs::{
         ErrorGroup, ErrorGroups, ErrorStatus, LogContext, LogFacets, LogHistogram, LogLine,
-        LogPage, LogPatterns,
+        LogPage, LogPatterns, SaveSearch,
     },
 };
 use crate::components::{
@@ -148,6 +148,58 @@ pub fn LogsExplorePage() -> impl IntoView {
         let update = update.clone();
         move |patterns: bool| update(vec![("view", patterns.then(|| "patterns".to_string()))])
     };
+    // Saved searches: chosen from a list, saved by name (Editors).
+    let session = use_session();
+    let can_edit = Signal::derive(move || session.can(Role::Editor));
+    let saved_changed = RwSignal::new(0u32);
+    let saved = LocalResource::new(move || {
+        saved_changed.track();
+        async move { endpoints::saved_searches().await.unwrap_or_default() }
+    });
+    let chosen = RwSignal::new(None::<i64>);
+    let naming = RwSignal::new(false);
+    let save_name = RwSignal::new(String::new());
+    let save_note = RwSignal::new(None::<String>);
+    let choose = move |ev: leptos::ev::Event| {
+        let id: Option<i64> = event_target_value(&ev).parse().ok();
+        chosen.set(id);
+        let list = saved.get_untracked().unwrap_or_default();
+        if let Some(s) = list.into_iter().find(|s| Some(s.id) == id) {
+            run.run(s.query);
+        }
+    };
+    let save_search = move |_| {
+        let request = SaveSearch {
+            name: save_name.get_untracked(),
+            query: url_query.get_untracked(),
+        };
+        leptos::task::spawn_local(async move {
+            match endpoints::save_search(&request).await {
+                Ok(s) => {
+                    save_note.set(Some(format!("Saved as \"{}\".", s.name)));
+                    naming.set(false);
+                    chosen.set(Some(s.id));
+                    saved_changed.update(|n| *n += 1);
+                }
+                Err(e) => save_note.set(Some(e.to_string())),
+            }
+        });
+    };
+    let delete_saved = move |_| {
+        let Some(id) = chosen.get_untracked() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match endpoints::delete_saved_search(id).await {
+                Ok(()) => {
+                    save_note.set(Some("Deleted.".into()));
+                    chosen.set(None);
+                    saved_changed.update(|n| *n += 1);
+                }
+                Err(e) => save_note.set(Some(e.to_string())),
+            }
+        });
+    };
     let loading_more = RwSignal::new(false);
     let load_more = move |_| {
         let Some(cursor) = next.get_untracked() else {
@@ -226,6 +278,26 @@ pub fn LogsExplorePage() -> impl IntoView {
                         _ => String::new(),
                     }}
                 </span>
+                <select class="field-input logs-saved" name="saved-search" aria-label="Saved searches" on:change=choose
+                    prop:value=move || chosen.get().map(|id| id.to_string()).unwrap_or_default()>
+                    <option value="">"Saved searches…"</option>
+                    {move || saved.get().unwrap_or_default().into_iter().map(|s| view! {
+                        <option value=s.id.to_string() title=s.query.clone()>{s.name.clone()}</option>
+                    }).collect_view()}
+                </select>
+                <button type="button" class="link-button" name="save-search" hidden=move || !can_edit.get()
+                    on:click=move |_| { save_note.set(None); naming.set(true); }>"Save search"</button>
+                <button type="button" class="link-button" name="delete-saved-search"
+                    hidden=move || !can_edit.get() || chosen.get().is_none() on:click=delete_saved>"Delete saved search"</button>
+                {move || naming.get().then(|| view! {
+                    <span class="logs-save-form">
+                        <input class="field-input" name="save-search-name" aria-label="Name of the saved search" placeholder="Name"
+                            prop:value=move || save_name.get() on:input=move |ev| save_name.set(event_target_value(&ev))/>
+                        <button type="button" class="button" name="save-search-confirm" on:click=save_search>"Save"</button>
+                        <button type="button" class="link-button" on:click=move |_| naming.set(false)>"Cancel"</button>
+                    </span>
+                })}
+                {move || save_note.get().map(|n| view! { <span class="muted" role="status">{n}</span> })}
                 <a class="link-button" href=export("ndjson") download="logs.ndjson">"Export NDJSON"</a>
                 <a class="link-button" href=export("csv") download="logs.csv">"Export CSV"</a>
             </div>

@@ -15,7 +15,7 @@ use crate::{
 };
 use app::api::logs::{
     ArchivePage, ErrorGroupState, LogArchive, LogContext, LogFacets, LogHistogram, LogPage,
-    LogPatterns, LogWriteSummary,
+    LogPatterns, LogWriteSummary, SaveSearch, SavedSearch,
 };
 use axum::{
     body::Bytes,
@@ -40,6 +40,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/logs/tail", get(get_tail))
         .route("/api/logs/errors", get(get_errors))
         .route("/api/logs/patterns", get(get_patterns))
+        .route(
+            "/api/logs/saved-searches",
+            get(list_saved_searches).post(create_saved_search),
+        )
+        .route(
+            "/api/logs/saved-searches/{id}",
+            get(get_saved_search).delete(delete_saved_search),
+        )
         .route("/api/logs/archives", get(get_archives))
         .route("/api/logs/archives/{name}", get(get_archive))
         .route(
@@ -259,6 +267,47 @@ async fn get_patterns(
     let params = Params::new(query, b"");
     let args = search_of(&params)?;
     Ok(Json(logs.patterns(&args.search()).await?))
+}
+
+/// `GET /api/logs/saved-searches`: every saved search, by name.
+async fn list_saved_searches(
+    State(logs): State<LogsService>,
+) -> Result<Json<Vec<SavedSearch>>, ApiError> {
+    Ok(Json(logs.saved_searches().await?))
+}
+
+/// `POST /api/logs/saved-searches` with `{"name", "query"}`: saved (a name saved again is
+/// replaced).
+async fn create_saved_search(
+    State(logs): State<LogsService>,
+    Actor(actor): Actor,
+    body: Bytes,
+) -> Result<(StatusCode, Json<SavedSearch>), ApiError> {
+    let request: SaveSearch = json_body(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(logs.save_search(request, &actor).await?),
+    ))
+}
+
+fn search_id(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request("id", format!("{text:?} is not a saved search's id")))
+}
+
+async fn get_saved_search(
+    State(logs): State<LogsService>,
+    Path(id): Path<String>,
+) -> Result<Json<SavedSearch>, ApiError> {
+    Ok(Json(logs.saved_search(search_id(&id)?).await?))
+}
+
+async fn delete_saved_search(
+    State(logs): State<LogsService>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    logs.delete_saved_search(search_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/logs/archives`: the days archived, the newest first.

@@ -14,6 +14,7 @@ pub mod loki_query;
 pub mod otlp;
 pub mod patterns;
 pub mod query;
+pub mod saved;
 pub mod scrub;
 pub mod stream;
 pub mod tail;

@@ -948,3 +948,70 @@ pub async fn partition_lines(
     q.push(" order by l.time, l.id limit ").push_bind(limit);
     q.build_query_as().fetch_all(db).await
 }
+
+/// A saved search.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SavedSearchRow {
+    pub id: i64,
+    pub name: String,
+    pub query: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every saved search, by name.
+pub async fn saved_searches(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<SavedSearchRow>> {
+    sqlx::query_as(
+        "select id, name, query, created_by, created_at from log_saved_search order by lower(name), id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One saved search.
+pub async fn saved_search(
+    db: impl PgExecutor<'_>,
+    id: i64,
+) -> sqlx::Result<Option<SavedSearchRow>> {
+    sqlx::query_as(
+        "select id, name, query, created_by, created_at from log_saved_search where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Saves a search under `name`, replacing the search of that name; `None` when the store
+/// already holds `max` searches and this is a new name.
+pub async fn save_search(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    query: &str,
+    by: &str,
+    max: i64,
+) -> sqlx::Result<Option<SavedSearchRow>> {
+    sqlx::query_as(
+        "insert into log_saved_search (name, query, created_by)
+         select $1, $2, $3
+         where exists (select 1 from log_saved_search where name = $1)
+            or (select count(*) from log_saved_search) < $4
+         on conflict (name) do update set query = excluded.query, created_by = excluded.created_by, created_at = now()
+         returning id, name, query, created_by, created_at",
+    )
+    .bind(name)
+    .bind(query)
+    .bind(by)
+    .bind(max)
+    .fetch_optional(db)
+    .await
+}
+
+/// Deletes a saved search; whether there was one.
+pub async fn delete_saved_search(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("delete from log_saved_search where id = $1")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        > 0)
+}

@@ -150,13 +150,14 @@ fn promised(method: &str, route: &str) -> Option<Promise> {
         // scope.
         ("GET", _) => ViewerOrRead,
         ("POST", r) if reads_by_post.contains(&r) => ViewerOrRead,
-        // Changing dashboards, alert rules, silences, inhibition, the home dashboard and an
-        // error group's status: an Editor.
+        // Changing dashboards, alert rules, silences, inhibition, the home dashboard, an error
+        // group's status and saved log searches: an Editor.
         (_, r)
             if r.starts_with("/api/dashboards")
                 || r.starts_with("/api/alerting/")
                 || r == "/api/preferences/home"
-                || r == "/api/logs/errors/{fingerprint}" =>
+                || r == "/api/logs/errors/{fingerprint}"
+                || r.starts_with("/api/logs/saved-searches") =>
         {
             Editor
         }

@@ -12,6 +12,14 @@ use prost::Message;
 use server::{config::SettingsInput, logs::loki};
 use std::io::Write;
 
+/// Asserts a 400 whose error names `field` (or a field under it).
+async fn assert_refused(response: reqwest::Response, field: &str, sent: &serde_json::Value) {
+    assert_eq!(response.status(), 400, "{sent}");
+    let answer: serde_json::Value = response.json().await.unwrap();
+    let named = answer["error"]["field"].as_str().unwrap_or("");
+    assert!(named.starts_with(field), "{sent}: {answer}");
+}
+
 fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap()
 }
@@ -854,15 +862,7 @@ async fn error_groups_are_resolved_or_ignored_and_regress_when_seen_again() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 400, "{body}");
-        let answer: serde_json::Value = response.json().await.unwrap();
-        assert!(
-            answer["error"]["field"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with(field),
-            "{answer}"
-        );
+        assert_refused(response, field, &body).await;
     }
     let response = app
         .client
@@ -1110,5 +1110,91 @@ async fn lines_cluster_into_patterns_whose_counts_add_up_to_the_lines() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn searches_are_saved_by_name_listed_replaced_and_deleted() {
+    let app = spawn_app().await;
+    let save = |body: serde_json::Value| {
+        app.client
+            .post(app.url("/api/logs/saved-searches"))
+            .json(&body)
+            .send()
+    };
+    let response =
+        save(serde_json::json!({"name": "Coder errors", "query": "service:coder level>=error"}))
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 201);
+    let saved: app::api::logs::SavedSearch = response.json().await.unwrap();
+    assert!(saved.id > 0 && !saved.created_by.is_empty());
+    // The same name again replaces its search.
+    let again: app::api::logs::SavedSearch =
+        save(serde_json::json!({"name": " Coder errors ", "query": "service:coder level>=warn"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(again.id, saved.id);
+    save(serde_json::json!({"name": "a timeouts", "query": "timeout"}))
+        .await
+        .unwrap();
+    let list: Vec<app::api::logs::SavedSearch> = app
+        .get("/api/logs/saved-searches")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<(&str, &str)> = list
+        .iter()
+        .map(|s| (s.name.as_str(), s.query.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("a timeouts", "timeout"),
+            ("Coder errors", "service:coder level>=warn")
+        ]
+    );
+
+    // Bad input names its field and changes nothing; a read token cannot save.
+    for (body, field) in [
+        (serde_json::json!({"name": "", "query": "x"}), "name"),
+        (
+            serde_json::json!({"name": "x", "query": "\"unclosed"}),
+            "query",
+        ),
+        (serde_json::json!({"name": "x"}), "body"),
+    ] {
+        let response = save(body.clone()).await.unwrap();
+        assert_refused(response, field, &body).await;
+    }
+    let token = make_token(&app.db, "reader", &[Scope::Read]).await;
+    let reader = client_with(Some(&token));
+    let response = reader
+        .post(app.url("/api/logs/saved-searches"))
+        .json(&serde_json::json!({"name": "mine", "query": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let listed: Vec<app::api::logs::SavedSearch> = reader
+        .get(app.url("/api/logs/saved-searches"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+
+    let path = format!("/api/logs/saved-searches/{}", saved.id);
+    let response = app.client.delete(app.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let response = app.client.delete(app.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(app.get("/api/logs/saved-searches/x").await.status(), 400);
     app.stop().await;
 }
