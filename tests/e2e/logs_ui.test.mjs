@@ -178,3 +178,25 @@ test('a search is saved by name and run again from the list', async () => {
   assert.deepEqual(left, []);
   assert.deepEqual(errors, []);
 });
+
+test('the query bar completes field names and their values from the lines in view', async () => {
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/explore/logs?from=now-15m&to=now`);
+  await page.locator('.logs-facet').first().waitFor();
+  const input = page.getByLabel('Log query');
+  await input.click();
+  await input.pressSequentially('agen');
+  const options = page.locator('#logs-suggestions [role="option"]');
+  await options.first().waitFor();
+  assert.deepEqual(await options.allInnerTexts(), ['agent_id:']);
+  await input.press('ArrowDown');
+  await input.press('Enter');
+  assert.equal(await input.inputValue(), 'agent_id:');
+  await input.pressSequentially('shopper-');
+  await page.waitForFunction(() => document.querySelectorAll('#logs-suggestions [role="option"]').length === 3);
+  await options.filter({ hasText: 'shopper-2' }).click();
+  assert.equal(await input.inputValue(), 'agent_id:shopper-2 ');
+  await input.press('Enter');
+  await page.waitForURL(/agent_id%3Ashopper-2|agent_id:shopper-2/);
+  await page.getByText('2 matching lines').waitFor();
+  assert.deepEqual(errors, []);
+});

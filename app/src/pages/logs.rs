@@ -54,6 +54,52 @@ fn term(field: &str, value: &str) -> String {
     }
 }
 
+/// Most completions offered at once.
+const MAX_SUGGESTIONS: usize = 8;
+
+/// Completions of the word being typed (the last of `text`), from the fields and values the
+/// facets counted: `serv` → `service:`, `service:co` → `service:coder`. Each is (what it shows,
+/// the whole query with it).
+fn suggestions(text: &str, facets: &LogFacets) -> Vec<(String, String)> {
+    let start = text.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    let (before, word) = text.split_at(start);
+    let negated = word.starts_with('-');
+    let word = word.trim_start_matches('-');
+    if word.is_empty() || word.starts_with('"') || word.starts_with('/') {
+        return Vec::new();
+    }
+    let prefix = format!("{before}{}", if negated { "-" } else { "" });
+    let lower = word.to_lowercase();
+    match word.split_once(':') {
+        Some((field, partial)) => {
+            let partial = partial.trim_start_matches('"').to_lowercase();
+            facets
+                .fields
+                .iter()
+                .filter(|f| f.field == field)
+                .flat_map(|f| f.values.iter())
+                .filter(|(v, _)| {
+                    v.to_lowercase().starts_with(&partial) && v.to_lowercase() != partial
+                })
+                .take(MAX_SUGGESTIONS)
+                .map(|(v, n)| {
+                    let t = term(field, v);
+                    (format!("{t}  ({n})"), format!("{prefix}{t} "))
+                })
+                .collect()
+        }
+        None => facets
+            .fields
+            .iter()
+            .filter(|f| {
+                f.field.to_lowercase().starts_with(&lower) && f.field.to_lowercase() != lower
+            })
+            .take(MAX_SUGGESTIONS)
+            .map(|f| (format!("{}:", f.field), format!("{prefix}{}:", f.field)))
+            .collect(),
+    }
+}
+
 /// The query with one more term, `AND`ed on.
 fn with_term(query: &str, term: &str) -> String {
     let query = query.trim();
@@ -126,6 +172,22 @@ pub fn LogsExplorePage() -> impl IntoView {
         let (query, span) = (url_query.get(), span.get());
         async move { endpoints::log_facets(&query, span).await }
     });
+    // Completions of the word being typed, from the fields and values the facets counted.
+    let typing = RwSignal::new(false);
+    let picked = RwSignal::new(None::<usize>);
+    let offered = Memo::new(move |_| {
+        if !typing.get() {
+            return Vec::new();
+        }
+        match facets.get() {
+            Some(Ok(f)) => text.with(|t| suggestions(t, &f)),
+            _ => Vec::new(),
+        }
+    });
+    let accept = move |q: String| {
+        text.set(q);
+        picked.set(None);
+    };
     let patterns = LocalResource::new(move || {
         let (query, span, wanted) = (url_query.get(), span.get(), showing_patterns.get());
         async move {
@@ -259,10 +321,39 @@ pub fn LogsExplorePage() -> impl IntoView {
         <PageHeader title="Explore logs" subtitle="Search every stream, read a line in its context, follow it live" time_controls=true/>
         <section class="card explore-query">
             <form class="explore-query-row" on:submit=move |ev| { ev.prevent_default(); run.run(text.get_untracked()); }>
+                <div class="logs-query-box">
                 <input type="search" class="input logs-query-input" aria-label="Log query"
                     placeholder="words, \"a phrase\", field:value, level>=warn, -negation, /regex/"
+                    autocomplete="off" role="combobox" aria-autocomplete="list" aria-controls="logs-suggestions"
+                    aria-expanded=move || (!offered.with(Vec::is_empty)).to_string()
                     prop:value=move || text.get()
-                    on:input=move |ev| text.set(event_target_value(&ev))/>
+                    on:input=move |ev| { text.set(event_target_value(&ev)); picked.set(None); typing.set(true); }
+                    on:blur=move |_| typing.set(false)
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        let n = offered.with(Vec::len);
+                        if n == 0 { return; }
+                        match ev.key().as_str() {
+                            "ArrowDown" => { ev.prevent_default(); picked.set(Some(picked.get_untracked().map_or(0, |i| (i + 1) % n))); }
+                            "ArrowUp" => { ev.prevent_default(); picked.set(Some(picked.get_untracked().map_or(n - 1, |i| (i + n - 1) % n))); }
+                            "Enter" | "Tab" => {
+                                if let Some(i) = picked.get_untracked() {
+                                    ev.prevent_default();
+                                    if let Some((_, q)) = offered.with_untracked(|o| o.get(i).cloned()) { accept(q); }
+                                }
+                            }
+                            "Escape" => typing.set(false),
+                            _ => {}
+                        }
+                    }/>
+                {move || (!offered.with(Vec::is_empty)).then(|| view! {
+                    <ul class="logs-suggestions" id="logs-suggestions" role="listbox" aria-label="Completions">
+                        {offered.get().into_iter().enumerate().map(|(i, (label, q))| view! {
+                            <li role="option" aria-selected=move || (picked.get() == Some(i)).to_string()
+                                on:mousedown=move |ev| { ev.prevent_default(); accept(q.clone()); }>{label}</li>
+                        }).collect_view()}
+                    </ul>
+                })}
+                </div>
                 <button type="submit" class="button button-primary explore-run">"Search"</button>
                 <button type="button" class="button logs-live" aria-pressed=move || if live.get() { "true" } else { "false" }
                     on:click=toggle_live>
@@ -879,6 +970,51 @@ mod tail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_being_typed_completes_to_fields_and_their_values() {
+        let facets = LogFacets {
+            sampled: 10,
+            fields: vec![
+                crate::api::logs::LogFacet {
+                    field: "service".into(),
+                    values: vec![
+                        ("coder".into(), 7),
+                        ("checkout api".into(), 2),
+                        ("web".into(), 1),
+                    ],
+                },
+                crate::api::logs::LogFacet {
+                    field: "severity_text".into(),
+                    values: vec![("ERROR".into(), 3)],
+                },
+            ],
+        };
+        let shown = |text: &str| -> Vec<String> {
+            suggestions(text, &facets)
+                .into_iter()
+                .map(|(_, q)| q)
+                .collect()
+        };
+        assert_eq!(
+            shown("timeout se"),
+            ["timeout service:", "timeout severity_text:"]
+        );
+        assert_eq!(
+            shown("timeout service:c"),
+            [
+                "timeout service:coder ",
+                "timeout service:\"checkout api\" "
+            ]
+        );
+        assert_eq!(shown("-service:w"), ["-service:web "]);
+        assert!(shown("timeout ").is_empty());
+        assert!(
+            shown("service:coder").is_empty(),
+            "a complete value is not offered again"
+        );
+        assert!(shown("\"a phr").is_empty());
+    }
 
     #[test]
     fn a_patterns_lines_are_found_by_its_fixed_words_in_order() {
