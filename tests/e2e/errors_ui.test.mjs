@@ -50,7 +50,11 @@ test("the demo's failures are grouped by exception, message and top frame", asyn
   await input.fill('agent_id:coder-1');
   await input.press('Enter');
   await page.waitForURL(/query=agent_id/);
-  await page.waitForFunction(() => document.querySelectorAll('.error-group').length > 0);
+  // The groups of the whole fleet stay on screen until the narrowed ones arrive.
+  await page.waitForFunction(() => {
+    const places = [...document.querySelectorAll('.error-where')].map((e) => e.innerText);
+    return places.length > 0 && places.every((p) => !/coder-2|planner/.test(p));
+  }, null, { timeout: 30_000 });
   for (const agents of await page.locator('.error-where').allInnerTexts()) {
     assert.match(agents, /coder-1/);
     assert.doesNotMatch(agents, /coder-2|planner/);

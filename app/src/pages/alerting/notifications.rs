@@ -351,28 +351,35 @@ fn split_list(text: &str) -> Option<Vec<String>> {
 
 #[component]
 fn PolicyEditor(reload: RwSignal<u32>) -> impl IntoView {
-    let loaded = LocalResource::new(move || {
+    // The policy is read once: a contact point saved meanwhile only refreshes the choices, so
+    // it never resets a routing tree being edited.
+    let policy = LocalResource::new(endpoints::get_notification_policy);
+    let points = LocalResource::new(move || {
         reload.track();
-        async move {
-            let policy = endpoints::get_notification_policy().await?;
-            let points = endpoints::list_contact_points().await?;
-            Ok::<_, crate::api::ClientError>((policy, points))
+        endpoints::list_contact_points()
+    });
+    let receivers = RwSignal::new(None::<Vec<String>>);
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = points.get() {
+            receivers.set(Some(list.into_iter().map(|p| p.name).collect()));
         }
     });
+    let ready = Memo::new(move |_| receivers.with(Option::is_some));
+    let names = Signal::derive(move || receivers.get().unwrap_or_default());
     view! {
         <section class="card">
             <h2 class="card-title">"Routing"</h2>
-            {move || match loaded.get() {
-                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="error-text">{e.to_string()}</p> }.into_any(),
-                Some(Ok((policy, points))) => view! { <PolicyForm policy=policy receivers=points.into_iter().map(|p| p.name).collect()/> }.into_any(),
+            {move || match (policy.get(), ready.get()) {
+                (Some(Err(e)), _) => view! { <p class="error-text">{e.to_string()}</p> }.into_any(),
+                (Some(Ok(policy)), true) => view! { <PolicyForm policy=policy receivers=names/> }.into_any(),
+                _ => view! { <p class="muted">"Loading…"</p> }.into_any(),
             }}
         </section>
     }
 }
 
 #[component]
-fn PolicyForm(policy: NotificationPolicy, receivers: Vec<String>) -> impl IntoView {
+fn PolicyForm(policy: NotificationPolicy, receivers: Signal<Vec<String>>) -> impl IntoView {
     let session = use_session();
     let root = policy.root.clone();
     let receiver = RwSignal::new(root.receiver.clone());
@@ -397,12 +404,15 @@ fn PolicyForm(policy: NotificationPolicy, receivers: Vec<String>) -> impl IntoVi
     );
     let saved = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let receivers = StoredValue::new(receivers);
     let options = move |selected: RwSignal<String>, allow_inherit: bool| {
+        // New choices keep the one chosen: each option says whether it is the one.
         view! {
             <select class="field-input" prop:value=move || selected.get() on:change=move |ev| selected.set(event_target_value(&ev))>
                 <option value="">{if allow_inherit { "(the default)" } else { "(none: alerts are not sent)" }}</option>
-                {receivers.get_value().into_iter().map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
+                {move || receivers.get().into_iter().map(|r| {
+                    let chosen = selected.get_untracked() == r;
+                    view! { <option value=r.clone() selected=chosen>{r.clone()}</option> }
+                }).collect_view()}
             </select>
         }
     };
