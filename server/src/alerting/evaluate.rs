@@ -5,7 +5,7 @@
 
 use super::state::{self, Active, AlertLabels, Change, Instances, Timing};
 use super::template;
-use crate::logs::{LogsError, LogsService};
+use crate::logs::{logql::MetricExpr, LogsError, LogsService};
 use crate::query::{promql, QueryError, QueryRange, QueryService};
 use app::api::alerting::{
     AlertState, Baseline, Condition, Preview, PreviewSeries, PreviewSpan, Rule, ALERTNAME,
@@ -123,7 +123,7 @@ pub fn active_set(
 /// What a rule's query reads through: PromQL over the metric store, or LogQL counting lines.
 pub enum Source<'a> {
     Metrics(&'a QueryService, Expr),
-    Logs(&'a LogsService, &'a str),
+    Logs(&'a LogsService, MetricExpr),
 }
 
 /// Why a rule's query could not be evaluated.
@@ -159,8 +159,8 @@ impl Source<'_> {
                     (!promql::is_stale_marker(value)).then(|| (series_labels(&s.labels), value))
                 })
                 .collect(),
-            Source::Logs(logs, text) => logs
-                .count_series(text, (at, at, 0))
+            Source::Logs(logs, metric) => logs
+                .count_series(metric, (at, at, 0))
                 .await?
                 .into_iter()
                 .filter_map(|s| Some((s.labels, s.points.last()?.1)))
@@ -174,8 +174,8 @@ impl Source<'_> {
             Source::Metrics(queries, expr) => {
                 by_labels(queries.range(expr.clone(), range).await?, shift_ms)
             }
-            Source::Logs(logs, text) => logs
-                .count_series(text, (range.start, range.end, range.step))
+            Source::Logs(logs, metric) => logs
+                .count_series(metric, (range.start, range.end, range.step))
                 .await?
                 .into_iter()
                 .map(|s| {

@@ -203,9 +203,9 @@ impl Alerting {
                 .parse(&rule.query)
                 .map(|_| ())
                 .map_err(Into::into),
-            Signal::Logs => {
-                crate::logs::loki_query::check_count_query(&rule.query).map_err(Into::into)
-            }
+            Signal::Logs => crate::logs::loki_query::parse_count_query(&rule.query)
+                .map(|_| ())
+                .map_err(Into::into),
         };
         checked.map_err(|e| match e {
             ApiError::Invalid { message, .. } => ApiError::invalid("query", message),
@@ -680,15 +680,18 @@ impl Alerting {
     }
 
     /// What `rule`'s query is read through.
-    pub(crate) fn source<'a>(
-        &'a self,
-        rule: &'a Rule,
-    ) -> Result<evaluate::Source<'a>, evaluate::SourceError> {
+    pub(crate) fn source(
+        &self,
+        rule: &Rule,
+    ) -> Result<evaluate::Source<'_>, evaluate::SourceError> {
         Ok(match rule.signal {
             Signal::Metrics => {
                 evaluate::Source::Metrics(&self.queries, self.queries.parse(&rule.query)?)
             }
-            Signal::Logs => evaluate::Source::Logs(&self.logs, &rule.query),
+            Signal::Logs => evaluate::Source::Logs(
+                &self.logs,
+                crate::logs::loki_query::parse_count_query(&rule.query)?,
+            ),
         })
     }
 }

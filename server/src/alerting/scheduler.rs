@@ -14,6 +14,7 @@ use super::{
 use crate::{
     ingest::IncomingSeries,
     labels::SeriesKey,
+    logs::logql::MetricExpr,
     store::{alerting as db, utc},
 };
 use anyhow::Context as _;
@@ -224,15 +225,24 @@ async fn alert(
             }
         }
     };
+    // A log rule's query, read once for the lines of all its alerts.
+    let counting = match rule.signal {
+        Signal::Logs => crate::logs::loki_query::parse_count_query(&rule.query).ok(),
+        Signal::Metrics => None,
+    };
     let mut with_lines = 0;
     for instance in instances.values_mut() {
         let active = matches!(instance.state, AlertState::Pending | AlertState::Firing);
         if active || instance.annotations.is_empty() {
             instance.annotations = annotations(rule, &instance.labels, instance.value, url);
         }
-        if active && rule.signal == Signal::Logs && with_lines < MAX_ALERTS_WITH_LINES {
+        let Some(metric) = counting.as_ref().filter(|_| active) else {
+            continue;
+        };
+        if with_lines < MAX_ALERTS_WITH_LINES {
             with_lines += 1;
-            if let Some(lines) = counted_lines(alerting, rule, &instance.labels, slot).await {
+            if let Some(lines) = counted_lines(alerting, rule, metric, &instance.labels, slot).await
+            {
                 instance.annotations.insert(LINES_ANNOTATION.into(), lines);
             }
         }
@@ -283,6 +293,7 @@ const MAX_ALERTS_WITH_LINES: usize = 20;
 async fn counted_lines(
     alerting: &Alerting,
     rule: &Rule,
+    metric: &MetricExpr,
     labels: &AlertLabels,
     slot: i64,
 ) -> Option<String> {
@@ -294,7 +305,7 @@ async fn counted_lines(
         .collect();
     let rows = alerting
         .logs
-        .counted_lines(&rule.query, &series, slot, LINES_PER_ALERT)
+        .counted_lines(metric, &series, slot, LINES_PER_ALERT)
         .await
         .inspect_err(|e| tracing::warn!(rule = %rule.uid, "reading a log rule's lines failed: {e}"))
         .ok()?;

@@ -37,6 +37,16 @@ fn num(v: Option<&Value>) -> Option<f64> {
     }
 }
 
+/// A Grafana panel's targets, numbered.
+fn targets_of(panel: &Value) -> impl Iterator<Item = (usize, &Value)> {
+    panel
+        .get("targets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+}
+
 /// Whether a datasource reference points to something other than Prometheus.
 fn foreign_datasource(ds: Option<&Value>) -> Option<String> {
     match ds {
@@ -317,13 +327,7 @@ fn panel(p: &Value, path: &str, skipped: &mut Vec<String>) -> Result<Panel, Stri
     let mut targets = Vec::new();
     if kind.queries() {
         let panel_foreign = foreign_datasource(p.get("datasource"));
-        for (i, t) in p
-            .get("targets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (i, t) in targets_of(p) {
             let at = format!("{path}.targets[{i}]");
             if let Some(ds) = foreign_datasource(t.get("datasource")).or(panel_foreign.clone()) {
                 skipped.push(format!("{at}: queries a {ds} data source, not Prometheus"));
@@ -351,13 +355,7 @@ fn panel(p: &Value, path: &str, skipped: &mut Vec<String>) -> Result<Panel, Stri
     if kind == PanelKind::Logs {
         // Grafana's logs panels query Loki in LogQL; the portal's logs panel searches in its own
         // language, so the panel comes over listing every line until a search is set.
-        for (i, t) in p
-            .get("targets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (i, t) in targets_of(p) {
             let expr = text(t.get("expr"));
             if !expr.trim().is_empty() {
                 skipped.push(format!(

@@ -62,13 +62,8 @@ fn invalid(field: &str, message: impl Into<String>) -> LogsError {
     }
 }
 
-/// Checks that `text` is a LogQL query counting lines, as a log rule's must be.
-pub fn check_count_query(text: &str) -> Result<(), LogsError> {
-    metric_only(text).map(|_| ())
-}
-
-/// A LogQL query that must count lines (alert rules).
-fn metric_only(text: &str) -> Result<MetricExpr, LogsError> {
+/// Reads a LogQL query that must count lines, as a log rule's must.
+pub fn parse_count_query(text: &str) -> Result<MetricExpr, LogsError> {
     match super::logql::parse(text).map_err(|e| invalid("query", e.to_string()))? {
         Expr::Metric(metric) => Ok(metric),
         Expr::Log(_) => Err(invalid(
@@ -272,17 +267,15 @@ impl LogsService {
         Ok(series)
     }
 
-    /// A LogQL metric query for alert rules: each series' value at `at_ms` (instant) or its
-    /// points from `start_ms` to `end_ms` every `step_ms`. A log query (lines, not counts) is
-    /// refused naming the field.
+    /// A LogQL metric query for alert rules (read by [`parse_count_query`]): each series'
+    /// value at `at_ms` (instant) or its points from `start_ms` to `end_ms` every `step_ms`.
     pub async fn count_series(
         &self,
-        text: &str,
+        metric: &MetricExpr,
         (start_ms, end_ms, step_ms): (i64, i64, i64),
     ) -> Result<Vec<Series>, LogsError> {
-        let metric = metric_only(text)?;
         self.metric(
-            &metric,
+            metric,
             Window {
                 start_ns: start_ms.saturating_mul(1_000_000),
                 end_ns: end_ms.saturating_mul(1_000_000),
@@ -298,12 +291,11 @@ impl LogsService {
     /// ending at `at_ms`: what an alert from the query shows of its cause.
     pub async fn counted_lines(
         &self,
-        text: &str,
+        metric: &MetricExpr,
         labels: &Labels,
         at_ms: i64,
         limit: i64,
     ) -> Result<Vec<LineRow>, LogsError> {
-        let metric = metric_only(text)?;
         let (_, query, range_ms) = metric.range();
         let mut all = vec![query.condition.clone()];
         all.extend(
