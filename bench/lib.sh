@@ -16,6 +16,8 @@ work=$(mktemp -d /tmp/portal-bench.XXXXXX)
 chmod 755 "$work"
 pids=()
 cleanup() {
+  # What went wrong, if anything did, before the scratch directory goes.
+  grep '"level":"ERROR"' "$work/portal.log" 2>/dev/null | tail -5 >&2 || true
   for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"

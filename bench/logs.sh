@@ -26,9 +26,19 @@ echo "== load: $LINES lines over 24 h"
 psql_portal "vacuum analyze log_line" >/dev/null
 stored=$(psql_portal "select count(*) from log_line")
 raw=$(psql_portal "select sum(octet_length(body) + octet_length(fields::text)) from log_line")
-disk=$(psql_portal "select sum(pg_total_relation_size(c.oid)) from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'log_line'::regclass")
-tables=$(psql_portal "select sum(pg_relation_size(c.oid) + coalesce(pg_total_relation_size(c.reltoastrelid), 0)) from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'log_line'::regclass")
-echo "stored: $stored lines; raw body + fields $raw B ($(( raw / stored )) B a line); on disk $disk B ($(( disk / stored )) B a line, of which table $(( tables / stored )) B, indexes $(( (disk - tables) / stored )) B)"
+disk_report() {
+  local disk tables
+  disk=$(psql_portal "select sum(pg_total_relation_size(c.oid)) from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'log_line'::regclass")
+  tables=$(psql_portal "select sum(pg_relation_size(c.oid) + coalesce(pg_total_relation_size(c.reltoastrelid), 0)) from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'log_line'::regclass")
+  echo "$1: on disk $disk B ($(( disk / stored )) B a line, of which table $(( tables / stored )) B, indexes $(( (disk - tables) / stored )) B)"
+}
+echo "stored: $stored lines; raw body + fields $raw B ($(( raw / stored )) B a line)"
+disk_report "as written"
+# What the retention job does to each day once it is over: the token index rebuilt at once.
+for index in $(psql_portal "select c.relname from pg_inherits i join pg_index x on x.indrelid = i.inhrelid join pg_class c on c.oid = x.indexrelid join pg_am a on a.oid = c.relam where i.inhparent = 'log_line'::regclass and a.amname = 'gin'"); do
+  psql_portal "reindex index $index" >/dev/null
+done
+disk_report "every day's token index rebuilt (as the retention job does once a day is over)"
 
 echo "== search, the newest 100 over 24 h"
 for q in timeout kerberos '"upstream timeout"' 'service:coder level>=error' 'agent_id:agent-7 tool:shell' 'tokens>7990' '/kerb.ros/'; do

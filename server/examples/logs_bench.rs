@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! logs_bench ingest    URL LINES_PER_REQUEST SENDERS SECONDS   Loki-push throughput, lines of now
-//! logs_bench load      URL LINES HOURS                         LINES spread over the last HOURS
+//! logs_bench load      URL LINES HOURS                         LINES over the last HOURS, oldest first
 //! logs_bench search    URL QUERY FROM RUNS                     /api/logs/search latency (100 lines)
 //! logs_bench histogram URL QUERY FROM RUNS                     /api/logs/histogram latency
 //! ```
@@ -131,10 +131,15 @@ async fn run(
 ) -> (u64, f64, u64) {
     let acked = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
+    // A spread load replays the span oldest first, each request the next slice of it, as a
+    // shipper catching up sends them (`requests` numbers the slices across senders).
+    let requests = Arc::new(AtomicU64::new(0));
+    let slices = (max_lines / per_request as u64).max(1) as i64;
+    let start_ns = now_ns() - spread_ns;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for sender in 0..senders {
-        let (acked, refused) = (acked.clone(), refused.clone());
+        let (acked, refused, requests) = (acked.clone(), refused.clone(), requests.clone());
         let url = format!("{url}/loki/api/v1/push");
         tasks.push(tokio::spawn(async move {
             let client = client();
@@ -142,9 +147,11 @@ async fn run(
             let mut seq = 0;
             while Instant::now() < until && acked.load(Ordering::Relaxed) < max_lines {
                 let base = now_ns();
+                let slice_ns = (spread_ns / slices).max(1);
+                let from_ns = start_ns + requests.fetch_add(1, Ordering::Relaxed) as i64 * slice_ns;
                 let mut time_of = |rng: &mut Rng| {
                     if spread_ns > 0 {
-                        base - (rng.next() % spread_ns as u64) as i64
+                        (from_ns + (rng.next() % slice_ns as u64) as i64).min(base)
                     } else {
                         base - (rng.below(1_000_000) as i64)
                     }

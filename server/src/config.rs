@@ -302,6 +302,9 @@ settings! {
         default Duration::from_secs(30 * 86_400);
     /// A directory a day's log lines are archived to (gzipped NDJSON) before they pass the retention and are dropped; unset: dropped without an archive
     logs_archive_dir: PathBuf => Option<PathBuf> [env = "PORTAL_LOGS_ARCHIVE_DIR", value_name = "DIR"];
+    /// Announce each new error group, and each resolved one seen again, as a line of the stream {service_name="portal", portal_event=...} that log alert rules can count [default: true]
+    logs_announce_error_groups: bool => bool [env = "PORTAL_LOGS_ANNOUNCE_ERROR_GROUPS", value_name = "BOOL"]
+        default true;
     /// Longest log line stored; longer ones are refused with the reason [default: 256KiB]
     logs_max_line: ByteSize => u64 [env = "PORTAL_LOGS_MAX_LINE", value_name = "SIZE"]
         check |b| *b >= 1024 => "must be at least 1KiB"
@@ -390,6 +393,7 @@ impl Settings {
             // it, so it never runs on after its client has been told to retry.
             query_timeout: self.query_timeout.min(self.request_timeout.mul_f64(0.9)),
             archive_dir: self.logs_archive_dir.clone(),
+            announce_error_groups: self.logs_announce_error_groups,
             ..crate::logs::LogLimits::default()
         }
     }

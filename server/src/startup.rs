@@ -595,7 +595,8 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
             }
         });
     }
-    // Log partitions past the retention are dropped whole, on one replica.
+    // Log partitions past the retention are dropped whole, and closed days' token indexes
+    // rebuilt compact, on one replica.
     {
         let logs = state.logs.clone();
         supervisor.every_on_one_replica("logs-retention", AUDIT_PRUNE_INTERVAL, move || {
@@ -607,6 +608,13 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
                     .map_err(|e| anyhow::anyhow!("logs retention failed: {e}"))?;
                 if dropped > 0 {
                     tracing::info!(dropped, "log partitions past the retention dropped");
+                }
+                let compacted = logs
+                    .compact_closed_days()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("compacting closed log days failed: {e}"))?;
+                if compacted > 0 {
+                    tracing::info!(compacted, "closed log days' token indexes rebuilt");
                 }
                 Ok(())
             }

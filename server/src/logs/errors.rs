@@ -103,7 +103,11 @@ fn text(fields: &serde_json::Map<String, Value>, names: &[&str]) -> Option<Strin
 /// The fingerprint of an error line, from OTLP's exception attributes when it has them, else
 /// from its text.
 pub fn fingerprint(line: &LogLine) -> Fingerprint {
-    let f = &line.fields;
+    fingerprint_of(&line.body, &line.fields)
+}
+
+/// [`fingerprint`] of a line's body and fields.
+pub fn fingerprint_of(body: &str, f: &serde_json::Map<String, Value>) -> Fingerprint {
     let stack = text(
         f,
         &[
@@ -117,13 +121,13 @@ pub fn fingerprint(line: &LogLine) -> Fingerprint {
     )
     .unwrap_or_else(|| {
         // A stack trace written into the line itself.
-        line.body.lines().skip(1).collect::<Vec<_>>().join("\n")
+        body.lines().skip(1).collect::<Vec<_>>().join("\n")
     });
     let message = text(
         f,
         &["exception.message", "exception_message", "error.message"],
     )
-    .unwrap_or_else(|| line.body.clone());
+    .unwrap_or_else(|| body.to_string());
     let kind = text(
         f,
         &[
@@ -133,11 +137,7 @@ pub fn fingerprint(line: &LogLine) -> Fingerprint {
             "error_type",
         ],
     )
-    .or_else(|| {
-        EXCEPTION_NAME
-            .captures(&line.body)
-            .map(|c| c[1].to_string())
-    })
+    .or_else(|| EXCEPTION_NAME.captures(body).map(|c| c[1].to_string()))
     .unwrap_or_default();
     Fingerprint {
         kind,
@@ -146,7 +146,125 @@ pub fn fingerprint(line: &LogLine) -> Fingerprint {
     }
 }
 
+/// The label of the portal's own stream whose lines announce error groups, and its values.
+pub const EVENT_LABEL: &str = "portal_event";
+pub const NEW_GROUP: &str = "new_error_group";
+pub const REGRESSED_GROUP: &str = "regressed_error_group";
+/// Most groups one write announces; past that, one more line says how many were not.
+pub const MAX_EVENTS: usize = 50;
+
+/// An error or fatal line of a write, as its group sees it.
+pub struct SeenLine {
+    pub print: Fingerprint,
+    pub time_us: i64,
+    pub service: String,
+    pub agent: Option<String>,
+    pub body: String,
+}
+
+impl SeenLine {
+    /// What of an error line its group keeps: `None` below the error level.
+    pub fn of(severity: u8, body: &str, fields: &Value) -> Option<(Fingerprint, Option<String>)> {
+        if severity < 17 {
+            return None;
+        }
+        let empty = serde_json::Map::new();
+        let fields = fields.as_object().unwrap_or(&empty);
+        Some((
+            fingerprint_of(body, fields),
+            text(fields, &["agent.id", "agent_id"]),
+        ))
+    }
+}
+
 impl LogsService {
+    /// Records the groups of a write's error lines as seen, and announces each group seen for
+    /// the first time, and each resolved group seen again, with a line of the stream
+    /// `{service_name="portal", portal_event="new_error_group"}` (or `regressed_error_group`)
+    /// carrying the group's fingerprint, kind, message, frame, service and first line. Log
+    /// alert rules count those lines like any other, so a new or regressed error reaches the
+    /// rules, routes, silences and notifications. The store decides what is new (one writer
+    /// wins the insert), so each group is announced once across replicas.
+    pub(super) async fn announce_error_groups(
+        &self,
+        lines: Vec<SeenLine>,
+    ) -> Result<(), LogsError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut groups: BTreeMap<String, (SeenLine, i64, i64, i64)> = BTreeMap::new();
+        for line in lines {
+            let id = line.print.id();
+            let t = line.time_us;
+            match groups.get_mut(&id) {
+                Some((first, from, to, n)) => {
+                    *from = (*from).min(t);
+                    *to = (*to).max(t);
+                    *n += 1;
+                    if t < first.time_us {
+                        *first = line;
+                    }
+                }
+                None => {
+                    groups.insert(id, (line, t, t, 1));
+                }
+            }
+        }
+        let seen: Vec<db::SeenGroup> = groups
+            .iter()
+            .map(|(id, (_, from, to, n))| db::SeenGroup {
+                fingerprint: id,
+                first_us: *from,
+                last_us: *to,
+                lines: *n,
+            })
+            .collect();
+        let (new, regressed) = {
+            let mut conn = self.0.pool.acquire().await?;
+            db::see_error_groups(&mut conn, &seen).await?
+        };
+        let events: Vec<(&str, &String)> = new
+            .iter()
+            .map(|f| (NEW_GROUP, f))
+            .chain(regressed.iter().map(|f| (REGRESSED_GROUP, f)))
+            .collect();
+        // Seen groups are recorded either way, so that turning announcements on later does
+        // not announce old groups as new.
+        if events.is_empty() || !self.0.limits.announce_error_groups {
+            return Ok(());
+        }
+        let now_ns = Utc::now().timestamp_nanos_opt();
+        let mut entries: Vec<super::Entry> = events
+            .iter()
+            .take(MAX_EVENTS)
+            .filter_map(|(event, id)| {
+                let (line, ..) = groups.get(*id)?;
+                Some(event_entry(event, id, line, now_ns))
+            })
+            .collect();
+        if events.len() > MAX_EVENTS {
+            let mut fields = serde_json::Map::new();
+            fields.insert(
+                "groups".into(),
+                Value::from((events.len() - MAX_EVENTS) as u64),
+            );
+            entries.push(super::Entry {
+                time_ns: now_ns,
+                labels: event_labels(NEW_GROUP),
+                line: format!(
+                    "{} more new or regressed error groups in one write (see Explore → Errors)",
+                    events.len() - MAX_EVENTS
+                ),
+                fields,
+                severity: Some(13),
+                ..Default::default()
+            });
+        }
+        let batch = self.prepare(entries)?;
+        Box::pin(self.write(batch)).await?;
+        Ok(())
+    }
+
     /// The error and fatal lines matching a search, grouped, the most frequent group first.
     pub async fn error_groups(&self, search: &Search<'_>) -> Result<ErrorGroups, LogsError> {
         let condition = Condition::And(vec![
@@ -214,6 +332,58 @@ impl LogsService {
         };
         let row = db::set_error_group_state(&self.0.pool, fingerprint, status.as_str(), by).await?;
         Ok(state_of(row))
+    }
+}
+
+fn event_labels(event: &str) -> BTreeMap<String, String> {
+    [
+        ("service_name".to_string(), "portal".to_string()),
+        (EVENT_LABEL.to_string(), event.to_string()),
+    ]
+    .into()
+}
+
+/// The line announcing a group: `new error group in coder: TimeoutError: upstream <id> timed
+/// out (agents/llm.py in complete)`, its parts as fields, the group's first line as `example`.
+fn event_entry(event: &str, id: &str, line: &SeenLine, now_ns: Option<i64>) -> super::Entry {
+    let print = &line.print;
+    let what = if event == NEW_GROUP {
+        "new error group"
+    } else {
+        "regressed error group"
+    };
+    let mut text = format!("{what} in {}: ", line.service);
+    if !print.kind.is_empty() {
+        text.push_str(&format!("{}: ", print.kind));
+    }
+    text.push_str(&print.message);
+    if !print.frame.is_empty() {
+        text.push_str(&format!(" ({})", print.frame));
+    }
+    let mut fields = serde_json::Map::new();
+    for (name, value) in [
+        ("fingerprint", id),
+        ("error_kind", &print.kind),
+        ("error_message", &print.message),
+        ("error_frame", &print.frame),
+        ("error_service", &line.service),
+    ] {
+        fields.insert(name.into(), Value::from(value));
+    }
+    if let Some(agent) = &line.agent {
+        fields.insert("agent_id".into(), Value::from(agent.as_str()));
+    }
+    fields.insert(
+        "example".into(),
+        Value::from(line.body.chars().take(2000).collect::<String>()),
+    );
+    super::Entry {
+        time_ns: now_ns,
+        labels: event_labels(event),
+        line: text,
+        fields,
+        severity: Some(13),
+        ..Default::default()
     }
 }
 

@@ -80,6 +80,8 @@ pub struct LogLimits {
     pub query_timeout: Duration,
     /// Where a day's lines are archived before its partition is dropped (none: not archived).
     pub archive_dir: Option<std::path::PathBuf>,
+    /// Whether new and regressed error groups are announced (`errors::announce_error_groups`).
+    pub announce_error_groups: bool,
 }
 
 impl Default for LogLimits {
@@ -94,6 +96,7 @@ impl Default for LogLimits {
             stream_burst_bytes: 32 << 20,
             query_timeout: Duration::from_secs(30),
             archive_dir: None,
+            announce_error_groups: true,
         }
     }
 }
@@ -153,6 +156,10 @@ struct Record {
     fields: Vec<u8>,
     trace_id: Option<String>,
     span_id: Option<String>,
+    /// The tokens of the body and fields (sorted, distinct).
+    tokens: Vec<i32>,
+    /// An error line's group and agent.
+    error: Option<(errors::Fingerprint, Option<String>)>,
 }
 
 /// Lines ready to store, their streams, and what was refused and why.
@@ -217,8 +224,8 @@ pub struct Search<'a> {
 
 /// Most lines one page may have.
 pub const MAX_PAGE: i64 = 1000;
-/// The newest slice of time a search looks at first (then twice as much each time).
-const FIRST_SLICE_US: i64 = 5 * 60 * 1_000_000;
+/// Lines a search through the inverted index reads in time order first (see `search`).
+const WALKED_LINES: i64 = 20_000;
 /// Lines the facets count, the newest first.
 pub const FACET_SAMPLE: i64 = 10_000;
 /// Most lines of context either side.
@@ -377,6 +384,8 @@ impl LogsService {
             let body = self.0.scrubber.text(&line).into_owned();
             let mut fields = Value::Object(fields);
             self.0.scrubber.value(&mut fields);
+            let tokens = line_tokens(&body, &fields);
+            let error = errors::SeenLine::of(severity.unwrap_or(0), &body, &fields);
             batch.records.push(Record {
                 time_us,
                 stream,
@@ -389,6 +398,8 @@ impl LogsService {
                     .collect::<Vec<u8>>(),
                 trace_id,
                 span_id,
+                tokens,
+                error,
             });
         }
         // PostgreSQL's text and jsonb refuse NUL characters; JSON escapes them as \u0000.
@@ -442,7 +453,7 @@ impl LogsService {
     }
 
     /// Stores a batch: every line or none. The answer comes after the lines have committed.
-    pub async fn write(&self, batch: Batch) -> Result<WriteOutcome, LogsError> {
+    pub async fn write(&self, mut batch: Batch) -> Result<WriteOutcome, LogsError> {
         let refused: u64 = batch.refused.values().sum();
         if batch.records.is_empty() {
             return Ok(WriteOutcome {
@@ -480,6 +491,7 @@ impl LogsService {
                 fields: &r.fields,
                 trace_id: r.trace_id.as_deref(),
                 span_id: r.span_id.as_deref(),
+                tokens: &r.tokens,
             })
             .collect();
         // Lines and bytes per minute, stream and level, in key order.
@@ -537,7 +549,25 @@ impl LogsService {
         }
         let accepted = lines.len() as u64;
         drop(lines);
+        let errors: Vec<errors::SeenLine> = batch
+            .records
+            .iter_mut()
+            .filter_map(|r| {
+                let (print, agent) = r.error.take()?;
+                Some(errors::SeenLine {
+                    print,
+                    time_us: r.time_us,
+                    service: services[r.stream].clone(),
+                    agent,
+                    body: r.body.clone(),
+                })
+            })
+            .collect();
         self.publish(batch.streams, batch.records, services, line_ids);
+        // The lines are stored whatever happens here: a failure only costs announcements.
+        if let Err(e) = self.announce_error_groups(errors).await {
+            tracing::warn!(error = %e, "error groups not announced");
+        }
         Ok(WriteOutcome {
             accepted,
             refused,
@@ -761,23 +791,31 @@ impl LogsService {
         let (from_us, to_us) = (search.from_us, search.to_us);
         let rows = self
             .read(|mut tx| async move {
-                if db::uses_an_inverted_index(&condition) {
-                    db::prefer_inverted_indexes(&mut tx).await?;
-                }
-                // Newest first, a slice of time at a time, each twice the last: the first
-                // slices answer a common term at once, and a rare one is found through its
-                // index slice by slice instead of by walking every line in time order.
                 let mut rows = Vec::new();
                 let mut end = before.map_or(to_us, |(t, _)| (t + 1).min(to_us));
-                let mut width = FIRST_SLICE_US;
-                while end > from_us && (rows.len() as i64) <= limit {
-                    let start = end.saturating_sub(width).max(from_us);
-                    let wanted = limit + 1 - rows.len() as i64;
+                if db::uses_an_inverted_index(&condition) {
+                    // First the newest lines in time order, as far as WALKED_LINES: a common
+                    // term is answered there at once, where its index would hand over every
+                    // line of the day holding it to be sorted. What is not found there is
+                    // rare enough for the index, slice by slice.
+                    let edge =
+                        db::newest_edge(&mut *tx, (from_us, end), before, WALKED_LINES).await?;
+                    let walked = (edge.map_or(from_us, |t| t + 1), end);
                     rows.extend(
-                        db::search(&mut *tx, &condition, (start, end), before, wanted).await?,
+                        db::search(&mut *tx, &condition, walked, before, limit + 1, true).await?,
                     );
-                    end = start;
-                    width = width.saturating_mul(2);
+                    end = walked.0;
+                    db::prefer_inverted_indexes(&mut tx).await?;
+                }
+                // Newest first, a slice of time at a time (`db::slices`).
+                for slice in db::slices((from_us, end), true) {
+                    let wanted = limit + 1 - rows.len() as i64;
+                    if wanted <= 0 {
+                        break;
+                    }
+                    rows.extend(
+                        db::search(&mut *tx, &condition, slice, before, wanted, false).await?,
+                    );
                 }
                 Ok(rows)
             })
@@ -925,6 +963,28 @@ impl LogsService {
         .await
     }
 
+    /// Rebuilds the token index of each day partition whose day ended (an hour ago at least)
+    /// and was not rebuilt yet; how many were. A day's index grown line by line is several
+    /// times the size of the same index built at once.
+    pub async fn compact_closed_days(&self) -> Result<usize, LogsError> {
+        let closed_before = chrono::Utc::now().timestamp_micros() - 3_600_000_000;
+        let done: HashSet<String> = db::compacted_partitions(&self.0.pool)
+            .await?
+            .into_iter()
+            .collect();
+        let mut compacted = 0;
+        for name in db::select_partitions(&self.0.pool).await? {
+            let Some(day) = db::partition_day(&name) else {
+                continue;
+            };
+            if day + 86_400_000_000 <= closed_before && !done.contains(&name) {
+                db::compact_partition(&self.0.pool, &name).await?;
+                compacted += 1;
+            }
+        }
+        Ok(compacted)
+    }
+
     /// Drops the partitions whose whole day is older than the retention; how many went.
     pub async fn drop_expired(&self) -> Result<usize, LogsError> {
         let cut = chrono::Utc::now().timestamp_micros()
@@ -940,6 +1000,7 @@ impl LogsService {
             cut.div_euclid(86_400_000_000) * 86_400_000_000,
         )
         .await?;
+        db::forget_error_groups_before(&self.0.pool, cut).await?;
         for name in db::select_partitions(&self.0.pool).await? {
             let Some(day) = db::partition_day(&name) else {
                 continue;
@@ -950,12 +1011,28 @@ impl LogsService {
                     self.archive_partition(dir, &name, day).await?;
                 }
                 store::chunks::drop_partition(&self.0.pool, &name).await?;
+                db::forget_compacted(&self.0.pool, &name).await?;
                 self.0.partitions.lock().await.remove(&day);
                 dropped += 1;
             }
         }
         Ok(dropped)
     }
+}
+
+/// The tokens of a line's body and fields, sorted and distinct.
+fn line_tokens(body: &str, fields: &Value) -> Vec<i32> {
+    let mut tokens: Vec<i32> = db::words_of(body).map(|w| db::word_token(&w)).collect();
+    if let Value::Object(fields) = fields {
+        for (name, value) in fields {
+            if let Some(text) = db::field_value_text(value) {
+                tokens.push(db::field_token(name, &text));
+            }
+        }
+    }
+    tokens.sort_unstable();
+    tokens.dedup();
+    tokens
 }
 
 /// The level class of a severity: the level's lowest severity number (0 unknown), as the

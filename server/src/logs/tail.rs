@@ -287,6 +287,7 @@ impl LogsService {
                     (since.saturating_add(1), to_us),
                     None,
                     history_lines.clamp(0, HISTORY_LINES),
+                    false,
                 )
                 .await?)
             })
@@ -548,7 +549,7 @@ impl Matcher {
                 let body = line.body.to_lowercase();
                 words.iter().all(|(w, prefix)| has_word(&body, w, *prefix))
             }
-            Matcher::Phrase(text) => line.body.to_lowercase().contains(text.as_str()),
+            Matcher::Phrase(text) => has_word(&line.body.to_lowercase(), text, false),
             Matcher::Contains(text) => line.body.contains(text.as_str()),
             Matcher::Regex(field, re) => text_of(line, field).is_some_and(|t| re.is_match(&t)),
             Matcher::Equals(field, value) => equals(line, field, value),
@@ -589,13 +590,19 @@ impl Matcher {
     }
 }
 
-/// `word` as a whole word of `text` (both lower case), or as a word's start with `prefix`.
+/// `word` as a whole word of `text` (both lower case), or as a word's start with `prefix`: no
+/// word character right before it when it starts with one, nor right after it when it ends
+/// with one (a phrase's own spaces and signs are boundaries enough).
 fn has_word(text: &str, word: &str, prefix: bool) -> bool {
-    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let is_word = crate::store::logs::is_word_char;
+    let starts_word = word.chars().next().is_some_and(is_word);
+    let ends_word = !prefix && word.chars().next_back().is_some_and(is_word);
     text.match_indices(word).any(|(at, _)| {
         let before = text[..at].chars().next_back();
         let after = text[at + word.len()..].chars().next();
-        !before.is_some_and(is_word) && (prefix || !after.is_some_and(is_word))
+        let cut_before = starts_word && before.is_some_and(is_word);
+        let cut_after = ends_word && after.is_some_and(is_word);
+        !(cut_before || cut_after)
     })
 }
 
@@ -664,6 +671,10 @@ mod tests {
             ("TIMEOUT upstream", true),
             ("\"upstream timeout\"", true),
             ("\"timeout upstream\"", false),
+            // A phrase is found as whole words at the ends made of word characters.
+            ("\"pstream timeou\"", false),
+            ("\"timeout (\"", true),
+            ("\": upstream\"", true),
             ("status:504", true),
             ("status>=500 level>=error", true),
             ("level:warn", false),

@@ -57,6 +57,27 @@ impl BinaryRows {
         self
     }
 
+    /// An `int4[]` field: one dimension from 1, no nulls (no dimension when empty).
+    pub fn i32_array(&mut self, values: &[i32]) -> &mut Self {
+        const INT4_OID: i32 = 23;
+        let dims = i32::from(!values.is_empty());
+        let len = 12 + 8 * dims + 8 * values.len() as i32;
+        self.0.extend_from_slice(&len.to_be_bytes());
+        for word in [dims, 0, INT4_OID] {
+            self.0.extend_from_slice(&word.to_be_bytes());
+        }
+        if dims == 1 {
+            self.0
+                .extend_from_slice(&(values.len() as i32).to_be_bytes());
+            self.0.extend_from_slice(&1i32.to_be_bytes());
+        }
+        for v in values {
+            self.0.extend_from_slice(&4i32.to_be_bytes());
+            self.0.extend_from_slice(&v.to_be_bytes());
+        }
+        self
+    }
+
     pub fn bytes(&mut self, v: &[u8]) -> &mut Self {
         self.0.extend_from_slice(&(v.len() as i32).to_be_bytes());
         self.0.extend_from_slice(v);

@@ -47,6 +47,52 @@ pub async fn select_partitions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Stri
     chunks::select_partitions(db, PARENT).await
 }
 
+/// Forgets that a dropped partition was compacted.
+pub async fn forget_compacted(db: impl PgExecutor<'_>, partition: &str) -> sqlx::Result<()> {
+    sqlx::query("delete from log_partition_compacted where partition = $1")
+        .bind(partition)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// The partitions whose token index was rebuilt since their day ended.
+pub async fn compacted_partitions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select partition from log_partition_compacted")
+        .fetch_all(db)
+        .await
+}
+
+/// Rebuilds a closed day's token index at once (without blocking its readers) and records it.
+/// `partition` must be a name [`partition_day`] reads.
+pub async fn compact_partition(db: &sqlx::PgPool, partition: &str) -> sqlx::Result<()> {
+    if partition_day(partition).is_none() {
+        return Err(sqlx::Error::Protocol(format!(
+            "{partition:?} is not a log partition"
+        )));
+    }
+    let index: Option<String> = sqlx::query_scalar(
+        "select i.relname::text from pg_index x join pg_class i on i.oid = x.indexrelid
+         join pg_class t on t.oid = x.indrelid join pg_am a on a.oid = i.relam
+         where t.relname = $1 and a.amname = 'gin'",
+    )
+    .bind(partition)
+    .fetch_optional(db)
+    .await?;
+    if let Some(index) = index {
+        sqlx::query(&format!("reindex index concurrently {index}"))
+            .execute(db)
+            .await?;
+    }
+    sqlx::query(
+        "insert into log_partition_compacted (partition) values ($1) on conflict do nothing",
+    )
+    .bind(partition)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
 /// A stream not stored yet: its hash, labels (a JSON object) and service.
 pub struct NewStream<'a> {
     pub hash: &'a [u8],
@@ -92,9 +138,11 @@ pub async fn count_known_streams(db: impl PgExecutor<'_>, hashes: &[&[u8]]) -> s
 /// Whether a condition narrows the lines through an inverted index (words, phrases, a field's
 /// or a label's value, a trace id) wherever it holds.
 pub fn uses_an_inverted_index(condition: &Condition) -> bool {
+    if token_need(condition).is_some() {
+        return true;
+    }
     match condition {
-        Condition::Words(_) | Condition::Phrase(_) => true,
-        Condition::Equals { field, .. } => !matches!(field, Field::Severity | Field::Body),
+        Condition::Equals { field, .. } => matches!(field, Field::TraceId),
         Condition::And(parts) => parts.iter().any(uses_an_inverted_index),
         Condition::Or(parts) => !parts.is_empty() && parts.iter().all(uses_an_inverted_index),
         _ => false,
@@ -138,6 +186,8 @@ pub struct NewLine<'a> {
     pub fields: &'a [u8],
     pub trace_id: Option<&'a str>,
     pub span_id: Option<&'a str>,
+    /// The line's tokens, sorted and distinct.
+    pub tokens: &'a [i32],
 }
 
 /// Lines and bytes of one minute, stream and level class, to add to `log_count`.
@@ -239,11 +289,11 @@ pub async fn copy_lines(conn: &mut PgConnection, lines: &[NewLine<'_>]) -> sqlx:
     let mut rows = BinaryRows::with_capacity(
         lines
             .iter()
-            .map(|l| 80 + l.body.len() + l.fields.len() + l.service.len())
+            .map(|l| 100 + l.body.len() + l.fields.len() + l.service.len() + 8 * l.tokens.len())
             .sum(),
     );
     for l in lines {
-        rows.row(9)
+        rows.row(10)
             .timestamp_us(l.time_us)
             .i64(l.id)
             .i64(l.stream_id)
@@ -252,11 +302,12 @@ pub async fn copy_lines(conn: &mut PgConnection, lines: &[NewLine<'_>]) -> sqlx:
             .text(l.body)
             .jsonb(l.fields)
             .opt_text(l.trace_id)
-            .opt_text(l.span_id);
+            .opt_text(l.span_id)
+            .i32_array(l.tokens);
     }
     super::copy_binary(
         conn,
-        "copy log_line (time, id, stream_id, service, severity, body, fields, trace_id, span_id) from stdin with (format binary)",
+        "copy log_line (time, id, stream_id, service, severity, body, fields, trace_id, span_id, tokens) from stdin with (format binary)",
         rows.finish(),
     )
     .await
@@ -349,33 +400,22 @@ fn push_condition(q: &mut QueryBuilder<'_, Postgres>, condition: &Condition) {
             q.push("true");
         }
         Condition::Words(words) => {
-            // One tsquery of every word: `a & b & pre:*`, each word quoted so that no text
-            // a user types is read as tsquery syntax.
-            let query = words
-                .iter()
-                .map(|w| {
-                    let (stem, prefix) = match w.strip_suffix('*') {
-                        Some(stem) => (stem, ":*"),
-                        None => (w.as_str(), ""),
-                    };
-                    format!(
-                        "'{}'{prefix}",
-                        stem.replace('\\', "\\\\").replace('\'', "''")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" & ");
-            q.push("to_tsvector('simple', l.body) @@ to_tsquery('simple', ")
-                .push_bind(query)
-                .push(")");
+            q.push("(");
+            for (i, w) in words.iter().enumerate() {
+                if i > 0 {
+                    q.push(" and ");
+                }
+                match w.strip_suffix('*') {
+                    Some(stem) => push_whole_word(q, stem, true),
+                    None => push_whole_word(q, w, false),
+                }
+            }
+            if words.is_empty() {
+                q.push("true");
+            }
+            q.push(")");
         }
-        Condition::Phrase(text) => {
-            q.push("(to_tsvector('simple', l.body) @@ phraseto_tsquery('simple', ")
-                .push_bind(text.clone())
-                .push(") and l.body ilike ")
-                .push_bind(format!("%{}%", like_escaped(text)))
-                .push(")");
-        }
+        Condition::Phrase(text) => push_whole_word(q, text, false),
         Condition::Contains(text) => {
             q.push("strpos(l.body, ")
                 .push_bind(text.clone())
@@ -450,25 +490,56 @@ fn push_condition(q: &mut QueryBuilder<'_, Postgres>, condition: &Condition) {
             push_condition(q, inner);
             q.push("), false)");
         }
-        Condition::And(parts) | Condition::Or(parts) => {
-            let joiner = if matches!(condition, Condition::And(_)) {
-                " and "
-            } else {
-                " or "
-            };
-            q.push("(");
-            for (i, part) in parts.iter().enumerate() {
-                if i > 0 {
-                    q.push(joiner);
-                }
-                push_condition(q, part);
-            }
-            if parts.is_empty() {
-                q.push(if joiner == " and " { "true" } else { "false" });
-            }
-            q.push(")");
-        }
+        Condition::And(parts) => push_joined(q, parts, " and ", push_condition),
+        Condition::Or(parts) => push_joined(q, parts, " or ", push_condition),
     }
+}
+
+/// The body holds `text` (any case) with no word character just before it when it starts with
+/// one, nor just after it when it ends with one (unless `prefix`): what the word tokens find,
+/// tested on the line. A substring test
+/// first keeps the regular expression to the few lines that hold the text at all.
+fn push_whole_word(q: &mut QueryBuilder<'_, Postgres>, text: &str, prefix: bool) {
+    let lower = text.to_lowercase();
+    let mut pattern = String::new();
+    if lower.chars().next().is_some_and(is_word_char) {
+        pattern.push_str("(?<![[:alnum:]_])");
+    }
+    for c in lower.chars() {
+        if c.is_ascii() && !c.is_ascii_alphanumeric() {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    if !prefix && lower.chars().next_back().is_some_and(is_word_char) {
+        pattern.push_str("(?![[:alnum:]_])");
+    }
+    q.push("(strpos(lower(l.body), ")
+        .push_bind(lower)
+        .push(") > 0 and l.body ~* ")
+        .push_bind(pattern)
+        .push(")");
+}
+
+/// `(a and b …)` or `(a or b …)` (`joiner`) of `items` pushed by `push`; with none, what the
+/// empty conjunction or disjunction is (`true`, `false`).
+fn push_joined<T>(
+    q: &mut QueryBuilder<'_, Postgres>,
+    items: &[T],
+    joiner: &str,
+    push: fn(&mut QueryBuilder<'_, Postgres>, &T),
+) {
+    q.push("(");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            q.push(joiner);
+        }
+        push(q, item);
+    }
+    if items.is_empty() {
+        q.push(if joiner == " and " { "true" } else { "false" });
+    }
+    q.push(")");
 }
 
 /// `field = value`: a label or field equal to the text, or to the number or boolean it spells
@@ -587,6 +658,16 @@ fn matching<'a>(
     from_us: i64,
     to_us: i64,
 ) -> QueryBuilder<'a, Postgres> {
+    matching_with(select, condition, (from_us, to_us), true)
+}
+
+/// [`matching`], through the token index or (`tokens` false) testing every line of the range.
+fn matching_with<'a>(
+    select: &str,
+    condition: &Condition,
+    (from_us, to_us): (i64, i64),
+    tokens: bool,
+) -> QueryBuilder<'a, Postgres> {
     let mut q = QueryBuilder::new(select);
     q.push(" from log_line l join log_stream s on s.id = l.stream_id where l.time >= ")
         .push_bind(super::utc(0) + chrono::Duration::microseconds(from_us))
@@ -594,18 +675,32 @@ fn matching<'a>(
         .push_bind(super::utc(0) + chrono::Duration::microseconds(to_us))
         .push(" and ");
     push_condition(&mut q, condition);
+    if let Some(need) = token_need(condition).filter(|_| tokens) {
+        push_tokens(&mut q, &need);
+    }
     q
 }
 
-/// The newest `limit` matching lines in `from_us..to_us` older than `before` (time µs, id).
+/// The newest `limit` matching lines in `from_us..to_us` older than `before` (time µs, id);
+/// with `walk`, found by testing the lines in time order rather than through the token index
+/// (for a range [`newest_edge`] bounded).
 pub async fn search(
     db: impl PgExecutor<'_>,
     condition: &Condition,
-    (from_us, to_us): (i64, i64),
+    range: (i64, i64),
     before: Option<(i64, i64)>,
     limit: i64,
+    walk: bool,
 ) -> sqlx::Result<Vec<LineRow>> {
-    let mut q = matching(&format!("select {LINE_COLUMNS}"), condition, from_us, to_us);
+    let mut q = matching_with(&format!("select {LINE_COLUMNS}"), condition, range, !walk);
+    push_before(&mut q, before);
+    q.push(" order by l.time desc, l.id desc limit ")
+        .push_bind(limit);
+    q.build_query_as().fetch_all(db).await
+}
+
+/// `and` the lines older than the line (time µs, id) `before` names, if any.
+fn push_before(q: &mut QueryBuilder<'_, Postgres>, before: Option<(i64, i64)>) {
     if let Some((time_us, id)) = before {
         q.push(" and (l.time, l.id) < (")
             .push_bind(super::utc(0) + chrono::Duration::microseconds(time_us))
@@ -613,9 +708,27 @@ pub async fn search(
             .push_bind(id)
             .push(")");
     }
-    q.push(" order by l.time desc, l.id desc limit ")
-        .push_bind(limit);
-    q.build_query_as().fetch_all(db).await
+}
+
+/// The time (µs) of the line `n` lines down from the newest in `from_us..to_us` older than
+/// `before`, read down the time index; `None` when the range holds no more than `n` lines.
+pub async fn newest_edge(
+    db: impl PgExecutor<'_>,
+    (from_us, to_us): (i64, i64),
+    before: Option<(i64, i64)>,
+    n: i64,
+) -> sqlx::Result<Option<i64>> {
+    let mut q = QueryBuilder::<Postgres>::new(
+        "select (extract(epoch from l.time) * 1000000)::int8 from log_line l where l.time >= ",
+    );
+    q.push_bind(super::utc(0) + chrono::Duration::microseconds(from_us))
+        .push(" and l.time < ")
+        .push_bind(super::utc(0) + chrono::Duration::microseconds(to_us));
+    push_before(&mut q, before);
+    q.push(" order by l.time desc, l.id desc offset ")
+        .push_bind(n)
+        .push(" limit 1");
+    q.build_query_scalar().fetch_optional(db).await
 }
 
 /// The severity class of a line (the lowest number of its level; 0 unknown), in SQL.
@@ -738,6 +851,32 @@ pub async fn lines_in_order(
     q.build_query_as().fetch_all(db).await
 }
 
+/// The newest slice of time a search looks at first.
+pub const FIRST_SLICE_US: i64 = 5 * 60 * 1_000_000;
+
+/// `from_us..to_us` cut into slices from one end, the first [`FIRST_SLICE_US`] wide and each
+/// twice the last: a search reads the newest slices first, so a common term is answered from
+/// the first slice and a rare one costs an index look-up a slice, instead of every candidate
+/// line of the range being read to be sorted.
+pub fn slices((from_us, to_us): (i64, i64), newest_first: bool) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut width = FIRST_SLICE_US;
+    let (mut start, mut end) = (from_us, to_us);
+    while start < end {
+        if newest_first {
+            let cut = end.saturating_sub(width).max(start);
+            out.push((cut, end));
+            end = cut;
+        } else {
+            let cut = start.saturating_add(width).min(end);
+            out.push((start, cut));
+            start = cut;
+        }
+        width = width.saturating_mul(2);
+    }
+    out
+}
+
 /// The level name of a line's severity, in SQL.
 const LEVEL_NAME: &str = "(case when l.severity between 1 and 4 then 'trace' when l.severity between 5 and 8 then 'debug' when l.severity between 9 and 12 then 'info' when l.severity between 13 and 16 then 'warn' when l.severity between 17 and 20 then 'error' when l.severity between 21 and 24 then 'fatal' else 'unknown' end)";
 
@@ -806,6 +945,9 @@ pub async fn counts(
         .push_bind(super::utc(0) + chrono::Duration::microseconds(end_us))
         .push(" and ");
     push_condition(&mut q, condition);
+    if let Some(need) = token_need(condition) {
+        push_tokens(&mut q, &need);
+    }
     q.push(format!(" group by {group} limit "))
         .push_bind(max_rows + 1);
     q.build_query_as().fetch_all(db).await
@@ -922,6 +1064,69 @@ pub async fn set_error_group_state(
     .await
 }
 
+/// Error lines of one write, by group: the group's fingerprint, its first and last line's time
+/// (µs) and how many lines.
+pub struct SeenGroup<'a> {
+    pub fingerprint: &'a str,
+    pub first_us: i64,
+    pub last_us: i64,
+    pub lines: i64,
+}
+
+/// Records error groups as seen; answers those never seen before, and the resolved ones seen
+/// again after they were resolved whose regression was not announced yet (marked announced).
+/// Groups are taken in fingerprint order, so concurrent writers never deadlock.
+pub async fn see_error_groups(
+    conn: &mut PgConnection,
+    groups: &[SeenGroup<'_>],
+) -> sqlx::Result<(Vec<String>, Vec<String>)> {
+    let mut sorted: Vec<&SeenGroup> = groups.iter().collect();
+    sorted.sort_by_key(|g| g.fingerprint);
+    let at = |us: i64| super::utc(0) + chrono::Duration::microseconds(us);
+    let fingerprints: Vec<&str> = sorted.iter().map(|g| g.fingerprint).collect();
+    let firsts: Vec<DateTime<Utc>> = sorted.iter().map(|g| at(g.first_us)).collect();
+    let lasts: Vec<DateTime<Utc>> = sorted.iter().map(|g| at(g.last_us)).collect();
+    let lines: Vec<i64> = sorted.iter().map(|g| g.lines).collect();
+    let seen: Vec<(String, bool)> = sqlx::query_as(
+        "insert into log_error_group_seen (fingerprint, first_seen, last_seen, lines)
+         select * from unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int8[])
+         on conflict (fingerprint) do update set
+            first_seen = least(log_error_group_seen.first_seen, excluded.first_seen),
+            last_seen = greatest(log_error_group_seen.last_seen, excluded.last_seen),
+            lines = log_error_group_seen.lines + excluded.lines
+         returning fingerprint, xmax = 0",
+    )
+    .bind(&fingerprints)
+    .bind(&firsts)
+    .bind(&lasts)
+    .bind(&lines)
+    .fetch_all(&mut *conn)
+    .await?;
+    let new = seen.into_iter().filter(|s| s.1).map(|s| s.0).collect();
+    let regressed = sqlx::query_scalar(
+        "update log_error_group_state s set regressed_at = now()
+         from unnest($1::text[], $2::timestamptz[]) as seen(fingerprint, last_seen)
+         where s.fingerprint = seen.fingerprint and s.status = 'resolved'
+           and seen.last_seen > s.changed_at
+           and (s.regressed_at is null or s.regressed_at < s.changed_at)
+         returning s.fingerprint",
+    )
+    .bind(&fingerprints)
+    .bind(&lasts)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((new, regressed))
+}
+
+/// Forgets the error groups not seen since `cut_us` (their lines are gone).
+pub async fn forget_error_groups_before(db: impl PgExecutor<'_>, cut_us: i64) -> sqlx::Result<u64> {
+    sqlx::query("delete from log_error_group_seen where last_seen < $1")
+        .bind(super::utc(0) + chrono::Duration::microseconds(cut_us))
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}
+
 /// The lines of one day's partition in order, `limit` at a time after the line `after`
 /// (time µs, id), for its archive. `partition` must be a name [`partition_day`] reads.
 pub async fn partition_lines(
@@ -1014,4 +1219,333 @@ pub async fn delete_saved_search(db: impl PgExecutor<'_>, id: i64) -> sqlx::Resu
         .await?
         .rows_affected()
         > 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens: the inverted index of the lines.
+//
+// Each line carries the distinct tokens of its body's words, of its fields' and stream labels'
+// `name=value`, and of its service, hashed by the portal to 32 bits, in one GIN-indexed
+// `int4[]`. Searches look their tokens up in that index and test the lines found exactly (a
+// hash shared by two tokens only costs a test), so the portal's tokenizer, not PostgreSQL's
+// text search parser, decides what a word is, here and in the live tail alike; and a line
+// costs PostgreSQL one GIN entry a token, not a text search parse and two GIN indexes.
+
+/// Whether a character belongs to a word (a token of the body).
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The words of a text, lower case: its maximal runs of word characters.
+pub fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !is_word_char(c))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// FNV-1a, 32 bits: stable across builds and versions (the hashes are stored).
+fn fnv(parts: &[&[u8]]) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for part in parts {
+        for b in *part {
+            h ^= u32::from(*b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h as i32
+}
+
+/// The token of a word (lower case).
+pub fn word_token(word: &str) -> i32 {
+    fnv(&[b"w", word.as_bytes()])
+}
+
+/// The token of a field or label `name` holding `value` (as text).
+pub fn field_token(name: &str, value: &str) -> i32 {
+    fnv(&[b"f", name.as_bytes(), b"\0", value.as_bytes()])
+}
+
+/// The text a field's value is indexed under: strings as they are, numbers in their shortest
+/// form (`500` for 500 and 500.0), booleans; other values are not indexed.
+pub fn field_value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => number_text(n.as_f64()?),
+        _ => None,
+    }
+}
+
+fn number_text(n: f64) -> Option<String> {
+    if !n.is_finite() {
+        return None;
+    }
+    Some(if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    })
+}
+
+/// The tokens a line must hold to match a condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Need {
+    /// Every one of these tokens.
+    All(Vec<i32>),
+    /// At least one of these tokens.
+    Any(Vec<i32>),
+    Both(Vec<Need>),
+    Either(Vec<Need>),
+    /// A line of a stream with this label and value.
+    Label(String, String),
+}
+
+/// The tokens a text found as a whole word guarantees (see `has_word`): its words, the last
+/// one only when it is complete (`prefix` false).
+fn tokens_of_word(text: &str, prefix: bool) -> Vec<i32> {
+    let mut words: Vec<String> = words_of(text).collect();
+    if prefix && text.chars().next_back().is_some_and(is_word_char) {
+        words.pop();
+    }
+    words.iter().map(|w| word_token(w)).collect()
+}
+
+/// The words wholly inside a text (bounded by other characters of the text on both sides),
+/// which any line containing the text holds whatever surrounds it.
+fn interior_tokens(text: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (i, &(at, c)) in chars.iter().enumerate() {
+        if is_word_char(c) {
+            if start.is_none() {
+                start = Some((i, at));
+            }
+        } else if let Some((first, from)) = start.take() {
+            if first > 0 {
+                out.push(word_token(&text[from..at].to_lowercase()));
+            }
+        }
+    }
+    out
+}
+
+/// The tokens of a field equal to a value: its text, and the number it spells in shortest form.
+fn field_tokens(name: &str, value: &str) -> Vec<i32> {
+    let mut tokens = vec![field_token(name, value)];
+    if let Some(n) = value.parse::<f64>().ok().and_then(number_text) {
+        if n != value {
+            tokens.push(field_token(name, &n));
+        }
+    }
+    tokens
+}
+
+/// The tokens the lines matching `condition` hold; `None` when it says nothing about tokens.
+pub fn token_need(condition: &Condition) -> Option<Need> {
+    let nonempty = |tokens: Vec<i32>| (!tokens.is_empty()).then_some(tokens);
+    match condition {
+        Condition::Words(words) => {
+            let tokens: Vec<i32> = words
+                .iter()
+                .flat_map(|w| match w.strip_suffix('*') {
+                    Some(stem) => tokens_of_word(stem, true),
+                    None => tokens_of_word(w, false),
+                })
+                .collect();
+            nonempty(tokens).map(Need::All)
+        }
+        Condition::Phrase(text) => nonempty(tokens_of_word(text, false)).map(Need::All),
+        Condition::Contains(text) => nonempty(interior_tokens(text)).map(Need::All),
+        // A field's value is a token; a label is its stream's (found through the streams),
+        // and so is the service: every line of a stream holds those, so the streams' own
+        // index narrows better than a token of every line would.
+        Condition::Equals {
+            field: Field::Named(name),
+            value,
+        } => {
+            let tokens = field_tokens(name, value);
+            let fields = if tokens.len() == 1 {
+                Need::All(tokens)
+            } else {
+                Need::Any(tokens)
+            };
+            Some(Need::Either(vec![
+                fields,
+                Need::Label(name.clone(), value.clone()),
+            ]))
+        }
+        Condition::And(parts) => {
+            let needs: Vec<Need> = parts.iter().filter_map(token_need).collect();
+            match needs.len() {
+                0 => None,
+                1 => needs.into_iter().next(),
+                _ => Some(Need::Both(needs)),
+            }
+        }
+        Condition::Or(parts) if !parts.is_empty() => {
+            let needs: Option<Vec<Need>> = parts.iter().map(token_need).collect();
+            needs.map(Need::Either)
+        }
+        _ => None,
+    }
+}
+
+fn push_need(q: &mut QueryBuilder<'_, Postgres>, need: &Need) {
+    match need {
+        Need::Label(name, value) => {
+            let object = Value::Object(
+                [(name.clone(), Value::String(value.clone()))]
+                    .into_iter()
+                    .collect(),
+            );
+            q.push("l.stream_id = any(array(select ls.id from log_stream ls where ls.labels @> ")
+                .push_bind(object)
+                .push("))");
+        }
+        Need::All(tokens) => {
+            q.push("l.tokens @> ").push_bind(tokens.clone());
+        }
+        Need::Any(tokens) => {
+            q.push("l.tokens && ").push_bind(tokens.clone());
+        }
+        Need::Both(needs) => push_joined(q, needs, " and ", push_need),
+        Need::Either(needs) => push_joined(q, needs, " or ", push_need),
+    }
+}
+
+/// `and` the lines restricted to those holding the tokens `need` names (lines stored before
+/// tokens existed, whose tokens are null, are tested one by one).
+fn push_tokens(q: &mut QueryBuilder<'_, Postgres>, need: &Need) {
+    q.push(" and (");
+    push_need(q, need);
+    q.push(" or l.tokens is null)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(ws: &[&str]) -> Condition {
+        Condition::Words(ws.iter().map(|w| w.to_string()).collect())
+    }
+
+    #[test]
+    fn words_are_runs_of_letters_digits_and_underscores_in_lower_case() {
+        let got: Vec<String> = words_of("GET /api/v1/query_range?x=Ünïcode-42 took 3ms").collect();
+        assert_eq!(
+            got,
+            [
+                "get",
+                "api",
+                "v1",
+                "query_range",
+                "x",
+                "ünïcode",
+                "42",
+                "took",
+                "3ms"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_search_needs_only_the_tokens_every_match_holds() {
+        assert_eq!(
+            token_need(&words(&["Timeout", "tool*"])),
+            Some(Need::All(vec![word_token("timeout")]))
+        );
+        // A word with signs inside holds each of its words.
+        assert_eq!(
+            token_need(&words(&["10.0.0.1"])),
+            Some(Need::All(
+                ["10", "0", "0", "1"]
+                    .iter()
+                    .map(|w| word_token(w))
+                    .collect()
+            ))
+        );
+        // A substring (LogQL's |=) guarantees only the words inside it.
+        assert_eq!(token_need(&Condition::Contains("timeout".into())), None);
+        assert_eq!(
+            token_need(&Condition::Contains("ror: upstream timeout after".into())),
+            Some(Need::All(vec![
+                word_token("upstream"),
+                word_token("timeout")
+            ]))
+        );
+        // A number matches its text and its value; a label of that name its stream.
+        assert_eq!(
+            token_need(&Condition::Equals {
+                field: Field::Named("status".into()),
+                value: "500.0".into()
+            }),
+            Some(Need::Either(vec![
+                Need::Any(vec![
+                    field_token("status", "500.0"),
+                    field_token("status", "500")
+                ]),
+                Need::Label("status".into(), "500.0".into())
+            ]))
+        );
+        // Or narrows only when every side does; negation never does.
+        assert_eq!(
+            token_need(&Condition::Or(vec![
+                words(&["a"]),
+                Condition::Regex {
+                    field: Field::Body,
+                    pattern: "b".into(),
+                    case_insensitive: false
+                }
+            ])),
+            None
+        );
+        assert_eq!(token_need(&Condition::Not(Box::new(words(&["a"])))), None);
+        assert_eq!(
+            token_need(&Condition::And(vec![
+                words(&["a"]),
+                Condition::Not(Box::new(words(&["b"]))),
+                Condition::Equals {
+                    field: Field::Service,
+                    value: "api".into()
+                },
+            ])),
+            // The service is the stream's: left to the streams' index.
+            Some(Need::All(vec![word_token("a")]))
+        );
+    }
+
+    #[test]
+    fn field_values_are_indexed_as_text_numbers_in_their_shortest_form() {
+        assert_eq!(
+            field_value_text(&serde_json::json!(500.0)).as_deref(),
+            Some("500")
+        );
+        assert_eq!(
+            field_value_text(&serde_json::json!(0.25)).as_deref(),
+            Some("0.25")
+        );
+        assert_eq!(
+            field_value_text(&serde_json::json!(true)).as_deref(),
+            Some("true")
+        );
+        assert_eq!(field_value_text(&serde_json::json!({"a": 1})), None);
+        assert_ne!(field_token("a", "b=c"), field_token("a=b", "c"));
+        assert_ne!(word_token("api"), field_token("api", ""));
+    }
+
+    #[test]
+    fn slices_cover_the_range_once_from_the_asked_end() {
+        let minute = 60_000_000;
+        let newest = slices((0, 60 * minute), true);
+        assert_eq!(newest[0], (55 * minute, 60 * minute));
+        assert_eq!(newest[1], (45 * minute, 55 * minute));
+        assert_eq!(newest.last().unwrap().0, 0);
+        assert!(newest.windows(2).all(|w| w[1].1 == w[0].0));
+        let oldest = slices((0, 60 * minute), false);
+        assert_eq!(oldest[0], (0, 5 * minute));
+        assert_eq!(oldest.last().unwrap().1, 60 * minute);
+        assert!(oldest.windows(2).all(|w| w[1].0 == w[0].1));
+        assert!(slices((5, 5), true).is_empty());
+    }
 }

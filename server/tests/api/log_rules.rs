@@ -216,3 +216,123 @@ async fn bad_log_rules_are_refused_naming_the_field() {
     assert_eq!(rules, json!([]));
     app.stop().await;
 }
+
+/// The lines of the portal's own error-group stream, newest first.
+async fn group_events(app: &TestApp, event: &str) -> Vec<Value> {
+    let (status, page) = send(
+        app,
+        reqwest::Method::GET,
+        &format!("/api/logs/search?query=portal_event:{event}&from=now-1h&to=now%2B5m"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    page["lines"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_new_or_regressed_error_group_is_announced_once_and_alerts_through_a_log_rule() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    route_all_to(
+        &app,
+        &receiver,
+        "ops-hook",
+        json!({"group_by": ["alertname", "fingerprint"], "group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}),
+    )
+    .await;
+    // The rule the Errors page offers: a line of the new-group stream, by fingerprint.
+    create_rule(
+        &app,
+        json!({
+            "folder": "Agents",
+            "group": "new-errors",
+            "interval": "1s",
+            "rule": {
+                "name": "NewErrorGroup",
+                "signal": "logs",
+                "query": r#"sum by (fingerprint, error_kind) (count_over_time({portal_event="new_error_group"} [10m]))"#,
+                "simple_logs": {"selector": "portal_event=\"new_error_group\"", "window": "10m", "group_by": ["fingerprint", "error_kind"]},
+                "condition": {"type": "above", "threshold": 0},
+                "for": "0s",
+                "annotations": {"summary": "{{ $labels.error_kind }} is new"}
+            }
+        }),
+    )
+    .await;
+    let failure = |task: i64| {
+        line(
+            "coder",
+            "error",
+            None,
+            &format!("ToolTimeoutError: tool search timed out after 30 s (task t-{task})\nTraceback (most recent call last):\n  File \"agents/tools.py\", line 88, in call\nToolTimeoutError: timed out"),
+        )
+    };
+    // Three lines of one failure (the task id varies) in two writes: one group, announced once.
+    push_ndjson(&app, &[failure(1), failure(2)]).await;
+    push_ndjson(&app, &[failure(3), line("coder", "info", None, "fine")]).await;
+    let events = group_events(&app, "new_error_group").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event["level"], "warn");
+    assert_eq!(event["fields"]["error_kind"], "ToolTimeoutError");
+    assert_eq!(event["fields"]["error_service"], "coder");
+    assert_eq!(event["fields"]["error_frame"], "agents/tools.py in call");
+    assert!(
+        event["fields"]["example"]
+            .as_str()
+            .unwrap()
+            .contains("(task t-1)"),
+        "the group's first line: {event}"
+    );
+    let fingerprint = event["fields"]["fingerprint"].as_str().unwrap().to_string();
+    let (_, groups) = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/logs/errors?from=now-1h",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(groups["groups"][0]["fingerprint"], fingerprint.as_str());
+
+    // The rule fires for the new group, with the announcement among its lines.
+    let body = receiver
+        .wait_for(Duration::from_secs(20), |b| b["status"] == "firing")
+        .await;
+    let alert = &body["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "NewErrorGroup");
+    assert_eq!(alert["labels"]["fingerprint"], fingerprint.as_str());
+    assert_eq!(alert["annotations"]["summary"], "ToolTimeoutError is new");
+    assert!(alert["annotations"]["matching_lines"]
+        .as_str()
+        .unwrap()
+        .contains("new error group in coder: ToolTimeoutError"));
+
+    // Resolved, then seen again: one regression announced, not one a line.
+    let path = format!("/api/logs/errors/{fingerprint}");
+    let resolve = || async {
+        let (status, _) = send(
+            &app,
+            reqwest::Method::PUT,
+            &path,
+            json!({"status": "resolved"}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        // Lines after it, on the clock the resolve was stamped with.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    resolve().await;
+    assert!(group_events(&app, "regressed_error_group").await.is_empty());
+    push_ndjson(&app, &[failure(4)]).await;
+    push_ndjson(&app, &[failure(5)]).await;
+    let regressed = group_events(&app, "regressed_error_group").await;
+    assert_eq!(regressed.len(), 1, "{regressed:?}");
+    assert_eq!(regressed[0]["fields"]["fingerprint"], fingerprint.as_str());
+    assert_eq!(group_events(&app, "new_error_group").await.len(), 1);
+    // Resolved again and seen again: announced again.
+    resolve().await;
+    push_ndjson(&app, &[failure(6)]).await;
+    assert_eq!(group_events(&app, "regressed_error_group").await.len(), 2);
+    app.stop().await;
+}
