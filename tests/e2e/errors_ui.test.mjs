@@ -98,3 +98,35 @@ test('a group is resolved from the page, leaves the list, and shows again when a
   }
   assert.deepEqual(errors, []);
 });
+
+test('"Alert on new error groups" opens a ready log rule that counts the announcements of new groups', async () => {
+  // The demo's failures were new when it started: each group was announced once.
+  const search = await session.portal.fetch(
+    `${session.portal.url}/api/logs/search?query=${encodeURIComponent('portal_event:new_error_group')}&from=now-7h&to=now%2B5m&limit=100`,
+  );
+  const announced = (await search.json()).lines;
+  assert.ok(announced.length >= 3, JSON.stringify(announced));
+  assert.equal(new Set(announced.map((l) => l.fields.fingerprint)).size, announced.length, 'each group once');
+  assert.ok(announced.every((l) => l.fields.error_kind && l.body.startsWith('new error group in ')));
+
+  const { page, errors } = await openPage(session.browser.context, `${session.portal.url}/explore/errors?from=now-7h&to=now`);
+  await page.locator('.error-group').first().waitFor();
+  await page.click('a.error-alert-link');
+  await page.waitForURL(/\/alerting\/rules\/new\?template=new-error-groups/);
+  await page.locator('input[name="log_selector"]').waitFor();
+  assert.equal(await page.inputValue('input[name="log_selector"]'), 'portal_event="new_error_group"');
+  assert.equal(
+    await page.locator('.rule-query-preview').textContent(),
+    'sum by (fingerprint, error_kind) (count_over_time({portal_event="new_error_group"} [10m]))',
+  );
+  await page.screenshot({ path: `${SHOTS}/new-error-group-rule.png`, fullPage: true });
+  await page.click('button[name="save"]');
+  await page.waitForURL(/\/alerting\/rules\/(?!new)[a-z0-9]+$/);
+  const uid = page.url().split('/').pop();
+  const saved = await (await session.portal.fetch(`${session.portal.url}/api/alerting/rules/${uid}`)).json();
+  assert.equal(saved.rule.signal, 'logs');
+  assert.equal(saved.rule.name, 'NewErrorGroup');
+  assert.deepEqual(saved.rule.simple_logs.group_by, ['fingerprint', 'error_kind']);
+  await session.portal.fetch(`${session.portal.url}/api/alerting/rules/${uid}`, { method: 'DELETE' });
+  assert.deepEqual(errors, []);
+});

@@ -136,7 +136,8 @@ for (const json of [false, true]) {
       // Loki's API: labels, a parser, a label filter and a metric query over the pushed lines.
       const range = `start=${(Date.now() - 3_600_000) * 1e6}&end=${(Date.now() + 60_000) * 1e6}`;
       const labels = await (await portal.fetch(`${portal.url}/loki/api/v1/labels?${range}`)).json();
-      assert.deepEqual(labels.data, ['app', 'env', 'level']);
+      // The shop's stream, and the portal's own announcing the error's group as new.
+      assert.deepEqual(labels.data, ['app', 'env', 'level', 'portal_event', 'service_name']);
       const q = encodeURIComponent('{app="shop"} | json | order_id="o-17"');
       const streams = await (await portal.fetch(`${portal.url}/loki/api/v1/query_range?${range}&query=${q}`)).json();
       assert.equal(streams.data.result.flatMap((s) => s.values).length, 2);

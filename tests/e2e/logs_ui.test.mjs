@@ -10,7 +10,9 @@ import { usePortalAndBrowser } from './lib/session.mjs';
 const SHOTS = process.env.E2E_SCREENSHOTS ?? 'test-results';
 mkdirSync(SHOTS, { recursive: true });
 
-const session = usePortalAndBrowser();
+// The page is checked against exactly the lines these tests send: the portal's own stream
+// announcing their new error groups (on by default) is turned off.
+const session = usePortalAndBrowser({ env: { PORTAL_LOGS_ANNOUNCE_ERROR_GROUPS: 'false' } });
 
 async function push(lines) {
   const { portal } = session;

@@ -765,6 +765,11 @@ pub fn ErrorsPage() -> impl IntoView {
                     on:change=move |ev| set_params(vec![("all", event_target_checked(&ev).then(|| "1".to_string()))])/>
                 " Show resolved and ignored groups"
             </label>
+            <a class="button error-alert-link" hidden=move || !can_edit.get()
+                href="/alerting/rules/new?template=new-error-groups"
+                title="A log rule that fires for each new error group (announced on the portal_event=\"new_error_group\" stream)">
+                "Alert on new error groups"
+            </a>
         </section>
         <section class="card">
             {move || match groups.get() {

@@ -21,15 +21,39 @@ use crate::components::{
     time_series_chart::{ChartData, TimeSeriesChart},
 };
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use std::collections::BTreeMap;
 
 #[component]
 pub fn NewRulePage() -> impl IntoView {
+    // `?template=new-error-groups` (linked from Explore → Errors) starts from a ready rule.
+    let query = use_query_map();
+    let template = query.with_untracked(|q| q.get("template").unwrap_or_default());
     view! {
         <PageHeader title="New alert rule" subtitle="Set a threshold, see when it would have fired, and choose where it notifies"/>
-        <RuleForm initial=None/>
+        <RuleForm initial=None template=template/>
     }
+}
+
+/// The rule `?template=new-error-groups` starts from: a log rule firing for each error group
+/// announced as new in the last 10 minutes (`docs/logs.md`, "Error groups").
+fn apply_template(f: &Fields, template: &str) {
+    if template != "new-error-groups" {
+        return;
+    }
+    f.signal.set(RuleSignal::Logs);
+    f.name.set("NewErrorGroup".into());
+    f.group.set("errors".into());
+    f.log_selector
+        .set("portal_event=\"new_error_group\"".into());
+    f.log_contains.set(String::new());
+    f.log_level.set(String::new());
+    f.window.set("10m".into());
+    f.group_by.set("fingerprint, error_kind".into());
+    f.condition.set("above".into());
+    f.threshold.set("0".into());
+    f.summary
+        .set("New error group: {{ $labels.error_kind }} ({{ $labels.fingerprint }})".into());
 }
 
 #[component]
@@ -460,8 +484,9 @@ fn message_for(errors: &[ModelError], field: &str) -> Option<String> {
 }
 
 #[component]
-fn RuleForm(initial: Option<RuleSummary>) -> impl IntoView {
+fn RuleForm(initial: Option<RuleSummary>, #[prop(optional)] template: String) -> impl IntoView {
     let f = Fields::new(initial.as_ref());
+    apply_template(&f, &template);
     let tried = RwSignal::new(false);
     let server_error = RwSignal::new(None::<ModelError>);
     let saving = RwSignal::new(false);
