@@ -153,27 +153,68 @@ pub const REGRESSED_GROUP: &str = "regressed_error_group";
 /// Most groups one write announces; past that, one more line says how many were not.
 pub const MAX_EVENTS: usize = 50;
 
-/// An error or fatal line of a write, as its group sees it.
-pub struct SeenLine {
-    pub print: Fingerprint,
-    pub time_us: i64,
-    pub service: String,
-    pub agent: Option<String>,
-    pub body: String,
+/// What of an error or fatal line its group keeps (fingerprint, agent); `None` below the
+/// error level.
+pub fn error_of(severity: u8, body: &str, fields: &Value) -> Option<(Fingerprint, Option<String>)> {
+    if severity < 17 {
+        return None;
+    }
+    let empty = serde_json::Map::new();
+    let fields = fields.as_object().unwrap_or(&empty);
+    Some((
+        fingerprint_of(body, fields),
+        text(fields, &["agent.id", "agent_id"]),
+    ))
 }
 
-impl SeenLine {
-    /// What of an error line its group keeps: `None` below the error level.
-    pub fn of(severity: u8, body: &str, fields: &Value) -> Option<(Fingerprint, Option<String>)> {
-        if severity < 17 {
-            return None;
+/// A write's error lines by group: the group's first line (its fingerprint, time, service,
+/// agent and text) and the span and number of its lines.
+#[derive(Default)]
+pub struct SeenGroups(BTreeMap<String, SeenGroup>);
+
+struct SeenGroup {
+    print: Fingerprint,
+    first_us: i64,
+    last_us: i64,
+    lines: i64,
+    service: String,
+    agent: Option<String>,
+    body: String,
+}
+
+impl SeenGroups {
+    /// Counts an error line in its group; its text is kept only when it is the group's first.
+    pub fn add(
+        &mut self,
+        print: Fingerprint,
+        agent: Option<String>,
+        time_us: i64,
+        service: &str,
+        body: &str,
+    ) {
+        let first = |print| SeenGroup {
+            print,
+            first_us: time_us,
+            last_us: time_us,
+            lines: 1,
+            service: service.to_string(),
+            agent,
+            body: body.to_string(),
+        };
+        match self.0.entry(print.id()) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(first(print));
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let g = o.get_mut();
+                let (last_us, lines) = (g.last_us.max(time_us), g.lines + 1);
+                if time_us < g.first_us {
+                    *g = first(print);
+                }
+                g.last_us = last_us;
+                g.lines = lines;
+            }
         }
-        let empty = serde_json::Map::new();
-        let fields = fields.as_object().unwrap_or(&empty);
-        Some((
-            fingerprint_of(body, fields),
-            text(fields, &["agent.id", "agent_id"]),
-        ))
     }
 }
 
@@ -187,36 +228,18 @@ impl LogsService {
     /// wins the insert), so each group is announced once across replicas.
     pub(super) async fn announce_error_groups(
         &self,
-        lines: Vec<SeenLine>,
+        SeenGroups(groups): SeenGroups,
     ) -> Result<(), LogsError> {
-        if lines.is_empty() {
+        if groups.is_empty() {
             return Ok(());
-        }
-        let mut groups: BTreeMap<String, (SeenLine, i64, i64, i64)> = BTreeMap::new();
-        for line in lines {
-            let id = line.print.id();
-            let t = line.time_us;
-            match groups.get_mut(&id) {
-                Some((first, from, to, n)) => {
-                    *from = (*from).min(t);
-                    *to = (*to).max(t);
-                    *n += 1;
-                    if t < first.time_us {
-                        *first = line;
-                    }
-                }
-                None => {
-                    groups.insert(id, (line, t, t, 1));
-                }
-            }
         }
         let seen: Vec<db::SeenGroup> = groups
             .iter()
-            .map(|(id, (_, from, to, n))| db::SeenGroup {
+            .map(|(id, g)| db::SeenGroup {
                 fingerprint: id,
-                first_us: *from,
-                last_us: *to,
-                lines: *n,
+                first_us: g.first_us,
+                last_us: g.last_us,
+                lines: g.lines,
             })
             .collect();
         let (new, regressed) = {
@@ -237,10 +260,7 @@ impl LogsService {
         let mut entries: Vec<super::Entry> = events
             .iter()
             .take(MAX_EVENTS)
-            .filter_map(|(event, id)| {
-                let (line, ..) = groups.get(*id)?;
-                Some(event_entry(event, id, line, now_ns))
-            })
+            .filter_map(|(event, id)| Some(event_entry(event, id, groups.get(*id)?, now_ns)))
             .collect();
         if events.len() > MAX_EVENTS {
             let mut fields = serde_json::Map::new();
@@ -345,7 +365,7 @@ fn event_labels(event: &str) -> BTreeMap<String, String> {
 
 /// The line announcing a group: `new error group in coder: TimeoutError: upstream <id> timed
 /// out (agents/llm.py in complete)`, its parts as fields, the group's first line as `example`.
-fn event_entry(event: &str, id: &str, line: &SeenLine, now_ns: Option<i64>) -> super::Entry {
+fn event_entry(event: &str, id: &str, line: &SeenGroup, now_ns: Option<i64>) -> super::Entry {
     let print = &line.print;
     let what = if event == NEW_GROUP {
         "new error group"

@@ -385,7 +385,7 @@ impl LogsService {
             let mut fields = Value::Object(fields);
             self.0.scrubber.value(&mut fields);
             let tokens = line_tokens(&body, &fields);
-            let error = errors::SeenLine::of(severity.unwrap_or(0), &body, &fields);
+            let error = errors::error_of(severity.unwrap_or(0), &body, &fields);
             batch.records.push(Record {
                 time_us,
                 stream,
@@ -549,20 +549,12 @@ impl LogsService {
         }
         let accepted = lines.len() as u64;
         drop(lines);
-        let errors: Vec<errors::SeenLine> = batch
-            .records
-            .iter_mut()
-            .filter_map(|r| {
-                let (print, agent) = r.error.take()?;
-                Some(errors::SeenLine {
-                    print,
-                    time_us: r.time_us,
-                    service: services[r.stream].clone(),
-                    agent,
-                    body: r.body.clone(),
-                })
-            })
-            .collect();
+        let mut errors = errors::SeenGroups::default();
+        for r in &mut batch.records {
+            if let Some((print, agent)) = r.error.take() {
+                errors.add(print, agent, r.time_us, &services[r.stream], &r.body);
+            }
+        }
         self.publish(batch.streams, batch.records, services, line_ids);
         // The lines are stored whatever happens here: a failure only costs announcements.
         if let Err(e) = self.announce_error_groups(errors).await {
@@ -808,7 +800,7 @@ impl LogsService {
                     db::prefer_inverted_indexes(&mut tx).await?;
                 }
                 // Newest first, a slice of time at a time (`db::slices`).
-                for slice in db::slices((from_us, end), true) {
+                for slice in db::slices((from_us, end)) {
                     let wanted = limit + 1 - rows.len() as i64;
                     if wanted <= 0 {
                         break;

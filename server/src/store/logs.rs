@@ -400,20 +400,10 @@ fn push_condition(q: &mut QueryBuilder<'_, Postgres>, condition: &Condition) {
             q.push("true");
         }
         Condition::Words(words) => {
-            q.push("(");
-            for (i, w) in words.iter().enumerate() {
-                if i > 0 {
-                    q.push(" and ");
-                }
-                match w.strip_suffix('*') {
-                    Some(stem) => push_whole_word(q, stem, true),
-                    None => push_whole_word(q, w, false),
-                }
-            }
-            if words.is_empty() {
-                q.push("true");
-            }
-            q.push(")");
+            push_joined(q, words, " and ", |q, w| match w.strip_suffix('*') {
+                Some(stem) => push_whole_word(q, stem, true),
+                None => push_whole_word(q, w, false),
+            })
         }
         Condition::Phrase(text) => push_whole_word(q, text, false),
         Condition::Contains(text) => {
@@ -497,8 +487,8 @@ fn push_condition(q: &mut QueryBuilder<'_, Postgres>, condition: &Condition) {
 
 /// The body holds `text` (any case) with no word character just before it when it starts with
 /// one, nor just after it when it ends with one (unless `prefix`): what the word tokens find,
-/// tested on the line. A substring test
-/// first keeps the regular expression to the few lines that hold the text at all.
+/// tested on the line. A substring test first keeps the regular expression to the few lines
+/// that hold the text at all.
 fn push_whole_word(q: &mut QueryBuilder<'_, Postgres>, text: &str, prefix: bool) {
     let lower = text.to_lowercase();
     let mut pattern = String::new();
@@ -852,26 +842,19 @@ pub async fn lines_in_order(
 }
 
 /// The newest slice of time a search looks at first.
-pub const FIRST_SLICE_US: i64 = 5 * 60 * 1_000_000;
+const FIRST_SLICE_US: i64 = 5 * 60 * 1_000_000;
 
-/// `from_us..to_us` cut into slices from one end, the first [`FIRST_SLICE_US`] wide and each
+/// `from_us..to_us` cut into slices from its end, the first [`FIRST_SLICE_US`] wide and each
 /// twice the last: a search reads the newest slices first, so a common term is answered from
 /// the first slice and a rare one costs an index look-up a slice, instead of every candidate
 /// line of the range being read to be sorted.
-pub fn slices((from_us, to_us): (i64, i64), newest_first: bool) -> Vec<(i64, i64)> {
+pub fn slices((from_us, mut end): (i64, i64)) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     let mut width = FIRST_SLICE_US;
-    let (mut start, mut end) = (from_us, to_us);
-    while start < end {
-        if newest_first {
-            let cut = end.saturating_sub(width).max(start);
-            out.push((cut, end));
-            end = cut;
-        } else {
-            let cut = start.saturating_add(width).min(end);
-            out.push((start, cut));
-            start = cut;
-        }
+    while from_us < end {
+        let cut = end.saturating_sub(width).max(from_us);
+        out.push((cut, end));
+        end = cut;
         width = width.saturating_mul(2);
     }
     out
@@ -1535,17 +1518,13 @@ mod tests {
     }
 
     #[test]
-    fn slices_cover_the_range_once_from_the_asked_end() {
+    fn slices_cover_the_range_once_from_its_end() {
         let minute = 60_000_000;
-        let newest = slices((0, 60 * minute), true);
+        let newest = slices((0, 60 * minute));
         assert_eq!(newest[0], (55 * minute, 60 * minute));
         assert_eq!(newest[1], (45 * minute, 55 * minute));
         assert_eq!(newest.last().unwrap().0, 0);
         assert!(newest.windows(2).all(|w| w[1].1 == w[0].0));
-        let oldest = slices((0, 60 * minute), false);
-        assert_eq!(oldest[0], (0, 5 * minute));
-        assert_eq!(oldest.last().unwrap().1, 60 * minute);
-        assert!(oldest.windows(2).all(|w| w[1].0 == w[0].1));
-        assert!(slices((5, 5), true).is_empty());
+        assert!(slices((5, 5)).is_empty());
     }
 }
