@@ -125,6 +125,10 @@ test('the lines cluster into patterns, and a pattern leads back to its lines', a
   await page.waitForURL((url) => !url.search.includes('view=patterns') && url.search.includes('courier'));
   const shown = page.locator('.logs-list:not(.logs-live-list) > .logs-line');
   await page.getByText('4 matching lines').waitFor();
+  // The count comes with the histogram; the list may still show the earlier search's lines
+  // until its own answer arrives.
+  await page.waitForFunction(
+    () => document.querySelectorAll('.logs-list:not(.logs-live-list) > .logs-line').length === 4);
   assert.equal(await shown.count(), 4);
   assert.deepEqual(errors, []);
 });

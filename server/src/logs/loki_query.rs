@@ -116,7 +116,7 @@ impl LogsService {
         let newest_first = !window.forward;
         let rows = self
             .read(|mut tx| async move {
-                Ok(db::lines_in_order(&mut *tx, &condition, range, newest_first, limit).await?)
+                Ok(db::lines_in_order(&mut tx, &condition, range, newest_first, limit).await?)
             })
             .await?;
         let mut streams: Vec<StreamLines> = Vec::new();
@@ -183,7 +183,7 @@ impl LogsService {
                     None => CountKey::Streams { fields: parsed },
                 };
                 Ok(db::counts(
-                    &mut *tx,
+                    &mut tx,
                     &condition,
                     (origin_us, end_us),
                     bucket_us,
@@ -308,7 +308,7 @@ impl LogsService {
         let range = ((at_ms - range_ms) * 1000 + 1, at_ms * 1000 + 1);
         let limit = limit.clamp(1, MAX_LINES);
         self.read(|mut tx| async move {
-            Ok(db::lines_in_order(&mut *tx, &condition, range, true, limit).await?)
+            Ok(db::lines_in_order(&mut tx, &condition, range, true, limit).await?)
         })
         .await
     }
@@ -397,7 +397,7 @@ impl LogsService {
                 Expr::Log(q) => q.condition,
                 Expr::Metric(m) => m.range().1.condition.clone(),
             };
-        self.read(|mut tx| async move { Ok(db::stats(&mut *tx, &condition, range).await?) })
+        self.read(|mut tx| async move { Ok(db::stats(&mut tx, &condition, range).await?) })
             .await
     }
 }

@@ -214,6 +214,17 @@ struct Bucket {
     at: Instant,
 }
 
+/// How far back (µs) the next index look-up of a search goes, having read `scanned` µs of
+/// its range and found `hits` lines, `wanted` more to find: the span the hits so far say holds
+/// the wanted ones, twice over (a word found nowhere yet is taken as if found once), and at
+/// least what was read so far (and a second), so a search of a range ends in a few look-ups
+/// however rare the word.
+fn index_span(scanned: i64, hits: i64, wanted: i64) -> i64 {
+    let scanned = scanned.max(1_000_000);
+    let estimate = (scanned as f64) * 2.0 * (wanted as f64) / (hits.max(1) as f64);
+    (estimate.min(i64::MAX as f64) as i64).max(scanned)
+}
+
 /// Lines for the search API: the query text, the time range (µs), paging.
 #[derive(Clone, Debug)]
 pub struct Search<'a> {
@@ -761,7 +772,7 @@ impl LogsService {
                 if db::uses_an_inverted_index(&condition) {
                     db::prefer_inverted_indexes(&mut tx).await?;
                 }
-                Ok(db::lines_in_order(&mut *tx, &condition, range, true, max + 1).await?)
+                Ok(db::lines_in_order(&mut tx, &condition, range, true, max + 1).await?)
             })
             .await?;
         let complete = rows.len() as i64 <= max;
@@ -789,15 +800,35 @@ impl LogsService {
                     // First the newest lines in time order, as far as WALKED_LINES: a common
                     // term is answered there at once, where its index would hand over every
                     // line of the day holding it to be sorted. What is not found there is
-                    // rare enough for the index, slice by slice.
+                    // rare enough for the index, over a span of time the walk's hits say
+                    // should hold the rest (`index_span`), each look-up an index scan of
+                    // every partition it touches.
                     let edge =
                         db::newest_edge(&mut *tx, (from_us, end), before, WALKED_LINES).await?;
                     let walked = (edge.map_or(from_us, |t| t + 1), end);
                     rows.extend(
-                        db::search(&mut *tx, &condition, walked, before, limit + 1, true).await?,
+                        db::search(&mut tx, &condition, walked, before, limit + 1, true).await?,
                     );
+                    // The walk's own span, from its newest line: lines come in bursts, and
+                    // the quiet time since the last one says nothing about how many lines a
+                    // span of time holds.
+                    let newest = db::newest_edge(&mut *tx, walked, before, 0).await?;
+                    let mut scanned = newest.map_or(0, |t| t + 1 - walked.0);
                     end = walked.0;
                     db::prefer_inverted_indexes(&mut tx).await?;
+                    while end > from_us {
+                        let wanted = limit + 1 - rows.len() as i64;
+                        if wanted <= 0 {
+                            break;
+                        }
+                        let width = index_span(scanned, rows.len() as i64, wanted);
+                        let slice = (end.saturating_sub(width).max(from_us), end);
+                        rows.extend(
+                            db::search(&mut tx, &condition, slice, before, wanted, false).await?,
+                        );
+                        scanned = scanned.saturating_add(slice.1 - slice.0);
+                        end = slice.0;
+                    }
                 }
                 // Newest first, a slice of time at a time (`db::slices`).
                 for slice in db::slices((from_us, end)) {
@@ -806,7 +837,7 @@ impl LogsService {
                         break;
                     }
                     rows.extend(
-                        db::search(&mut *tx, &condition, slice, before, wanted, false).await?,
+                        db::search(&mut tx, &condition, slice, before, wanted, false).await?,
                     );
                 }
                 Ok(rows)
@@ -852,14 +883,14 @@ impl LogsService {
                         db::prefer_inverted_indexes(&mut tx).await?;
                     }
                     return Ok(
-                        db::histogram(&mut *tx, &condition, (from_us, to_us), step_us).await?,
+                        db::histogram(&mut tx, &condition, (from_us, to_us), step_us).await?,
                     );
                 }
                 let mut rows =
                     db::histogram_by_minute(&mut *tx, &condition, inner, step_us).await?;
                 for edge in [(from_us, inner.0), (inner.1, to_us)] {
                     if edge.0 < edge.1 {
-                        rows.extend(db::histogram(&mut *tx, &condition, edge, step_us).await?);
+                        rows.extend(db::histogram(&mut tx, &condition, edge, step_us).await?);
                     }
                 }
                 Ok(rows)
@@ -904,7 +935,7 @@ impl LogsService {
                 if db::uses_an_inverted_index(&condition) {
                     db::prefer_inverted_indexes(&mut tx).await?;
                 }
-                Ok(db::facets(&mut *tx, &condition, range, FACET_SAMPLE, 10).await?)
+                Ok(db::facets(&mut tx, &condition, range, FACET_SAMPLE, 10).await?)
             })
             .await?;
         let mut fields: Vec<LogFacet> = Vec::new();
@@ -975,6 +1006,13 @@ impl LogsService {
             }
         }
         Ok(compacted)
+    }
+
+    /// Merges the token entries written to today's and yesterday's partitions since the last
+    /// pass into their indexes (writers leave them pending, `db::copy_lines`).
+    pub async fn clean_pending_tokens(&self) -> Result<(), LogsError> {
+        let today = db::day_of(chrono::Utc::now().timestamp_micros());
+        Ok(db::clean_pending_tokens(&self.0.pool, &[today, today - 86_400_000_000]).await?)
     }
 
     /// Drops the partitions whose whole day is older than the retention; how many went.
@@ -1127,6 +1165,19 @@ fn line_of(row: db::LineRow) -> LogLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_spans_reach_the_wanted_lines_in_few_look_ups() {
+        let minute = 60_000_000;
+        // 30 s walked, nothing found, 101 wanted: about 101 minutes next.
+        assert_eq!(index_span(minute / 2, 0, 101), 101 * minute);
+        // 40 found in 100 minutes, 61 wanted: the span that should hold them, twice over.
+        assert_eq!(index_span(100 * minute, 40, 61), 305 * minute);
+        // Nearly there: never less than what was read so far.
+        assert_eq!(index_span(10 * minute, 100, 1), 10 * minute);
+        assert_eq!(index_span(0, 0, 1), 2_000_000);
+        assert_eq!(index_span(i64::MAX / 2, 0, 1000), i64::MAX);
+    }
 
     #[test]
     fn steps_are_round_and_cursors_round_trip() {

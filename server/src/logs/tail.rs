@@ -282,7 +282,7 @@ impl LogsService {
         let mut rows = self
             .read(|mut tx| async move {
                 Ok(db::search(
-                    &mut *tx,
+                    &mut tx,
                     &condition,
                     (since.saturating_add(1), to_us),
                     None,

@@ -63,6 +63,46 @@ pub async fn compacted_partitions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<S
         .await
 }
 
+/// The pending-list size (kB) past which a writer merges the token index's pending entries
+/// itself, instead of leaving them to [`clean_pending_tokens`].
+const WRITER_PENDING_LIMIT_KB: i64 = 64 * 1024;
+
+/// Merges the pending token entries of the partitions of the days starting at `days_us` (µs)
+/// into their token indexes, as far as each list reached when its merge began; a missing
+/// partition is skipped. `gin_clean_pending_list` would merge until the list is empty, which
+/// under steady writes is never (measured: one call ran for minutes); the merge a write
+/// starts stops where the list ended when it began. So this writes a line that asks for that
+/// merge (the session's limit at its 64 kB floor) and takes it back: the merge stays, the line
+/// does not.
+pub async fn clean_pending_tokens(db: &sqlx::PgPool, days_us: &[i64]) -> sqlx::Result<()> {
+    let names: Vec<String> = days_us.iter().map(|&day| partition_name(day)).collect();
+    let present: Vec<String> = sqlx::query_scalar(
+        "select c.relname::text from pg_inherits i join pg_class c on c.oid = i.inhrelid
+         where i.inhparent = 'log_line'::regclass and c.relname = any($1)",
+    )
+    .bind(&names)
+    .fetch_all(db)
+    .await?;
+    for (name, &day) in names.iter().zip(days_us) {
+        if !present.contains(name) {
+            continue;
+        }
+        let mut tx = db.begin().await?;
+        sqlx::query("set local gin_pending_list_limit = 64")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!(
+            "insert into {name} (time, id, stream_id, service, severity, body, tokens)
+             values ($1, 0, 0, '', 0, '', '{{0}}')"
+        ))
+        .bind(super::utc(0) + chrono::Duration::microseconds(day))
+        .execute(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+    }
+    Ok(())
+}
+
 /// Rebuilds a closed day's token index at once (without blocking its readers) and records it.
 /// `partition` must be a name [`partition_day`] reads.
 pub async fn compact_partition(db: &sqlx::PgPool, partition: &str) -> sqlx::Result<()> {
@@ -286,6 +326,16 @@ pub async fn copy_lines(conn: &mut PgConnection, lines: &[NewLine<'_>]) -> sqlx:
     if lines.is_empty() {
         return Ok(());
     }
+    // New tokens wait in the index's pending list, which `clean_pending_tokens` merges into
+    // the index from one session. A writer that found the list past PostgreSQL's 4 MB limit
+    // would merge it itself, and, with other writers appending meanwhile, go on merging for
+    // as long as they write: one request held a minute while the others went through. Writers
+    // merge only past this much (a cleaner that cannot keep up).
+    sqlx::query(&format!(
+        "set local gin_pending_list_limit = {WRITER_PENDING_LIMIT_KB}"
+    ))
+    .execute(&mut *conn)
+    .await?;
     let mut rows = BinaryRows::with_capacity(
         lines
             .iter()
@@ -641,22 +691,14 @@ pub struct LineRow {
 
 const LINE_COLUMNS: &str = "(extract(epoch from l.time) * 1000000)::int8 as time_us, l.id, l.stream_id, l.service, l.severity, l.body, l.fields, l.trace_id, l.span_id, s.labels";
 
-/// The search's `from` clause and its conditions, up to `where … ` (without ordering).
+/// The search's `from` clause and its conditions, up to `where … ` (without ordering): the
+/// lines of `from_us..to_us` matching `condition`, narrowed to those holding what `need` names
+/// (see [`stored_need`]; `None` tests every line of the range).
 fn matching<'a>(
     select: &str,
     condition: &Condition,
-    from_us: i64,
-    to_us: i64,
-) -> QueryBuilder<'a, Postgres> {
-    matching_with(select, condition, (from_us, to_us), true)
-}
-
-/// [`matching`], through the token index or (`tokens` false) testing every line of the range.
-fn matching_with<'a>(
-    select: &str,
-    condition: &Condition,
     (from_us, to_us): (i64, i64),
-    tokens: bool,
+    need: Option<&Need>,
 ) -> QueryBuilder<'a, Postgres> {
     let mut q = QueryBuilder::new(select);
     q.push(" from log_line l join log_stream s on s.id = l.stream_id where l.time >= ")
@@ -665,24 +707,68 @@ fn matching_with<'a>(
         .push_bind(super::utc(0) + chrono::Duration::microseconds(to_us))
         .push(" and ");
     push_condition(&mut q, condition);
-    if let Some(need) = token_need(condition).filter(|_| tokens) {
-        push_tokens(&mut q, &need);
+    if let Some(need) = need {
+        push_tokens(&mut q, need);
     }
     q
+}
+
+/// What the lines matching `condition` hold ([`token_need`]), less the labels no stream has:
+/// a field's value is then needed as a token alone, and the tokens of every part of the
+/// condition are looked up together, so the index intersects them instead of handing over
+/// every line that holds any one of them. One look-up in the streams' index a label.
+pub async fn stored_need(
+    db: &mut PgConnection,
+    condition: &Condition,
+) -> sqlx::Result<Option<Need>> {
+    let Some(need) = token_need(condition) else {
+        return Ok(None);
+    };
+    let mut labels = Vec::new();
+    need.labels(&mut labels);
+    let mut held = std::collections::HashSet::new();
+    for (name, value) in labels {
+        let object = Value::Object(
+            [(name.clone(), Value::String(value.clone()))]
+                .into_iter()
+                .collect(),
+        );
+        let exists: bool =
+            sqlx::query_scalar("select exists (select 1 from log_stream where labels @> $1)")
+                .bind(object)
+                .fetch_one(&mut *db)
+                .await?;
+        if exists {
+            held.insert((name.clone(), value.clone()));
+        }
+    }
+    Ok(Some(need.narrowed(&|name, value| {
+        held.contains(&(name.to_string(), value.to_string()))
+    })))
 }
 
 /// The newest `limit` matching lines in `from_us..to_us` older than `before` (time µs, id);
 /// with `walk`, found by testing the lines in time order rather than through the token index
 /// (for a range [`newest_edge`] bounded).
 pub async fn search(
-    db: impl PgExecutor<'_>,
+    db: &mut PgConnection,
     condition: &Condition,
     range: (i64, i64),
     before: Option<(i64, i64)>,
     limit: i64,
     walk: bool,
 ) -> sqlx::Result<Vec<LineRow>> {
-    let mut q = matching_with(&format!("select {LINE_COLUMNS}"), condition, range, !walk);
+    let need = if walk {
+        None
+    } else {
+        stored_need(&mut *db, condition).await?
+    };
+    let mut q = matching(
+        &format!("select {LINE_COLUMNS}"),
+        condition,
+        range,
+        need.as_ref(),
+    );
     push_before(&mut q, before);
     q.push(" order by l.time desc, l.id desc limit ")
         .push_bind(limit);
@@ -728,18 +814,19 @@ const CLASS: &str =
 /// Matching lines per `step_us` bucket (aligned to the epoch) and severity class, as (bucket
 /// start µs, class, count).
 pub async fn histogram(
-    db: impl PgExecutor<'_>,
+    db: &mut PgConnection,
     condition: &Condition,
-    (from_us, to_us): (i64, i64),
+    range: (i64, i64),
     step_us: i64,
 ) -> sqlx::Result<Vec<(i64, i16, i64)>> {
+    let need = stored_need(&mut *db, condition).await?;
     let mut q = matching(
         &format!(
             "select ((extract(epoch from l.time) * 1000000)::int8 / {step_us}) * {step_us} as bucket, {CLASS} as class, count(*)"
         ),
         condition,
-        from_us,
-        to_us,
+        range,
+        need.as_ref(),
     );
     q.push(" group by 1, 2 order by 1, 2");
     q.build_query_as().fetch_all(db).await
@@ -749,17 +836,18 @@ pub async fn histogram(
 /// how many lines were sampled, and (field, value, count) with at most `per_field` values a
 /// field. `level` values are severity classes.
 pub async fn facets(
-    db: impl PgExecutor<'_>,
+    db: &mut PgConnection,
     condition: &Condition,
-    (from_us, to_us): (i64, i64),
+    range: (i64, i64),
     sample: i64,
     per_field: i64,
 ) -> sqlx::Result<(i64, Vec<(String, String, i64)>)> {
+    let need = stored_need(&mut *db, condition).await?;
     let mut q = matching(
         &format!("with hits as (select l.service, {CLASS} as class, l.fields, s.labels"),
         condition,
-        from_us,
-        to_us,
+        range,
+        need.as_ref(),
     );
     q.push(" order by l.time desc, l.id desc limit ")
         .push_bind(sample)
@@ -828,13 +916,19 @@ pub async fn neighbours(
 
 /// Up to `limit` matching lines in `from_us..to_us`, the newest or the oldest first.
 pub async fn lines_in_order(
-    db: impl PgExecutor<'_>,
+    db: &mut PgConnection,
     condition: &Condition,
-    (from_us, to_us): (i64, i64),
+    range: (i64, i64),
     newest_first: bool,
     limit: i64,
 ) -> sqlx::Result<Vec<LineRow>> {
-    let mut q = matching(&format!("select {LINE_COLUMNS}"), condition, from_us, to_us);
+    let need = stored_need(&mut *db, condition).await?;
+    let mut q = matching(
+        &format!("select {LINE_COLUMNS}"),
+        condition,
+        range,
+        need.as_ref(),
+    );
     let order = if newest_first { "desc" } else { "asc" };
     q.push(format!(" order by l.time {order}, l.id {order} limit "))
         .push_bind(limit);
@@ -878,7 +972,7 @@ pub enum CountKey<'a> {
 /// `(k, key as a JSON object, lines, bytes)`; at most `max_rows` + 1 are read, so that a caller
 /// can tell the limit was passed.
 pub async fn counts(
-    db: impl PgExecutor<'_>,
+    db: &mut PgConnection,
     condition: &Condition,
     (origin_us, end_us): (i64, i64),
     bucket_us: i64,
@@ -928,7 +1022,7 @@ pub async fn counts(
         .push_bind(super::utc(0) + chrono::Duration::microseconds(end_us))
         .push(" and ");
     push_condition(&mut q, condition);
-    if let Some(need) = token_need(condition) {
+    if let Some(need) = stored_need(&mut *db, condition).await? {
         push_tokens(&mut q, &need);
     }
     q.push(format!(" group by {group} limit "))
@@ -958,15 +1052,16 @@ pub async fn streams_with_lines(
 
 /// Streams, lines and bytes matching `condition` in `from_us..to_us` (Loki's index stats).
 pub async fn stats(
-    db: impl PgExecutor<'_>,
+    db: &mut PgConnection,
     condition: &Condition,
-    (from_us, to_us): (i64, i64),
+    range: (i64, i64),
 ) -> sqlx::Result<(i64, i64, i64)> {
+    let need = stored_need(&mut *db, condition).await?;
     let mut q = matching(
         "select count(distinct l.stream_id)::int8, count(*)::int8, coalesce(sum(octet_length(l.body)), 0)::int8",
         condition,
-        from_us,
-        to_us,
+        range,
+        need.as_ref(),
     );
     q.build_query_as().fetch_one(db).await
 }
@@ -1281,6 +1376,63 @@ pub enum Need {
     Either(Vec<Need>),
     /// A line of a stream with this label and value.
     Label(String, String),
+    /// No line at all (a label no stream has).
+    Nothing,
+}
+
+impl Need {
+    /// The (label, value) pairs this names, into `out`.
+    fn labels(&self, out: &mut Vec<(String, String)>) {
+        match self {
+            Need::Label(name, value) => out.push((name.clone(), value.clone())),
+            Need::Both(needs) | Need::Either(needs) => {
+                needs.iter().for_each(|need| need.labels(out))
+            }
+            Need::All(_) | Need::Any(_) | Need::Nothing => {}
+        }
+    }
+
+    /// This need where only the labels `held` says some stream has can be met, simplified:
+    /// parts that cannot be met dropped from an `Either` (and making a `Both` unmeetable),
+    /// and the token lists a `Both` needs all of merged into one.
+    fn narrowed(self, held: &dyn Fn(&str, &str) -> bool) -> Need {
+        match self {
+            Need::Label(name, value) if !held(&name, &value) => Need::Nothing,
+            Need::Both(needs) => {
+                let mut tokens: Vec<i32> = Vec::new();
+                let mut rest = Vec::new();
+                for need in needs {
+                    match need.narrowed(held) {
+                        Need::Nothing => return Need::Nothing,
+                        Need::All(more) => tokens.extend(more),
+                        other => rest.push(other),
+                    }
+                }
+                if !tokens.is_empty() {
+                    tokens.sort_unstable();
+                    tokens.dedup();
+                    rest.insert(0, Need::All(tokens));
+                }
+                match rest.len() {
+                    1 => rest.pop().expect("one need"),
+                    _ => Need::Both(rest),
+                }
+            }
+            Need::Either(needs) => {
+                let mut rest: Vec<Need> = needs
+                    .into_iter()
+                    .map(|need| need.narrowed(held))
+                    .filter(|need| *need != Need::Nothing)
+                    .collect();
+                match rest.len() {
+                    0 => Need::Nothing,
+                    1 => rest.pop().expect("one need"),
+                    _ => Need::Either(rest),
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 /// The tokens a text found as a whole word guarantees (see `has_word`): its words, the last
@@ -1394,6 +1546,9 @@ fn push_need(q: &mut QueryBuilder<'_, Postgres>, need: &Need) {
         }
         Need::Both(needs) => push_joined(q, needs, " and ", push_need),
         Need::Either(needs) => push_joined(q, needs, " or ", push_need),
+        Need::Nothing => {
+            q.push("false");
+        }
     }
 }
 
@@ -1430,6 +1585,57 @@ mod tests {
                 "3ms"
             ]
         );
+    }
+
+    #[test]
+    fn labels_no_stream_has_leave_the_tokens_to_be_looked_up_together() {
+        let field = |name: &str, value: &str| Condition::Equals {
+            field: Field::Named(name.into()),
+            value: value.into(),
+        };
+        let need = token_need(&Condition::And(vec![
+            field("agent_id", "agent-7"),
+            field("tool", "shell"),
+            words(&["timeout"]),
+        ]))
+        .unwrap();
+        let mut labels = Vec::new();
+        need.labels(&mut labels);
+        assert_eq!(
+            labels,
+            [
+                ("agent_id".to_string(), "agent-7".to_string()),
+                ("tool".to_string(), "shell".to_string())
+            ]
+        );
+        // No stream has either label: one look-up of all three tokens.
+        let mut all = vec![
+            field_token("agent_id", "agent-7"),
+            field_token("tool", "shell"),
+            word_token("timeout"),
+        ];
+        all.sort_unstable();
+        assert_eq!(need.clone().narrowed(&|_, _| false), Need::All(all.clone()));
+        // A stream has `tool=shell`: that part stays either the token or the streams.
+        let tool_held = need.narrowed(&|name, _| name == "tool");
+        let mut two = vec![field_token("agent_id", "agent-7"), word_token("timeout")];
+        two.sort_unstable();
+        assert_eq!(
+            tool_held,
+            Need::Both(vec![
+                Need::All(two),
+                Need::Either(vec![
+                    Need::All(vec![field_token("tool", "shell")]),
+                    Need::Label("tool".into(), "shell".into()),
+                ]),
+            ])
+        );
+        // Only labels, none held: no line can match.
+        let only = Need::Both(vec![
+            Need::All(vec![1]),
+            Need::Either(vec![Need::Label("a".into(), "b".into())]),
+        ]);
+        assert_eq!(only.narrowed(&|_, _| false), Need::Nothing);
     }
 
     #[test]

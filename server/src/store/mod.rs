@@ -16,7 +16,11 @@ pub mod series;
 pub mod silences;
 
 use chrono::{DateTime, Utc};
-use sqlx::{migrate::Migrator, PgExecutor};
+use sqlx::{
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    Executor, PgConnection, PgExecutor, PgPool, Row,
+};
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 pub(crate) const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
@@ -72,6 +76,33 @@ pub(crate) async fn copy_binary(
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// The portal's pool: at most `max_connections`, a connection waited for 5 s at most, and no
+/// connection handed back to the pool inside a transaction. A request abandoned while its
+/// `BEGIN` was under way leaves the session in a transaction the driver does not know of
+/// (sqlx 0.8; transact-rs/sqlx#4393): every later borrower would run in it, hold its locks,
+/// and after its first error fail every statement until the connection expires. Such a
+/// connection is closed instead (one round trip a release).
+pub async fn connect(options: PgConnectOptions, max_connections: u32) -> sqlx::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .after_release(|conn, _| Box::pin(async move { Ok(outside_a_transaction(conn).await) }))
+        .connect_with(options)
+        .await
+}
+
+/// Whether the session is outside any transaction: a simple-protocol statement of its own
+/// starts its transaction (the extended protocol starts it a message earlier), and a session
+/// in an aborted one answers with an error.
+async fn outside_a_transaction(conn: &mut PgConnection) -> bool {
+    // A statement without arguments goes by the simple protocol.
+    let row = conn
+        .fetch_one("select statement_timestamp() = transaction_timestamp()")
+        .await;
+    row.and_then(|row| row.try_get::<bool, _>(0))
+        .unwrap_or(false)
+}
 
 /// Returns the PostgreSQL server version, e.g. `15.18` (without a distribution's suffix).
 /// Whether the database answers at all.

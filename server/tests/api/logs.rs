@@ -1393,3 +1393,42 @@ async fn a_closed_days_token_index_is_rebuilt_once_and_still_finds_its_lines() {
     assert_eq!(page.lines.len(), 51);
     app.stop().await;
 }
+
+/// Writers leave new tokens in the index's pending list; the `logs-token-index` job merges
+/// them into the index within seconds, and the lines are found before and after.
+#[tokio::test]
+async fn pending_tokens_are_merged_into_the_index_by_the_job() {
+    let app = spawn_app().await;
+    let body: String = (0..3000)
+        .map(|i| format!("request {i} served by worker-{} in {}ms\n", i % 7, i % 500))
+        .collect();
+    push_lines(&app, "?service=merge", "text/plain", &body).await;
+    assert_eq!(search(&app, "worker-3").await.lines.len(), 100);
+    sqlx::query("create extension if not exists pgstattuple")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let pending = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select coalesce(sum((pgstatginindex(i.oid)).pending_tuples), 0)::int8
+             from pg_inherits h join pg_index x on x.indrelid = h.inhrelid
+             join pg_class i on i.oid = x.indexrelid join pg_am a on a.oid = i.relam
+             where h.inhparent = 'log_line'::regclass and a.amname = 'gin'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while pending().await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} pending token entries left after 20 s",
+            pending().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(search(&app, "worker-3").await.lines.len(), 100);
+    assert_eq!(search(&app, "\"request 2999 served\"").await.lines.len(), 1);
+    app.stop().await;
+}

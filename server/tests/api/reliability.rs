@@ -485,3 +485,52 @@ async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_when_space
     assert_eq!(count[0]["value"][1], writer.acknowledged.len().to_string());
     app.stop().await;
 }
+
+/// A connection given back inside a transaction (what a request abandoned during its `BEGIN`
+/// leaves, sqlx#4393) is closed rather than lent again: the next borrower starts outside any
+/// transaction, and its own transaction works.
+#[tokio::test]
+async fn a_connection_left_in_a_transaction_is_not_lent_again() {
+    let pool = server::store::connect(crate::helpers::fresh_database().await, 1)
+        .await
+        .expect("a pool");
+    let mut conn = pool.acquire().await.expect("a connection");
+    let first: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    // A transaction the driver does not count, as a cancelled BEGIN leaves.
+    sqlx::raw_sql("begin").execute(&mut *conn).await.unwrap();
+    drop(conn);
+
+    let mut conn = pool.acquire().await.expect("a connection");
+    let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_ne!(pid, first, "the session left in a transaction was closed");
+    let before = sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>("select now()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let after = sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>("select now()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert!(
+        after > before,
+        "the new session runs each statement in its own transaction"
+    );
+    drop(conn);
+
+    // A connection given back clean is lent again.
+    let mut tx = pool.begin().await.expect("a transaction begins");
+    sqlx::query("select 1").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let again: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(again, pid, "a clean connection stays in the pool");
+}
