@@ -796,6 +796,7 @@ impl LogsService {
             .read(|mut tx| async move {
                 let mut rows = Vec::new();
                 let mut end = before.map_or(to_us, |(t, _)| (t + 1).min(to_us));
+                let need = db::stored_need(&mut tx, &condition).await?;
                 if db::uses_an_inverted_index(&condition) {
                     // First the newest lines in time order, as far as WALKED_LINES: a common
                     // term is answered there at once, where its index would hand over every
@@ -807,7 +808,7 @@ impl LogsService {
                         db::newest_edge(&mut *tx, (from_us, end), before, WALKED_LINES).await?;
                     let walked = (edge.map_or(from_us, |t| t + 1), end);
                     rows.extend(
-                        db::search(&mut tx, &condition, walked, before, limit + 1, true).await?,
+                        db::search(&mut tx, &condition, walked, before, limit + 1, None).await?,
                     );
                     // The walk's own span, from its newest line: lines come in bursts, and
                     // the quiet time since the last one says nothing about how many lines a
@@ -824,7 +825,8 @@ impl LogsService {
                         let width = index_span(scanned, rows.len() as i64, wanted);
                         let slice = (end.saturating_sub(width).max(from_us), end);
                         rows.extend(
-                            db::search(&mut tx, &condition, slice, before, wanted, false).await?,
+                            db::search(&mut tx, &condition, slice, before, wanted, need.as_ref())
+                                .await?,
                         );
                         scanned = scanned.saturating_add(slice.1 - slice.0);
                         end = slice.0;
@@ -837,7 +839,8 @@ impl LogsService {
                         break;
                     }
                     rows.extend(
-                        db::search(&mut tx, &condition, slice, before, wanted, false).await?,
+                        db::search(&mut tx, &condition, slice, before, wanted, need.as_ref())
+                            .await?,
                     );
                 }
                 Ok(rows)

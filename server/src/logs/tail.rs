@@ -281,13 +281,14 @@ impl LogsService {
         let to_us = chrono::Utc::now().timestamp_micros() + 1_000_000;
         let mut rows = self
             .read(|mut tx| async move {
+                let need = db::stored_need(&mut tx, &condition).await?;
                 Ok(db::search(
                     &mut tx,
                     &condition,
                     (since.saturating_add(1), to_us),
                     None,
                     history_lines.clamp(0, HISTORY_LINES),
-                    false,
+                    need.as_ref(),
                 )
                 .await?)
             })

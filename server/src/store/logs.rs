@@ -747,28 +747,18 @@ pub async fn stored_need(
     })))
 }
 
-/// The newest `limit` matching lines in `from_us..to_us` older than `before` (time µs, id);
-/// with `walk`, found by testing the lines in time order rather than through the token index
-/// (for a range [`newest_edge`] bounded).
+/// The newest `limit` matching lines in `from_us..to_us` older than `before` (time µs, id),
+/// narrowed to those holding what `need` names ([`stored_need`]); with no need, found by
+/// testing the lines in time order (for a range [`newest_edge`] bounded).
 pub async fn search(
     db: &mut PgConnection,
     condition: &Condition,
     range: (i64, i64),
     before: Option<(i64, i64)>,
     limit: i64,
-    walk: bool,
+    need: Option<&Need>,
 ) -> sqlx::Result<Vec<LineRow>> {
-    let need = if walk {
-        None
-    } else {
-        stored_need(&mut *db, condition).await?
-    };
-    let mut q = matching(
-        &format!("select {LINE_COLUMNS}"),
-        condition,
-        range,
-        need.as_ref(),
-    );
+    let mut q = matching(&format!("select {LINE_COLUMNS}"), condition, range, need);
     push_before(&mut q, before);
     q.push(" order by l.time desc, l.id desc limit ")
         .push_bind(limit);
