@@ -343,27 +343,9 @@ async fn bulk_lines_are_parsed_scrubbed_counted_and_paged() {
     assert_eq!(seen[249], "step 0 by agent coder-0");
 
     // The histogram's counts add up to the matches, by level.
-    let histogram: LogHistogram = app
-        .client
-        .get(app.url("/api/logs/histogram"))
-        .query(&[
-            ("query", "service:worker"),
-            ("from", "now-1h"),
-            ("to", "now"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let histogram = hour_histogram(&app, "service:worker", &[]).await;
     assert_eq!(histogram.total, 250);
-    let errors: u64 = histogram
-        .buckets
-        .iter()
-        .filter_map(|b| b.counts.get("error"))
-        .sum();
-    assert_eq!(errors, 25);
+    assert_eq!(error_lines(&histogram), 25);
     assert!(histogram.buckets.len() >= 60 && histogram.step_ms >= 1000);
 
     // Facets: the most common values of each field among the matches.
@@ -1182,29 +1164,34 @@ async fn searches_are_saved_by_name_listed_replaced_and_deleted() {
     app.stop().await;
 }
 
-/// Lines, their number by level over an hour (30 buckets of 2 minutes), and the total.
-async fn histogram_total(app: &TestApp, query: &str) -> (u64, u64) {
-    let histogram: LogHistogram = app
-        .client
+/// The histogram of the last hour's lines matching `query`, with `extra` parameters.
+async fn hour_histogram(app: &TestApp, query: &str, extra: &[(&str, &str)]) -> LogHistogram {
+    let mut params = vec![("query", query), ("from", "now-1h"), ("to", "now")];
+    params.extend_from_slice(extra);
+    app.client
         .get(app.url("/api/logs/histogram"))
-        .query(&[
-            ("query", query),
-            ("from", "now-1h"),
-            ("to", "now"),
-            ("buckets", "30"),
-        ])
+        .query(&params)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    let errors = histogram
+        .unwrap()
+}
+
+/// The error lines a histogram counts.
+fn error_lines(histogram: &LogHistogram) -> u64 {
+    histogram
         .buckets
         .iter()
         .filter_map(|b| b.counts.get("error"))
-        .sum();
-    (histogram.total, errors)
+        .sum()
+}
+
+/// Lines, their number by level over an hour (30 buckets of 2 minutes), and the total.
+async fn histogram_total(app: &TestApp, query: &str) -> (u64, u64) {
+    let histogram = hour_histogram(app, query, &[("buckets", "30")]).await;
+    (histogram.total, error_lines(&histogram))
 }
 
 /// Every matching line of the last hour, paged through.
