@@ -11,6 +11,7 @@
 use super::Entry;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 const TIME_KEYS: [&str; 5] = ["time", "timestamp", "ts", "@timestamp", "datetime"];
 const BODY_KEYS: [&str; 5] = ["message", "msg", "body", "log", "line"];
@@ -42,6 +43,7 @@ pub fn ndjson(
     body: &str,
     labels: &BTreeMap<String, String>,
 ) -> Result<Vec<Entry>, (String, String)> {
+    let base = Arc::new(labels.clone());
     let mut out = Vec::new();
     for (n, line) in body.lines().enumerate() {
         if line.trim().is_empty() {
@@ -51,7 +53,7 @@ pub fn ndjson(
             return Err((format!("line {}", n + 1), "not a JSON object".into()));
         };
         let mut entry = Entry {
-            labels: labels.clone(),
+            labels: base.clone(),
             ..Entry::default()
         };
         if let Some(t) = TIME_KEYS.iter().find_map(|k| object.get(*k)) {
@@ -64,12 +66,11 @@ pub fn ndjson(
             }
         }
         if let Some(Value::String(service)) = object.remove("service") {
-            entry.labels.insert("service_name".into(), service);
+            Arc::make_mut(&mut entry.labels).insert("service_name".into(), service);
         }
         if let Some(Value::Object(extra)) = object.remove("labels") {
             for (k, v) in extra {
-                entry
-                    .labels
+                Arc::make_mut(&mut entry.labels)
                     .insert(k, v.as_str().map_or_else(|| v.to_string(), str::to_string));
             }
         }
@@ -107,6 +108,7 @@ pub fn ndjson(
 
 /// Plain text: each non-empty line a log line, its fields detected when it is stored.
 pub fn text(body: &str, labels: &BTreeMap<String, String>) -> Vec<Entry> {
+    let labels = Arc::new(labels.clone());
     body.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| Entry {

@@ -355,12 +355,14 @@ impl LogsService {
     }
 }
 
-fn event_labels(event: &str) -> BTreeMap<String, String> {
-    [
-        ("service_name".to_string(), "portal".to_string()),
-        (EVENT_LABEL.to_string(), event.to_string()),
-    ]
-    .into()
+fn event_labels(event: &str) -> std::sync::Arc<BTreeMap<String, String>> {
+    std::sync::Arc::new(
+        [
+            ("service_name".to_string(), "portal".to_string()),
+            (EVENT_LABEL.to_string(), event.to_string()),
+        ]
+        .into(),
+    )
 }
 
 /// The line announcing a group: `new error group in coder: TimeoutError: upstream <id> timed

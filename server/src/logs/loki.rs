@@ -6,6 +6,7 @@
 use super::stream::parse_labels;
 use super::Entry;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct PushRequest {
@@ -81,8 +82,10 @@ pub fn decode_protobuf(body: &[u8], max_decoded: usize) -> Result<Vec<Entry>, Pu
         .map_err(|e| push_error("body", format!("not a Loki PushRequest: {e}")))?;
     let mut entries = Vec::new();
     for (s, stream) in request.streams.into_iter().enumerate() {
-        let labels = parse_labels(&stream.labels)
-            .map_err(|m| push_error(format!("streams[{s}].labels"), m))?;
+        let labels = Arc::new(
+            parse_labels(&stream.labels)
+                .map_err(|m| push_error(format!("streams[{s}].labels"), m))?,
+        );
         for entry in stream.entries {
             let time_ns = entry.timestamp.map(|t| {
                 t.seconds
@@ -124,21 +127,22 @@ pub fn decode_json(body: &[u8]) -> Result<Vec<Entry>, PushError> {
         .map_err(|e| push_error("body", format!("not a Loki JSON push: {e}")))?;
     let mut entries = Vec::new();
     for (s, stream) in push.streams.into_iter().enumerate() {
+        let labels = Arc::new(stream.stream);
         for (v, value) in stream.values.into_iter().enumerate() {
-            let at = format!("streams[{s}].values[{v}]");
+            let at = || format!("streams[{s}].values[{v}]");
             let mut parts = value.into_iter();
             let time = match parts.next() {
                 Some(serde_json::Value::String(t)) => t,
                 _ => {
                     return Err(push_error(
-                        &at,
+                        at(),
                         "expected [\"<unix epoch in nanoseconds>\", \"<line>\"]",
                     ))
                 }
             };
             let time_ns: i64 = time.parse().map_err(|_| {
                 push_error(
-                    format!("{at}[0]"),
+                    format!("{}[0]", at()),
                     format!("{time:?} is not a Unix time in nanoseconds"),
                 )
             })?;
@@ -146,7 +150,7 @@ pub fn decode_json(body: &[u8]) -> Result<Vec<Entry>, PushError> {
                 Some(serde_json::Value::String(line)) => line,
                 _ => {
                     return Err(push_error(
-                        format!("{at}[1]"),
+                        format!("{}[1]", at()),
                         "expected the line as a string",
                     ))
                 }
@@ -162,14 +166,14 @@ pub fn decode_json(body: &[u8]) -> Result<Vec<Entry>, PushError> {
                     .collect::<Result<Vec<_>, PushError>>()?,
                 Some(_) => {
                     return Err(push_error(
-                        format!("{at}[2]"),
+                        format!("{}[2]", at()),
                         "structured metadata is an object of strings",
                     ))
                 }
             };
             entries.push(Entry {
                 time_ns: Some(time_ns),
-                labels: stream.stream.clone(),
+                labels: labels.clone(),
                 line,
                 metadata,
                 ..Entry::default()

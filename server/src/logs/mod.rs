@@ -39,12 +39,16 @@ use std::{
 };
 use stream::Stream;
 
+/// A stream's labels by name.
+pub type Labels = BTreeMap<String, String>;
+
 /// A line as a shipper sent it, before it is checked and normalised.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Entry {
     /// When it happened (ns since the epoch); the time it arrives when not given.
     pub time_ns: Option<i64>,
-    pub labels: BTreeMap<String, String>,
+    /// The stream's labels, shared by the entries of one stream of a request.
+    pub labels: Arc<Labels>,
     pub line: String,
     /// Text fields (Loki's structured metadata).
     pub metadata: Vec<(String, String)>,
@@ -308,7 +312,10 @@ impl LogsService {
         let oldest = now_us - limits.retention.num_microseconds().unwrap_or(i64::MAX / 2);
         let newest = now_us + limits.max_future.num_microseconds().unwrap_or(0);
         let mut batch = Batch::default();
-        let mut stream_index: HashMap<BTreeMap<String, String>, Option<usize>> = HashMap::new();
+        let mut stream_index: HashMap<Arc<Labels>, Option<usize>> = HashMap::new();
+        // A stream's entries arrive together and share one map: the last one seen answers most
+        // look-ups without hashing the labels.
+        let mut last: Option<(Arc<Labels>, Option<usize>)> = None;
         let refuse = |batch: &mut Batch, why: String| {
             *batch.refused.entry(why).or_default() += 1;
         };
@@ -323,10 +330,14 @@ impl LogsService {
                 trace_id,
                 span_id,
             } = entry;
-            let stream = match stream_index.get(&labels) {
-                Some(index) => *index,
+            let known = match &last {
+                Some((shared, index)) if Arc::ptr_eq(shared, &labels) => Some(*index),
+                _ => stream_index.get(&labels).copied(),
+            };
+            let stream = match known {
+                Some(index) => index,
                 None => {
-                    let index = match Stream::new(labels.clone()) {
+                    let index = match Stream::new((*labels).clone()) {
                         Ok(stream) => {
                             let hash = stream.hash();
                             batch.streams.push((stream, hash));
@@ -334,14 +345,21 @@ impl LogsService {
                         }
                         Err(why) => {
                             refuse(&mut batch, format!("in a stream with bad labels ({why})"));
-                            stream_index.insert(labels, None);
+                            stream_index.insert(labels.clone(), None);
+                            last = Some((labels, None));
                             continue;
                         }
                     };
-                    stream_index.insert(labels, index);
+                    stream_index.insert(labels.clone(), index);
                     index
                 }
             };
+            if !last
+                .as_ref()
+                .is_some_and(|(shared, _)| Arc::ptr_eq(shared, &labels))
+            {
+                last = Some((labels, stream));
+            }
             let Some(stream) = stream else {
                 refuse(&mut batch, "in a stream with bad labels".into());
                 continue;
@@ -401,7 +419,11 @@ impl LogsService {
                 time_us,
                 stream,
                 severity: severity.unwrap_or(0),
-                body: body.replace('\0', ""),
+                body: if body.contains('\0') {
+                    body.replace('\0', "")
+                } else {
+                    body
+                },
                 fields: serde_json::to_vec(&fields)
                     .unwrap_or_else(|_| b"{}".to_vec())
                     // PostgreSQL's jsonb refuses the NUL character.
@@ -1055,11 +1077,17 @@ impl LogsService {
 
 /// The tokens of a line's body and fields, sorted and distinct.
 fn line_tokens(body: &str, fields: &Value) -> Vec<i32> {
-    let mut tokens: Vec<i32> = db::words_of(body).map(|w| db::word_token(&w)).collect();
+    let mut tokens = Vec::with_capacity(32);
+    db::push_word_tokens(body, &mut tokens);
     if let Value::Object(fields) = fields {
         for (name, value) in fields {
-            if let Some(text) = db::field_value_text(value) {
-                tokens.push(db::field_token(name, &text));
+            match value {
+                Value::String(text) => tokens.push(db::field_token(name, text)),
+                other => {
+                    if let Some(text) = db::field_value_text(other) {
+                        tokens.push(db::field_token(name, &text));
+                    }
+                }
             }
         }
     }

@@ -65,6 +65,7 @@ pub fn entries(request: &ExportLogsServiceRequest) -> Vec<Entry> {
         labels
             .entry("service_name".to_string())
             .or_insert_with(|| "unknown_service".to_string());
+        let labels = std::sync::Arc::new(labels);
         for scope_logs in &resource_logs.scope_logs {
             let scope = scope_logs
                 .scope

@@ -5,7 +5,7 @@
 //! there (`[email]`, `[token]`, `[api-key]`, `[card]`, `[redacted]`), in the body and in every
 //! string field.
 
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet, RegexSetBuilder};
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -45,6 +45,9 @@ enum Kind {
 #[derive(Clone, Debug, Default)]
 pub struct Scrubber {
     rules: Vec<Rule>,
+    /// Every rule's pattern in one automaton: most texts match none, and one pass over them
+    /// says so (a pass per rule was a tenth of the portal's work on each line written).
+    any: Option<RegexSet>,
 }
 
 /// What the scrubbing settings say, in a form the UI shows.
@@ -130,7 +133,17 @@ impl Scrubber {
                 kind: Kind::Replace("[redacted]"),
             });
         }
-        Ok(Self { rules })
+        let any = if rules.is_empty() {
+            None
+        } else {
+            Some(
+                RegexSetBuilder::new(rules.iter().map(|r| r.pattern.as_str()))
+                    .size_limit(PATTERN_SIZE_LIMIT * (rules.len() + 8))
+                    .build()
+                    .map_err(|e| format!("the scrubbing patterns do not compile together: {e}"))?,
+            )
+        };
+        Ok(Self { rules, any })
     }
 
     /// The rules in force, for the UI and the API.
@@ -155,6 +168,9 @@ impl Scrubber {
     /// `text` with every match replaced; borrowed when nothing matched.
     pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
+        if !self.any.as_ref().is_some_and(|any| any.is_match(text)) {
+            return out;
+        }
         for rule in &self.rules {
             if !rule.pattern.is_match(&out) {
                 continue;

@@ -1311,21 +1311,44 @@ pub fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+const FNV_START: u32 = 0x811c_9dc5;
+
+fn fnv_step(mut h: u32, bytes: impl IntoIterator<Item = u8>) -> u32 {
+    for b in bytes {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
 /// FNV-1a, 32 bits: stable across builds and versions (the hashes are stored).
 fn fnv(parts: &[&[u8]]) -> i32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for part in parts {
-        for b in *part {
-            h ^= u32::from(*b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-    }
-    h as i32
+    parts
+        .iter()
+        .fold(FNV_START, |h, part| fnv_step(h, part.iter().copied())) as i32
 }
 
 /// The token of a word (lower case).
 pub fn word_token(word: &str) -> i32 {
     fnv(&[b"w", word.as_bytes()])
+}
+
+/// Appends the token of each word of `text`, as `word_token` of each of `words_of`, without
+/// making a string of each word (most are ASCII, lowered byte by byte as they are hashed).
+pub fn push_word_tokens(text: &str, out: &mut Vec<i32>) {
+    for word in text
+        .split(|c: char| !is_word_char(c))
+        .filter(|w| !w.is_empty())
+    {
+        out.push(if word.is_ascii() {
+            fnv_step(
+                fnv_step(FNV_START, *b"w"),
+                word.bytes().map(|b| b.to_ascii_lowercase()),
+            ) as i32
+        } else {
+            word_token(&word.to_lowercase())
+        });
+    }
 }
 
 /// The token of a field or label `name` holding `value` (as text).
@@ -1575,6 +1598,21 @@ mod tests {
                 "3ms"
             ]
         );
+    }
+
+    #[test]
+    fn word_tokens_are_the_tokens_of_the_lowered_words() {
+        for text in [
+            "GET /api/v1/query_range?x=Ünïcode-42 took 3ms",
+            "TimeoutError: UPSTREAM İstanbul ΣΑΣ timed out",
+            "",
+            "--",
+        ] {
+            let mut got = Vec::new();
+            push_word_tokens(text, &mut got);
+            let want: Vec<i32> = words_of(text).map(|w| word_token(&w)).collect();
+            assert_eq!(got, want, "{text}");
+        }
     }
 
     #[test]
