@@ -606,6 +606,19 @@ fn register_workers(w: Workers<'_>) -> Supervisor {
             }
         });
     }
+    // The per-minute line counts writers append are folded, a row a key, on one replica.
+    {
+        let logs = state.logs.clone();
+        supervisor.every_on_one_replica("logs-counts", Duration::from_secs(5), move || {
+            let logs = logs.clone();
+            async move {
+                logs.fold_counts()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| anyhow::anyhow!("folding log counts failed: {e}"))
+            }
+        });
+    }
     // Log partitions past the retention are dropped whole, and closed days' token indexes
     // rebuilt compact, on one replica.
     {

@@ -1033,6 +1033,20 @@ impl LogsService {
         Ok(compacted)
     }
 
+    /// Folds the per-minute counts writers appended into one row a minute, stream and level,
+    /// a bounded number at a time until none is left; how many keys were folded.
+    pub async fn fold_counts(&self) -> Result<u64, LogsError> {
+        const KEYS: i64 = 5_000;
+        let mut folded = 0;
+        loop {
+            let n = db::fold_counts(&self.0.pool, KEYS).await?;
+            folded += n;
+            if n < KEYS as u64 {
+                return Ok(folded);
+            }
+        }
+    }
+
     /// Merges the token entries written to today's and yesterday's partitions since the last
     /// pass into their indexes (writers leave them pending, `db::copy_lines`).
     pub async fn clean_pending_tokens(&self) -> Result<(), LogsError> {

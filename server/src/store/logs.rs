@@ -240,8 +240,8 @@ pub struct NewCount<'a> {
     pub bytes: i64,
 }
 
-/// Adds counts to `log_count` (in the transaction that writes their lines). Rows are taken in
-/// key order, so that concurrent writers lock them in the same order and never deadlock.
+/// Appends counts to `log_count` (in the transaction that writes their lines): new rows, never
+/// an update of a row another writer may hold, so concurrent writes do not wait on each other.
 pub async fn add_counts(conn: &mut PgConnection, counts: &[NewCount<'_>]) -> sqlx::Result<()> {
     if counts.is_empty() {
         return Ok(());
@@ -257,11 +257,29 @@ pub async fn add_counts(conn: &mut PgConnection, counts: &[NewCount<'_>]) -> sql
             .push_bind(c.lines)
             .push_bind(c.bytes);
     });
-    q.push(
-        " on conflict (minute, stream_id, severity) do update
-          set lines = log_count.lines + excluded.lines, bytes = log_count.bytes + excluded.bytes",
-    );
     q.build().execute(conn).await.map(|_| ())
+}
+
+/// Folds the rows appended for up to `keys` minutes, streams and levels into one row each; the
+/// keys folded. Rows a writer commits meanwhile stay for the next fold (the delete does not see
+/// them), and two folds at once each fold what the other left.
+pub async fn fold_counts(db: impl PgExecutor<'_>, keys: i64) -> sqlx::Result<u64> {
+    sqlx::query(
+        "with keys as (
+             select distinct minute, stream_id, severity from log_count where not folded limit $1
+         ), gone as (
+             delete from log_count l using keys k
+             where l.minute = k.minute and l.stream_id = k.stream_id and l.severity = k.severity
+             returning l.*
+         )
+         insert into log_count (minute, stream_id, severity, service, lines, bytes, folded)
+         select minute, stream_id, severity, min(service), sum(lines), sum(bytes), true
+         from gone group by minute, stream_id, severity",
+    )
+    .bind(keys)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 /// Forgets the counts of minutes before `cut_us`.

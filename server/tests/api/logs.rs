@@ -625,6 +625,70 @@ async fn partitions_past_the_retention_are_dropped_whole() {
 }
 
 #[tokio::test]
+async fn concurrent_writes_of_the_same_minutes_are_counted_and_folded_by_the_job() {
+    let app = spawn_app().await;
+    // Eight requests at once, each with lines of the same two streams, levels and minutes: the
+    // per-minute counts get a row from each, summed when read and folded into one by the job.
+    let minute = 60_000_000_000i64;
+    let t0 = (now_ns() / minute - 12) * minute;
+    let bodies: Vec<String> = (0..8i64)
+        .map(|w| {
+            (0..250i64)
+                .map(|i| {
+                    let t = t0 + (i % 5) * minute + w * 1_000_000 + i;
+                    let service = if i % 2 == 0 { "fold-a" } else { "fold-b" };
+                    let level = if i % 3 == 0 { "error" } else { "info" };
+                    format!(
+                        "{{\"ts\": {t}, \"level\": \"{level}\", \"service\": \"{service}\", \"msg\": \"w{w} line {i}\"}}\n"
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let writes = bodies
+        .iter()
+        .map(|body| push_lines(&app, "", "application/x-ndjson", body));
+    for summary in futures_util::future::join_all(writes).await {
+        assert_eq!(summary.accepted, 250);
+    }
+    let (from, to) = (
+        ((t0 - minute) / 1_000_000).to_string(),
+        ((t0 + 6 * minute) / 1_000_000).to_string(),
+    );
+    let counted = || async {
+        let params = [("query", "service:fold-a"), ("from", &from), ("to", &to)];
+        let h = histogram_with(&app, &params).await;
+        (h.total, error_lines(&h))
+    };
+    // fold-a: the even i of 250 (125) in each of 8 writes; errors where i is a multiple of 6.
+    let expected = (8 * 125, 8 * 42);
+    assert_eq!(counted().await, expected);
+    let rows = || async {
+        sqlx::query_as::<_, (i64, i64, i64)>(
+            "select count(*), count(distinct (minute, stream_id, severity)),
+                    count(*) filter (where not folded) from log_count",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (all, keys, unfolded) = rows().await;
+        if all == keys && unfolded == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "counts not folded after 30 s: {all} rows, {keys} keys, {unfolded} unfolded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(counted().await, expected);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn histograms_from_the_minute_counts_match_the_lines_to_the_line() {
     let app = spawn_app().await;
     // 40 lines over 10 minutes, two services, every level; the range starts and ends inside a
@@ -1168,9 +1232,13 @@ async fn searches_are_saved_by_name_listed_replaced_and_deleted() {
 async fn hour_histogram(app: &TestApp, query: &str, extra: &[(&str, &str)]) -> LogHistogram {
     let mut params = vec![("query", query), ("from", "now-1h"), ("to", "now")];
     params.extend_from_slice(extra);
+    histogram_with(app, &params).await
+}
+
+async fn histogram_with(app: &TestApp, params: &[(&str, &str)]) -> LogHistogram {
     app.client
         .get(app.url("/api/logs/histogram"))
-        .query(&params)
+        .query(params)
         .send()
         .await
         .unwrap()
