@@ -103,5 +103,33 @@ for run in 1 2 3; do
   echo "run $run, every line read and tested: rows $(read_all "select count(*) from x_line where body ~ 'kerb.ros'")," \
     "lz4 arrays $(read_all "select count(*) from x_arrays, unnest(bodies) b where b ~ 'kerb.ros'")"
 done
+# Two searches, the same answer from each layout (p50 of 11 runs): the newest 100 lines
+# holding a rare word, and a common word's lines counted by minute. The token of a word is
+# what the portal stores (FNV-1a of "w" and the word, store::logs::word_token).
+token() { python3 -c 'import sys
+h = 0x811c9dc5
+for b in b"w" + sys.argv[1].encode():
+    h = ((h ^ b) * 0x01000193) & 0xffffffff
+print(h - (1 << 32) if h >= 1 << 31 else h)' "$1"; }
+p50() {
+  local runs=() start end
+  for _ in $(seq 11); do
+    start=$(date +%s%N)
+    psql_portal "$1" >/dev/null
+    end=$(date +%s%N)
+    runs+=($(( (end - start) / 1000 )))
+  done
+  printf '%s\n' "${runs[@]}" | sort -n | sed -n 6p | awk '{printf "%.1f ms", $1 / 1000}'
+}
+rare=$(token kerberos)
+common=$(token timeout)
+psql_portal "vacuum analyze x_line" >/dev/null
+psql_portal "vacuum analyze x_arrays" >/dev/null
+echo "lines holding the tokens: 'kerberos' $(psql_portal "select count(*) from x_line where tokens @> array[$rare]")," \
+  "'timeout' $(psql_portal "select count(*) from x_line where tokens @> array[$common]")"
+echo "newest 100 lines with 'kerberos': rows $(p50 "select time, body from x_line where tokens @> array[$rare] and body ~* '\\mkerberos\\M' order by time desc, id desc limit 100")," \
+  "lz4 arrays $(p50 "select t, b from x_arrays c, unnest(c.times, c.ids, c.bodies) u(t, i, b) where c.tokens @> array[$rare] and b ~* '\\mkerberos\\M' order by t desc, i desc limit 100")"
+echo "lines with 'timeout' by minute: rows $(p50 "select date_trunc('minute', time), count(*) from x_line where tokens @> array[$common] and body ~* '\\mtimeout\\M' group by 1")," \
+  "lz4 arrays $(p50 "select date_trunc('minute', t), count(*) from x_arrays c, unnest(c.times, c.bodies) u(t, b) where c.tokens @> array[$common] and b ~* '\\mtimeout\\M' group by 1")"
 echo "zstd -1 over 1,000 lines of a stream (ratio, compression, decompression):" \
   "$(zstd -b1 -i2 "$sample" 2>&1 | tr '\r' '\n' | grep 'MB/s.*MB/s' | tail -1 | sed 's/.*://')"
