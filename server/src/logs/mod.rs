@@ -354,12 +354,7 @@ impl LogsService {
                     index
                 }
             };
-            if !last
-                .as_ref()
-                .is_some_and(|(shared, _)| Arc::ptr_eq(shared, &labels))
-            {
-                last = Some((labels, stream));
-            }
+            last = Some((labels, stream));
             let Some(stream) = stream else {
                 refuse(&mut batch, "in a stream with bad labels".into());
                 continue;
@@ -902,20 +897,25 @@ impl LogsService {
                         },
                     to_us.div_euclid(MINUTE) * MINUTE,
                 );
+                let need = db::stored_need(&mut tx, &condition).await?;
                 if step_us % MINUTE != 0 || inner.0 >= inner.1 || !db::counted_by_minute(&condition)
                 {
                     if db::uses_an_inverted_index(&condition) {
                         db::prefer_inverted_indexes(&mut tx).await?;
                     }
+                    let range = (from_us, to_us);
                     return Ok(
-                        db::histogram(&mut tx, &condition, (from_us, to_us), step_us).await?,
+                        db::histogram(&mut tx, &condition, range, step_us, need.as_ref()).await?,
                     );
                 }
                 let mut rows =
                     db::histogram_by_minute(&mut *tx, &condition, inner, step_us).await?;
                 for edge in [(from_us, inner.0), (inner.1, to_us)] {
                     if edge.0 < edge.1 {
-                        rows.extend(db::histogram(&mut tx, &condition, edge, step_us).await?);
+                        rows.extend(
+                            db::histogram(&mut tx, &condition, edge, step_us, need.as_ref())
+                                .await?,
+                        );
                     }
                 }
                 Ok(rows)
@@ -1095,13 +1095,8 @@ fn line_tokens(body: &str, fields: &Value) -> Vec<i32> {
     db::push_word_tokens(body, &mut tokens);
     if let Value::Object(fields) = fields {
         for (name, value) in fields {
-            match value {
-                Value::String(text) => tokens.push(db::field_token(name, text)),
-                other => {
-                    if let Some(text) = db::field_value_text(other) {
-                        tokens.push(db::field_token(name, &text));
-                    }
-                }
+            if let Some(text) = db::field_value_text(value) {
+                tokens.push(db::field_token(name, &text));
             }
         }
     }

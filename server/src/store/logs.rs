@@ -765,6 +765,17 @@ pub async fn stored_need(
     })))
 }
 
+/// [`matching`], narrowed by the condition's [`stored_need`] (resolved here).
+async fn matching_stored<'a>(
+    db: &mut PgConnection,
+    select: &str,
+    condition: &Condition,
+    range: (i64, i64),
+) -> sqlx::Result<QueryBuilder<'a, Postgres>> {
+    let need = stored_need(db, condition).await?;
+    Ok(matching(select, condition, range, need.as_ref()))
+}
+
 /// The newest `limit` matching lines in `from_us..to_us` older than `before` (time µs, id),
 /// narrowed to those holding what `need` names ([`stored_need`]); with no need, found by
 /// testing the lines in time order (for a range [`newest_edge`] bounded).
@@ -820,21 +831,21 @@ const CLASS: &str =
     "(case when l.severity between 1 and 24 then ((l.severity - 1) / 4) * 4 + 1 else 0 end)::int2";
 
 /// Matching lines per `step_us` bucket (aligned to the epoch) and severity class, as (bucket
-/// start µs, class, count).
+/// start µs, class, count); narrowed to the lines holding what `need` names ([`stored_need`]).
 pub async fn histogram(
     db: &mut PgConnection,
     condition: &Condition,
     range: (i64, i64),
     step_us: i64,
+    need: Option<&Need>,
 ) -> sqlx::Result<Vec<(i64, i16, i64)>> {
-    let need = stored_need(&mut *db, condition).await?;
     let mut q = matching(
         &format!(
             "select ((extract(epoch from l.time) * 1000000)::int8 / {step_us}) * {step_us} as bucket, {CLASS} as class, count(*)"
         ),
         condition,
         range,
-        need.as_ref(),
+        need,
     );
     q.push(" group by 1, 2 order by 1, 2");
     q.build_query_as().fetch_all(db).await
@@ -850,13 +861,13 @@ pub async fn facets(
     sample: i64,
     per_field: i64,
 ) -> sqlx::Result<(i64, Vec<(String, String, i64)>)> {
-    let need = stored_need(&mut *db, condition).await?;
-    let mut q = matching(
+    let mut q = matching_stored(
+        &mut *db,
         &format!("with hits as (select l.service, {CLASS} as class, l.fields, s.labels"),
         condition,
         range,
-        need.as_ref(),
-    );
+    )
+    .await?;
     q.push(" order by l.time desc, l.id desc limit ")
         .push_bind(sample)
         .push(
@@ -930,13 +941,13 @@ pub async fn lines_in_order(
     newest_first: bool,
     limit: i64,
 ) -> sqlx::Result<Vec<LineRow>> {
-    let need = stored_need(&mut *db, condition).await?;
-    let mut q = matching(
+    let mut q = matching_stored(
+        &mut *db,
         &format!("select {LINE_COLUMNS}"),
         condition,
         range,
-        need.as_ref(),
-    );
+    )
+    .await?;
     let order = if newest_first { "desc" } else { "asc" };
     q.push(format!(" order by l.time {order}, l.id {order} limit "))
         .push_bind(limit);
@@ -1064,13 +1075,13 @@ pub async fn stats(
     condition: &Condition,
     range: (i64, i64),
 ) -> sqlx::Result<(i64, i64, i64)> {
-    let need = stored_need(&mut *db, condition).await?;
-    let mut q = matching(
+    let mut q = matching_stored(
+        &mut *db,
         "select count(distinct l.stream_id)::int8, count(*)::int8, coalesce(sum(octet_length(l.body)), 0)::int8",
         condition,
         range,
-        need.as_ref(),
-    );
+    )
+    .await?;
     q.build_query_as().fetch_one(db).await
 }
 
@@ -1376,11 +1387,11 @@ pub fn field_token(name: &str, value: &str) -> i32 {
 
 /// The text a field's value is indexed under: strings as they are, numbers in their shortest
 /// form (`500` for 500 and 500.0), booleans; other values are not indexed.
-pub fn field_value_text(value: &Value) -> Option<String> {
+pub fn field_value_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => number_text(n.as_f64()?),
+        Value::String(s) => Some(s.as_str().into()),
+        Value::Bool(b) => Some(b.to_string().into()),
+        Value::Number(n) => number_text(n.as_f64()?).map(Into::into),
         _ => None,
     }
 }
